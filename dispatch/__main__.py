@@ -1,0 +1,5 @@
+"""`python -m dispatch`: the same as the `dispatch` command."""
+
+from dispatch.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,64 @@
+"""The normalized alert: what every gateway produces and `POST /api/v1/alerts` accepts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+
+from dispatch.config import Position
+
+
+class AlertKind(StrEnum):
+    SENSOR = "sensor"
+    VIDEO = "video"
+    HOTLINE = "hotline"
+    CAP = "cap"
+    MONITORING = "monitoring"
+    MANUAL = "manual"
+
+
+def _int_as_text(value: Any) -> Any:
+    # Many devices number their events; the key is compared as text either way.
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
+class AlertIn(BaseModel):
+    """One alert as a sender writes it (DESIGN §10)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+    source: str = Field(min_length=1, max_length=128, description="Gateway or device id.")
+    source_event_id: Annotated[str, BeforeValidator(_int_as_text)] = Field(
+        min_length=1, max_length=256, description="The sender's own event id: the idempotency key."
+    )
+    kind: AlertKind = Field(description="sensor, video, hotline, cap, monitoring or manual.")
+    category: str = Field(min_length=1, max_length=64, description="A category of config.yaml.")
+    severity: int | None = Field(
+        None, ge=1, le=4, description="1 (I, most severe) … 4 (IV); the category's default if absent."
+    )
+    location: Position | None = Field(None, description="Where it happened.")
+    jurisdiction: str | None = Field(
+        None, max_length=64, description="Jurisdiction id, when no position is known."
+    )
+    observed_at: datetime | None = Field(None, description="RFC 3339; the receive time if absent.")
+    title: str | None = Field(None, max_length=200)
+    description: str | None = Field(None, max_length=4000)
+    attributes: dict[str, Any] = Field(default_factory=dict, description="Anything else, kept as is.")
+
+    @field_validator("observed_at")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("observed_at needs a UTC offset (RFC 3339), e.g. 2026-07-01T08:00:00Z")
+        return value
+
+
+class AlertBatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    alerts: list[AlertIn] = Field(min_length=1, description="One or more alerts.")

@@ -1,0 +1,167 @@
+"""The `dispatch` command: serve, token issue, audit verify, config check, diagram."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+from collections.abc import Sequence
+
+from dispatch import database
+from dispatch.config import Config, ConfigError, load_config
+
+logger = logging.getLogger(__name__)
+
+
+def _settings_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--config",
+        default=os.environ.get("DISPATCH_CONFIG", "config.yaml"),
+        help="config file (env DISPATCH_CONFIG; default ./config.yaml)",
+    )
+    common.add_argument(
+        "--database",
+        default=os.environ.get("DISPATCH_DATABASE_URL", database.DEFAULT_DATABASE_URL),
+        help="database URL: sqlite:///file.db or postgresql://… (env DISPATCH_DATABASE_URL)",
+    )
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _settings_parser()
+    parser = argparse.ArgumentParser(prog="dispatch", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", parents=[common], help="run the server")
+    serve.add_argument("--host", default=os.environ.get("DISPATCH_HOST", "127.0.0.1"))
+    serve.add_argument("--port", type=int, default=int(os.environ.get("DISPATCH_PORT", "8080")))
+    serve.add_argument(
+        "--log-level", default=os.environ.get("DISPATCH_LOG_LEVEL", "INFO"), help="DEBUG, INFO, …"
+    )
+
+    token = commands.add_parser("token", help="access tokens")
+    token_commands = token.add_subparsers(dest="token_command", required=True)
+    issue = token_commands.add_parser("issue", parents=[common], help="print a new token")
+    issue.add_argument("--role", required=True, help="admin, dispatcher, responder or gateway")
+    issue.add_argument("--name", required=True, help="who holds it (shown in the audit trail)")
+    issue.add_argument("--jurisdiction", help="dispatcher: the subtree it may see and act on")
+    issue.add_argument("--responder", help="responder: the unit id of config.yaml")
+
+    audit = commands.add_parser("audit", help="the event log")
+    audit_commands = audit.add_subparsers(dest="audit_command", required=True)
+    audit_commands.add_parser("verify", parents=[common], help="check the hash chain")
+
+    config = commands.add_parser("config", help="configuration")
+    config_commands = config.add_subparsers(dest="config_command", required=True)
+    check = config_commands.add_parser("check", help="validate a config file")
+    check.add_argument("file")
+
+    commands.add_parser("diagram", help="print the state machines as Mermaid")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "serve":
+            return _serve(args)
+        if args.command == "token":
+            return _token_issue(args)
+        if args.command == "audit":
+            return _audit_verify(args)
+        if args.command == "config":
+            return _config_check(args.file)
+        if args.command == "diagram":
+            return _diagram()
+    except ConfigError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    raise AssertionError(args.command)
+
+
+def _load(args: argparse.Namespace) -> Config:
+    return load_config(args.config)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from web import create_app
+
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    config = _load(args)
+    app = create_app(config, database_url=args.database)
+    print(f"dispatch: serving on http://{args.host}:{args.port}", flush=True)
+    web.run_app(app, host=args.host, port=args.port, print=None, access_log=None)
+    return 0
+
+
+def _token_issue(args: argparse.Namespace) -> int:
+    from dispatch.auth import TokenError, issue_token
+
+    config = _load(args)
+    engine = database.create_engine(args.database)
+    database.create_schema(engine)
+    try:
+        token = issue_token(
+            engine,
+            config,
+            role=args.role,
+            name=args.name,
+            jurisdiction=args.jurisdiction,
+            responder=args.responder,
+            now=time.time(),
+        )
+    except TokenError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    finally:
+        engine.dispose()
+    print(token)
+    return 0
+
+
+def _audit_verify(args: argparse.Namespace) -> int:
+    import sqlalchemy as sa
+
+    from dispatch.ledger import verify
+    from dispatch.tables import event_table
+
+    engine = database.create_engine(args.database)
+    database.create_schema(engine)
+    try:
+        with engine.connect() as connection:
+            problems = list(verify(connection))
+            count = connection.execute(sa.select(sa.func.count()).select_from(event_table)).scalar()
+    finally:
+        engine.dispose()
+    if problems:
+        for problem in problems:
+            print(f"BROKEN at seq {problem.seq}: {problem.message}")
+        return 1
+    print(f"ok: {count} events, hash chain intact")
+    return 0
+
+
+def _config_check(path: str) -> int:
+    config = load_config(path)
+    print(
+        f"ok: {len(config.jurisdictions)} jurisdictions, {len(config.departments)} departments, "
+        f"{len(config.categories)} categories, {len(config.policies)} policies, "
+        f"{len(config.responders)} responders"
+    )
+    return 0
+
+
+def _diagram() -> int:
+    from state_machines import INCIDENT, TASK, mermaid
+
+    print("Incident\n\n```mermaid\n" + mermaid(INCIDENT) + "\n```\n")
+    print("Task\n\n```mermaid\n" + mermaid(TASK) + "\n```")
+    return 0

@@ -1,0 +1,338 @@
+"""Configuration: config.yaml parsed once into validated, immutable models."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Iterator
+from enum import IntEnum, StrEnum
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Any, Self
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
+from shapely.geometry import Point, shape
+from shapely.geometry.base import BaseGeometry
+
+
+class Tier(StrEnum):
+    """The three tiers of the vertical linkage, top first."""
+
+    CITY = "city"
+    TOWN = "town"
+    STREET = "street"
+
+    @property
+    def depth(self) -> int:
+        return TIER_ORDER.index(self)
+
+    def above(self) -> Tier | None:
+        return TIER_ORDER[self.depth - 1] if self.depth > 0 else None
+
+    def below(self) -> Tier | None:
+        return TIER_ORDER[self.depth + 1] if self.depth + 1 < len(TIER_ORDER) else None
+
+
+TIER_ORDER: tuple[Tier, ...] = (Tier.CITY, Tier.TOWN, Tier.STREET)
+
+
+class Severity(IntEnum):
+    """Incident grading: I (特别重大) is the most severe, IV (一般) the least."""
+
+    I = 1  # noqa: E741 - the official grade names
+    II = 2
+    III = 3
+    IV = 4
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+
+
+def _parse_duration(value: Any) -> Any:
+    if isinstance(value, str):
+        match = _DURATION.match(value)
+        if not match:
+            raise ValueError(f"not a duration: {value!r} (use e.g. 60s, 2m, 1h)")
+        return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    return value
+
+
+Seconds = Annotated[float, BeforeValidator(_parse_duration), Field(gt=0)]
+"""A duration in seconds; config.yaml may write it as 90, 90s, 2m or 1h."""
+
+Identifier = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$", max_length=64)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Position(Strict):
+    """A WGS-84 point."""
+
+    lat: float = Field(ge=-90, le=90, description="Latitude in degrees.")
+    lon: float = Field(ge=-180, le=180, description="Longitude in degrees.")
+
+
+class GeoPolygon(Strict):
+    """A GeoJSON Polygon or MultiPolygon; coordinates are [lon, lat]."""
+
+    type: str = Field(pattern="^(Polygon|MultiPolygon)$", description="GeoJSON geometry type.")
+    coordinates: list[Any] = Field(description="GeoJSON coordinates, [lon, lat] pairs.")
+
+    @cached_property
+    def geometry(self) -> BaseGeometry:
+        return shape(self.model_dump())
+
+    @model_validator(mode="after")
+    def _valid_shape(self) -> Self:
+        try:
+            geometry = self.geometry
+        except Exception as err:  # shapely raises several types for malformed rings
+            raise ValueError(f"malformed {self.type}: {err}") from err
+        if geometry.is_empty or not geometry.is_valid:
+            raise ValueError("polygon is empty or self-intersecting")
+        return self
+
+
+class TierLabels(Strict):
+    city: str = Field("市指挥中心", description="Label of the top tier.")
+    town: str = Field("镇/街道指挥中心", description="Label of the middle tier.")
+    street: str = Field("社区/村网格", description="Label of the bottom tier.")
+
+
+class Jurisdiction(Strict):
+    """One node of the jurisdiction tree."""
+
+    id: Identifier = Field(description="Stable ASCII id, used on the wire.")
+    name: str = Field(min_length=1, description="Display name.")
+    tier: Tier = Field(description="city, town or street.")
+    parent: Identifier | None = Field(None, description="Id of the parent node; none for the city.")
+    center: Position = Field(description="Where the node's command post or centroid is.")
+    polygon: GeoPolygon = Field(description="Area of responsibility (GeoJSON).")
+
+
+class Contact(Strict):
+    name: str = Field(description="Duty contact's name or desk.")
+    phone: str = Field(description="Phone number of the duty desk.")
+
+
+class Department(Strict):
+    """A horizontal sub-center pulled into incidents as co-handler."""
+
+    id: Identifier = Field(description="Stable ASCII id.")
+    name: str = Field(description="Display name.")
+    duty_contacts: list[Contact] = Field(default_factory=list, description="Who answers, around the clock.")
+
+
+class PolicyStep(Strict):
+    """One rung of an escalation ladder."""
+
+    tier: Tier = Field(description="Tier that owns the incident during this step.")
+    accept_within: Seconds = Field(description="How long the step's responders have to accept.")
+    responders: int = Field(1, ge=0, le=20, description="How many responders get a task.")
+    department_only: bool = Field(False, description="Only responders of the category's department qualify.")
+
+
+class Policy(Strict):
+    """An ordered escalation ladder; severity I/II policies usually notify all tiers."""
+
+    notify_all_tiers: bool = Field(False, description="Tell every tier's center at once.")
+    notify_prefecture: bool = Field(False, description="Also forward to the prefecture link.")
+    steps: list[PolicyStep] = Field(min_length=1, description="Ordered steps, lowest tier first.")
+
+    @model_validator(mode="after")
+    def _tiers_climb(self) -> Self:
+        depths = [step.tier.depth for step in self.steps]
+        if any(later > earlier for earlier, later in itertools.pairwise(depths)):
+            raise ValueError("steps must never move down a tier (street → town → city)")
+        return self
+
+
+class Category(Strict):
+    """An incident category, routed to a department with a default grading and policy."""
+
+    id: Identifier = Field(description="Stable ASCII id, used on the wire.")
+    name: str = Field(description="Display name.")
+    department: Identifier = Field(description="Department that leads this category.")
+    default_severity: Severity = Field(Severity.IV, description="Used when an alert gives none.")
+    policy: Identifier = Field(description="Escalation policy by default.")
+    policy_by_severity: dict[Severity, Identifier] = Field(
+        default_factory=dict, description="Policy overrides for given severities."
+    )
+    skills: list[Identifier] = Field(
+        default_factory=list, description="Skills a responder must all have to be assigned."
+    )
+
+    def policy_for(self, severity: Severity) -> str:
+        return self.policy_by_severity.get(severity, self.policy)
+
+
+class Responder(Strict):
+    """A unit on duty: a grid worker, a patrol, a crew."""
+
+    id: Identifier = Field(description="Stable ASCII id.")
+    name: str = Field(description="Display name.")
+    jurisdiction: Identifier = Field(description="The node the unit belongs to.")
+    department: Identifier | None = Field(None, description="Department, if any.")
+    skills: list[Identifier] = Field(default_factory=list, description="What the unit can do.")
+    home: Position = Field(description="Where the unit is when no position was reported.")
+    mqtt_client_id: str | None = Field(None, description="MQTT client id of its device.")
+
+
+class Correlation(Strict):
+    radius_m: float = Field(300.0, gt=0, description="Alerts this close join one incident.")
+    window: Seconds = Field(1800.0, description="...if the incident saw an alert this recently.")
+
+
+class Intake(Strict):
+    max_batch: int = Field(1000, ge=1, description="Most alerts in one POST.")
+    max_body_bytes: int = Field(1 << 20, ge=1024, description="Largest accepted request body.")
+    group_commit_max: int = Field(
+        512, ge=1, description="Most commands committed in one database transaction."
+    )
+
+
+class Prefecture(Strict):
+    id: Identifier = Field(description="Id of the prefecture center above the city.")
+    name: str = Field(description="Display name.")
+
+
+class Config(Strict):
+    """The whole of config.yaml."""
+
+    tier_labels: TierLabels = Field(default_factory=TierLabels)
+    prefecture: Prefecture | None = Field(None, description="Link above the city tier.")
+    correlation: Correlation = Field(default_factory=Correlation)
+    intake: Intake = Field(default_factory=Intake)
+    jurisdictions: list[Jurisdiction] = Field(min_length=1)
+    departments: list[Department] = Field(min_length=1)
+    policies: dict[Identifier, Policy] = Field(min_length=1)
+    categories: list[Category] = Field(min_length=1)
+    responders: list[Responder] = Field(default_factory=list)
+
+    @cached_property
+    def jurisdiction_by_id(self) -> dict[str, Jurisdiction]:
+        return {node.id: node for node in self.jurisdictions}
+
+    @cached_property
+    def category_by_id(self) -> dict[str, Category]:
+        return {category.id: category for category in self.categories}
+
+    @cached_property
+    def department_by_id(self) -> dict[str, Department]:
+        return {department.id: department for department in self.departments}
+
+    @cached_property
+    def responder_by_id(self) -> dict[str, Responder]:
+        return {responder.id: responder for responder in self.responders}
+
+    @cached_property
+    def root(self) -> Jurisdiction:
+        return next(node for node in self.jurisdictions if node.parent is None)
+
+    def ancestors(self, jurisdiction_id: str) -> Iterator[Jurisdiction]:
+        """The node itself, then its parent, up to the city."""
+        node: Jurisdiction | None = self.jurisdiction_by_id[jurisdiction_id]
+        while node is not None:
+            yield node
+            node = self.jurisdiction_by_id.get(node.parent) if node.parent else None
+
+    def ancestor_at(self, jurisdiction_id: str, tier: Tier) -> Jurisdiction:
+        """The node's ancestor at `tier`, or the node itself when it is above that tier."""
+        path = list(self.ancestors(jurisdiction_id))
+        for node in path:
+            if node.tier == tier:
+                return node
+        return path[0]
+
+    def is_within(self, jurisdiction_id: str, ancestor_id: str) -> bool:
+        return any(node.id == ancestor_id for node in self.ancestors(jurisdiction_id))
+
+    @model_validator(mode="after")
+    def _cross_references(self) -> Self:
+        _check_unique("jurisdictions", [node.id for node in self.jurisdictions])
+        _check_unique("departments", [d.id for d in self.departments])
+        _check_unique("categories", [c.id for c in self.categories])
+        _check_unique("responders", [r.id for r in self.responders])
+        roots = [node.id for node in self.jurisdictions if node.parent is None]
+        if len(roots) != 1:
+            raise ValueError(f"jurisdictions: exactly one node must have no parent, found {roots}")
+        by_id = self.jurisdiction_by_id
+        for index, node in enumerate(self.jurisdictions):
+            where = f"jurisdictions.{index}"
+            if node.parent is None:
+                if node.tier != Tier.CITY:
+                    raise ValueError(f"{where}.tier: the root must be the city tier")
+            else:
+                parent = by_id.get(node.parent)
+                if parent is None:
+                    raise ValueError(f"{where}.parent: unknown jurisdiction {node.parent!r}")
+                if node.tier.depth != parent.tier.depth + 1:
+                    raise ValueError(
+                        f"{where}.tier: a {parent.tier} node's children are {parent.tier.below()}"
+                    )
+                # A sliver of tolerance: neighbouring polygons are drawn by hand.
+                if not parent.polygon.geometry.buffer(1e-6).contains(node.polygon.geometry):
+                    raise ValueError(f"{where}.polygon: not inside its parent {parent.id!r}")
+            if not node.polygon.geometry.buffer(1e-6).contains(Point(node.center.lon, node.center.lat)):
+                raise ValueError(f"{where}.center: outside its own polygon")
+        for index, category in enumerate(self.categories):
+            where = f"categories.{index}"
+            if category.department not in self.department_by_id:
+                raise ValueError(f"{where}.department: unknown department {category.department!r}")
+            for policy in [category.policy, *category.policy_by_severity.values()]:
+                if policy not in self.policies:
+                    raise ValueError(f"{where}.policy: unknown policy {policy!r}")
+        for index, responder in enumerate(self.responders):
+            where = f"responders.{index}"
+            if responder.jurisdiction not in by_id:
+                raise ValueError(f"{where}.jurisdiction: unknown {responder.jurisdiction!r}")
+            if responder.department and responder.department not in self.department_by_id:
+                raise ValueError(f"{where}.department: unknown {responder.department!r}")
+        return self
+
+
+def _check_unique(section: str, ids: list[str]) -> None:
+    seen: set[str] = set()
+    for index, item in enumerate(ids):
+        if item in seen:
+            raise ValueError(f"{section}.{index}.id: duplicate id {item!r}")
+        seen.add(item)
+
+
+class ConfigError(Exception):
+    """config.yaml cannot be used; the message names the key path."""
+
+
+def parse_config(data: Any, source: str = "config") -> Config:
+    try:
+        return Config.model_validate(data)
+    except ValidationError as err:
+        first = err.errors()[0]
+        path = ".".join(str(part) for part in first["loc"]) or "(top level)"
+        more = f" (and {err.error_count() - 1} more)" if err.error_count() > 1 else ""
+        message = first["msg"].removeprefix("Value error, ")
+        raise ConfigError(f"{source}: {path}: {message}{more}") from err
+
+
+def load_config(path: str | Path) -> Config:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot read: {err.strerror}") from err
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML: {err}") from err
+    return parse_config(data, str(path))

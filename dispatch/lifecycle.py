@@ -1,0 +1,449 @@
+"""Incident and task lifecycles: `transitions` machines over the tables in state_machines/.
+
+One machine per lifecycle, not per incident: the row holds the state, and before each
+trigger the machine's single model (the lifecycle service below) is pointed at the row.
+Everything runs inside the writer thread, so there is never more than one row in flight.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from transitions import EventData, Machine
+
+from dispatch import repository
+from dispatch.config import Config, Jurisdiction, Tier
+from dispatch.errors import IllegalTransition, InvalidInput, NotFound
+from dispatch.events import (
+    INCIDENT_EVENT_BY_TRIGGER,
+    TASK_EVENT_BY_TRIGGER,
+    IncidentAssigned,
+    IncidentForwarded,
+    IncidentMerged,
+    IncidentOwnerChanged,
+)
+from dispatch.repository import Row
+from dispatch.tables import alert_table, incident_table, task_table
+from dispatch.writer import Tx
+from state_machines import INCIDENT, TASK, IncidentState, TaskState
+from state_machines.task import HAPPY_PATH
+
+if TYPE_CHECKING:
+    from dispatch.policy import PolicyRunner
+
+OPEN_TASK_STATES = frozenset(
+    {TaskState.PENDING, TaskState.SENT, TaskState.DELIVERED, TaskState.ACCEPTED}
+    | {TaskState.EN_ROUTE, TaskState.ON_SCENE}
+)
+UNANSWERED_TASK_STATES = frozenset({TaskState.PENDING, TaskState.SENT, TaskState.DELIVERED})
+OPEN_INCIDENT_STATES = frozenset(
+    {IncidentState.REPORTED, IncidentState.VERIFYING, IncidentState.DISPATCHED}
+    | {IncidentState.RESPONDING, IncidentState.ON_SCENE}
+)
+
+
+@dataclass
+class Change:
+    """One trigger in flight: the row it acts on, who asked, why, and what it will do."""
+
+    tx: Tx
+    row: Row
+    trigger: str
+    actor: str
+    causation_id: str | None
+    reason: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    target: Jurisdiction | None = None
+    responder: Row | None = None
+    merge_target: Row | None = None
+    forward: bool = False
+
+
+def _change(event: EventData) -> Change:
+    change: Change = event.kwargs["change"]
+    return change
+
+
+class IncidentLifecycle:
+    """The model of the incident machine; owns the callbacks the table names."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.state: str = INCIDENT.initial
+        self.policy: PolicyRunner | None = None  # wired by the service
+        self.tasks: TaskLifecycle | None = None
+        self.machine = Machine(
+            model=self,
+            states=[state.value for state in IncidentState],
+            transitions=INCIDENT.table(),
+            initial=INCIDENT.initial.value,
+            auto_transitions=False,
+            send_event=True,
+            before_state_change="record_transition",
+        )
+
+    # The one entry point --------------------------------------------------------------------
+
+    def fire(
+        self,
+        tx: Tx,
+        row: Row,
+        trigger: str,
+        *,
+        actor: str,
+        causation_id: str | None = None,
+        reason: str | None = None,
+        **params: Any,
+    ) -> Row:
+        allowed = INCIDENT.triggers_from(row["state"])
+        if trigger not in allowed:
+            raise IllegalTransition(
+                f"incident {row['id']} is {row['state']}: {trigger!r} is not allowed",
+                state=row["state"],
+                allowed=allowed,
+            )
+        change = Change(tx, row, trigger, actor, causation_id, reason, params)
+        self._plan(change)
+        self.state = row["state"]
+        if not self.trigger(trigger, change=change):  # type: ignore[attr-defined]
+            raise IllegalTransition(
+                self._refusal(change), state=row["state"], allowed=_without(allowed, trigger)
+            )
+        return row
+
+    def _plan(self, change: Change) -> None:
+        """Look up what the trigger needs before it runs, so a bad request changes nothing."""
+        row, params, tx = change.row, change.params, change.tx
+        if change.trigger == "escalate":
+            owner = self.config.jurisdiction_by_id[row["owner_jurisdiction_id"]]
+            if params.get("to") is not None:
+                change.target = self.config.jurisdiction_by_id[params["to"]]
+            elif owner.parent is not None:
+                change.target = self.config.jurisdiction_by_id[owner.parent]
+            elif self.config.prefecture is not None and not row["forwarded"]:
+                change.forward = True
+        elif change.trigger == "delegate":
+            change.target = self._delegate_target(row, params.get("jurisdiction"))
+        elif change.trigger == "assign":
+            responder_id = params.get("responder_id")
+            if not responder_id:
+                raise InvalidInput("assign needs responder_id", field="responder_id")
+            change.responder = repository.responder(tx.connection, responder_id)
+            if change.responder is None:
+                raise InvalidInput(f"no responder {responder_id!r}", field="responder_id")
+            if change.responder["status"] == "off_duty":
+                raise InvalidInput(f"responder {responder_id!r} is off duty", field="responder_id")
+        elif change.trigger == "merge":
+            into = params.get("into_incident_id")
+            if not isinstance(into, int) or into == row["id"]:
+                raise InvalidInput("merge needs into_incident_id, another incident", field="into_incident_id")
+            try:
+                target = repository.incident(tx.connection, into)
+            except NotFound as err:
+                raise InvalidInput(str(err), field="into_incident_id") from err
+            if target["state"] not in OPEN_INCIDENT_STATES:
+                raise InvalidInput(f"incident {into} is {target['state']}", field="into_incident_id")
+            change.merge_target = target
+
+    def _delegate_target(self, row: Row, wanted: str | None) -> Jurisdiction | None:
+        owner_id = row["owner_jurisdiction_id"]
+        if wanted is not None:
+            node = self.config.jurisdiction_by_id.get(wanted)
+            if node is None or node.parent != owner_id:
+                raise InvalidInput(
+                    f"{wanted!r} is not a jurisdiction directly under {owner_id!r}", field="jurisdiction"
+                )
+            return node
+        path = list(self.config.ancestors(row["jurisdiction_id"]))
+        for node in path:
+            if node.parent == owner_id:
+                return node
+        return None
+
+    def _refusal(self, change: Change) -> str:
+        owner = change.row["owner_jurisdiction_id"]
+        if change.trigger == "escalate":
+            return f"incident {change.row['id']} is owned by the top tier ({owner}) already"
+        if change.trigger == "delegate":
+            return f"incident {change.row['id']}: no tier under {owner} covers its location"
+        return f"incident {change.row['id']}: {change.trigger!r} was refused"
+
+    # Conditions -------------------------------------------------------------------------------
+
+    def has_tier_above(self, event: EventData) -> bool:
+        change = _change(event)
+        return change.target is not None or change.forward
+
+    def has_tier_below(self, event: EventData) -> bool:
+        return _change(event).target is not None
+
+    # Callbacks --------------------------------------------------------------------------------
+
+    def record_transition(self, event: EventData) -> None:
+        change = _change(event)
+        row, tx = change.row, change.tx
+        source = row["state"]
+        assert event.transition is not None
+        dest = event.transition.dest or source
+        extra: dict[str, Any] = {}
+        if change.trigger in ("escalate", "delegate"):
+            if change.forward:
+                tx.record(
+                    IncidentForwarded(
+                        occurred_at=tx.now,
+                        actor=change.actor,
+                        causation_id=change.causation_id,
+                        incident_id=row["id"],
+                        prefecture_id=self.config.prefecture.id,  # type: ignore[union-attr]
+                        reason=change.reason,
+                    )
+                )
+                return
+            assert change.target is not None
+            extra = {
+                "from_jurisdiction_id": row["owner_jurisdiction_id"],
+                "to_jurisdiction_id": change.target.id,
+                "from_tier": row["owner_tier"],
+                "to_tier": change.target.tier.value,
+                "step_index": row["step_index"],
+            }
+        elif change.trigger == "assign":
+            assert change.responder is not None
+            extra = {"responder_id": change.responder["id"]}
+        elif change.trigger == "merge":
+            assert change.merge_target is not None
+            extra = {"into_incident_id": change.merge_target["id"]}
+        event_type = INCIDENT_EVENT_BY_TRIGGER[change.trigger]
+        tx.record(
+            event_type(
+                occurred_at=tx.now,
+                actor=change.actor,
+                causation_id=change.causation_id,
+                incident_id=row["id"],
+                trigger=change.trigger,
+                from_state=source,
+                to_state=dest,
+                reason=change.reason,
+                **extra,
+            )
+        )
+        values: dict[str, Any] = {"updated_at": tx.now}
+        if dest != source:
+            values["state"] = dest
+            values["milestones"] = {**row["milestones"], dest: tx.now}
+        repository.update(tx.connection, incident_table, row, **values)
+
+    def move_owner_up(self, event: EventData) -> None:
+        change = _change(event)
+        if change.forward:
+            repository.update(change.tx.connection, incident_table, change.row, forwarded=True)
+            return
+        self._move_owner(change)
+
+    def move_owner_down(self, event: EventData) -> None:
+        self._move_owner(_change(event))
+
+    def _move_owner(self, change: Change) -> None:
+        assert change.target is not None and self.policy is not None
+        target = change.target
+        repository.update(
+            change.tx.connection,
+            incident_table,
+            change.row,
+            owner_jurisdiction_id=target.id,
+            owner_tier=target.tier.value,
+        )
+        if change.params.get("automatic"):
+            return  # the policy runner opens the next step itself
+        # By hand: the new owner's step of the policy snapshot starts now.
+        self.policy.open_step_for_tier(change, target.tier)
+
+    def assign_responder(self, event: EventData) -> None:
+        change = _change(event)
+        assert self.policy is not None and change.responder is not None
+        self.policy.assign_by_hand(change, change.responder)
+
+    def end_open_work(self, event: EventData) -> None:
+        change = _change(event)
+        self._cancel_tasks(change)
+        values: dict[str, Any] = {"step_deadline_at": None}
+        if change.trigger == "resolve" and change.reason:
+            values["summary"] = change.reason
+        repository.update(change.tx.connection, incident_table, change.row, **values)
+
+    def merge_into(self, event: EventData) -> None:
+        change = _change(event)
+        tx, row, target = change.tx, change.row, change.merge_target
+        assert target is not None
+        self._cancel_tasks(change)
+        tx.connection.execute(
+            alert_table.update()
+            .where(alert_table.c.incident_id == row["id"])
+            .values(incident_id=target["id"])
+        )
+        repository.update(
+            tx.connection,
+            incident_table,
+            target,
+            alert_count=target["alert_count"] + row["alert_count"],
+            last_alert_at=max(target["last_alert_at"], row["last_alert_at"]),
+            updated_at=tx.now,
+        )
+        repository.update(tx.connection, incident_table, row, merged_into=target["id"], step_deadline_at=None)
+        tx.record(
+            IncidentMerged(
+                occurred_at=tx.now,
+                actor=change.actor,
+                causation_id=change.causation_id,
+                incident_id=target["id"],
+                trigger="absorb",
+                from_state=target["state"],
+                to_state=target["state"],
+                reason=f"incident {row['id']} merged into this one",
+                into_incident_id=target["id"],
+            )
+        )
+
+    def _cancel_tasks(self, change: Change) -> None:
+        assert self.tasks is not None
+        for task in repository.tasks_of(change.tx.connection, change.row["id"]):
+            if task["state"] in OPEN_TASK_STATES:
+                self.tasks.fire(
+                    change.tx,
+                    task,
+                    "cancel",
+                    actor=change.actor,
+                    causation_id=change.causation_id,
+                    note=f"incident {change.trigger}",
+                )
+
+
+class TaskLifecycle:
+    """The model of the task machine; owns the callbacks the table names."""
+
+    def __init__(self, incidents: IncidentLifecycle) -> None:
+        self.incidents = incidents
+        self.state: str = TASK.initial
+        self.machine = Machine(
+            model=self,
+            states=[state.value for state in TaskState],
+            transitions=TASK.table(),
+            initial=TASK.initial.value,
+            auto_transitions=False,
+            send_event=True,
+            before_state_change="record_transition",
+        )
+
+    def fire(
+        self,
+        tx: Tx,
+        row: Row,
+        trigger: str,
+        *,
+        actor: str,
+        causation_id: str | None = None,
+        note: str | None = None,
+        channel: str | None = None,
+    ) -> bool:
+        """Apply `trigger`; False when it is a harmless repeat of a milestone already passed."""
+        allowed = TASK.triggers_from(row["state"])
+        if trigger not in allowed:
+            if self._already_past(row["state"], trigger):
+                return False
+            raise IllegalTransition(
+                f"task {row['id']} is {row['state']}: {trigger!r} is not allowed",
+                state=row["state"],
+                allowed=allowed,
+            )
+        change = Change(tx, row, trigger, actor, causation_id, note, {"channel": channel})
+        self.state = row["state"]
+        self.trigger(trigger, change=change)  # type: ignore[attr-defined]
+        return True
+
+    @staticmethod
+    def _already_past(state: str, trigger: str) -> bool:
+        dests = {row.dest for row in TASK.transitions if row.trigger == trigger}
+        if len(dests) != 1:
+            return False
+        dest = next(iter(dests))
+        if dest not in HAPPY_PATH or state not in HAPPY_PATH:
+            return state == dest
+        return HAPPY_PATH.index(TaskState(state)) >= HAPPY_PATH.index(TaskState(dest))
+
+    def record_transition(self, event: EventData) -> None:
+        change = _change(event)
+        row, tx = change.row, change.tx
+        assert event.transition is not None and event.transition.dest is not None
+        source, dest = row["state"], event.transition.dest
+        event_type = TASK_EVENT_BY_TRIGGER[change.trigger]
+        channel = change.params.get("channel")
+        tx.record(
+            event_type(
+                occurred_at=tx.now,
+                actor=change.actor,
+                causation_id=change.causation_id,
+                incident_id=row["incident_id"],
+                task_id=row["id"],
+                responder_id=row["responder_id"],
+                trigger=change.trigger,
+                from_state=source,
+                to_state=dest,
+                note=change.reason,
+                channel=channel,
+            )
+        )
+        values: dict[str, Any] = {
+            "state": dest,
+            "updated_at": tx.now,
+            "milestones": {**row["milestones"], dest: tx.now},
+        }
+        if change.trigger == "deliver" and channel:
+            values["delivered_via"] = channel
+        repository.update(tx.connection, task_table, row, **values)
+        if dest in (TaskState.DECLINED, TaskState.EXPIRED, TaskState.CANCELLED, TaskState.DONE):
+            repository.set_responder_status(tx.connection, row["responder_id"], "available", tx.now)
+
+    def _incident_of(self, change: Change) -> Row:
+        return repository.incident(change.tx.connection, change.row["incident_id"])
+
+    def task_accepted(self, event: EventData) -> None:
+        change = _change(event)
+        incident = self._incident_of(change)
+        if incident["state"] == IncidentState.DISPATCHED:
+            self.incidents.fire(
+                change.tx, incident, "respond", actor=change.actor, causation_id=change.causation_id
+            )
+
+    def task_arrived(self, event: EventData) -> None:
+        change = _change(event)
+        incident = self._incident_of(change)
+        if incident["state"] in (IncidentState.DISPATCHED, IncidentState.RESPONDING):
+            self.incidents.fire(
+                change.tx, incident, "arrive", actor=change.actor, causation_id=change.causation_id
+            )
+
+    def task_declined(self, event: EventData) -> None:
+        change = _change(event)
+        assert self.incidents.policy is not None
+        incident = self._incident_of(change)
+        if incident["state"] in OPEN_INCIDENT_STATES:
+            self.incidents.policy.replace_declined(change, incident)
+
+    def task_completed(self, event: EventData) -> None:
+        """Nothing more: the dispatcher resolves the incident once the work is judged done."""
+
+
+def _without(items: list[str], item: str) -> list[str]:
+    return [each for each in items if each != item]
+
+
+def owner_changed(event: object) -> bool:
+    return isinstance(event, IncidentOwnerChanged)
+
+
+def is_manual_assignment(event: object) -> bool:
+    return isinstance(event, IncidentAssigned)
+
+
+TIERS_BELOW = {tier: tier.below() for tier in Tier}

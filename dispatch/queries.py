@@ -1,0 +1,215 @@
+"""Read models: what dispatchers list and open, shaped for the wire. Runs off the event loop."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+
+from dispatch.clock import to_rfc3339
+from dispatch.config import Config, Severity
+from dispatch.tables import alert_table, event_table, incident_table, responder_table, task_table
+
+MAX_LIMIT = 500
+
+
+@dataclass(frozen=True)
+class IncidentFilter:
+    states: tuple[str, ...] = ()
+    tier: str | None = None
+    jurisdiction: str | None = None
+    category: str | None = None
+    severity_at_most: int | None = None
+    since: float | None = None
+    until: float | None = None
+    limit: int = 100
+    offset: int = 0
+
+
+def subtree(config: Config, root_id: str) -> list[str]:
+    return [node.id for node in config.jurisdictions if config.is_within(node.id, root_id)]
+
+
+def _in_scope(ids: list[str] | None) -> sa.ColumnElement[bool]:
+    if ids is None:
+        return sa.true()
+    return sa.or_(incident_table.c.jurisdiction_id.in_(ids), incident_table.c.owner_jurisdiction_id.in_(ids))
+
+
+def list_incidents(
+    connection: sa.Connection, scope: list[str] | None, where: IncidentFilter, config: Config
+) -> dict[str, Any]:
+    query = sa.select(incident_table).where(_in_scope(scope))
+    if where.states:
+        query = query.where(incident_table.c.state.in_(where.states))
+    if where.tier:
+        query = query.where(incident_table.c.owner_tier == where.tier)
+    if where.jurisdiction:
+        query = query.where(_in_scope(subtree(config, where.jurisdiction)))
+    if where.category:
+        query = query.where(incident_table.c.category == where.category)
+    if where.severity_at_most is not None:
+        query = query.where(incident_table.c.severity <= where.severity_at_most)
+    if where.since is not None:
+        query = query.where(incident_table.c.created_at >= where.since)
+    if where.until is not None:
+        query = query.where(incident_table.c.created_at < where.until)
+    total = connection.execute(sa.select(sa.func.count()).select_from(query.subquery())).scalar()
+    rows = connection.execute(
+        query.order_by(incident_table.c.id.desc()).limit(where.limit).offset(where.offset)
+    ).mappings()
+    return {"total": total, "incidents": [incident_json(dict(row)) for row in rows]}
+
+
+def incident_detail(connection: sa.Connection, incident_id: int) -> dict[str, Any] | None:
+    row = (
+        connection.execute(sa.select(incident_table).where(incident_table.c.id == incident_id))
+        .mappings()
+        .first()
+    )
+    if row is None:
+        return None
+    body = incident_json(dict(row))
+    tasks = connection.execute(
+        sa.select(task_table).where(task_table.c.incident_id == incident_id).order_by(task_table.c.id)
+    ).mappings()
+    body["tasks"] = [task_json(dict(task)) for task in tasks]
+    alerts = connection.execute(
+        sa.select(alert_table)
+        .where(alert_table.c.incident_id == incident_id)
+        .order_by(alert_table.c.id)
+        .limit(MAX_LIMIT)
+    ).mappings()
+    body["alerts"] = [alert_json(dict(alert)) for alert in alerts]
+    events = connection.execute(
+        sa.select(event_table).where(event_table.c.incident_id == incident_id).order_by(event_table.c.seq)
+    ).mappings()
+    body["timeline"] = [event_json(dict(event)) for event in events]
+    return body
+
+
+def incident_scope_ids(connection: sa.Connection, incident_id: int) -> tuple[str, str] | None:
+    row = connection.execute(
+        sa.select(incident_table.c.jurisdiction_id, incident_table.c.owner_jurisdiction_id).where(
+            incident_table.c.id == incident_id
+        )
+    ).first()
+    return (row.jurisdiction_id, row.owner_jurisdiction_id) if row else None
+
+
+def events_after(
+    connection: sa.Connection, after: int, limit: int, scope: list[str] | None
+) -> list[dict[str, Any]]:
+    query = sa.select(event_table).where(event_table.c.seq > after)
+    if scope is not None:
+        visible = sa.select(incident_table.c.id).where(_in_scope(scope))
+        query = query.where(event_table.c.incident_id.in_(visible))
+    rows = connection.execute(query.order_by(event_table.c.seq).limit(limit)).mappings()
+    return [event_json(dict(row)) for row in rows]
+
+
+def responders(connection: sa.Connection, scope: list[str] | None) -> list[dict[str, Any]]:
+    query = sa.select(responder_table).order_by(responder_table.c.id)
+    if scope is not None:
+        query = query.where(responder_table.c.jurisdiction_id.in_(scope))
+    return [
+        {
+            "id": row["id"],
+            "name": row["name"],
+            "jurisdiction": row["jurisdiction_id"],
+            "department": row["department_id"],
+            "skills": row["skills"],
+            "status": row["status"],
+            "position": {"lat": row["lat"], "lon": row["lon"]},
+            "position_at": to_rfc3339(row["position_at"]),
+        }
+        for row in connection.execute(query).mappings()
+    ]
+
+
+def _milestones(values: dict[str, float]) -> dict[str, str | None]:
+    return {state: to_rfc3339(at) for state, at in values.items()}
+
+
+def incident_json(row: dict[str, Any]) -> dict[str, Any]:
+    position = (
+        {"lat": row["lat"], "lon": row["lon"]} if row["lat"] is not None and row["lon"] is not None else None
+    )
+    return {
+        "id": row["id"],
+        "category": row["category"],
+        "severity": row["severity"],
+        "grade": Severity(row["severity"]).name,
+        "state": row["state"],
+        "title": row["title"],
+        "location": position,
+        "jurisdiction": row["jurisdiction_id"],
+        "outside_area": bool(row["outside_area"]),
+        "owner": {"jurisdiction": row["owner_jurisdiction_id"], "tier": row["owner_tier"]},
+        "departments": row["departments"],
+        "alert_count": row["alert_count"],
+        "policy": {"name": row["policy_name"], "step": row["step_index"], **row["policy"]},
+        "deadline_at": to_rfc3339(row["step_deadline_at"]),
+        "forwarded_to_prefecture": bool(row["forwarded"]),
+        "merged_into": row["merged_into"],
+        "summary": row["summary"],
+        "milestones": _milestones(row["milestones"]),
+        "first_alert_at": to_rfc3339(row["first_alert_at"]),
+        "last_alert_at": to_rfc3339(row["last_alert_at"]),
+        "created_at": to_rfc3339(row["created_at"]),
+        "updated_at": to_rfc3339(row["updated_at"]),
+    }
+
+
+def task_json(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "incident_id": row["incident_id"],
+        "responder_id": row["responder_id"],
+        "state": row["state"],
+        "tier": row["tier"],
+        "step": row["step_index"],
+        "distance_m": row["distance_m"],
+        "accept_deadline_at": to_rfc3339(row["accept_deadline_at"]),
+        "delivered_via": row["delivered_via"],
+        "milestones": _milestones(row["milestones"]),
+        "created_at": to_rfc3339(row["created_at"]),
+        "updated_at": to_rfc3339(row["updated_at"]),
+    }
+
+
+def alert_json(row: dict[str, Any]) -> dict[str, Any]:
+    position = (
+        {"lat": row["lat"], "lon": row["lon"]} if row["lat"] is not None and row["lon"] is not None else None
+    )
+    return {
+        "id": row["id"],
+        "source": row["source"],
+        "source_event_id": row["source_event_id"],
+        "kind": row["kind"],
+        "category": row["category"],
+        "severity": row["severity"],
+        "location": position,
+        "jurisdiction": row["jurisdiction_id"],
+        "observed_at": to_rfc3339(row["observed_at"]),
+        "received_at": to_rfc3339(row["received_at"]),
+        "title": row["title"],
+        "description": row["description"],
+        "attributes": row["attributes"],
+        "incident_id": row["incident_id"],
+    }
+
+
+def event_json(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "seq": row["seq"],
+        "type": row["type"],
+        "occurred_at": to_rfc3339(row["occurred_at"]),
+        "actor": row["actor"],
+        "causation_id": row["causation_id"],
+        "incident_id": row["incident_id"],
+        "task_id": row["task_id"],
+        "payload": orjson.loads(row["payload"]),
+    }

@@ -1,0 +1,189 @@
+"""The dispatch service: the one door through which alerts and triggers change state."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from dispatch import repository
+from dispatch.alerts import AlertIn
+from dispatch.auth import Principal, Role
+from dispatch.config import Config
+from dispatch.errors import NotFound
+from dispatch.intake import Intake, Received
+from dispatch.lifecycle import IncidentLifecycle, TaskLifecycle
+from dispatch.policy import PolicyRunner
+from dispatch.repository import Row
+from dispatch.routing import Router
+from dispatch.tables import incident_table, responder_table
+from dispatch.writer import Tx, Writer
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The row after a trigger, and whether it changed (a repeat changes nothing)."""
+
+    row: Row
+    changed: bool
+
+
+class DispatchService:
+    def __init__(self, config: Config, writer: Writer) -> None:
+        self.config = config
+        self.writer = writer
+        self.router = Router(config)
+        self.incidents = IncidentLifecycle(config)
+        self.tasks = TaskLifecycle(self.incidents)
+        self.policy = PolicyRunner(config, self.incidents, self.tasks)
+        self.incidents.policy = self.policy
+        self.incidents.tasks = self.tasks
+        self.intake = Intake(config, self.router, self.policy)
+
+    # Alerts -----------------------------------------------------------------------------------
+
+    def check_alerts(self, alerts: Sequence[AlertIn], batch: bool) -> None:
+        for index, alert in enumerate(alerts):
+            self.intake.check(alert, f"alerts.{index}." if batch else "")
+
+    async def receive_alerts(
+        self, alerts: Sequence[tuple[AlertIn, str]], *, actor: str, causation_id: str | None = None
+    ) -> list[Received]:
+        """Record the alerts; returns once they are durably committed (never before)."""
+
+        def command(tx: Tx) -> list[Received]:
+            return [
+                self.intake.receive(tx, alert, raw, actor=actor, causation_id=causation_id)
+                for alert, raw in alerts
+            ]
+
+        return await self.writer.submit(command)
+
+    # Triggers ---------------------------------------------------------------------------------
+
+    async def trigger_incident(
+        self,
+        incident_id: int,
+        trigger: str,
+        principal: Principal,
+        *,
+        reason: str | None = None,
+        causation_id: str | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> Outcome:
+        def command(tx: Tx) -> Outcome:
+            row = repository.incident(tx.connection, incident_id)
+            self._check_scope(principal, row)
+            self.incidents.fire(
+                tx,
+                row,
+                trigger,
+                actor=principal.actor,
+                causation_id=causation_id,
+                reason=reason,
+                **(params or {}),
+            )
+            return Outcome(row, True)
+
+        return await self.writer.submit(command)
+
+    async def trigger_task(
+        self,
+        task_id: int,
+        trigger: str,
+        principal: Principal,
+        *,
+        note: str | None = None,
+        channel: str | None = None,
+        causation_id: str | None = None,
+    ) -> Outcome:
+        def command(tx: Tx) -> Outcome:
+            row = repository.task(tx.connection, task_id)
+            if principal.role == Role.RESPONDER:
+                if row["responder_id"] != principal.responder_id:
+                    raise NotFound(f"task {task_id} does not exist", field="id")
+            else:
+                self._check_scope(principal, repository.incident(tx.connection, row["incident_id"]))
+            changed = self.tasks.fire(
+                tx,
+                row,
+                trigger,
+                actor=principal.actor,
+                causation_id=causation_id,
+                note=note,
+                channel=channel,
+            )
+            return Outcome(row, changed)
+
+        return await self.writer.submit(command)
+
+    def _check_scope(self, principal: Principal, incident: Row) -> None:
+        # Out of scope answers as if it did not exist: ids of other towns' incidents stay private.
+        if not (
+            principal.covers(self.config, incident["owner_jurisdiction_id"])
+            or principal.covers(self.config, incident["jurisdiction_id"])
+        ):
+            raise NotFound(f"incident {incident['id']} does not exist", field="id")
+
+    # Deadlines --------------------------------------------------------------------------------
+
+    def fire_due_deadlines(self, tx: Tx, limit: int = 200) -> tuple[int, float | None]:
+        """Fire every step deadline that has passed; returns how many, and the next one."""
+        due = (
+            tx.connection.execute(
+                sa.select(incident_table.c.id)
+                .where(incident_table.c.step_deadline_at <= tx.now)
+                .order_by(incident_table.c.step_deadline_at)
+                .limit(limit)
+            )
+            .scalars()
+            .all()
+        )
+        for incident_id in due:
+
+            def fire(tx: Tx, incident_id: int = incident_id) -> None:
+                row = repository.incident(tx.connection, incident_id)
+                self.policy.deadline_passed(tx, row, causation_id=f"deadline:incident:{incident_id}")
+
+            ok, _ = tx.isolated(fire)
+            if not ok:  # never retry a deadline that breaks forever; a dispatcher must look
+                repository.update(tx.connection, incident_table, {"id": incident_id}, step_deadline_at=None)
+        following = tx.connection.execute(sa.select(sa.func.min(incident_table.c.step_deadline_at))).scalar()
+        return len(due), following
+
+    # Responders -------------------------------------------------------------------------------
+
+    def sync_responders(self, tx: Tx) -> None:
+        """Bring the roster in config.yaml into the table; status and position are kept."""
+        existing = {row.id: row for row in tx.connection.execute(sa.select(responder_table.c.id))}
+        for responder in self.config.responders:
+            values = {
+                "name": responder.name,
+                "jurisdiction_id": responder.jurisdiction,
+                "department_id": responder.department,
+                "skills": list(responder.skills),
+                "updated_at": tx.now,
+            }
+            if responder.id in existing:
+                tx.connection.execute(
+                    sa.update(responder_table).where(responder_table.c.id == responder.id).values(**values)
+                )
+            else:
+                tx.connection.execute(
+                    responder_table.insert().values(
+                        id=responder.id,
+                        status="available",
+                        lat=responder.home.lat,
+                        lon=responder.home.lon,
+                        **values,
+                    )
+                )
+        removed = set(existing) - set(self.config.responder_by_id)
+        if removed:
+            tx.connection.execute(
+                sa.update(responder_table)
+                .where(responder_table.c.id.in_(sorted(removed)))
+                .values(status="off_duty", updated_at=tx.now)
+            )

@@ -1,0 +1,147 @@
+"""Database tables (SQLModel): the rows behind alerts, incidents, tasks, responders and the log.
+
+Times are UTC epoch seconds (float) so SQLite and PostgreSQL compare them alike; ids are
+integers allocated by the single writer (see dispatch/writer.py).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import JSON, Column, Field, SQLModel
+
+
+class ResponderRow(SQLModel, table=True):
+    __tablename__ = "responder"
+
+    id: str = Field(primary_key=True)
+    name: str
+    jurisdiction_id: str = Field(index=True)
+    department_id: str | None = None
+    skills: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    status: str = "available"
+    lat: float
+    lon: float
+    position_at: float | None = None
+    updated_at: float
+
+
+class AlertRow(SQLModel, table=True):
+    __tablename__ = "alert"
+    __table_args__ = (
+        sa.UniqueConstraint("source", "source_event_id", name="uq_alert_source_event"),
+        sa.Index("ix_alert_source_category", "source", "category", "id"),
+    )
+
+    id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    source: str
+    source_event_id: str
+    kind: str
+    category: str
+    severity: int
+    lat: float | None = None
+    lon: float | None = None
+    jurisdiction_id: str
+    observed_at: float
+    received_at: float
+    title: str | None = None
+    description: str | None = None
+    attributes: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    raw: str = Field(sa_column=Column(sa.Text, nullable=False))
+    incident_id: int = Field(index=True)
+
+
+class IncidentRow(SQLModel, table=True):
+    __tablename__ = "incident"
+    __table_args__ = (sa.Index("ix_incident_correlation", "category", "jurisdiction_id", "last_alert_at"),)
+
+    id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    category: str
+    severity: int
+    state: str = Field(index=True)
+    title: str | None = None
+    lat: float | None = None
+    lon: float | None = None
+    jurisdiction_id: str
+    outside_area: bool = False
+    owner_jurisdiction_id: str = Field(index=True)
+    owner_tier: str
+    departments: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    alert_count: int = 1
+    first_alert_at: float
+    last_alert_at: float
+    policy_name: str
+    policy: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    step_index: int = 0
+    step_deadline_at: float | None = Field(default=None, index=True)
+    forwarded: bool = False
+    merged_into: int | None = None
+    summary: str | None = None
+    milestones: dict[str, float] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: float
+    updated_at: float = Field(index=True)
+
+
+class TaskRow(SQLModel, table=True):
+    __tablename__ = "task"
+
+    id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    incident_id: int = Field(index=True)
+    responder_id: str = Field(index=True)
+    state: str
+    tier: str
+    step_index: int
+    distance_m: float | None = None
+    accept_deadline_at: float | None = None
+    delivered_via: str | None = None
+    milestones: dict[str, float] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: float
+    updated_at: float
+
+
+class EventRow(SQLModel, table=True):
+    """The append-only, hash-chained event log (DESIGN §3, §7.4)."""
+
+    __tablename__ = "event"
+
+    seq: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    occurred_at: float
+    actor: str
+    causation_id: str | None = None
+    incident_id: int | None = Field(default=None, index=True)
+    task_id: int | None = None
+    type: str
+    payload: str = Field(sa_column=Column(sa.Text, nullable=False))
+    prev_hash: str
+    hash: str
+
+
+class ChainHeadRow(SQLModel, table=True):
+    """The newest (seq, hash) of the log, so that cutting rows off its end is detected too."""
+
+    __tablename__ = "chain_head"
+
+    id: int = Field(default=1, primary_key=True)
+    seq: int
+    hash: str
+
+
+class TokenRow(SQLModel, table=True):
+    __tablename__ = "token"
+
+    hash: str = Field(primary_key=True)
+    role: str
+    name: str
+    jurisdiction_id: str | None = None
+    responder_id: str | None = None
+    created_at: float
+
+
+responder_table: sa.Table = ResponderRow.__table__  # type: ignore[attr-defined]
+alert_table: sa.Table = AlertRow.__table__  # type: ignore[attr-defined]
+incident_table: sa.Table = IncidentRow.__table__  # type: ignore[attr-defined]
+task_table: sa.Table = TaskRow.__table__  # type: ignore[attr-defined]
+event_table: sa.Table = EventRow.__table__  # type: ignore[attr-defined]
+chain_head_table: sa.Table = ChainHeadRow.__table__  # type: ignore[attr-defined]
+token_table: sa.Table = TokenRow.__table__  # type: ignore[attr-defined]

@@ -1,0 +1,221 @@
+"""The single writer: every state change runs here, in order, and commits in groups.
+
+Commands queue up while the previous transaction commits; the next transaction takes them
+all (up to `max_batch`), runs each in its own SAVEPOINT so that one failing command cannot
+undo its neighbours, appends their events to the hash-chained log, and commits once. Only
+then are callers answered and events published. One thread, one connection: transitions of
+an incident are applied one at a time, in the order they were submitted (DESIGN §7.3), and
+the event log's chain has a single author.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+import sqlalchemy as sa
+
+from dispatch.bus import EventBus
+from dispatch.clock import Clock
+from dispatch.events import DomainEvent
+from dispatch.ledger import Head, Ledger
+from dispatch.tables import alert_table, incident_table, task_table
+
+logger = logging.getLogger(__name__)
+
+R = TypeVar("R")
+
+
+class Ids:
+    """Integer ids for new rows; the single writer is their only author."""
+
+    def __init__(self, connection: sa.Connection) -> None:
+        self._next = {
+            name: (connection.execute(sa.select(sa.func.max(table.c.id))).scalar() or 0)
+            for name, table in (("alert", alert_table), ("incident", incident_table), ("task", task_table))
+        }
+
+    def next(self, name: str) -> int:
+        self._next[name] += 1
+        return self._next[name]
+
+    def snapshot(self) -> dict[str, int]:
+        return dict(self._next)
+
+    def restore(self, snapshot: dict[str, int]) -> None:
+        self._next = snapshot
+
+
+@dataclass
+class Tx:
+    """What a command sees: the open transaction, the time, and where its events go."""
+
+    connection: sa.Connection
+    now: float
+    ids: Ids
+    ledger: Ledger
+    events: list[DomainEvent] = field(default_factory=list)
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+    def record(self, event: DomainEvent) -> DomainEvent:
+        sealed, row = self.ledger.seal(event)
+        self.events.append(sealed)
+        self.rows.append(row)
+        return sealed
+
+    def isolated(self, command: Callable[[Tx], Any]) -> tuple[bool, Any]:
+        """Run `command` in a SAVEPOINT; on failure undo its rows, events and ids alone."""
+        marks = (len(self.events), len(self.rows), Head(self.ledger.head.seq, self.ledger.head.hash))
+        ids = self.ids.snapshot()
+        savepoint = self.connection.begin_nested()
+        try:
+            result = command(self)
+        except Exception as err:
+            savepoint.rollback()
+            del self.events[marks[0] :]
+            del self.rows[marks[1] :]
+            self.ledger.head = marks[2]
+            self.ids.restore(ids)
+            if not getattr(err, "expected", False):
+                logger.exception("command failed")
+            return False, err
+        savepoint.commit()
+        return True, result
+
+
+Command = Callable[[Tx], R]
+
+
+@dataclass
+class _Pending(Generic[R]):
+    command: Command[R]
+    future: asyncio.Future[R]
+
+
+class WriterStopped(RuntimeError):
+    pass
+
+
+class Writer:
+    def __init__(
+        self,
+        engine: sa.Engine,
+        bus: EventBus,
+        clock: Clock,
+        *,
+        max_batch: int = 512,
+        on_commit: Callable[[list[DomainEvent]], None] | None = None,
+    ) -> None:
+        self._engine = engine
+        self._bus = bus
+        self._clock = clock
+        self._max_batch = max_batch
+        self._on_commit = on_commit
+        self._queue: queue.SimpleQueue[_Pending[Any] | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._connection: sa.Connection | None = None
+        self.ledger = Ledger()
+        self.ids: Ids | None = None
+        self.batches = 0
+        self.commands = 0
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._connection = self._engine.connect()
+        with self._connection.begin():
+            self.ledger.load(self._connection)
+            self.ids = Ids(self._connection)
+        self._thread = threading.Thread(target=self._run, name="dispatch-writer", daemon=True)
+        self._thread.start()
+
+    async def stop(self) -> None:
+        if self._thread is None:
+            return
+        self._queue.put(None)
+        await asyncio.to_thread(self._thread.join)
+        self._thread = None
+        if self._connection is not None:
+            self._connection.close()
+
+    async def submit(self, command: Command[R]) -> R:
+        """Run `command` in the next group commit; returns once its transaction committed."""
+        if self._thread is None or self._loop is None:
+            raise WriterStopped("the writer is not running")
+        future: asyncio.Future[R] = self._loop.create_future()
+        self._queue.put(_Pending(command, future))
+        return await future
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch: list[_Pending[Any]] = [first]
+            stop = False
+            while len(batch) < self._max_batch:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    stop = True
+                    break
+                batch.append(item)
+            self._commit(batch)
+            if stop:
+                return
+
+    def _commit(self, batch: list[_Pending[Any]]) -> None:
+        assert self._connection is not None and self.ids is not None
+        connection = self._connection
+        head_before = Head(self.ledger.head.seq, self.ledger.head.hash)
+        ids_before = self.ids.snapshot()
+        tx = Tx(connection, self._clock.now(), self.ids, self.ledger)
+        outcomes: list[tuple[bool, Any]] = []
+        try:
+            with connection.begin():
+                first_seq = head_before.seq + 1
+                for pending in batch:
+                    outcomes.append(tx.isolated(pending.command))
+                self.ledger.write(connection, tx.rows, first_seq)
+        except Exception as err:
+            # The commit itself failed (disk full, database gone): nobody's change happened.
+            logger.exception("group commit of %d commands failed", len(batch))
+            self.ledger.head = head_before
+            self.ids.restore(ids_before)
+            self._answer(batch, [(False, err)] * len(batch), [])
+            return
+        self.batches += 1
+        self.commands += len(batch)
+        self._answer(batch, outcomes, tx.events)
+
+    def _answer(
+        self, batch: list[_Pending[Any]], outcomes: list[tuple[bool, Any]], events: list[DomainEvent]
+    ) -> None:
+        assert self._loop is not None
+        self._loop.call_soon_threadsafe(self._deliver, batch, outcomes, events)
+
+    def _deliver(
+        self, batch: list[_Pending[Any]], outcomes: list[tuple[bool, Any]], events: list[DomainEvent]
+    ) -> None:
+        for pending, (ok, value) in zip(batch, outcomes, strict=True):
+            if pending.future.done():
+                continue
+            if ok:
+                pending.future.set_result(value)
+            else:
+                pending.future.set_exception(value)
+        if events:
+            if self._on_commit is not None:
+                self._on_commit(events)
+            self._bus.publish(events)

@@ -1,0 +1,70 @@
+"""`POST /api/v1/alerts`: one alert or a batch; 202 only once every alert is committed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from aiohttp import web
+from pydantic import TypeAdapter, ValidationError
+
+from dispatch.alerts import AlertIn
+from dispatch.auth import Role
+from dispatch.errors import InvalidInput
+from web.errors import error_response, json_response, validation_error
+from web.keys import RUNTIME
+from web.security import require
+
+_alert = TypeAdapter(AlertIn)
+
+
+async def read_json(request: web.Request) -> Any:
+    body = await request.read()
+    if not body:
+        raise InvalidInput("the request body is empty; send JSON")
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as err:
+        raise InvalidInput(f"the body is not valid JSON: {err}") from err
+
+
+async def post_alerts(request: web.Request) -> web.Response:
+    principal = require(request, Role.GATEWAY, Role.DISPATCHER, Role.ADMIN)
+    runtime = request.app[RUNTIME]
+    data = await read_json(request)
+    batch = isinstance(data, dict) and "alerts" in data
+    if batch:
+        extra = sorted(set(data) - {"alerts"})
+        if extra:
+            return error_response(422, "invalid", f"unexpected field {extra[0]!r}", extra[0])
+        items = data["alerts"]
+        if not isinstance(items, list):
+            return error_response(422, "invalid", "alerts must be a list", "alerts")
+        if not items:
+            return error_response(422, "invalid", "alerts is empty: send at least one", "alerts")
+        limit = runtime.config.intake.max_batch
+        if len(items) > limit:
+            return error_response(413, "too_large", f"at most {limit} alerts per request", "alerts")
+    elif isinstance(data, dict):
+        items = [data]
+    else:
+        return error_response(422, "invalid", 'send one alert object or {"alerts": [...]}')
+    alerts: list[tuple[AlertIn, str]] = []
+    for index, item in enumerate(items):
+        try:
+            alert = _alert.validate_python(item)
+        except ValidationError as err:
+            return validation_error(err, f"alerts.{index}." if batch else "")
+        alerts.append((alert, orjson.dumps(item).decode()))
+    runtime.service.check_alerts([alert for alert, _ in alerts], batch)
+    received = await runtime.service.receive_alerts(
+        alerts, actor=principal.actor, causation_id=request.headers.get("X-Request-Id")
+    )
+    runtime.accepted_alerts += sum(1 for each in received if not each.duplicate)
+    if batch:
+        return json_response({"results": [each.as_json() for each in received]}, 202)
+    return json_response(received[0].as_json(), 202)
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post("/api/v1/alerts", post_alerts)

@@ -1,0 +1,116 @@
+"""The composition root: wires store, writer, bus, service, scheduler and routes into one app."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from aiohttp import web
+
+from dispatch import auth, database
+from dispatch.bus import EventBus
+from dispatch.clock import Clock, SystemClock
+from dispatch.config import Config
+from dispatch.deadlines import DeadlineScheduler
+from dispatch.events import DomainEvent
+from dispatch.service import DispatchService
+from dispatch.writer import Writer
+from web import alerts, health, incidents
+from web.errors import MAX_BODY, error_middleware
+from web.keys import RUNTIME
+from web.security import TOKENS, TokenCache, auth_middleware
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class Runtime:
+    """Everything long-lived that one server process holds."""
+
+    def __init__(self, config: Config, database_url: str, clock: Clock, synchronous: str = "FULL") -> None:
+        self.config = config
+        self.clock = clock
+        self.database_url = database_url
+        self.write_engine = database.create_engine(database_url, writer=True, synchronous=synchronous)
+        self.read_engine = database.create_engine(database_url, synchronous=synchronous)
+        self.bus = EventBus()
+        self.writer = Writer(
+            self.write_engine,
+            self.bus,
+            clock,
+            max_batch=config.intake.group_commit_max,
+            on_commit=self._committed,
+        )
+        self.service = DispatchService(config, self.writer)
+        self.deadlines = DeadlineScheduler(self.service, clock)
+        self._readers = ThreadPoolExecutor(max_workers=4, thread_name_prefix="dispatch-read")
+        self.accepted_alerts = 0
+
+    def _committed(self, events: list[DomainEvent]) -> None:
+        self.deadlines.notice(events)
+
+    async def read(self, query: Callable[[sa.Connection], T]) -> T:
+        """Run a read-only query on a reader connection, off the event loop."""
+
+        def run() -> T:
+            with self.read_engine.connect() as connection:
+                return query(connection)
+
+        return await asyncio.get_running_loop().run_in_executor(self._readers, run)
+
+    async def lookup_token(self, token: str) -> auth.Principal | None:
+        return await self.read(lambda connection: auth.lookup(connection, token))
+
+    async def start(self) -> None:
+        await asyncio.to_thread(database.create_schema, self.write_engine)
+        self.writer.start()
+        await self.writer.submit(self.service.sync_responders)
+
+    async def stop(self) -> None:
+        await self.writer.stop()
+        await self.bus.drain()
+        self._readers.shutdown(wait=True)
+        self.write_engine.dispose()
+        self.read_engine.dispose()
+
+
+def create_app(
+    config: Config,
+    *,
+    database_url: str = database.DEFAULT_DATABASE_URL,
+    clock: Clock | None = None,
+    synchronous: str = "FULL",
+    run_scheduler: bool = True,
+) -> web.Application:
+    """The one place that builds the object graph; long-lived tasks start and stop with the app."""
+    app = web.Application(
+        middlewares=[error_middleware, auth_middleware],
+        client_max_size=config.intake.max_body_bytes,
+    )
+    runtime = Runtime(config, database_url, clock or SystemClock(), synchronous)
+    app[RUNTIME] = runtime
+    app[MAX_BODY] = config.intake.max_body_bytes
+    app[TOKENS] = TokenCache(runtime.lookup_token)
+
+    async def lifecycle(_app: web.Application) -> AsyncIterator[None]:
+        await runtime.start()
+        scheduler: asyncio.Task[Any] | None = None
+        if run_scheduler:
+            scheduler = asyncio.create_task(runtime.deadlines.run(), name="deadline-scheduler")
+        logger.info("dispatch ready: %s", database.safe_url(database_url))
+        yield
+        if scheduler is not None:
+            scheduler.cancel()
+            await asyncio.gather(scheduler, return_exceptions=True)
+        await runtime.stop()
+
+    app.cleanup_ctx.append(lifecycle)
+    health.add_routes(app)
+    alerts.add_routes(app)
+    incidents.add_routes(app)
+    return app

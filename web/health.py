@@ -1,0 +1,29 @@
+"""Liveness and readiness, open to anyone (load balancers, orchestrators)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from dispatch import database
+from web.errors import error_response, json_response
+from web.keys import RUNTIME
+
+
+async def healthz(_request: web.Request) -> web.Response:
+    return json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    runtime = request.app[RUNTIME]
+    try:
+        await runtime.read(lambda connection: database.check_connection(connection))
+    except Exception as err:  # any driver error means not ready
+        return error_response(503, "not_ready", f"database: {type(err).__name__}")
+    if not runtime.writer.running:
+        return error_response(503, "not_ready", "the writer is not running")
+    return json_response({"status": "ready", "next_deadline_at": runtime.deadlines.next_due})
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)

@@ -1,0 +1,240 @@
+"""Dispatcher and responder REST: incidents, their triggers, task triggers, events, responders."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
+
+from dispatch import queries
+from dispatch.auth import Principal, Role
+from dispatch.config import Tier
+from dispatch.errors import IllegalTransition, InvalidInput, NotFound
+from dispatch.service import Outcome
+from state_machines import INCIDENT, TASK, IncidentState, IncidentTrigger, TaskTrigger
+from web.alerts import read_json
+from web.errors import json_response
+from web.keys import RUNTIME
+from web.security import PRINCIPAL, require
+
+DISPATCHER_TRIGGERS = frozenset(
+    {
+        IncidentTrigger.VERIFY,
+        IncidentTrigger.ASSIGN,
+        IncidentTrigger.ESCALATE,
+        IncidentTrigger.DELEGATE,
+        IncidentTrigger.RESOLVE,
+        IncidentTrigger.CLOSE,
+        IncidentTrigger.REOPEN,
+        IncidentTrigger.CANCEL,
+        IncidentTrigger.MERGE,
+    }
+)
+RESPONDER_TRIGGERS = frozenset(
+    {
+        TaskTrigger.DELIVER,
+        TaskTrigger.ACCEPT,
+        TaskTrigger.DECLINE,
+        TaskTrigger.DEPART,
+        TaskTrigger.ARRIVE,
+        TaskTrigger.COMPLETE,
+    }
+)
+DISPATCHER_TASK_TRIGGERS = frozenset({TaskTrigger.CANCEL})
+
+
+class IncidentTriggerBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str | None = Field(None, max_length=2000, description="Why; lands in the timeline.")
+    responder_id: str | None = Field(None, description="assign: who gets the task.")
+    into_incident_id: int | None = Field(None, description="merge: the incident that absorbs this one.")
+    jurisdiction: str | None = Field(None, description="delegate: which child jurisdiction.")
+
+
+class TaskTriggerBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    note: str | None = Field(None, max_length=2000, description="Responder's note (result, reason).")
+
+
+def _scope(request: web.Request, principal: Principal) -> list[str] | None:
+    if principal.role == Role.ADMIN or principal.jurisdiction_id is None:
+        return None
+    return queries.subtree(request.app[RUNTIME].config, principal.jurisdiction_id)
+
+
+def _int(value: str, field: str) -> int:
+    try:
+        return int(value)
+    except ValueError as err:
+        raise InvalidInput(f"{field} must be a whole number, not {value!r}", field=field) from err
+
+
+def _time(value: str | None, field: str) -> float | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as err:
+        raise InvalidInput(f"{field} must be an RFC 3339 time", field=field) from err
+    if parsed.tzinfo is None:
+        raise InvalidInput(f"{field} needs a UTC offset", field=field)
+    return parsed.timestamp()
+
+
+async def list_incidents(request: web.Request) -> web.Response:
+    principal = require(request, Role.DISPATCHER, Role.ADMIN)
+    runtime = request.app[RUNTIME]
+    query = request.query
+    states = tuple(s for s in query.get("state", "").split(",") if s)
+    for state in states:
+        if state not in IncidentState.__members__.values():
+            raise InvalidInput(f"unknown state {state!r}", field="state")
+    tier = query.get("tier")
+    if tier is not None and tier not in Tier.__members__.values():
+        raise InvalidInput(f"unknown tier {tier!r}; use city, town or street", field="tier")
+    jurisdiction = query.get("jurisdiction")
+    if jurisdiction is not None and jurisdiction not in runtime.config.jurisdiction_by_id:
+        raise InvalidInput(f"unknown jurisdiction {jurisdiction!r}", field="jurisdiction")
+    category = query.get("category")
+    if category is not None and category not in runtime.config.category_by_id:
+        raise InvalidInput(f"unknown category {category!r}", field="category")
+    severity = _int(query["severity"], "severity") if "severity" in query else None
+    if severity is not None and not 1 <= severity <= 4:
+        raise InvalidInput("severity is 1 (I) to 4 (IV)", field="severity")
+    limit = _int(query.get("limit", "100"), "limit")
+    if not 1 <= limit <= queries.MAX_LIMIT:
+        raise InvalidInput(f"limit is 1 to {queries.MAX_LIMIT}", field="limit")
+    offset = _int(query.get("offset", "0"), "offset")
+    if offset < 0:
+        raise InvalidInput("offset cannot be negative", field="offset")
+    where = queries.IncidentFilter(
+        states=states,
+        tier=tier,
+        jurisdiction=jurisdiction,
+        category=category,
+        severity_at_most=severity,
+        since=_time(query.get("since"), "since"),
+        until=_time(query.get("until"), "until"),
+        limit=limit,
+        offset=offset,
+    )
+    scope = _scope(request, principal)
+    body = await runtime.read(
+        lambda connection: queries.list_incidents(connection, scope, where, runtime.config)
+    )
+    return json_response(body)
+
+
+async def get_incident(request: web.Request) -> web.Response:
+    principal = require(request, Role.DISPATCHER, Role.ADMIN)
+    runtime = request.app[RUNTIME]
+    incident_id = _int(request.match_info["id"], "id")
+    body = await runtime.read(lambda connection: queries.incident_detail(connection, incident_id))
+    if body is None or not (
+        principal.covers(runtime.config, body["jurisdiction"])
+        or principal.covers(runtime.config, body["owner"]["jurisdiction"])
+    ):
+        raise NotFound(f"incident {incident_id} does not exist", field="id")
+    return json_response(body)
+
+
+async def _body(request: web.Request, model: type[BaseModel]) -> Any:
+    if not request.can_read_body:
+        return model()
+    return model.model_validate(await read_json(request))  # errors: see web/errors.py
+
+
+async def incident_trigger(request: web.Request) -> web.Response:
+    principal = require(request, Role.DISPATCHER, Role.ADMIN)
+    runtime = request.app[RUNTIME]
+    incident_id = _int(request.match_info["id"], "id")
+    trigger = request.match_info["trigger"]
+    if trigger not in DISPATCHER_TRIGGERS:
+        raise IllegalTransition(
+            f"{trigger!r} is not a dispatcher's trigger",
+            state="",
+            allowed=sorted(DISPATCHER_TRIGGERS),
+        )
+    body: IncidentTriggerBody = await _body(request, IncidentTriggerBody)
+    params: dict[str, Any] = {}
+    if body.responder_id is not None:
+        params["responder_id"] = body.responder_id
+    if body.into_incident_id is not None:
+        params["into_incident_id"] = body.into_incident_id
+    if body.jurisdiction is not None:
+        params["jurisdiction"] = body.jurisdiction
+    outcome = await runtime.service.trigger_incident(
+        incident_id,
+        trigger,
+        principal,
+        reason=body.reason,
+        causation_id=request.headers.get("X-Request-Id"),
+        params=params,
+    )
+    return _outcome(queries.incident_json(outcome.row), outcome, INCIDENT.triggers_from)
+
+
+async def task_trigger(request: web.Request) -> web.Response:
+    principal = request[PRINCIPAL]
+    runtime = request.app[RUNTIME]
+    task_id = _int(request.match_info["id"], "id")
+    trigger = request.match_info["trigger"]
+    if principal.role == Role.RESPONDER:
+        allowed = RESPONDER_TRIGGERS
+    elif principal.role in (Role.DISPATCHER, Role.ADMIN):
+        allowed = DISPATCHER_TASK_TRIGGERS
+    else:
+        raise web.HTTPForbidden(text=f"the {principal.role} role may not do this")
+    if trigger not in allowed:
+        raise IllegalTransition(
+            f"{trigger!r} is not a {principal.role}'s task trigger", state="", allowed=sorted(allowed)
+        )
+    body: TaskTriggerBody = await _body(request, TaskTriggerBody)
+    outcome = await runtime.service.trigger_task(
+        task_id,
+        trigger,
+        principal,
+        note=body.note,
+        channel="rest" if trigger == TaskTrigger.DELIVER else None,
+        causation_id=request.headers.get("X-Request-Id"),
+    )
+    return _outcome(queries.task_json(outcome.row), outcome, TASK.triggers_from)
+
+
+def _outcome(body: dict[str, Any], outcome: Outcome, triggers: Any) -> web.Response:
+    body["changed"] = outcome.changed
+    body["triggers"] = triggers(outcome.row["state"])
+    return json_response(body)
+
+
+async def list_events(request: web.Request) -> web.Response:
+    principal = require(request, Role.DISPATCHER, Role.ADMIN)
+    runtime = request.app[RUNTIME]
+    after = _int(request.query.get("after", "0"), "after")
+    limit = _int(request.query.get("limit", "500"), "limit")
+    if not 1 <= limit <= 5000:
+        raise InvalidInput("limit is 1 to 5000", field="limit")
+    scope = _scope(request, principal)
+    events = await runtime.read(lambda connection: queries.events_after(connection, after, limit, scope))
+    return json_response({"events": events, "last_seq": events[-1]["seq"] if events else after})
+
+
+async def list_responders(request: web.Request) -> web.Response:
+    principal = require(request, Role.DISPATCHER, Role.ADMIN)
+    runtime = request.app[RUNTIME]
+    scope = _scope(request, principal)
+    units = await runtime.read(lambda connection: queries.responders(connection, scope))
+    return json_response({"responders": units})
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/api/v1/incidents", list_incidents)
+    app.router.add_get("/api/v1/incidents/{id}", get_incident)
+    app.router.add_post("/api/v1/incidents/{id}/{trigger}", incident_trigger)
+    app.router.add_post("/api/v1/tasks/{id}/{trigger}", task_trigger)
+    app.router.add_get("/api/v1/events", list_events)
+    app.router.add_get("/api/v1/responders", list_responders)

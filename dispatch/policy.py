@@ -111,22 +111,31 @@ class PolicyRunner:
         return True
 
     def open_step_for_tier(self, change: Change, tier: Tier) -> None:
-        """After a manual escalate or delegate: the new owner's own step begins now."""
-        incident = change.row
+        """After a manual escalate or delegate: the new owner's own step begins now.
+
+        Unlike a deadline, a dispatcher's move is not undone at once when the new owner has
+        nobody free: the step's clock runs, and only when it passes does the policy climb.
+        """
+        tx, incident = change.tx, change.row
         steps: list[dict[str, Any]] = incident["policy"]["steps"]
         index = next((i for i, step in enumerate(steps) if step["tier"] == tier), None)
-        self._expire_unanswered(change.tx, incident, actor=change.actor, causation_id=change.causation_id)
+        self._expire_unanswered(tx, incident, actor=change.actor, causation_id=change.causation_id)
         if index is None:
-            repository.update(change.tx.connection, incident_table, incident, step_deadline_at=None)
+            repository.update(tx.connection, incident_table, incident, step_deadline_at=None)
             return
-        self._advance(
-            change.tx,
-            incident,
-            index,
-            actor=change.actor,
-            causation_id=change.causation_id,
-            reason=change.reason,
+        step = steps[index]
+        owner = self.config.jurisdiction_by_id[incident["owner_jurisdiction_id"]]
+        repository.update(tx.connection, incident_table, incident, step_index=index)
+        opened = self._open_step(
+            tx, incident, step, owner, actor=change.actor, causation_id=change.causation_id
         )
+        if not opened:
+            repository.update(
+                tx.connection,
+                incident_table,
+                incident,
+                step_deadline_at=tx.now + step["accept_within"],
+            )
 
     def deadline_passed(self, tx: Tx, incident: Row, *, causation_id: str) -> None:
         """The step's time is up: expire what was not answered; climb if nobody accepted."""
@@ -195,7 +204,12 @@ class PolicyRunner:
         """The `count` nearest free responders of `owner` with every skill the category needs."""
         category = self.config.category_by_id[incident["category"]]
         needed = set(category.skills)
-        asked = {task["responder_id"] for task in repository.tasks_of(tx.connection, incident["id"])}
+        # Who is on it or said no is not asked again; who merely let a deadline pass may be.
+        asked = {
+            task["responder_id"]
+            for task in repository.tasks_of(tx.connection, incident["id"])
+            if task["state"] in OPEN_TASK_STATES or task["state"] == TaskState.DECLINED
+        }
         lat, lon = incident["lat"], incident["lon"]
         if lat is None or lon is None:
             lat, lon = owner.center.lat, owner.center.lon

@@ -1,0 +1,171 @@
+"""Fixtures: a real SQLite file and a real PostgreSQL database per test, a real loopback server."""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from dispatch import database
+from dispatch.auth import issue_token
+from dispatch.clock import ManualClock
+from dispatch.config import Config
+from tests.factories import make_config
+from web import create_app
+from web.app import Runtime
+from web.keys import RUNTIME
+
+POSTGRES_ADMIN_URL = os.environ.get("DISPATCH_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def _postgres_url(name: str) -> str:
+    base, _, _ = POSTGRES_ADMIN_URL.rpartition("/")
+    return f"{base}/{name}"
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A throwaway PostgreSQL database, dropped after the test."""
+    name = f"dispatch_test_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield _postgres_url(name)
+    finally:
+        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'dispatch.db'}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest) -> str:
+    """Each test that takes this runs twice: on a SQLite file and on PostgreSQL."""
+    fixture = "sqlite_url" if request.param == "sqlite" else "postgres_url"
+    url: str = request.getfixturevalue(fixture)
+    return url
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@dataclass
+class Harness:
+    """A running server on a loopback port, with its runtime and a client."""
+
+    client: TestClient[Any, Any]
+    runtime: Runtime
+    config: Config
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    def token(
+        self,
+        role: str,
+        name: str | None = None,
+        *,
+        jurisdiction: str | None = None,
+        responder: str | None = None,
+    ) -> str:
+        key = f"{role}:{name}:{jurisdiction}:{responder}"
+        if key not in self.tokens:
+            self.tokens[key] = issue_token(
+                self.runtime.write_engine,
+                self.config,
+                role=role,
+                name=name or role,
+                jurisdiction=jurisdiction,
+                responder=responder,
+                now=time.time(),
+            )
+        return self.tokens[key]
+
+    def auth(self, role: str = "dispatcher", **kwargs: Any) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(role, **kwargs)}"}
+
+    async def post_alert(self, body: Any, *, expect: int = 202) -> Any:
+        response = await self.client.post("/api/v1/alerts", json=body, headers=self.auth("gateway"))
+        assert response.status == expect, await response.text()
+        return await response.json()
+
+    async def incident(self, incident_id: int) -> Any:
+        response = await self.client.get(f"/api/v1/incidents/{incident_id}", headers=self.auth("admin"))
+        assert response.status == 200, await response.text()
+        return await response.json()
+
+    async def incident_trigger(
+        self, incident_id: int, trigger: str, body: Any = None, *, expect: int = 200, **auth: Any
+    ) -> Any:
+        response = await self.client.post(
+            f"/api/v1/incidents/{incident_id}/{trigger}",
+            json=body,
+            headers=self.auth(**(auth or {"role": "admin"})),
+        )
+        assert response.status == expect, await response.text()
+        return await response.json()
+
+    async def task_trigger(
+        self, task_id: int, trigger: str, responder: str, *, expect: int = 200, body: Any = None
+    ) -> Any:
+        response = await self.client.post(
+            f"/api/v1/tasks/{task_id}/{trigger}",
+            json=body,
+            headers=self.auth("responder", name=responder, responder=responder),
+        )
+        assert response.status == expect, await response.text()
+        return await response.json()
+
+    async def fire_deadlines(self) -> int:
+        return await self.runtime.deadlines.run_once()
+
+
+ServerFactory = Callable[..., Awaitable[Harness]]
+
+
+@pytest.fixture
+async def make_server(database_url: str, clock: ManualClock) -> AsyncIterator[ServerFactory]:
+    """Start servers on the test's database; each call is a fresh process-like start."""
+    running: list[TestClient[Any, Any]] = []
+
+    async def make(config: Config | None = None, *, run_scheduler: bool = False) -> Harness:
+        config = config or make_config()
+        app = create_app(config, database_url=database_url, clock=clock, run_scheduler=run_scheduler)
+        client: TestClient[Any, Any] = TestClient(TestServer(app))
+        await client.start_server()
+        running.append(client)
+        return Harness(client, app[RUNTIME], config)
+
+    yield make
+    for client in running:
+        await client.close()
+
+
+@pytest.fixture
+async def server(make_server: ServerFactory) -> Harness:
+    return await make_server()
+
+
+@pytest.fixture
+def engine_for() -> Iterator[Callable[[str], Any]]:
+    engines: list[Any] = []
+
+    def make(url: str) -> Any:
+        engine = database.create_engine(url)
+        engines.append(engine)
+        return engine
+
+    yield make
+    for engine in engines:
+        engine.dispose()

@@ -1,0 +1,71 @@
+"""The lifecycle tables: every named callback exists, every state is reachable, diagrams render."""
+
+from __future__ import annotations
+
+import pytest
+
+from dispatch.cli import main
+from dispatch.lifecycle import IncidentLifecycle, TaskLifecycle
+from state_machines import INCIDENT, TASK, IncidentState, Lifecycle, TaskState, mermaid
+
+
+@pytest.mark.parametrize(
+    ("lifecycle", "service"), [(INCIDENT, IncidentLifecycle), (TASK, TaskLifecycle)], ids=["incident", "task"]
+)
+def test_tables_every_named_callback_exists_on_the_service(lifecycle: Lifecycle, service: type) -> None:
+    missing = [name for name in lifecycle.callbacks() if not callable(getattr(service, name, None))]
+
+    assert missing == []
+
+
+@pytest.mark.parametrize("lifecycle", [INCIDENT, TASK], ids=["incident", "task"])
+def test_tables_every_state_is_reachable_from_the_initial_one(lifecycle: Lifecycle) -> None:
+    reached = {str(lifecycle.initial)}
+    frontier = [str(lifecycle.initial)]
+    while frontier:
+        state = frontier.pop()
+        for row in lifecycle.transitions:
+            if state in row.source and row.dest is not None and str(row.dest) not in reached:
+                reached.add(str(row.dest))
+                frontier.append(str(row.dest))
+
+    assert reached == {str(state) for state in lifecycle.states}
+
+
+def test_tables_terminal_states() -> None:
+    assert INCIDENT.terminal == {IncidentState.CLOSED, IncidentState.CANCELLED, IncidentState.MERGED}
+    assert TASK.terminal == {TaskState.DONE, TaskState.DECLINED, TaskState.EXPIRED, TaskState.CANCELLED}
+
+
+def test_tables_owner_changes_keep_the_state() -> None:
+    keeps = {row.trigger for row in INCIDENT.transitions if row.dest is None}
+
+    assert keeps == {"escalate", "delegate", "assign"}
+    assert INCIDENT.triggers_from(IncidentState.ON_SCENE) == [
+        "assign",
+        "resolve",
+        "cancel",
+        "merge",
+        "escalate",
+        "delegate",
+    ]
+
+
+@pytest.mark.parametrize("lifecycle", [INCIDENT, TASK], ids=["incident", "task"])
+def test_tables_mermaid_draws_every_arrow(lifecycle: Lifecycle) -> None:
+    diagram = mermaid(lifecycle)
+
+    assert diagram.startswith("stateDiagram-v2")
+    for row in lifecycle.transitions:
+        for source in row.source:
+            assert f"{source} --> {row.dest or source}: {row.trigger}" in diagram
+    for state in lifecycle.terminal:
+        assert f"{state} --> [*]" in diagram
+
+
+def test_tables_diagram_command_prints_both(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["diagram"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("```mermaid") == 2
+    assert "reported --> verifying: verify" in out
+    assert "pending --> accepted: accept" in out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from typing import Any
 
@@ -105,4 +106,4 @@ async def test_ledger_rows_are_chained_in_commit_order(server: Harness) -> None:
     )
 
     assert [row["seq"] for row in rows] == list(range(1, len(rows) + 1))
-    assert all(row["prev_hash"] == prev["hash"] for prev, row in zip(rows, rows[1:], strict=False))
+    assert all(row["prev_hash"] == prev["hash"] for prev, row in itertools.pairwise(rows))

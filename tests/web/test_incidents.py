@@ -110,7 +110,7 @@ async def test_incident_assign_by_hand_opens_a_task(server: Harness) -> None:
     assert answer["state"] == "dispatched"
     incident = await server.incident(incident_id)
     assert [t["responder_id"] for t in incident["tasks"]] == ["grid-west-n-1", "duty-east-1"]
-    assigned = [e for e in incident["timeline"] if e["type"] == "incident_assigned"][0]
+    assigned = next(e for e in incident["timeline"] if e["type"] == "incident_assigned")
     assert assigned["payload"]["reason"] == "closest pump truck"
 
 

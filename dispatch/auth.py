@@ -89,6 +89,11 @@ def issue_token(
     return token
 
 
+def has_tokens(engine: sa.Engine) -> bool:
+    with engine.connect() as connection:
+        return connection.execute(sa.select(token_table.c.hash).limit(1)).first() is not None
+
+
 def lookup(connection: sa.Connection, token: str) -> Principal | None:
     row = (
         connection.execute(sa.select(token_table).where(token_table.c.hash == hash_token(token)))

@@ -96,10 +96,31 @@ def _serve(args: argparse.Namespace) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     config = _load(args)
+    _bootstrap_admin(args.database, config)
     app = create_app(config, database_url=args.database)
     print(f"dispatch: serving on http://{args.host}:{args.port}", flush=True)
     web.run_app(app, host=args.host, port=args.port, print=None, access_log=None)
     return 0
+
+
+def _bootstrap_admin(database_url: str, config: Config) -> None:
+    """A fresh database has no tokens: make one admin token and show it this once."""
+    from dispatch.auth import has_tokens, issue_token
+
+    engine = database.create_engine(database_url)
+    try:
+        database.create_schema(engine)
+        if has_tokens(engine):
+            return
+        token = issue_token(engine, config, role="admin", name="bootstrap", now=time.time())
+    finally:
+        engine.dispose()
+    print(
+        "dispatch: first start, no tokens yet. Admin token (shown once, only its hash is kept):\n"
+        f"  {token}\n"
+        "  Issue more with: dispatch token issue --role ROLE --name NAME",
+        flush=True,
+    )
 
 
 def _token_issue(args: argparse.Namespace) -> int:

@@ -17,6 +17,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    field_validator,
     model_validator,
 )
 from shapely.geometry import Point, shape
@@ -71,6 +72,11 @@ Seconds = Annotated[float, BeforeValidator(_parse_duration), Field(gt=0)]
 
 Identifier = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$", max_length=64)]
 
+# Polygons are drawn by hand and rounded: a point or edge this close (degrees, ~10 cm) still
+# counts as inside, and siblings may overlap by this much area (square degrees, ~10 m²).
+CONTAINMENT_TOLERANCE = 1e-6
+OVERLAP_TOLERANCE = 1e-9
+
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -93,6 +99,30 @@ class GeoPolygon(Strict):
     def geometry(self) -> BaseGeometry:
         return shape(self.model_dump())
 
+    @cached_property
+    def tolerant_geometry(self) -> BaseGeometry:
+        return self.geometry.buffer(CONTAINMENT_TOLERANCE)
+
+    def covers(self, other: BaseGeometry) -> bool:
+        """Whether `other` lies inside, give or take the containment tolerance."""
+        return bool(self.tolerant_geometry.contains(other))
+
+    def contains_position(self, position: Position) -> bool:
+        return self.covers(Point(position.lon, position.lat))
+
+    @field_validator("coordinates")
+    @classmethod
+    def _positions_in_range(cls, coordinates: list[Any]) -> list[Any]:
+        for path, position in _positions(coordinates, ()):
+            lon, lat = position[0], position[1]
+            if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+                where = ".".join(str(index) for index in path)
+                raise ValueError(
+                    f"position {where} {position!r} is out of range (lon -180..180, lat -90..90); "
+                    "GeoJSON writes [lon, lat], longitude first"
+                )
+        return coordinates
+
     @model_validator(mode="after")
     def _valid_shape(self) -> Self:
         try:
@@ -102,6 +132,21 @@ class GeoPolygon(Strict):
         if geometry.is_empty or not geometry.is_valid:
             raise ValueError("polygon is empty or self-intersecting")
         return self
+
+
+def _positions(value: Any, path: tuple[int, ...]) -> Iterator[tuple[tuple[int, ...], list[float]]]:
+    """Every [lon, lat, ...] position nested in GeoJSON coordinates, with its index path."""
+    if not isinstance(value, list):
+        return
+    if len(value) >= 2 and all(_is_number(item) for item in value):
+        yield path, value
+        return
+    for index, item in enumerate(value):
+        yield from _positions(item, (*path, index))
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 class TierLabels(Strict):
@@ -139,7 +184,7 @@ class PolicyStep(Strict):
 
     tier: Tier = Field(description="Tier that owns the incident during this step.")
     accept_within: Seconds = Field(description="How long the step's responders have to accept.")
-    responders: int = Field(1, ge=0, le=20, description="How many responders get a task.")
+    responders: int = Field(1, ge=1, le=20, description="How many responders get a task.")
     department_only: bool = Field(False, description="Only responders of the category's department qualify.")
 
 
@@ -264,6 +309,14 @@ class Config(Strict):
         _check_unique("departments", [d.id for d in self.departments])
         _check_unique("categories", [c.id for c in self.categories])
         _check_unique("responders", [r.id for r in self.responders])
+        self._check_tree()
+        self._check_siblings_apart()
+        self._check_policies()
+        self._check_categories()
+        self._check_responders()
+        return self
+
+    def _check_tree(self) -> None:
         roots = [node.id for node in self.jurisdictions if node.parent is None]
         if len(roots) != 1:
             raise ValueError(f"jurisdictions: exactly one node must have no parent, found {roots}")
@@ -281,11 +334,35 @@ class Config(Strict):
                     raise ValueError(
                         f"{where}.tier: a {parent.tier} node's children are {parent.tier.below()}"
                     )
-                # A sliver of tolerance: neighbouring polygons are drawn by hand.
-                if not parent.polygon.geometry.buffer(1e-6).contains(node.polygon.geometry):
+                if not parent.polygon.covers(node.polygon.geometry):
                     raise ValueError(f"{where}.polygon: not inside its parent {parent.id!r}")
-            if not node.polygon.geometry.buffer(1e-6).contains(Point(node.center.lon, node.center.lat)):
+            if not node.polygon.contains_position(node.center):
                 raise ValueError(f"{where}.center: outside its own polygon")
+
+    def _check_siblings_apart(self) -> None:
+        """Children of one parent share edges at most, so a point has one owner per tier."""
+        earlier: dict[str, list[Jurisdiction]] = {}
+        for index, node in enumerate(self.jurisdictions):
+            if node.parent is None:
+                continue
+            siblings = earlier.setdefault(node.parent, [])
+            for sibling in siblings:
+                area = node.polygon.geometry.intersection(sibling.polygon.geometry).area
+                if area > OVERLAP_TOLERANCE:
+                    raise ValueError(
+                        f"jurisdictions.{index}.polygon: overlaps its sibling {sibling.id!r} "
+                        f"({area:.3g} square degrees)"
+                    )
+            siblings.append(node)
+
+    def _check_policies(self) -> None:
+        for name, policy in self.policies.items():
+            if policy.notify_prefecture and self.prefecture is None:
+                raise ValueError(
+                    f"policies.{name}.notify_prefecture: is true but no `prefecture` is configured"
+                )
+
+    def _check_categories(self) -> None:
         for index, category in enumerate(self.categories):
             where = f"categories.{index}"
             if category.department not in self.department_by_id:
@@ -293,13 +370,26 @@ class Config(Strict):
             for policy in [category.policy, *category.policy_by_severity.values()]:
                 if policy not in self.policies:
                     raise ValueError(f"{where}.policy: unknown policy {policy!r}")
+
+    def _check_responders(self) -> None:
+        by_id = self.jurisdiction_by_id
+        devices: dict[str, str] = {}
         for index, responder in enumerate(self.responders):
             where = f"responders.{index}"
-            if responder.jurisdiction not in by_id:
+            jurisdiction = by_id.get(responder.jurisdiction)
+            if jurisdiction is None:
                 raise ValueError(f"{where}.jurisdiction: unknown {responder.jurisdiction!r}")
             if responder.department and responder.department not in self.department_by_id:
                 raise ValueError(f"{where}.department: unknown {responder.department!r}")
-        return self
+            if not jurisdiction.polygon.contains_position(responder.home):
+                raise ValueError(f"{where}.home: outside its jurisdiction {jurisdiction.id!r}")
+            client_id = responder.mqtt_client_id
+            if client_id is not None:
+                if client_id in devices:
+                    raise ValueError(
+                        f"{where}.mqtt_client_id: {client_id!r} is already used by {devices[client_id]!r}"
+                    )
+                devices[client_id] = responder.id
 
 
 def _check_unique(section: str, ids: list[str]) -> None:
@@ -319,10 +409,15 @@ def parse_config(data: Any, source: str = "config") -> Config:
         return Config.model_validate(data)
     except ValidationError as err:
         first = err.errors()[0]
-        path = ".".join(str(part) for part in first["loc"]) or "(top level)"
+        # Errors of model validators carry no location: their message starts with the path.
+        path = ".".join(str(part) for part in first["loc"])
+        location = f"{path}: " if path else ""
         more = f" (and {err.error_count() - 1} more)" if err.error_count() > 1 else ""
-        message = first["msg"].removeprefix("Value error, ")
-        raise ConfigError(f"{source}: {path}: {message}{more}") from err
+        if first["type"] == "extra_forbidden":
+            message = "unknown key"
+        else:
+            message = " ".join(first["msg"].removeprefix("Value error, ").split())
+        raise ConfigError(f"{source}: {location}{message}{more}") from err
 
 
 def load_config(path: str | Path) -> Config:
@@ -331,8 +426,19 @@ def load_config(path: str | Path) -> Config:
         text = path.read_text(encoding="utf-8")
     except OSError as err:
         raise ConfigError(f"{path}: cannot read: {err.strerror}") from err
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {err.start})") from err
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: not valid YAML: {err}") from err
+        raise ConfigError(f"{path}: not valid YAML: {_one_line(err)}") from err
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of config keys, found {type(data).__name__}")
     return parse_config(data, str(path))
+
+
+def _one_line(err: yaml.YAMLError) -> str:
+    if isinstance(err, yaml.MarkedYAMLError) and err.problem_mark is not None:
+        mark = err.problem_mark
+        return f"{err.problem or 'syntax error'} (line {mark.line + 1}, column {mark.column + 1})"
+    return " ".join(str(err).split())

@@ -21,6 +21,13 @@ class InvalidInput(DispatchError):
     code = "invalid"
 
 
+class MalformedBody(DispatchError):
+    """The body is not JSON at all (or missing): nothing could be read, no field to name."""
+
+    status = 400
+    code = "malformed_json"
+
+
 class NotFound(DispatchError):
     status = 404
     code = "not_found"
@@ -39,3 +46,8 @@ class IllegalTransition(DispatchError):
         super().__init__(message, field="trigger")
         self.state = state
         self.allowed = allowed
+
+    def only(self, callable_by_caller: frozenset[str]) -> IllegalTransition:
+        """The same refusal, listing only the triggers this caller may send."""
+        allowed = [each for each in self.allowed if each in callable_by_caller]
+        return IllegalTransition(self.message, state=self.state, allowed=allowed)

@@ -10,7 +10,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from dispatch.alerts import AlertIn
 from dispatch.auth import Role
-from dispatch.errors import InvalidInput
+from dispatch.errors import MalformedBody
 from web.errors import error_response, json_response, validation_error
 from web.keys import RUNTIME
 from web.security import require
@@ -21,11 +21,11 @@ _alert = TypeAdapter(AlertIn)
 async def read_json(request: web.Request) -> Any:
     body = await request.read()
     if not body:
-        raise InvalidInput("the request body is empty; send JSON")
+        raise MalformedBody("the request body is empty; send JSON")
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as err:
-        raise InvalidInput(f"the body is not valid JSON: {err}") from err
+        raise MalformedBody(f"the body is not valid JSON: {err}") from err
 
 
 async def post_alerts(request: web.Request) -> web.Response:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -167,15 +168,18 @@ async def incident_trigger(request: web.Request) -> web.Response:
         params["into_incident_id"] = body.into_incident_id
     if body.jurisdiction is not None:
         params["jurisdiction"] = body.jurisdiction
-    outcome = await runtime.service.trigger_incident(
-        incident_id,
-        trigger,
-        principal,
-        reason=body.reason,
-        causation_id=request.headers.get("X-Request-Id"),
-        params=params,
-    )
-    return _outcome(queries.incident_json(outcome.row), outcome, INCIDENT.triggers_from)
+    try:
+        outcome = await runtime.service.trigger_incident(
+            incident_id,
+            trigger,
+            principal,
+            reason=body.reason,
+            causation_id=request.headers.get("X-Request-Id"),
+            params=params,
+        )
+    except IllegalTransition as err:
+        raise err.only(DISPATCHER_TRIGGERS) from None
+    return _outcome(queries.incident_json(outcome.row), outcome, INCIDENT.triggers_from, DISPATCHER_TRIGGERS)
 
 
 async def task_trigger(request: web.Request) -> web.Response:
@@ -194,20 +198,29 @@ async def task_trigger(request: web.Request) -> web.Response:
             f"{trigger!r} is not a {principal.role}'s task trigger", state="", allowed=sorted(allowed)
         )
     body: TaskTriggerBody = await _body(request, TaskTriggerBody)
-    outcome = await runtime.service.trigger_task(
-        task_id,
-        trigger,
-        principal,
-        note=body.note,
-        channel="rest" if trigger == TaskTrigger.DELIVER else None,
-        causation_id=request.headers.get("X-Request-Id"),
-    )
-    return _outcome(queries.task_json(outcome.row), outcome, TASK.triggers_from)
+    try:
+        outcome = await runtime.service.trigger_task(
+            task_id,
+            trigger,
+            principal,
+            note=body.note,
+            channel="rest" if trigger == TaskTrigger.DELIVER else None,
+            causation_id=request.headers.get("X-Request-Id"),
+        )
+    except IllegalTransition as err:
+        raise err.only(allowed) from None
+    return _outcome(queries.task_json(outcome.row), outcome, TASK.triggers_from, allowed)
 
 
-def _outcome(body: dict[str, Any], outcome: Outcome, triggers: Any) -> web.Response:
+def _outcome(
+    body: dict[str, Any],
+    outcome: Outcome,
+    triggers: Callable[[str], list[str]],
+    mine: frozenset[str],
+) -> web.Response:
+    """The row, whether it changed, and the triggers the caller may send next."""
     body["changed"] = outcome.changed
-    body["triggers"] = triggers(outcome.row["state"])
+    body["triggers"] = [each for each in triggers(outcome.row["state"]) if each in mine]
     return json_response(body)
 
 

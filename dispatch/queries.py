@@ -13,6 +13,7 @@ from dispatch.config import Config, Severity
 from dispatch.tables import alert_table, event_table, incident_table, responder_table, task_table
 
 MAX_LIMIT = 500
+MAX_TIMELINE = 2000
 
 
 @dataclass(frozen=True)
@@ -83,10 +84,19 @@ def incident_detail(connection: sa.Connection, incident_id: int) -> dict[str, An
         .limit(MAX_LIMIT)
     ).mappings()
     body["alerts"] = [alert_json(dict(alert)) for alert in alerts]
-    events = connection.execute(
-        sa.select(event_table).where(event_table.c.incident_id == incident_id).order_by(event_table.c.seq)
-    ).mappings()
-    body["timeline"] = [event_json(dict(event)) for event in events]
+    # The newest events, oldest first; a long flood can attach many thousands of alerts.
+    events = (
+        connection.execute(
+            sa.select(event_table)
+            .where(event_table.c.incident_id == incident_id)
+            .order_by(event_table.c.seq.desc())
+            .limit(MAX_TIMELINE + 1)
+        )
+        .mappings()
+        .all()
+    )
+    body["timeline_truncated"] = len(events) > MAX_TIMELINE
+    body["timeline"] = [event_json(dict(event)) for event in reversed(events[:MAX_TIMELINE])]
     return body
 
 

@@ -193,11 +193,25 @@ class Writer:
             logger.exception("group commit of %d commands failed", len(batch))
             self.ledger.head = head_before
             self.ids.restore(ids_before)
+            self._reload()
             self._answer(batch, [(False, err)] * len(batch), [])
             return
         self.batches += 1
         self.commands += len(batch)
         self._answer(batch, outcomes, tx.events)
+
+    def _reload(self) -> None:
+        """After a failed commit, read the chain head and ids back: a commit whose answer was
+        lost may have landed after all, and the next batch must continue from what is stored."""
+        assert self._connection is not None
+        try:
+            if self._connection.in_transaction():
+                self._connection.rollback()
+            with self._connection.begin():
+                self.ledger.load(self._connection)
+                self.ids = Ids(self._connection)
+        except Exception:
+            logger.warning("could not re-read the chain head; keeping the last known one", exc_info=True)
 
     def _answer(
         self, batch: list[_Pending[Any]], outcomes: list[tuple[bool, Any]], events: list[DomainEvent]

@@ -247,6 +247,21 @@ class Intake(Strict):
     )
 
 
+class SqliteSynchronous(StrEnum):
+    FULL = "full"
+    NORMAL = "normal"
+
+
+class Storage(Strict):
+    sqlite_synchronous: SqliteSynchronous = Field(
+        SqliteSynchronous.FULL,
+        description=(
+            "SQLite only. full: an acknowledged alert survives a power cut (one fsync per group "
+            "commit); normal: it survives a crash or kill -9 of the server, not a power cut."
+        ),
+    )
+
+
 class Prefecture(Strict):
     id: Identifier = Field(description="Id of the prefecture center above the city.")
     name: str = Field(description="Display name.")
@@ -259,6 +274,7 @@ class Config(Strict):
     prefecture: Prefecture | None = Field(None, description="Link above the city tier.")
     correlation: Correlation = Field(default_factory=Correlation)
     intake: Intake = Field(default_factory=Intake)
+    storage: Storage = Field(default_factory=Storage)
     jurisdictions: list[Jurisdiction] = Field(min_length=1)
     departments: list[Department] = Field(min_length=1)
     policies: dict[Identifier, Policy] = Field(min_length=1)

@@ -1,12 +1,21 @@
-"""Alert intake: deduplicate, correlate into an open incident or open a new one, dispatch."""
+"""Alert intake: deduplicate, correlate into an open incident or open a new one, dispatch.
+
+Alerts are taken many at a time (every request that arrived while the previous group commit
+ran): one query finds the keys already seen, one finds the candidate incidents, and the new
+alert rows and incident counters are written with one statement each. Only alerts that open
+an incident pay for routing to responders, which is rare next to repeats.
+"""
 
 from __future__ import annotations
 
+from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
+import orjson
 import sqlalchemy as sa
 
-from dispatch import repository
 from dispatch.alerts import AlertIn
 from dispatch.config import Config, Jurisdiction, Severity
 from dispatch.errors import InvalidInput
@@ -20,10 +29,15 @@ from dispatch.writer import Tx
 from state_machines import IncidentState
 
 _OPEN = sorted(state.value for state in OPEN_INCIDENT_STATES)
+SIGNAL_CACHE_SIZE = 200_000
 
-_same_signal = (
-    sa.select(incident_table)
-    .join(alert_table, alert_table.c.incident_id == incident_table.c.id)
+_known_keys = sa.select(alert_table.c.key, alert_table.c.id, alert_table.c.incident_id).where(
+    alert_table.c.key.in_(sa.bindparam("keys", expanding=True))
+)
+
+_last_open_incident_of_signal = (
+    sa.select(alert_table.c.incident_id)
+    .join(incident_table, alert_table.c.incident_id == incident_table.c.id)
     .where(
         alert_table.c.source == sa.bindparam("source"),
         alert_table.c.category == sa.bindparam("category"),
@@ -33,11 +47,45 @@ _same_signal = (
     .limit(1)
 )
 
-_nearby = sa.select(incident_table).where(
-    incident_table.c.category == sa.bindparam("category"),
-    incident_table.c.jurisdiction_id == sa.bindparam("jurisdiction_id"),
-    incident_table.c.last_alert_at >= sa.bindparam("since"),
-    incident_table.c.state.in_(_OPEN),
+# Only what correlation and counting need: the JSON columns are not decoded for every candidate.
+_candidate_columns = [
+    incident_table.c[name]
+    for name in (
+        "id",
+        "category",
+        "jurisdiction_id",
+        "place",
+        "state",
+        "lat",
+        "lon",
+        "severity",
+        "alert_count",
+        "last_alert_at",
+        "updated_at",
+        "policy_name",
+    )
+]
+_candidates = sa.select(*_candidate_columns).where(
+    sa.or_(
+        incident_table.c.id.in_(sa.bindparam("ids", expanding=True)),
+        sa.and_(
+            incident_table.c.place.in_(sa.bindparam("places", expanding=True)),
+            incident_table.c.last_alert_at >= sa.bindparam("since"),
+            incident_table.c.state.in_(_OPEN),
+        ),
+    )
+)
+
+_insert_alert = alert_table.insert()
+_update_counters = (
+    incident_table.update()
+    .where(incident_table.c.id == sa.bindparam("_id"))
+    .values(
+        alert_count=sa.bindparam("_alert_count"),
+        last_alert_at=sa.bindparam("_last_alert_at"),
+        severity=sa.bindparam("_severity"),
+        updated_at=sa.bindparam("_updated_at"),
+    )
 )
 
 
@@ -54,9 +102,67 @@ class Received:
 
 
 @dataclass(frozen=True)
+class IntakeItem:
+    """One validated alert with its verbatim JSON and who sent it."""
+
+    alert: AlertIn
+    raw: str
+    actor: str
+    causation_id: str | None = None
+
+
+@dataclass(frozen=True)
 class Placed:
     node: Jurisdiction
     outside_area: bool
+
+
+class _Candidates:
+    """Open incidents an alert of this pass may join, as one shared row per incident."""
+
+    def __init__(self, config: Config, now: float) -> None:
+        self.config = config
+        self.since = now - config.correlation.window
+        self.by_signal: dict[tuple[str, str], Row] = {}
+        self.by_place: dict[str, list[Row]] = {}
+
+    def add(self, row: Row) -> None:
+        self.by_place.setdefault(row["place"], []).append(row)
+
+    def find(self, alert: AlertIn, placed: Placed) -> Row | None:
+        radius = self.config.correlation.radius_m
+        same = self.by_signal.get((alert.source, alert.category))
+        if same is not None and same["state"] in OPEN_INCIDENT_STATES:
+            distance = _distance(alert, same)
+            if distance is None or distance <= radius:
+                return same
+        best: tuple[float, Row] | None = None
+        for row in self.by_place.get(place_key(alert.category, placed.node.id), ()):
+            if row["state"] not in OPEN_INCIDENT_STATES or row["last_alert_at"] < self.since:
+                continue
+            distance = _distance(alert, row)
+            if distance is None:
+                distance = 0.0  # known only by jurisdiction: same node, same category, same time
+            elif distance > radius:
+                continue
+            if best is None or distance < best[0]:
+                best = (distance, row)
+        return best[1] if best else None
+
+
+def alert_key(source: str, source_event_id: str) -> str:
+    """The idempotency key as one unambiguous text (JSON of the pair)."""
+    return orjson.dumps([source, source_event_id]).decode()
+
+
+def place_key(category: str, jurisdiction_id: str) -> str:
+    return f"{category}/{jurisdiction_id}"
+
+
+def _distance(alert: AlertIn, row: Row) -> float | None:
+    if alert.location is None or row["lat"] is None or row["lon"] is None:
+        return None
+    return distance_m(alert.location.lat, alert.location.lon, row["lat"], row["lon"])
 
 
 class Intake:
@@ -64,6 +170,9 @@ class Intake:
         self.config = config
         self.router = router
         self.policy = policy
+        # (source, category) → the incident its last alert joined. Writer thread only; filled
+        # after commit, so it never remembers what a rolled-back pass did.
+        self._signals: OrderedDict[tuple[str, str], int] = OrderedDict()
 
     def check(self, alert: AlertIn, where: str = "") -> None:
         """Refuse what config.yaml does not know, before anything is written."""
@@ -77,128 +186,223 @@ class Intake:
         if alert.location is None and alert.jurisdiction is None:
             raise InvalidInput("an alert needs a location or a jurisdiction", field=f"{where}location")
 
-    def place(self, alert: AlertIn) -> Placed:
-        """The deepest jurisdiction of the point; the city, flagged, when it lies outside them all."""
-        if alert.location is not None:
-            node = self.router.locate(alert.location.lat, alert.location.lon)
-            if node is not None:
-                return Placed(node, False)
-            if alert.jurisdiction is None:
-                return Placed(self.config.root, True)
-        assert alert.jurisdiction is not None
-        return Placed(self.config.jurisdiction_by_id[alert.jurisdiction], alert.location is not None)
-
-    def receive(self, tx: Tx, alert: AlertIn, raw: str, *, actor: str, causation_id: str | None) -> Received:
-        existing = repository.alert_by_key(tx.connection, alert.source, alert.source_event_id)
-        if existing is not None:
-            return Received(existing["id"], existing["incident_id"], True)
-        placed = self.place(alert)
-        category = self.config.category_by_id[alert.category]
-        severity = alert.severity or int(category.default_severity)
-        alert_id = tx.ids.next("alert")
-        causation_id = causation_id or f"alert:{alert_id}"
-        incident = self._correlate(tx, alert, placed)
-        new_incident = incident is None
-        if incident is None:
-            incident = self._open(tx, alert, placed, severity)
-        else:
-            self._attach(tx, incident, severity, actor=actor, causation_id=causation_id)
-        lat = alert.location.lat if alert.location else None
-        lon = alert.location.lon if alert.location else None
-        tx.connection.execute(
-            alert_table.insert().values(
-                id=alert_id,
-                source=alert.source,
-                source_event_id=alert.source_event_id,
-                kind=alert.kind.value,
-                category=alert.category,
-                severity=severity,
-                lat=lat,
-                lon=lon,
-                jurisdiction_id=placed.node.id,
-                observed_at=alert.observed_at.timestamp() if alert.observed_at else tx.now,
-                received_at=tx.now,
-                title=alert.title,
-                description=alert.description,
-                attributes=alert.attributes,
-                raw=raw,
-                incident_id=incident["id"],
+    def place_many(self, alerts: Sequence[AlertIn]) -> list[Placed]:
+        """The deepest jurisdiction of each point; the city, flagged, when outside them all."""
+        located = iter(
+            self.router.locate_many(
+                [(a.location.lat, a.location.lon) for a in alerts if a.location is not None]
             )
         )
+        placed: list[Placed] = []
+        for alert in alerts:
+            if alert.location is not None:
+                node = next(located)
+                if node is not None:
+                    placed.append(Placed(node, False))
+                    continue
+                if alert.jurisdiction is None:
+                    placed.append(Placed(self.config.root, True))
+                    continue
+            assert alert.jurisdiction is not None
+            node = self.config.jurisdiction_by_id[alert.jurisdiction]
+            placed.append(Placed(node, alert.location is not None))
+        return placed
+
+    # The pass ---------------------------------------------------------------------------------
+
+    def receive_many(self, tx: Tx, items: Sequence[IntakeItem]) -> list[Received]:
+        keys = [(item.alert.source, item.alert.source_event_id) for item in items]
+        seen = self._seen(tx, keys)
+        fresh = [index for index, key in enumerate(keys) if key not in seen]
+        placed = dict(zip(fresh, self.place_many([items[i].alert for i in fresh]), strict=True))
+        candidates = self._candidates(tx, [items[i].alert for i in fresh], list(placed.values()))
+        alert_rows: list[dict[str, Any]] = []
+        touched: dict[int, Row] = {}
+        signals: dict[tuple[str, str], int] = {}
+        results: list[Received] = []
+        for index, item in enumerate(items):
+            key = keys[index]
+            if key in seen:
+                results.append(seen[key])
+                continue
+            alert = item.alert
+            where = placed[index]
+            category = self.config.category_by_id[alert.category]
+            severity = alert.severity or int(category.default_severity)
+            alert_id = tx.ids.next("alert")
+            causation_id = item.causation_id or f"alert:{alert_id}"
+            incident = candidates.find(alert, where)
+            new_incident = incident is None
+            if incident is None:
+                incident = self._open(tx, alert, where, severity)
+                candidates.add(incident)
+            else:
+                self._attach(tx, incident, severity, actor=item.actor, causation_id=causation_id)
+                touched[incident["id"]] = incident
+            candidates.by_signal[(alert.source, alert.category)] = incident
+            signals[(alert.source, alert.category)] = incident["id"]
+            alert_rows.append(self._alert_row(tx, alert_id, item, where, severity, incident["id"]))
+            tx.record(
+                AlertReceived(
+                    occurred_at=tx.now,
+                    actor=item.actor,
+                    causation_id=causation_id,
+                    incident_id=incident["id"],
+                    alert_id=alert_id,
+                    source=alert.source,
+                    source_event_id=alert.source_event_id,
+                    kind=alert.kind.value,
+                    category=alert.category,
+                    severity=severity,
+                    new_incident=new_incident,
+                    alert_count=incident["alert_count"],
+                )
+            )
+            if new_incident:
+                self._announce(tx, incident, actor=item.actor, causation_id=causation_id)
+            received = Received(alert_id, incident["id"], False)
+            seen[key] = Received(alert_id, incident["id"], True)
+            results.append(received)
+        if alert_rows:
+            tx.connection.execute(_insert_alert, alert_rows)
+        if touched:
+            tx.connection.execute(
+                _update_counters,
+                [
+                    {
+                        "_id": row["id"],
+                        "_alert_count": row["alert_count"],
+                        "_last_alert_at": row["last_alert_at"],
+                        "_severity": row["severity"],
+                        "_updated_at": row["updated_at"],
+                    }
+                    for row in touched.values()
+                ],
+            )
+        tx.after_commit(lambda: self._remember(signals))
+        return results
+
+    def _seen(self, tx: Tx, keys: list[tuple[str, str]]) -> dict[tuple[str, str], Received]:
+        by_text = {alert_key(*key): key for key in keys}
+        texts = list(by_text)
+        seen: dict[tuple[str, str], Received] = {}
+        for start in range(0, len(texts), 1000):  # well inside SQLite's bound-parameter limit
+            rows = tx.connection.execute(_known_keys, {"keys": texts[start : start + 1000]})
+            for row in rows:
+                seen[by_text[row.key]] = Received(row.id, row.incident_id, True)
+        return seen
+
+    def _candidates(self, tx: Tx, alerts: list[AlertIn], placed: list[Placed]) -> _Candidates:
+        candidates = _Candidates(self.config, tx.now)
+        signal_ids: dict[tuple[str, str], int] = {}
+        for alert in alerts:
+            signal = (alert.source, alert.category)
+            if signal in signal_ids:
+                continue
+            cached = self._signals.get(signal)
+            if cached is not None:
+                signal_ids[signal] = cached
+                continue
+            found = tx.connection.execute(
+                _last_open_incident_of_signal, {"source": signal[0], "category": signal[1]}
+            ).scalar()
+            if found is not None:
+                signal_ids[signal] = found
+        places = sorted(
+            {place_key(alert.category, where.node.id) for alert, where in zip(alerts, placed, strict=True)}
+        )
+        if not places and not signal_ids:
+            return candidates
+        rows = {
+            row["id"]: dict(row)
+            for row in tx.connection.execute(
+                _candidates,
+                {"ids": sorted(set(signal_ids.values())), "places": places, "since": candidates.since},
+            ).mappings()
+        }
+        for row in rows.values():
+            if row["state"] in OPEN_INCIDENT_STATES and row["last_alert_at"] >= candidates.since:
+                candidates.add(row)
+        stale: list[tuple[str, str]] = []
+        for signal, incident_id in signal_ids.items():
+            remembered = rows.get(incident_id)
+            if remembered is not None and remembered["state"] in OPEN_INCIDENT_STATES:
+                candidates.by_signal[signal] = remembered
+            else:
+                stale.append(signal)
+        for signal in stale:
+            # The remembered incident closed or was merged; the alert table knows the rest.
+            self._signals.pop(signal, None)
+            found = tx.connection.execute(
+                _last_open_incident_of_signal, {"source": signal[0], "category": signal[1]}
+            ).scalar()
+            if found is not None and found != signal_ids[signal]:
+                if found not in rows:
+                    rows[found] = dict(
+                        tx.connection.execute(
+                            sa.select(*_candidate_columns).where(incident_table.c.id == found)
+                        )
+                        .mappings()
+                        .one()
+                    )
+                candidates.by_signal[signal] = rows[found]
+        return candidates
+
+    def _remember(self, signals: dict[tuple[str, str], int]) -> None:
+        for signal, incident_id in signals.items():
+            self._signals[signal] = incident_id
+            self._signals.move_to_end(signal)
+        while len(self._signals) > SIGNAL_CACHE_SIZE:
+            self._signals.popitem(last=False)
+
+    def _alert_row(
+        self, tx: Tx, alert_id: int, item: IntakeItem, where: Placed, severity: int, incident_id: int
+    ) -> dict[str, Any]:
+        alert = item.alert
+        return {
+            "id": alert_id,
+            "source": alert.source,
+            "source_event_id": alert.source_event_id,
+            "key": alert_key(alert.source, alert.source_event_id),
+            "kind": alert.kind.value,
+            "category": alert.category,
+            "severity": severity,
+            "lat": alert.location.lat if alert.location else None,
+            "lon": alert.location.lon if alert.location else None,
+            "jurisdiction_id": where.node.id,
+            "observed_at": alert.observed_at.timestamp() if alert.observed_at else tx.now,
+            "received_at": tx.now,
+            "title": alert.title,
+            "description": alert.description,
+            "attributes": alert.attributes,
+            "raw": item.raw,
+            "incident_id": incident_id,
+        }
+
+    # Incidents --------------------------------------------------------------------------------
+
+    def _attach(self, tx: Tx, incident: Row, severity: int, *, actor: str, causation_id: str) -> None:
+        """Count the alert on the incident; the row is written once at the end of the pass."""
+        incident["alert_count"] += 1
+        incident["last_alert_at"] = tx.now
+        incident["updated_at"] = tx.now
+        if severity >= incident["severity"]:
+            return
         tx.record(
-            AlertReceived(
+            IncidentSeverityRaised(
                 occurred_at=tx.now,
                 actor=actor,
                 causation_id=causation_id,
                 incident_id=incident["id"],
-                alert_id=alert_id,
-                source=alert.source,
-                source_event_id=alert.source_event_id,
-                kind=alert.kind.value,
-                category=alert.category,
-                severity=severity,
-                new_incident=new_incident,
-                alert_count=incident["alert_count"],
+                from_severity=incident["severity"],
+                to_severity=severity,
             )
         )
-        if new_incident:
-            self._announce(tx, incident, actor=actor, causation_id=causation_id)
-        return Received(alert_id, incident["id"], False)
-
-    def _correlate(self, tx: Tx, alert: AlertIn, placed: Placed) -> Row | None:
-        connection = tx.connection
-        same = (
-            connection.execute(_same_signal, {"source": alert.source, "category": alert.category})
-            .mappings()
-            .first()
-        )
-        if same is not None:
-            return dict(same)
-        since = tx.now - self.config.correlation.window
-        candidates = (
-            connection.execute(
-                _nearby, {"category": alert.category, "jurisdiction_id": placed.node.id, "since": since}
-            )
-            .mappings()
-            .all()
-        )
-        best: tuple[float, Row] | None = None
-        for candidate in candidates:
-            if alert.location is None or candidate["lat"] is None or candidate["lon"] is None:
-                distance = 0.0  # known only by jurisdiction: same node, same category, same time
-            else:
-                distance = distance_m(
-                    alert.location.lat, alert.location.lon, candidate["lat"], candidate["lon"]
-                )
-                if distance > self.config.correlation.radius_m:
-                    continue
-            if best is None or distance < best[0]:
-                best = (distance, dict(candidate))
-        return best[1] if best else None
-
-    def _attach(self, tx: Tx, incident: Row, severity: int, *, actor: str, causation_id: str) -> None:
-        values: dict[str, object] = {
-            "alert_count": incident["alert_count"] + 1,
-            "last_alert_at": tx.now,
-            "updated_at": tx.now,
-        }
-        if severity < incident["severity"]:
-            values["severity"] = severity
-            tx.record(
-                IncidentSeverityRaised(
-                    occurred_at=tx.now,
-                    actor=actor,
-                    causation_id=causation_id,
-                    incident_id=incident["id"],
-                    from_severity=incident["severity"],
-                    to_severity=severity,
-                )
-            )
-            category = self.config.category_by_id[incident["category"]]
-            policy = self.config.policies[category.policy_for(Severity(severity))]
-            if policy.notify_all_tiers and not self.config.policies[incident["policy_name"]].notify_all_tiers:
-                self._notify(tx, incident, policy.notify_prefecture, actor=actor, causation_id=causation_id)
-        repository.update(tx.connection, incident_table, incident, **values)
+        incident["severity"] = severity
+        category = self.config.category_by_id[incident["category"]]
+        policy = self.config.policies[category.policy_for(Severity(severity))]
+        if policy.notify_all_tiers and not self.config.policies[incident["policy_name"]].notify_all_tiers:
+            self._notify(tx, incident, policy.notify_prefecture, actor=actor, causation_id=causation_id)
 
     def _open(self, tx: Tx, alert: AlertIn, placed: Placed, severity: int) -> Row:
         category = self.config.category_by_id[alert.category]
@@ -218,6 +422,7 @@ class Intake:
             "lat": alert.location.lat if alert.location else None,
             "lon": alert.location.lon if alert.location else None,
             "jurisdiction_id": node.id,
+            "place": place_key(category.id, node.id),
             "outside_area": placed.outside_area,
             "owner_jurisdiction_id": owner.id,
             "owner_tier": owner.tier.value,
@@ -236,7 +441,7 @@ class Intake:
             "created_at": tx.now,
             "updated_at": tx.now,
         }
-        tx.connection.execute(incident_table.insert().values(**row))
+        tx.connection.execute(incident_table.insert(), row)
         return row
 
     def _announce(self, tx: Tx, incident: Row, *, actor: str, causation_id: str) -> None:

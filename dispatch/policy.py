@@ -26,6 +26,7 @@ from dispatch.writer import Tx
 from state_machines import IncidentState, TaskState
 
 DEFAULT_MANUAL_ACCEPT_S = 120.0
+_insert_task = task_table.insert()
 
 
 class PolicyRunner:
@@ -240,19 +241,21 @@ class PolicyRunner:
         tier = self.config.jurisdiction_by_id[responder["jurisdiction_id"]].tier
         rounded = round(distance, 1) if distance is not None else None
         tx.connection.execute(
-            task_table.insert().values(
-                id=task_id,
-                incident_id=incident["id"],
-                responder_id=responder["id"],
-                state=TaskState.PENDING.value,
-                tier=tier.value,
-                step_index=incident["step_index"],
-                distance_m=rounded,
-                accept_deadline_at=deadline,
-                milestones={TaskState.PENDING.value: tx.now},
-                created_at=tx.now,
-                updated_at=tx.now,
-            )
+            _insert_task,
+            {
+                "id": task_id,
+                "incident_id": incident["id"],
+                "responder_id": responder["id"],
+                "state": TaskState.PENDING.value,
+                "tier": tier.value,
+                "step_index": incident["step_index"],
+                "distance_m": rounded,
+                "accept_deadline_at": deadline,
+                "delivered_via": None,
+                "milestones": {TaskState.PENDING.value: tx.now},
+                "created_at": tx.now,
+                "updated_at": tx.now,
+            },
         )
         repository.set_responder_status(tx.connection, responder["id"], "busy", tx.now)
         tx.record(

@@ -7,16 +7,12 @@ from typing import Any
 import sqlalchemy as sa
 
 from dispatch.errors import NotFound
-from dispatch.tables import alert_table, incident_table, responder_table, task_table
+from dispatch.tables import incident_table, responder_table, task_table
 
 Row = dict[str, Any]
 
 _select_incident = sa.select(incident_table).where(incident_table.c.id == sa.bindparam("id"))
 _select_task = sa.select(task_table).where(task_table.c.id == sa.bindparam("id"))
-_select_alert_key = sa.select(alert_table.c.id, alert_table.c.incident_id).where(
-    alert_table.c.source == sa.bindparam("source"),
-    alert_table.c.source_event_id == sa.bindparam("source_event_id"),
-)
 
 
 def incident(connection: sa.Connection, incident_id: int) -> Row:
@@ -33,48 +29,60 @@ def task(connection: sa.Connection, task_id: int) -> Row:
     return dict(row)
 
 
-def alert_by_key(connection: sa.Connection, source: str, source_event_id: str) -> Row | None:
-    row = connection.execute(
-        _select_alert_key, {"source": source, "source_event_id": source_event_id}
-    ).first()
-    return {"id": row.id, "incident_id": row.incident_id} if row else None
+_updates: dict[tuple[str, tuple[str, ...]], sa.Update] = {}
+
+
+def _update_statement(table: sa.Table, columns: tuple[str, ...]) -> sa.Update:
+    """One prepared UPDATE per (table, columns): built once, then only parameters change."""
+    key = (table.name, columns)
+    statement = _updates.get(key)
+    if statement is None:
+        statement = (
+            table.update()
+            .where(table.c.id == sa.bindparam("_id"))
+            .values({name: sa.bindparam(f"_{name}", type_=table.c[name].type) for name in columns})
+        )
+        _updates[key] = statement
+    return statement
 
 
 def update(connection: sa.Connection, table: sa.Table, row: Row, **values: Any) -> None:
     """Write `values` to the row and to its in-memory copy."""
-    connection.execute(sa.update(table).where(table.c.id == row["id"]).values(**values))
+    statement = _update_statement(table, tuple(values))
+    connection.execute(statement, {"_id": row["id"], **{f"_{k}": v for k, v in values.items()}})
     row.update(values)
 
 
+_tasks_of = (
+    sa.select(task_table)
+    .where(task_table.c.incident_id == sa.bindparam("incident_id"))
+    .order_by(task_table.c.id)
+)
+_select_responder = sa.select(responder_table).where(responder_table.c.id == sa.bindparam("id"))
+_available = sa.select(responder_table).where(
+    responder_table.c.jurisdiction_id == sa.bindparam("jurisdiction_id"),
+    responder_table.c.status == "available",
+)
+_set_status = (
+    responder_table.update()
+    .where(responder_table.c.id == sa.bindparam("_id"))
+    .values(status=sa.bindparam("_status"), updated_at=sa.bindparam("_updated_at"))
+)
+
+
 def tasks_of(connection: sa.Connection, incident_id: int) -> list[Row]:
-    rows = connection.execute(
-        sa.select(task_table).where(task_table.c.incident_id == incident_id).order_by(task_table.c.id)
-    ).mappings()
-    return [dict(row) for row in rows]
+    return [dict(row) for row in connection.execute(_tasks_of, {"incident_id": incident_id}).mappings()]
 
 
 def responder(connection: sa.Connection, responder_id: str) -> Row | None:
-    row = (
-        connection.execute(sa.select(responder_table).where(responder_table.c.id == responder_id))
-        .mappings()
-        .first()
-    )
+    row = connection.execute(_select_responder, {"id": responder_id}).mappings().first()
     return dict(row) if row else None
 
 
 def available_responders(connection: sa.Connection, jurisdiction_id: str) -> list[Row]:
-    rows = connection.execute(
-        sa.select(responder_table).where(
-            responder_table.c.jurisdiction_id == jurisdiction_id,
-            responder_table.c.status == "available",
-        )
-    ).mappings()
+    rows = connection.execute(_available, {"jurisdiction_id": jurisdiction_id}).mappings()
     return [dict(row) for row in rows]
 
 
 def set_responder_status(connection: sa.Connection, responder_id: str, status: str, now: float) -> None:
-    connection.execute(
-        sa.update(responder_table)
-        .where(responder_table.c.id == responder_id)
-        .values(status=status, updated_at=now)
-    )
+    connection.execute(_set_status, {"_id": responder_id, "_status": status, "_updated_at": now})

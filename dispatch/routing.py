@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import shapely
 from shapely.strtree import STRtree
@@ -31,10 +32,18 @@ class Router:
 
     def locate(self, lat: float, lon: float) -> Jurisdiction | None:
         """The deepest node whose polygon contains the point; None when outside every one."""
-        hits = self._tree.query(shapely.Point(lon, lat), predicate="intersects")
-        best: Jurisdiction | None = None
-        for index in hits:
-            node = self._nodes[int(index)]
+        return self.locate_many([(lat, lon)])[0]
+
+    def locate_many(self, points: Sequence[tuple[float, float]]) -> list[Jurisdiction | None]:
+        """`locate` for many (lat, lon) points in one vectorized tree query."""
+        found: list[Jurisdiction | None] = [None] * len(points)
+        if not points:
+            return found
+        geometries = shapely.points([(lon, lat) for lat, lon in points])
+        inputs, hits = self._tree.query(geometries, predicate="intersects")
+        for point_index, node_index in zip(inputs.tolist(), hits.tolist(), strict=True):
+            node = self._nodes[node_index]
+            best = found[point_index]
             if best is None or node.tier.depth > best.tier.depth:
-                best = node
-        return best
+                found[point_index] = node
+        return found

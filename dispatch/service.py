@@ -13,7 +13,8 @@ from dispatch.alerts import AlertIn
 from dispatch.auth import Principal, Role
 from dispatch.config import Config
 from dispatch.errors import NotFound
-from dispatch.intake import Intake, Received
+from dispatch.intake import Intake, IntakeItem, Received
+from dispatch.intake_queue import IntakeQueue
 from dispatch.lifecycle import IncidentLifecycle, TaskLifecycle
 from dispatch.policy import PolicyRunner
 from dispatch.repository import Row
@@ -41,6 +42,7 @@ class DispatchService:
         self.incidents.policy = self.policy
         self.incidents.tasks = self.tasks
         self.intake = Intake(config, self.router, self.policy)
+        self._intake_queue = IntakeQueue(writer, self.intake)
 
     # Alerts -----------------------------------------------------------------------------------
 
@@ -52,14 +54,8 @@ class DispatchService:
         self, alerts: Sequence[tuple[AlertIn, str]], *, actor: str, causation_id: str | None = None
     ) -> list[Received]:
         """Record the alerts; returns once they are durably committed (never before)."""
-
-        def command(tx: Tx) -> list[Received]:
-            return [
-                self.intake.receive(tx, alert, raw, actor=actor, causation_id=causation_id)
-                for alert, raw in alerts
-            ]
-
-        return await self.writer.submit(command)
+        items = [IntakeItem(alert, raw, actor, causation_id) for alert, raw in alerts]
+        return await self._intake_queue.submit(items)
 
     # Triggers ---------------------------------------------------------------------------------
 

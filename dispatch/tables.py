@@ -29,14 +29,14 @@ class ResponderRow(SQLModel, table=True):
 
 class AlertRow(SQLModel, table=True):
     __tablename__ = "alert"
-    __table_args__ = (
-        sa.UniqueConstraint("source", "source_event_id", name="uq_alert_source_event"),
-        sa.Index("ix_alert_source_category", "source", "category", "id"),
-    )
+    __table_args__ = (sa.Index("ix_alert_source_category", "source", "category", "id"),)
 
     id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
     source: str
     source_event_id: str
+    key: str = Field(sa_column=Column(sa.Text, nullable=False, unique=True))
+    """The idempotency key (source, source_event_id) as one column, so a batch of keys is one
+    indexed IN lookup on every database (SQLite plans a row-value IN as a table scan)."""
     kind: str
     category: str
     severity: int
@@ -54,7 +54,7 @@ class AlertRow(SQLModel, table=True):
 
 class IncidentRow(SQLModel, table=True):
     __tablename__ = "incident"
-    __table_args__ = (sa.Index("ix_incident_correlation", "category", "jurisdiction_id", "last_alert_at"),)
+    __table_args__ = (sa.Index("ix_incident_place", "place", "last_alert_at"),)
 
     id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
     category: str
@@ -64,6 +64,8 @@ class IncidentRow(SQLModel, table=True):
     lat: float | None = None
     lon: float | None = None
     jurisdiction_id: str
+    place: str
+    """category/jurisdiction: where nearby alerts of the same kind look for it (indexed)."""
     outside_area: bool = False
     owner_jurisdiction_id: str = Field(index=True)
     owner_tier: str

@@ -61,6 +61,7 @@ class Tx:
     ledger: Ledger
     events: list[DomainEvent] = field(default_factory=list)
     rows: list[dict[str, Any]] = field(default_factory=list)
+    committed: list[Callable[[], None]] = field(default_factory=list)
 
     def record(self, event: DomainEvent) -> DomainEvent:
         sealed, row = self.ledger.seal(event)
@@ -68,9 +69,18 @@ class Tx:
         self.rows.append(row)
         return sealed
 
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run `callback` on the writer thread once this transaction has committed (caches)."""
+        self.committed.append(callback)
+
     def isolated(self, command: Callable[[Tx], Any]) -> tuple[bool, Any]:
         """Run `command` in a SAVEPOINT; on failure undo its rows, events and ids alone."""
-        marks = (len(self.events), len(self.rows), Head(self.ledger.head.seq, self.ledger.head.hash))
+        marks = (
+            len(self.events),
+            len(self.rows),
+            len(self.committed),
+            Head(self.ledger.head.seq, self.ledger.head.hash),
+        )
         ids = self.ids.snapshot()
         savepoint = self.connection.begin_nested()
         try:
@@ -79,7 +89,8 @@ class Tx:
             savepoint.rollback()
             del self.events[marks[0] :]
             del self.rows[marks[1] :]
-            self.ledger.head = marks[2]
+            del self.committed[marks[2] :]
+            self.ledger.head = marks[3]
             self.ids.restore(ids)
             if not getattr(err, "expected", False):
                 logger.exception("command failed")
@@ -99,6 +110,14 @@ class _Pending(Generic[R]):
 
 class WriterStopped(RuntimeError):
     pass
+
+
+class _Failed(Exception):
+    """A lone command's own error, carried out of its transaction so that it rolls back."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 class Writer:
@@ -185,9 +204,19 @@ class Writer:
         try:
             with connection.begin():
                 first_seq = head_before.seq + 1
-                for pending in batch:
-                    outcomes.append(tx.isolated(pending.command))
+                if len(batch) == 1:
+                    # Alone in its transaction: a failure rolls the whole of it back anyway.
+                    outcomes.append(self._alone(tx, batch[0].command))
+                else:
+                    for pending in batch:
+                        outcomes.append(tx.isolated(pending.command))
                 self.ledger.write(connection, tx.rows, first_seq)
+        except _Failed as failed:
+            # The only command failed: its transaction is rolled back as its savepoint would be.
+            self.ledger.head = head_before
+            self.ids.restore(ids_before)
+            self._answer(batch, [(False, failed.error)], [])
+            return
         except Exception as err:
             # The commit itself failed (disk full, database gone): nobody's change happened.
             logger.exception("group commit of %d commands failed", len(batch))
@@ -198,7 +227,21 @@ class Writer:
             return
         self.batches += 1
         self.commands += len(batch)
+        for callback in tx.committed:
+            try:
+                callback()
+            except Exception:
+                logger.exception("after-commit callback failed")
         self._answer(batch, outcomes, tx.events)
+
+    @staticmethod
+    def _alone(tx: Tx, command: Command[Any]) -> tuple[bool, Any]:
+        try:
+            return True, command(tx)
+        except Exception as err:
+            if not getattr(err, "expected", False):
+                logger.exception("command failed")
+            raise _Failed(err) from err
 
     def _reload(self) -> None:
         """After a failed commit, read the chain head and ids back: a commit whose answer was

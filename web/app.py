@@ -32,10 +32,11 @@ T = TypeVar("T")
 class Runtime:
     """Everything long-lived that one server process holds."""
 
-    def __init__(self, config: Config, database_url: str, clock: Clock, synchronous: str = "FULL") -> None:
+    def __init__(self, config: Config, database_url: str, clock: Clock) -> None:
         self.config = config
         self.clock = clock
         self.database_url = database_url
+        synchronous = config.storage.sqlite_synchronous.value.upper()
         self.write_engine = database.create_engine(database_url, writer=True, synchronous=synchronous)
         self.read_engine = database.create_engine(database_url, synchronous=synchronous)
         self.bus = EventBus()
@@ -84,7 +85,6 @@ def create_app(
     *,
     database_url: str = database.DEFAULT_DATABASE_URL,
     clock: Clock | None = None,
-    synchronous: str = "FULL",
     run_scheduler: bool = True,
 ) -> web.Application:
     """The one place that builds the object graph; long-lived tasks start and stop with the app."""
@@ -92,7 +92,7 @@ def create_app(
         middlewares=[error_middleware, auth_middleware],
         client_max_size=config.intake.max_body_bytes,
     )
-    runtime = Runtime(config, database_url, clock or SystemClock(), synchronous)
+    runtime = Runtime(config, database_url, clock or SystemClock())
     app[RUNTIME] = runtime
     app[MAX_BODY] = config.intake.max_body_bytes
     app[TOKENS] = TokenCache(runtime.lookup_token)

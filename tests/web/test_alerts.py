@@ -6,7 +6,7 @@ import sqlalchemy as sa
 
 from dispatch.tables import alert_table, incident_table
 from tests.conftest import Harness
-from tests.factories import EAST_N, OUTSIDE, WEST_N, WEST_S, alert
+from tests.factories import EAST_N, OUTSIDE, WEST_N, alert
 
 
 async def _count(server: Harness, table: sa.Table) -> int:
@@ -54,9 +54,9 @@ async def test_alert_batch_answers_per_alert_in_order(server: Harness) -> None:
 
 
 async def test_alert_repeat_of_same_signal_attaches_to_open_incident(server: Harness) -> None:
-    first = await server.post_alert(alert("e1"))
-    # The same gauge again, a fresh reading, even from a point a little off.
-    second = await server.post_alert(alert("e2", location=WEST_S))
+    first = await server.post_alert(alert("e1", location={"lat": 28.1005, "lon": 112.1}))
+    # The same gauge again, a fresh reading, its fix 110 m off and across the street boundary.
+    second = await server.post_alert(alert("e2", location={"lat": 28.0995, "lon": 112.1}))
 
     assert second["incident_id"] == first["incident_id"]
     incident = await server.incident(first["incident_id"])
@@ -74,6 +74,14 @@ async def test_alert_nearby_same_category_from_another_channel_joins(server: Har
     second = await server.post_alert(hotline)
 
     assert second["incident_id"] == first["incident_id"]
+
+
+async def test_alert_same_source_far_away_is_another_incident(server: Harness) -> None:
+    # A hotline gateway posts every call under one source id: distance still separates them.
+    first = await server.post_alert(alert("c1", source="hotline-12345", kind="hotline", location=WEST_N))
+    second = await server.post_alert(alert("c2", source="hotline-12345", kind="hotline", location=EAST_N))
+
+    assert second["incident_id"] != first["incident_id"]
 
 
 async def test_alert_far_or_other_category_opens_its_own_incident(server: Harness) -> None:

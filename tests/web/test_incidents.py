@@ -85,8 +85,10 @@ async def test_incident_cancel_frees_responders_and_cancels_tasks(server: Harnes
 
 
 async def test_incident_merge_moves_alerts_to_the_survivor(server: Harness) -> None:
-    first = (await server.post_alert(alert("e1", location=WEST_N)))["incident_id"]
-    second = (await server.post_alert(alert("e2", source="gauge-2", location=WEST_S)))["incident_id"]
+    # Two gauges 110 m apart but either side of a street boundary: two incidents, one flood.
+    north, south = {"lat": 28.1005, "lon": 112.1}, {"lat": 28.0995, "lon": 112.1}
+    first = (await server.post_alert(alert("e1", location=north)))["incident_id"]
+    second = (await server.post_alert(alert("e2", source="gauge-2", location=south)))["incident_id"]
 
     merged = await server.incident_trigger(second, "merge", {"into_incident_id": first})
 
@@ -96,7 +98,7 @@ async def test_incident_merge_moves_alerts_to_the_survivor(server: Harness) -> N
     assert survivor["alert_count"] == 2
     assert {a["source_event_id"] for a in survivor["alerts"]} == {"e1", "e2"}
     # A repeat of gauge-2 now lands on the survivor, not on the merged incident.
-    again = await server.post_alert(alert("e3", source="gauge-2", location=WEST_S))
+    again = await server.post_alert(alert("e3", source="gauge-2", location=south))
     assert again["incident_id"] == first
 
 

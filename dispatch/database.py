@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlmodel import SQLModel
@@ -27,12 +28,17 @@ def normalize_url(url: str) -> str:
 def create_engine(url: str, *, writer: bool = False, synchronous: str = "FULL") -> sa.Engine:
     """An engine; the writer's takes SQLite's write lock at BEGIN, readers never do."""
     url = normalize_url(url)
+    json = {"json_serializer": _dumps, "json_deserializer": orjson.loads}
     if url.startswith("sqlite"):
-        engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **json)
         _tune_sqlite(engine, synchronous, "BEGIN IMMEDIATE" if writer else "BEGIN")
     else:
-        engine = sa.create_engine(url, pool_size=4, max_overflow=4, pool_pre_ping=True)
+        engine = sa.create_engine(url, pool_size=4, max_overflow=4, pool_pre_ping=True, **json)
     return engine
+
+
+def _dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
 
 
 def _tune_sqlite(engine: sa.Engine, synchronous: str, begin: str) -> None:

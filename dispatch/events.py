@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 EVENT_TYPES: dict[str, type[DomainEvent]] = {}
+_PAYLOAD_FIELDS: dict[type[DomainEvent], tuple[str, ...]] = {}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -29,12 +30,13 @@ class DomainEvent:
             EVENT_TYPES[type] = cls
 
     def payload(self) -> dict[str, Any]:
-        base = {"occurred_at", "actor", "causation_id", "incident_id", "task_id", "seq"}
-        return {
-            field.name: getattr(self, field.name)
-            for field in dataclasses.fields(self)
-            if field.name not in base
-        }
+        """The event's own fields (not the envelope), as the log stores them."""
+        names = _PAYLOAD_FIELDS.get(type(self))
+        if names is None:
+            base = {"occurred_at", "actor", "causation_id", "incident_id", "task_id", "seq"}
+            names = tuple(f.name for f in dataclasses.fields(self) if f.name not in base)
+            _PAYLOAD_FIELDS[type(self)] = names
+        return {name: getattr(self, name) for name in names}
 
 
 # Alerts ------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
-from dispatch.config import Position
+from dispatch.geo import Position
 
 
 class AlertKind(StrEnum):

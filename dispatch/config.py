@@ -12,16 +12,13 @@ from typing import Annotated, Any, Self
 
 import yaml
 from pydantic import (
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     ValidationError,
-    field_validator,
     model_validator,
 )
-from shapely.geometry import Point, shape
-from shapely.geometry.base import BaseGeometry
+
+from dispatch.geo import OVERLAP_TOLERANCE, GeoPolygon, Position, Strict
 
 
 class Tier(StrEnum):
@@ -71,82 +68,6 @@ Seconds = Annotated[float, BeforeValidator(_parse_duration), Field(gt=0)]
 """A duration in seconds; config.yaml may write it as 90, 90s, 2m or 1h."""
 
 Identifier = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$", max_length=64)]
-
-# Polygons are drawn by hand and rounded: a point or edge this close (degrees, ~10 cm) still
-# counts as inside, and siblings may overlap by this much area (square degrees, ~10 m²).
-CONTAINMENT_TOLERANCE = 1e-6
-OVERLAP_TOLERANCE = 1e-9
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Position(Strict):
-    """A WGS-84 point."""
-
-    lat: float = Field(ge=-90, le=90, description="Latitude in degrees.")
-    lon: float = Field(ge=-180, le=180, description="Longitude in degrees.")
-
-
-class GeoPolygon(Strict):
-    """A GeoJSON Polygon or MultiPolygon; coordinates are [lon, lat]."""
-
-    type: str = Field(pattern="^(Polygon|MultiPolygon)$", description="GeoJSON geometry type.")
-    coordinates: list[Any] = Field(description="GeoJSON coordinates, [lon, lat] pairs.")
-
-    @cached_property
-    def geometry(self) -> BaseGeometry:
-        return shape(self.model_dump())
-
-    @cached_property
-    def tolerant_geometry(self) -> BaseGeometry:
-        return self.geometry.buffer(CONTAINMENT_TOLERANCE)
-
-    def covers(self, other: BaseGeometry) -> bool:
-        """Whether `other` lies inside, give or take the containment tolerance."""
-        return bool(self.tolerant_geometry.contains(other))
-
-    def contains_position(self, position: Position) -> bool:
-        return self.covers(Point(position.lon, position.lat))
-
-    @field_validator("coordinates")
-    @classmethod
-    def _positions_in_range(cls, coordinates: list[Any]) -> list[Any]:
-        for path, position in _positions(coordinates, ()):
-            lon, lat = position[0], position[1]
-            if not (-180 <= lon <= 180 and -90 <= lat <= 90):
-                where = ".".join(str(index) for index in path)
-                raise ValueError(
-                    f"position {where} {position!r} is out of range (lon -180..180, lat -90..90); "
-                    "GeoJSON writes [lon, lat], longitude first"
-                )
-        return coordinates
-
-    @model_validator(mode="after")
-    def _valid_shape(self) -> Self:
-        try:
-            geometry = self.geometry
-        except Exception as err:  # shapely raises several types for malformed rings
-            raise ValueError(f"malformed {self.type}: {err}") from err
-        if geometry.is_empty or not geometry.is_valid:
-            raise ValueError("polygon is empty or self-intersecting")
-        return self
-
-
-def _positions(value: Any, path: tuple[int, ...]) -> Iterator[tuple[tuple[int, ...], list[float]]]:
-    """Every [lon, lat, ...] position nested in GeoJSON coordinates, with its index path."""
-    if not isinstance(value, list):
-        return
-    if len(value) >= 2 and all(_is_number(item) for item in value):
-        yield path, value
-        return
-    for index, item in enumerate(value):
-        yield from _positions(item, (*path, index))
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 class TierLabels(Strict):

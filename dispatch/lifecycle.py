@@ -1,4 +1,4 @@
-"""Incident and task lifecycles: `transitions` machines over the tables in state_machines/.
+"""The incident lifecycle: a `transitions` machine over the table in state_machines/.
 
 One machine per lifecycle, not per incident: the row holds the state, and before each
 trigger the machine's single model (the lifecycle service below) is pointed at the row.
@@ -13,24 +13,21 @@ from typing import TYPE_CHECKING, Any
 from transitions import EventData, Machine
 
 from dispatch import repository
-from dispatch.config import Config, Jurisdiction, Tier
+from dispatch.config import Config, Jurisdiction
 from dispatch.errors import IllegalTransition, InvalidInput, NotFound
 from dispatch.events import (
     INCIDENT_EVENT_BY_TRIGGER,
-    TASK_EVENT_BY_TRIGGER,
-    IncidentAssigned,
     IncidentForwarded,
     IncidentMerged,
-    IncidentOwnerChanged,
 )
 from dispatch.repository import Row
-from dispatch.tables import alert_table, incident_table, task_table
+from dispatch.tables import alert_table, incident_table
 from dispatch.writer import Tx
-from state_machines import INCIDENT, TASK, IncidentState, TaskState
-from state_machines.task import HAPPY_PATH
+from state_machines import INCIDENT, IncidentState, Lifecycle, TaskState
 
 if TYPE_CHECKING:
     from dispatch.policy import PolicyRunner
+    from dispatch.task_lifecycle import TaskLifecycle
 
 OPEN_TASK_STATES = frozenset(
     {TaskState.PENDING, TaskState.SENT, TaskState.DELIVERED, TaskState.ACCEPTED}
@@ -60,7 +57,20 @@ class Change:
     forward: bool = False
 
 
-def _change(event: EventData) -> Change:
+def build_machine(lifecycle: Lifecycle, model: object) -> Machine:
+    """The one machine of a lifecycle; every transition is recorded before the state moves."""
+    return Machine(
+        model=model,
+        states=[str(state) for state in lifecycle.states],
+        transitions=lifecycle.table(),
+        initial=str(lifecycle.initial),
+        auto_transitions=False,
+        send_event=True,
+        before_state_change="record_transition",
+    )
+
+
+def change_of(event: EventData) -> Change:
     change: Change = event.kwargs["change"]
     return change
 
@@ -73,15 +83,7 @@ class IncidentLifecycle:
         self.state: str = INCIDENT.initial
         self.policy: PolicyRunner | None = None  # wired by the service
         self.tasks: TaskLifecycle | None = None
-        self.machine = Machine(
-            model=self,
-            states=[state.value for state in IncidentState],
-            transitions=INCIDENT.table(),
-            initial=INCIDENT.initial.value,
-            auto_transitions=False,
-            send_event=True,
-            before_state_change="record_transition",
-        )
+        self.machine = build_machine(INCIDENT, self)
 
     # The one entry point --------------------------------------------------------------------
 
@@ -172,16 +174,16 @@ class IncidentLifecycle:
     # Conditions -------------------------------------------------------------------------------
 
     def has_tier_above(self, event: EventData) -> bool:
-        change = _change(event)
+        change = change_of(event)
         return change.target is not None or change.forward
 
     def has_tier_below(self, event: EventData) -> bool:
-        return _change(event).target is not None
+        return change_of(event).target is not None
 
     # Callbacks --------------------------------------------------------------------------------
 
     def record_transition(self, event: EventData) -> None:
-        change = _change(event)
+        change = change_of(event)
         row, tx = change.row, change.tx
         source = row["state"]
         assert event.transition is not None
@@ -235,14 +237,14 @@ class IncidentLifecycle:
         repository.update(tx.connection, incident_table, row, **values)
 
     def move_owner_up(self, event: EventData) -> None:
-        change = _change(event)
+        change = change_of(event)
         if change.forward:
             repository.update(change.tx.connection, incident_table, change.row, forwarded=True)
             return
         self._move_owner(change)
 
     def move_owner_down(self, event: EventData) -> None:
-        self._move_owner(_change(event))
+        self._move_owner(change_of(event))
 
     def _move_owner(self, change: Change) -> None:
         assert change.target is not None and self.policy is not None
@@ -260,12 +262,12 @@ class IncidentLifecycle:
         self.policy.open_step_for_tier(change, target.tier)
 
     def assign_responder(self, event: EventData) -> None:
-        change = _change(event)
+        change = change_of(event)
         assert self.policy is not None and change.responder is not None
         self.policy.assign_by_hand(change, change.responder)
 
     def end_open_work(self, event: EventData) -> None:
-        change = _change(event)
+        change = change_of(event)
         self._cancel_tasks(change)
         values: dict[str, Any] = {"step_deadline_at": None}
         if change.trigger == "resolve" and change.reason:
@@ -273,7 +275,7 @@ class IncidentLifecycle:
         repository.update(change.tx.connection, incident_table, change.row, **values)
 
     def merge_into(self, event: EventData) -> None:
-        change = _change(event)
+        change = change_of(event)
         tx, row, target = change.tx, change.row, change.merge_target
         assert target is not None
         self._cancel_tasks(change)
@@ -319,131 +321,5 @@ class IncidentLifecycle:
                 )
 
 
-class TaskLifecycle:
-    """The model of the task machine; owns the callbacks the table names."""
-
-    def __init__(self, incidents: IncidentLifecycle) -> None:
-        self.incidents = incidents
-        self.state: str = TASK.initial
-        self.machine = Machine(
-            model=self,
-            states=[state.value for state in TaskState],
-            transitions=TASK.table(),
-            initial=TASK.initial.value,
-            auto_transitions=False,
-            send_event=True,
-            before_state_change="record_transition",
-        )
-
-    def fire(
-        self,
-        tx: Tx,
-        row: Row,
-        trigger: str,
-        *,
-        actor: str,
-        causation_id: str | None = None,
-        note: str | None = None,
-        channel: str | None = None,
-    ) -> bool:
-        """Apply `trigger`; False when it is a harmless repeat of a milestone already passed."""
-        allowed = TASK.triggers_from(row["state"])
-        if trigger not in allowed:
-            if self._already_past(row["state"], trigger):
-                return False
-            raise IllegalTransition(
-                f"task {row['id']} is {row['state']}: {trigger!r} is not allowed",
-                state=row["state"],
-                allowed=allowed,
-            )
-        change = Change(tx, row, trigger, actor, causation_id, note, {"channel": channel})
-        self.state = row["state"]
-        self.trigger(trigger, change=change)  # type: ignore[attr-defined]
-        return True
-
-    @staticmethod
-    def _already_past(state: str, trigger: str) -> bool:
-        dests = {row.dest for row in TASK.transitions if row.trigger == trigger}
-        if len(dests) != 1:
-            return False
-        dest = next(iter(dests))
-        if dest not in HAPPY_PATH or state not in HAPPY_PATH:
-            return state == dest
-        return HAPPY_PATH.index(TaskState(state)) >= HAPPY_PATH.index(TaskState(dest))
-
-    def record_transition(self, event: EventData) -> None:
-        change = _change(event)
-        row, tx = change.row, change.tx
-        assert event.transition is not None and event.transition.dest is not None
-        source, dest = row["state"], event.transition.dest
-        event_type = TASK_EVENT_BY_TRIGGER[change.trigger]
-        channel = change.params.get("channel")
-        tx.record(
-            event_type(
-                occurred_at=tx.now,
-                actor=change.actor,
-                causation_id=change.causation_id,
-                incident_id=row["incident_id"],
-                task_id=row["id"],
-                responder_id=row["responder_id"],
-                trigger=change.trigger,
-                from_state=source,
-                to_state=dest,
-                note=change.reason,
-                channel=channel,
-            )
-        )
-        values: dict[str, Any] = {
-            "state": dest,
-            "updated_at": tx.now,
-            "milestones": {**row["milestones"], dest: tx.now},
-        }
-        if change.trigger == "deliver" and channel:
-            values["delivered_via"] = channel
-        repository.update(tx.connection, task_table, row, **values)
-        if dest in (TaskState.DECLINED, TaskState.EXPIRED, TaskState.CANCELLED, TaskState.DONE):
-            repository.set_responder_status(tx.connection, row["responder_id"], "available", tx.now)
-
-    def _incident_of(self, change: Change) -> Row:
-        return repository.incident(change.tx.connection, change.row["incident_id"])
-
-    def task_accepted(self, event: EventData) -> None:
-        change = _change(event)
-        incident = self._incident_of(change)
-        if incident["state"] == IncidentState.DISPATCHED:
-            self.incidents.fire(
-                change.tx, incident, "respond", actor=change.actor, causation_id=change.causation_id
-            )
-
-    def task_arrived(self, event: EventData) -> None:
-        change = _change(event)
-        incident = self._incident_of(change)
-        if incident["state"] in (IncidentState.DISPATCHED, IncidentState.RESPONDING):
-            self.incidents.fire(
-                change.tx, incident, "arrive", actor=change.actor, causation_id=change.causation_id
-            )
-
-    def task_declined(self, event: EventData) -> None:
-        change = _change(event)
-        assert self.incidents.policy is not None
-        incident = self._incident_of(change)
-        if incident["state"] in OPEN_INCIDENT_STATES:
-            self.incidents.policy.replace_declined(change, incident)
-
-    def task_completed(self, event: EventData) -> None:
-        """Nothing more: the dispatcher resolves the incident once the work is judged done."""
-
-
 def _without(items: list[str], item: str) -> list[str]:
     return [each for each in items if each != item]
-
-
-def owner_changed(event: object) -> bool:
-    return isinstance(event, IncidentOwnerChanged)
-
-
-def is_manual_assignment(event: object) -> bool:
-    return isinstance(event, IncidentAssigned)
-
-
-TIERS_BELOW = {tier: tier.below() for tier in Tier}

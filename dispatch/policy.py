@@ -17,11 +17,11 @@ from dispatch.lifecycle import (
     UNANSWERED_TASK_STATES,
     Change,
     IncidentLifecycle,
-    TaskLifecycle,
 )
 from dispatch.repository import Row
 from dispatch.routing import distance_m
 from dispatch.tables import incident_table, task_table
+from dispatch.task_lifecycle import TaskLifecycle
 from dispatch.writer import Tx
 from state_machines import IncidentState, TaskState
 

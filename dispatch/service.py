@@ -15,11 +15,12 @@ from dispatch.config import Config
 from dispatch.errors import NotFound
 from dispatch.intake import Intake, IntakeItem, Received
 from dispatch.intake_queue import IntakeQueue
-from dispatch.lifecycle import IncidentLifecycle, TaskLifecycle
+from dispatch.lifecycle import IncidentLifecycle
 from dispatch.policy import PolicyRunner
 from dispatch.repository import Row
 from dispatch.routing import Router
 from dispatch.tables import incident_table, responder_table
+from dispatch.task_lifecycle import TaskLifecycle
 from dispatch.writer import Tx, Writer
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from dispatch.cli import main
-from dispatch.lifecycle import IncidentLifecycle, TaskLifecycle
+from dispatch.lifecycle import IncidentLifecycle
+from dispatch.task_lifecycle import TaskLifecycle
 from state_machines import INCIDENT, TASK, IncidentState, Lifecycle, TaskState, mermaid
 
 

@@ -31,16 +31,6 @@ class Principal:
     def actor(self) -> str:
         return f"{self.role}:{self.name}"
 
-    def covers(self, config: Config, jurisdiction_id: str) -> bool:
-        """True when `jurisdiction_id` lies in this principal's subtree (admins: everywhere)."""
-        if self.role == Role.ADMIN:
-            return True
-        if self.role != Role.DISPATCHER:
-            return False
-        if self.jurisdiction_id is None:
-            return True
-        return config.is_within(jurisdiction_id, self.jurisdiction_id)
-
 
 class TokenError(ValueError):
     pass

@@ -8,11 +8,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from dispatch import repository
+from dispatch import authz, repository
 from dispatch.alerts import AlertIn
-from dispatch.auth import Principal, Role
+from dispatch.auth import Principal
 from dispatch.config import Config
-from dispatch.errors import NotFound
 from dispatch.intake import Intake, IntakeItem, Received
 from dispatch.intake_queue import IntakeQueue
 from dispatch.lifecycle import IncidentLifecycle
@@ -98,11 +97,15 @@ class DispatchService:
     ) -> Outcome:
         def command(tx: Tx) -> Outcome:
             row = repository.task(tx.connection, task_id)
-            if principal.role == Role.RESPONDER:
-                if row["responder_id"] != principal.responder_id:
-                    raise NotFound(f"task {task_id} does not exist", field="id")
-            else:
-                self._check_scope(principal, repository.incident(tx.connection, row["incident_id"]))
+            incident = repository.incident(tx.connection, row["incident_id"])
+            authz.check_task(
+                principal,
+                self.config,
+                task_id,
+                row["responder_id"],
+                incident["jurisdiction_id"],
+                incident["owner_jurisdiction_id"],
+            )
             changed = self.tasks.fire(
                 tx,
                 row,
@@ -117,12 +120,13 @@ class DispatchService:
         return await self.writer.submit(command)
 
     def _check_scope(self, principal: Principal, incident: Row) -> None:
-        # Out of scope answers as if it did not exist: ids of other towns' incidents stay private.
-        if not (
-            principal.covers(self.config, incident["owner_jurisdiction_id"])
-            or principal.covers(self.config, incident["jurisdiction_id"])
-        ):
-            raise NotFound(f"incident {incident['id']} does not exist", field="id")
+        authz.check_incident(
+            principal,
+            self.config,
+            incident["id"],
+            incident["jurisdiction_id"],
+            incident["owner_jurisdiction_id"],
+        )
 
     # Deadlines --------------------------------------------------------------------------------
 

@@ -9,11 +9,11 @@ from aiohttp import web
 from pydantic import TypeAdapter, ValidationError
 
 from dispatch.alerts import AlertIn
-from dispatch.auth import Role
+from dispatch.authz import Action
 from dispatch.errors import MalformedBody
 from web.errors import error_response, json_response, validation_error
 from web.keys import RUNTIME
-from web.security import require
+from web.security import authorize
 
 _alert = TypeAdapter(AlertIn)
 
@@ -29,7 +29,7 @@ async def read_json(request: web.Request) -> Any:
 
 
 async def post_alerts(request: web.Request) -> web.Response:
-    principal = require(request, Role.GATEWAY, Role.DISPATCHER, Role.ADMIN)
+    principal = authorize(request, Action.POST_ALERTS)
     runtime = request.app[RUNTIME]
     data = await read_json(request)
     batch = isinstance(data, dict) and "alerts" in data

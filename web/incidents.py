@@ -9,8 +9,9 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from dispatch import queries
-from dispatch.auth import Principal, Role
+from dispatch import authz, queries
+from dispatch.auth import Principal
+from dispatch.authz import Action
 from dispatch.config import Tier
 from dispatch.errors import IllegalTransition, InvalidInput, NotFound
 from dispatch.service import Outcome
@@ -18,7 +19,7 @@ from state_machines import INCIDENT, TASK, IncidentState, IncidentTrigger, TaskT
 from web.alerts import read_json
 from web.errors import json_response
 from web.keys import RUNTIME
-from web.security import PRINCIPAL, require
+from web.security import PRINCIPAL, authorize
 
 DISPATCHER_TRIGGERS = frozenset(
     {
@@ -62,9 +63,7 @@ class TaskTriggerBody(BaseModel):
 
 
 def _scope(request: web.Request, principal: Principal) -> list[str] | None:
-    if principal.role == Role.ADMIN or principal.jurisdiction_id is None:
-        return None
-    return queries.subtree(request.app[RUNTIME].config, principal.jurisdiction_id)
+    return authz.scope(principal, request.app[RUNTIME].config)
 
 
 def _int(value: str, field: str) -> int:
@@ -87,7 +86,7 @@ def _time(value: str | None, field: str) -> float | None:
 
 
 async def list_incidents(request: web.Request) -> web.Response:
-    principal = require(request, Role.DISPATCHER, Role.ADMIN)
+    principal = authorize(request, Action.READ_INCIDENTS)
     runtime = request.app[RUNTIME]
     query = request.query
     states = tuple(s for s in query.get("state", "").split(",") if s)
@@ -131,15 +130,15 @@ async def list_incidents(request: web.Request) -> web.Response:
 
 
 async def get_incident(request: web.Request) -> web.Response:
-    principal = require(request, Role.DISPATCHER, Role.ADMIN)
+    principal = authorize(request, Action.READ_INCIDENTS)
     runtime = request.app[RUNTIME]
     incident_id = _int(request.match_info["id"], "id")
     body = await runtime.read(lambda connection: queries.incident_detail(connection, incident_id))
-    if body is None or not (
-        principal.covers(runtime.config, body["jurisdiction"])
-        or principal.covers(runtime.config, body["owner"]["jurisdiction"])
-    ):
+    if body is None:
         raise NotFound(f"incident {incident_id} does not exist", field="id")
+    authz.check_incident(
+        principal, runtime.config, incident_id, body["jurisdiction"], body["owner"]["jurisdiction"]
+    )
     return json_response(body)
 
 
@@ -150,7 +149,7 @@ async def _body(request: web.Request, model: type[BaseModel]) -> Any:
 
 
 async def incident_trigger(request: web.Request) -> web.Response:
-    principal = require(request, Role.DISPATCHER, Role.ADMIN)
+    principal = authorize(request, Action.ACT_ON_INCIDENT)
     runtime = request.app[RUNTIME]
     incident_id = _int(request.match_info["id"], "id")
     trigger = request.match_info["trigger"]
@@ -187,12 +186,11 @@ async def task_trigger(request: web.Request) -> web.Response:
     runtime = request.app[RUNTIME]
     task_id = _int(request.match_info["id"], "id")
     trigger = request.match_info["trigger"]
-    if principal.role == Role.RESPONDER:
+    if authz.may(principal, Action.RESPOND_TO_TASK):
         allowed = RESPONDER_TRIGGERS
-    elif principal.role in (Role.DISPATCHER, Role.ADMIN):
-        allowed = DISPATCHER_TASK_TRIGGERS
     else:
-        raise web.HTTPForbidden(text=f"the {principal.role} role may not do this")
+        authz.require(principal, Action.MANAGE_TASK)
+        allowed = DISPATCHER_TASK_TRIGGERS
     if trigger not in allowed:
         raise IllegalTransition(
             f"{trigger!r} is not a {principal.role}'s task trigger", state="", allowed=sorted(allowed)
@@ -225,7 +223,7 @@ def _outcome(
 
 
 async def list_events(request: web.Request) -> web.Response:
-    principal = require(request, Role.DISPATCHER, Role.ADMIN)
+    principal = authorize(request, Action.READ_EVENTS)
     runtime = request.app[RUNTIME]
     after = _int(request.query.get("after", "0"), "after")
     limit = _int(request.query.get("limit", "500"), "limit")
@@ -237,7 +235,7 @@ async def list_events(request: web.Request) -> web.Response:
 
 
 async def list_responders(request: web.Request) -> web.Response:
-    principal = require(request, Role.DISPATCHER, Role.ADMIN)
+    principal = authorize(request, Action.READ_RESPONDERS)
     runtime = request.app[RUNTIME]
     scope = _scope(request, principal)
     units = await runtime.read(lambda connection: queries.responders(connection, scope))

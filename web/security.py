@@ -7,7 +7,8 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from dispatch.auth import Principal, Role
+from dispatch.auth import Principal
+from dispatch.authz import Action, require
 from web.errors import Handler, error_response
 
 PUBLIC_PATHS = frozenset({"/healthz", "/readyz"})
@@ -61,8 +62,6 @@ def _unauthorized(message: str) -> web.Response:
     return response
 
 
-def require(request: web.Request, *roles: Role) -> Principal:
-    principal = request[PRINCIPAL]
-    if principal.role not in roles:
-        raise web.HTTPForbidden(text=f"the {principal.role} role may not do this")
-    return principal
+def authorize(request: web.Request, action: Action) -> Principal:
+    """The caller, when its role may take `action` (dispatch/authz.py decides); 403 otherwise."""
+    return require(request[PRINCIPAL], action)

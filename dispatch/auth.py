@@ -18,6 +18,8 @@ class Role(StrEnum):
     DISPATCHER = "dispatcher"
     RESPONDER = "responder"
     GATEWAY = "gateway"
+    SYSTEM = "system"
+    """The server's own hands (deadlines, delivery bookkeeping); never given a token."""
 
 
 @dataclass(frozen=True)
@@ -51,10 +53,13 @@ def issue_token(
     now: float,
 ) -> str:
     """Store a new token's hash and return the token; it is shown this once and never again."""
+    issuable = [each for each in Role if each != Role.SYSTEM]
     try:
         parsed_role = Role(role)
     except ValueError as err:
-        raise TokenError(f"--role must be one of {', '.join(Role)}") from err
+        raise TokenError(f"--role must be one of {', '.join(issuable)}") from err
+    if parsed_role not in issuable:
+        raise TokenError(f"--role must be one of {', '.join(issuable)}")
     if jurisdiction is not None and jurisdiction not in config.jurisdiction_by_id:
         raise TokenError(f"--jurisdiction: unknown jurisdiction {jurisdiction!r}")
     if parsed_role == Role.RESPONDER:

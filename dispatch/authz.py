@@ -42,6 +42,7 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
     ),
     Role.RESPONDER: frozenset({Action.RESPOND_TO_TASK, Action.SUBSCRIBE, Action.REPORT_POSITION}),
     Role.GATEWAY: frozenset({Action.POST_ALERTS}),
+    Role.SYSTEM: frozenset(Action),
 }
 
 
@@ -58,14 +59,14 @@ def may(principal: Principal, action: Action) -> bool:
 
 def scope(principal: Principal, config: Config) -> list[str] | None:
     """Jurisdiction ids the principal sees (its subtree); None means every one."""
-    if principal.role == Role.ADMIN or principal.jurisdiction_id is None:
+    if principal.role in (Role.ADMIN, Role.SYSTEM) or principal.jurisdiction_id is None:
         return None
     return [node.id for node in config.jurisdictions if config.is_within(node.id, principal.jurisdiction_id)]
 
 
 def sees_incident(principal: Principal, config: Config, jurisdiction_id: str, owner_id: str) -> bool:
     """Dispatchers see an incident located in, or owned by, their subtree."""
-    if principal.role == Role.ADMIN:
+    if principal.role in (Role.ADMIN, Role.SYSTEM):
         return True
     if principal.role != Role.DISPATCHER:
         return False

@@ -168,6 +168,24 @@ class Intake(Strict):
     )
 
 
+class WebSocket(Strict):
+    auth_timeout: Seconds = Field(5.0, description="A socket must authenticate this soon.")
+    heartbeat: Seconds = Field(20.0, description="Ping interval; a peer silent for longer is dropped.")
+    queue_size: int = Field(
+        1000,
+        ge=10,
+        description=(
+            "Frames waiting for a client whose socket stopped draining; more and it is closed and "
+            "told to resume. A client that reads keeps up to 50 times this through a burst."
+        ),
+    )
+    max_message_bytes: int = Field(65536, ge=1024, description="Largest frame a client may send.")
+    allowed_origins: list[str] = Field(
+        default_factory=list,
+        description="Browser origins allowed besides the server's own (e.g. https://console.city).",
+    )
+
+
 class SqliteSynchronous(StrEnum):
     FULL = "full"
     NORMAL = "normal"
@@ -196,6 +214,7 @@ class Config(Strict):
     correlation: Correlation = Field(default_factory=Correlation)
     intake: Intake = Field(default_factory=Intake)
     storage: Storage = Field(default_factory=Storage)
+    websocket: WebSocket = Field(default_factory=WebSocket)
     jurisdictions: list[Jurisdiction] = Field(min_length=1)
     departments: list[Department] = Field(min_length=1)
     policies: dict[Identifier, Policy] = Field(min_length=1)

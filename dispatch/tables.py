@@ -112,7 +112,7 @@ class EventRow(SQLModel, table=True):
     actor: str
     causation_id: str | None = None
     incident_id: int | None = Field(default=None, index=True)
-    task_id: int | None = None
+    task_id: int | None = Field(default=None, index=True)
     type: str
     payload: str = Field(sa_column=Column(sa.Text, nullable=False))
     prev_hash: str

@@ -6,7 +6,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import sqlalchemy as sa
 from aiohttp import web
@@ -17,9 +17,11 @@ from dispatch.clock import Clock, SystemClock
 from dispatch.config import Config
 from dispatch.deadlines import DeadlineScheduler
 from dispatch.events import DomainEvent
+from dispatch.hub import Hub
+from dispatch.presence import Positions
 from dispatch.service import DispatchService
 from dispatch.writer import Writer
-from web import alerts, health, incidents
+from web import alerts, health, incidents, openapi, ws
 from web.errors import MAX_BODY, error_middleware
 from web.keys import RUNTIME
 from web.security import TOKENS, TokenCache, auth_middleware
@@ -49,6 +51,9 @@ class Runtime:
         )
         self.service = DispatchService(config, self.writer)
         self.deadlines = DeadlineScheduler(self.service, clock)
+        self.hub = Hub(config)
+        self.positions = Positions(self.writer)
+        self._pushes: set[asyncio.Task[None]] = set()
         self._readers = ThreadPoolExecutor(max_workers=4, thread_name_prefix="dispatch-read")
         self.accepted_alerts = 0
 
@@ -67,12 +72,23 @@ class Runtime:
     async def lookup_token(self, token: str) -> auth.Principal | None:
         return await self.read(lambda connection: auth.lookup(connection, token))
 
+    def _task_pushed(self, task_id: int, channel: str) -> None:
+        push = asyncio.create_task(self.service.mark_sent(task_id, channel), name="mark-sent")
+        self._pushes.add(push)
+        push.add_done_callback(self._pushes.discard)
+
     async def start(self) -> None:
         await asyncio.to_thread(database.create_schema, self.write_engine)
         self.writer.start()
         await self.writer.submit(self.service.sync_responders)
+        await self.read(self.hub.load)
+        self.hub.on_task_pushed = self._task_pushed
+        self.bus.subscribe(DomainEvent, self.hub.publish)
 
     async def stop(self) -> None:
+        await self.hub.close_all()
+        await asyncio.gather(*self._pushes, return_exceptions=True)
+        await self.positions.flush()
         await self.writer.stop()
         await self.bus.drain()
         self._readers.shutdown(wait=True)
@@ -99,18 +115,20 @@ def create_app(
 
     async def lifecycle(_app: web.Application) -> AsyncIterator[None]:
         await runtime.start()
-        scheduler: asyncio.Task[Any] | None = None
+        background = [asyncio.create_task(runtime.positions.run(), name="position-writer")]
         if run_scheduler:
-            scheduler = asyncio.create_task(runtime.deadlines.run(), name="deadline-scheduler")
+            background.append(asyncio.create_task(runtime.deadlines.run(), name="deadline-scheduler"))
         logger.info("dispatch ready: %s", database.safe_url(database_url))
         yield
-        if scheduler is not None:
-            scheduler.cancel()
-            await asyncio.gather(scheduler, return_exceptions=True)
+        for task in background:
+            task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
         await runtime.stop()
 
     app.cleanup_ctx.append(lifecycle)
     health.add_routes(app)
     alerts.add_routes(app)
     incidents.add_routes(app)
+    ws.add_routes(app)
+    openapi.add_routes(app)
     return app

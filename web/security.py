@@ -11,7 +11,11 @@ from dispatch.auth import Principal
 from dispatch.authz import Action, require
 from web.errors import Handler, error_response
 
-PUBLIC_PATHS = frozenset({"/healthz", "/readyz"})
+# /ws authenticates itself: browsers cannot set headers on a WebSocket, so they send an
+# auth message instead (web/ws.py).
+PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/ws", "/api/openapi.json", "/api/docs"})
+# Static files are public by the resource the router matched, never by a raw path prefix.
+PUBLIC_RESOURCES = frozenset({"/api/docs/assets"})
 CACHE_SECONDS = 30.0
 
 PRINCIPAL = web.RequestKey("principal", Principal)
@@ -43,7 +47,8 @@ TOKENS = web.AppKey("tokens", TokenCache)
 
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if request.path in PUBLIC_PATHS:
+    resource = request.match_info.route.resource
+    if request.path in PUBLIC_PATHS or (resource is not None and resource.canonical in PUBLIC_RESOURCES):
         return await handler(request)
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")

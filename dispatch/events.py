@@ -147,6 +147,27 @@ class IncidentMerged(IncidentChanged, type="incident_merged"):
 
 
 @dataclass(frozen=True, kw_only=True)
+class IncidentReassigned(IncidentChanged, type="incident_reassigned"):
+    """One task handed over: `task_id` (the envelope's) is cancelled, the new responder tasked."""
+
+    from_responder_id: str
+    to_responder_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class IncidentDepartmentAdded(IncidentChanged, type="incident_department_added"):
+    department: str
+    departments: list[str]
+    """The co-handling departments after the change, the lead one first."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class IncidentDepartmentRemoved(IncidentChanged, type="incident_department_removed"):
+    department: str
+    departments: list[str]
+
+
+@dataclass(frozen=True, kw_only=True)
 class IncidentOwnerChanged(IncidentChanged):
     from_jurisdiction_id: str
     to_jurisdiction_id: str
@@ -266,6 +287,9 @@ INCIDENT_EVENT_BY_TRIGGER: dict[str, type[IncidentChanged]] = {
     "merge": IncidentMerged,
     "escalate": IncidentEscalated,
     "delegate": IncidentDelegated,
+    "reassign": IncidentReassigned,
+    "add_department": IncidentDepartmentAdded,
+    "remove_department": IncidentDepartmentRemoved,
 }
 
 TASK_EVENT_BY_TRIGGER: dict[str, type[TaskChanged]] = {

@@ -55,6 +55,10 @@ class Change:
     responder: Row | None = None
     merge_target: Row | None = None
     forward: bool = False
+    task: Row | None = None
+    departments: list[str] | None = None
+    repeat: bool = False
+    """Nothing to do (a department already there, or already gone): no event, no change."""
 
 
 def build_machine(lifecycle: Lifecycle, model: object) -> Machine:
@@ -97,7 +101,8 @@ class IncidentLifecycle:
         causation_id: str | None = None,
         reason: str | None = None,
         **params: Any,
-    ) -> Row:
+    ) -> bool:
+        """Apply `trigger` to the row; False when it was a harmless repeat that changed nothing."""
         allowed = INCIDENT.triggers_from(row["state"])
         if trigger not in allowed:
             raise IllegalTransition(
@@ -107,12 +112,14 @@ class IncidentLifecycle:
             )
         change = Change(tx, row, trigger, actor, causation_id, reason, params)
         self._plan(change)
+        if change.repeat:
+            return False
         self.state = row["state"]
         if not self.trigger(trigger, change=change):  # type: ignore[attr-defined]
             raise IllegalTransition(
                 self._refusal(change), state=row["state"], allowed=_without(allowed, trigger)
             )
-        return row
+        return True
 
     def _plan(self, change: Change) -> None:
         """Look up what the trigger needs before it runs, so a bad request changes nothing."""
@@ -128,14 +135,14 @@ class IncidentLifecycle:
         elif change.trigger == "delegate":
             change.target = self._delegate_target(row, params.get("jurisdiction"))
         elif change.trigger == "assign":
-            responder_id = params.get("responder_id")
-            if not responder_id:
-                raise InvalidInput("assign needs responder_id", field="responder_id")
-            change.responder = repository.responder(tx.connection, responder_id)
-            if change.responder is None:
-                raise InvalidInput(f"no responder {responder_id!r}", field="responder_id")
-            if change.responder["status"] == "off_duty":
-                raise InvalidInput(f"responder {responder_id!r} is off duty", field="responder_id")
+            change.responder = self._on_duty_responder(tx, "assign", params.get("responder_id"))
+        elif change.trigger == "reassign":
+            self._plan_reassign(change)
+        elif change.trigger in ("add_department", "remove_department"):
+            self._plan_departments(change)
+        elif change.trigger == "resolve" and not (change.reason or "").strip():
+            # The summary is what the audit trail keeps of how it ended.
+            raise InvalidInput("resolve needs a summary of the outcome in reason", field="reason")
         elif change.trigger == "merge":
             into = params.get("into_incident_id")
             if not isinstance(into, int) or into == row["id"]:
@@ -147,6 +154,59 @@ class IncidentLifecycle:
             if target["state"] not in OPEN_INCIDENT_STATES:
                 raise InvalidInput(f"incident {into} is {target['state']}", field="into_incident_id")
             change.merge_target = target
+
+    @staticmethod
+    def _on_duty_responder(tx: Tx, trigger: str, responder_id: Any) -> Row:
+        if not responder_id or not isinstance(responder_id, str):
+            raise InvalidInput(f"{trigger} needs responder_id", field="responder_id")
+        responder = repository.responder(tx.connection, responder_id)
+        if responder is None:
+            raise InvalidInput(f"no responder {responder_id!r}", field="responder_id")
+        if responder["status"] == "off_duty":
+            raise InvalidInput(f"responder {responder_id!r} is off duty", field="responder_id")
+        return responder
+
+    def _plan_reassign(self, change: Change) -> None:
+        row, tx = change.row, change.tx
+        task_id = change.params.get("task_id")
+        if not isinstance(task_id, int):
+            raise InvalidInput("reassign needs task_id, an open task of this incident", field="task_id")
+        tasks = repository.tasks_of(tx.connection, row["id"])
+        # A task of another incident is reported like a missing one: ids elsewhere stay private.
+        task = next((each for each in tasks if each["id"] == task_id), None)
+        if task is None:
+            raise InvalidInput(f"incident {row['id']} has no task {task_id}", field="task_id")
+        if task["state"] not in OPEN_TASK_STATES:
+            raise InvalidInput(f"task {task_id} is {task['state']}, no longer open", field="task_id")
+        responder = self._on_duty_responder(tx, "reassign", change.params.get("responder_id"))
+        if any(
+            each["responder_id"] == responder["id"] and each["state"] in OPEN_TASK_STATES for each in tasks
+        ):
+            raise InvalidInput(
+                f"responder {responder['id']!r} already has an open task on incident {row['id']}",
+                field="responder_id",
+            )
+        change.task, change.responder = task, responder
+
+    def _plan_departments(self, change: Change) -> None:
+        """The lead department (first: the category's when the incident opened) always stays."""
+        department = change.params.get("department")
+        current: list[str] = change.row["departments"]
+        adding = change.trigger == "add_department"
+        if not department or not isinstance(department, str):
+            raise InvalidInput(f"{change.trigger} needs department", field="department")
+        # A department dropped from config.yaml may still be taken off an incident that lists it.
+        if department not in self.config.department_by_id and (adding or department not in current):
+            raise InvalidInput(f"unknown department {department!r}", field="department")
+        if not adding and current and department == current[0]:
+            raise InvalidInput(
+                f"{department!r} leads incident {change.row['id']} and cannot be removed", field="department"
+            )
+        if adding:
+            change.departments = current if department in current else [*current, department]
+        else:
+            change.departments = [each for each in current if each != department]
+        change.repeat = change.departments == current
 
     def _delegate_target(self, row: Row, wanted: str | None) -> Jurisdiction | None:
         owner_id = row["owner_jurisdiction_id"]
@@ -216,6 +276,15 @@ class IncidentLifecycle:
         elif change.trigger == "merge":
             assert change.merge_target is not None
             extra = {"into_incident_id": change.merge_target["id"]}
+        elif change.trigger == "reassign":
+            assert change.task is not None and change.responder is not None
+            extra = {
+                "task_id": change.task["id"],
+                "from_responder_id": change.task["responder_id"],
+                "to_responder_id": change.responder["id"],
+            }
+        elif change.trigger in ("add_department", "remove_department"):
+            extra = {"department": change.params["department"], "departments": change.departments}
         event_type = INCIDENT_EVENT_BY_TRIGGER[change.trigger]
         tx.record(
             event_type(
@@ -265,6 +334,25 @@ class IncidentLifecycle:
         change = change_of(event)
         assert self.policy is not None and change.responder is not None
         self.policy.assign_by_hand(change, change.responder)
+
+    def hand_over_task(self, event: EventData) -> None:
+        """Reassign: the old task is cancelled (its responder is free again), the new one opens."""
+        change = change_of(event)
+        assert self.tasks is not None and self.policy is not None
+        assert change.task is not None and change.responder is not None
+        self.tasks.fire(
+            change.tx,
+            change.task,
+            "cancel",
+            actor=change.actor,
+            causation_id=change.causation_id,
+            note=f"reassigned to {change.responder['id']}",
+        )
+        self.policy.assign_by_hand(change, change.responder)
+
+    def update_departments(self, event: EventData) -> None:
+        change = change_of(event)
+        repository.update(change.tx.connection, incident_table, change.row, departments=change.departments)
 
     def end_open_work(self, event: EventData) -> None:
         change = change_of(event)

@@ -10,10 +10,12 @@ import sqlalchemy as sa
 
 from dispatch.clock import to_rfc3339
 from dispatch.config import Config, Severity
+from dispatch.routing import distance_m
 from dispatch.tables import alert_table, event_table, incident_table, responder_table, task_table
 
 MAX_LIMIT = 500
 MAX_TIMELINE = 2000
+MAX_SUGGESTIONS = 100
 
 
 @dataclass(frozen=True)
@@ -120,6 +122,38 @@ def events_after(
     return [event_json(dict(row)) for row in rows]
 
 
+def events_for_responder(
+    connection: sa.Connection, responder_id: str, after: int, limit: int
+) -> list[dict[str, Any]]:
+    """A responder's events: its own tasks', and its incidents' from its first task on."""
+    own_tasks = sa.select(task_table.c.id).where(task_table.c.responder_id == responder_id)
+    assigned = event_table.alias("assigned")
+    joined_before = (
+        sa.select(assigned.c.seq)
+        .join(task_table, assigned.c.task_id == task_table.c.id)
+        .where(
+            task_table.c.responder_id == responder_id,
+            task_table.c.incident_id == event_table.c.incident_id,
+            assigned.c.type == "task_assigned",
+            assigned.c.seq < event_table.c.seq,
+        )
+        .exists()
+    )
+    query = (
+        sa.select(event_table)
+        .where(
+            event_table.c.seq > after,
+            sa.or_(
+                event_table.c.task_id.in_(own_tasks),
+                sa.and_(event_table.c.task_id.is_(None), joined_before),
+            ),
+        )
+        .order_by(event_table.c.seq)
+        .limit(limit)
+    )
+    return [event_json(dict(row)) for row in connection.execute(query).mappings()]
+
+
 def responders(connection: sa.Connection, scope: list[str] | None) -> list[dict[str, Any]]:
     query = sa.select(responder_table).order_by(responder_table.c.id)
     if scope is not None:
@@ -137,6 +171,59 @@ def responders(connection: sa.Connection, scope: list[str] | None) -> list[dict[
         }
         for row in connection.execute(query).mappings()
     ]
+
+
+def suggestions(
+    connection: sa.Connection, config: Config, incident_id: int, limit: int, scope: list[str] | None
+) -> dict[str, Any] | None:
+    """The available responders nearest the incident: qualified ones first, then by distance.
+
+    Distances run from the incident's position, or from its owner's center when it has none,
+    to where each responder was last seen (its position moves with presence updates).
+    """
+    incident = (
+        connection.execute(sa.select(incident_table).where(incident_table.c.id == incident_id))
+        .mappings()
+        .first()
+    )
+    if incident is None:
+        return None
+    owner = config.jurisdiction_by_id[incident["owner_jurisdiction_id"]]
+    if incident["lat"] is not None and incident["lon"] is not None:
+        lat, lon, origin = incident["lat"], incident["lon"], "incident"
+    else:
+        lat, lon, origin = owner.center.lat, owner.center.lon, "owner_center"
+    category = config.category_by_id.get(incident["category"])
+    needed = set(category.skills) if category else set()
+    query = sa.select(responder_table).where(responder_table.c.status == "available")
+    if scope is not None:
+        query = query.where(responder_table.c.jurisdiction_id.in_(scope))
+    ranked: list[tuple[bool, float, str, dict[str, Any]]] = []
+    for row in connection.execute(query).mappings():
+        distance = round(distance_m(lat, lon, row["lat"], row["lon"]), 1)
+        qualified = needed.issubset(row["skills"])
+        unit = {
+            "id": row["id"],
+            "name": row["name"],
+            "jurisdiction": row["jurisdiction_id"],
+            "department": row["department_id"],
+            "skills": row["skills"],
+            "distance_m": distance,
+            "qualified": qualified,
+            "in_owner_jurisdiction": config.is_within(row["jurisdiction_id"], owner.id),
+            "position": {"lat": row["lat"], "lon": row["lon"]},
+            "position_at": to_rfc3339(row["position_at"]),
+        }
+        ranked.append((not qualified, distance, row["id"], unit))
+    ranked.sort(key=lambda item: item[:3])
+    return {
+        "incident_id": incident_id,
+        "jurisdiction": incident["jurisdiction_id"],
+        "owner": {"jurisdiction": owner.id, "tier": incident["owner_tier"]},
+        "origin": {"lat": lat, "lon": lon, "from": origin},
+        "skills_needed": sorted(needed),
+        "responders": [unit for *_, unit in ranked[:limit]],
+    }
 
 
 def _milestones(values: dict[str, float]) -> dict[str, str | None]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -10,8 +11,9 @@ import sqlalchemy as sa
 
 from dispatch import authz, repository
 from dispatch.alerts import AlertIn
-from dispatch.auth import Principal
+from dispatch.auth import Principal, Role
 from dispatch.config import Config
+from dispatch.errors import IllegalTransition, NotFound
 from dispatch.intake import Intake, IntakeItem, Received
 from dispatch.intake_queue import IntakeQueue
 from dispatch.lifecycle import IncidentLifecycle
@@ -21,6 +23,8 @@ from dispatch.routing import Router
 from dispatch.tables import incident_table, responder_table
 from dispatch.task_lifecycle import TaskLifecycle
 from dispatch.writer import Tx, Writer
+
+SYSTEM = Principal(Role.SYSTEM, "delivery")
 
 
 @dataclass(frozen=True)
@@ -72,7 +76,7 @@ class DispatchService:
         def command(tx: Tx) -> Outcome:
             row = repository.incident(tx.connection, incident_id)
             self._check_scope(principal, row)
-            self.incidents.fire(
+            changed = self.incidents.fire(
                 tx,
                 row,
                 trigger,
@@ -81,7 +85,7 @@ class DispatchService:
                 reason=reason,
                 **(params or {}),
             )
-            return Outcome(row, True)
+            return Outcome(row, changed)
 
         return await self.writer.submit(command)
 
@@ -118,6 +122,11 @@ class DispatchService:
             return Outcome(row, changed)
 
         return await self.writer.submit(command)
+
+    async def mark_sent(self, task_id: int, channel: str) -> None:
+        """A task frame went out on `channel`: pending becomes sent (later states stay)."""
+        with contextlib.suppress(IllegalTransition, NotFound):  # expired or cancelled meanwhile
+            await self.trigger_task(task_id, "send", SYSTEM, channel=channel)
 
     def _check_scope(self, principal: Principal, incident: Row) -> None:
         authz.check_incident(

@@ -1,4 +1,4 @@
-"""The incident lifecycle: reported → … → closed, with owner changes that keep the state."""
+"""The incident lifecycle: reported → … → closed, with owner and team changes that keep the state."""
 
 from __future__ import annotations
 
@@ -32,6 +32,9 @@ class IncidentTrigger(StrEnum):
     MERGE = "merge"
     ESCALATE = "escalate"
     DELEGATE = "delegate"
+    REASSIGN = "reassign"
+    ADD_DEPARTMENT = "add_department"
+    REMOVE_DEPARTMENT = "remove_department"
 
 
 S = IncidentState
@@ -54,5 +57,8 @@ INCIDENT_TRANSITIONS: tuple[Transition, ...] = (
     Transition(T.MERGE, OPEN, S.MERGED, after="merge_into"),
     Transition(T.ESCALATE, OPEN, None, after="move_owner_up", conditions=("has_tier_above",)),
     Transition(T.DELEGATE, OPEN, None, after="move_owner_down", conditions=("has_tier_below",)),
+    Transition(T.REASSIGN, WORKING, None, after="hand_over_task"),
+    Transition(T.ADD_DEPARTMENT, OPEN, None, after="update_departments"),
+    Transition(T.REMOVE_DEPARTMENT, OPEN, None, after="update_departments"),
 )
 """Every row is one arrow of the README diagram; `dest` None keeps the state (owner changes)."""

@@ -8,11 +8,13 @@ import orjson
 from aiohttp import web
 from pydantic import TypeAdapter, ValidationError
 
-from dispatch.alerts import AlertIn
+from dispatch.alerts import AlertBatch, AlertIn
 from dispatch.authz import Action
 from dispatch.errors import MalformedBody
 from web.errors import error_response, json_response, validation_error
 from web.keys import RUNTIME
+from web.openapi import operation
+from web.schemas import AlertResults, Received
 from web.security import authorize
 
 _alert = TypeAdapter(AlertIn)
@@ -28,6 +30,17 @@ async def read_json(request: web.Request) -> Any:
         raise MalformedBody(f"the body is not valid JSON: {err}") from err
 
 
+@operation(
+    "Send alerts",
+    tag="alerts",
+    actions=[Action.POST_ALERTS],
+    description=(
+        'One alert, or `{"alerts": [...]}` (at most `intake.max_batch`, else 413). Answered only '
+        "after every alert is committed; the same (`source`, `source_event_id`) again is a duplicate."
+    ),
+    body=AlertIn | AlertBatch,
+    responses={202: Received | AlertResults},
+)
 async def post_alerts(request: web.Request) -> web.Response:
     principal = authorize(request, Action.POST_ALERTS)
     runtime = request.app[RUNTIME]

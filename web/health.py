@@ -7,12 +7,22 @@ from aiohttp import web
 from dispatch import database
 from web.errors import error_response, json_response
 from web.keys import RUNTIME
+from web.openapi import operation
+from web.schemas import Health, Ready
 
 
+@operation("Liveness", tag="health", responses={200: Health})
 async def healthz(_request: web.Request) -> web.Response:
     return json_response({"status": "ok"})
 
 
+@operation(
+    "Readiness",
+    tag="health",
+    description="The database answers and the writer runs.",
+    responses={200: Ready},
+    errors=[503],
+)
 async def readyz(request: web.Request) -> web.Response:
     runtime = request.app[RUNTIME]
     try:

@@ -19,6 +19,20 @@ from state_machines import INCIDENT, TASK, IncidentState, IncidentTrigger, TaskT
 from web.alerts import read_json
 from web.errors import json_response
 from web.keys import RUNTIME
+from web.openapi import PathParameter, identifier, operation
+from web.schemas import (
+    MAX_ID,
+    EventList,
+    EventQuery,
+    IncidentChanged,
+    IncidentDetail,
+    IncidentList,
+    IncidentQuery,
+    ResponderList,
+    SuggestionQuery,
+    Suggestions,
+    TaskChanged,
+)
 from web.security import PRINCIPAL, authorize
 
 DISPATCHER_TRIGGERS = frozenset(
@@ -32,6 +46,9 @@ DISPATCHER_TRIGGERS = frozenset(
         IncidentTrigger.REOPEN,
         IncidentTrigger.CANCEL,
         IncidentTrigger.MERGE,
+        IncidentTrigger.REASSIGN,
+        IncidentTrigger.ADD_DEPARTMENT,
+        IncidentTrigger.REMOVE_DEPARTMENT,
     }
 )
 RESPONDER_TRIGGERS = frozenset(
@@ -50,10 +67,16 @@ DISPATCHER_TASK_TRIGGERS = frozenset({TaskTrigger.CANCEL})
 class IncidentTriggerBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: str | None = Field(None, max_length=2000, description="Why; lands in the timeline.")
-    responder_id: str | None = Field(None, description="assign: who gets the task.")
+    reason: str | None = Field(
+        None, max_length=2000, description="Why; lands in the timeline. resolve: the summary (required)."
+    )
+    responder_id: str | None = Field(None, description="assign, reassign: who gets the task.")
     into_incident_id: int | None = Field(None, description="merge: the incident that absorbs this one.")
     jurisdiction: str | None = Field(None, description="delegate: which child jurisdiction.")
+    task_id: int | None = Field(None, description="reassign: the open task to take away.")
+    department: str | None = Field(
+        None, description="add_department, remove_department: a department id from config.yaml."
+    )
 
 
 class TaskTriggerBody(BaseModel):
@@ -68,9 +91,13 @@ def _scope(request: web.Request, principal: Principal) -> list[str] | None:
 
 def _int(value: str, field: str) -> int:
     try:
-        return int(value)
+        number = int(value)
     except ValueError as err:
         raise InvalidInput(f"{field} must be a whole number, not {value!r}", field=field) from err
+    # Beyond the range of the id columns (32 bits on PostgreSQL) the database driver would fail.
+    if not -MAX_ID <= number <= MAX_ID:
+        raise InvalidInput(f"{field} is out of range: {value!r}", field=field)
+    return number
 
 
 def _time(value: str | None, field: str) -> float | None:
@@ -85,6 +112,15 @@ def _time(value: str | None, field: str) -> float | None:
     return parsed.timestamp()
 
 
+@operation(
+    "List incidents",
+    tag="incidents",
+    actions=[Action.READ_INCIDENTS],
+    description="Newest first, within the caller's jurisdiction subtree.",
+    query=IncidentQuery,
+    responses={200: IncidentList},
+    errors=[422],
+)
 async def list_incidents(request: web.Request) -> web.Response:
     principal = authorize(request, Action.READ_INCIDENTS)
     runtime = request.app[RUNTIME]
@@ -129,11 +165,48 @@ async def list_incidents(request: web.Request) -> web.Response:
     return json_response(body)
 
 
+@operation(
+    "One incident",
+    tag="incidents",
+    actions=[Action.READ_INCIDENTS],
+    path={"id": identifier("incident")},
+    responses={200: IncidentDetail},
+    errors=[404, 422],
+)
 async def get_incident(request: web.Request) -> web.Response:
     principal = authorize(request, Action.READ_INCIDENTS)
     runtime = request.app[RUNTIME]
     incident_id = _int(request.match_info["id"], "id")
     body = await runtime.read(lambda connection: queries.incident_detail(connection, incident_id))
+    if body is None:
+        raise NotFound(f"incident {incident_id} does not exist", field="id")
+    authz.check_incident(
+        principal, runtime.config, incident_id, body["jurisdiction"], body["owner"]["jurisdiction"]
+    )
+    return json_response(body)
+
+
+@operation(
+    "Responders to suggest",
+    tag="incidents",
+    actions=[Action.READ_INCIDENTS],
+    path={"id": identifier("incident")},
+    query=SuggestionQuery,
+    responses={200: Suggestions},
+    errors=[404, 422],
+)
+async def incident_suggestions(request: web.Request) -> web.Response:
+    """The nearest available responders for an incident, to assign or reassign by hand."""
+    principal = authorize(request, Action.READ_INCIDENTS)
+    runtime = request.app[RUNTIME]
+    incident_id = _int(request.match_info["id"], "id")
+    limit = _int(request.query.get("limit", "10"), "limit")
+    if not 1 <= limit <= queries.MAX_SUGGESTIONS:
+        raise InvalidInput(f"limit is 1 to {queries.MAX_SUGGESTIONS}", field="limit")
+    scope = _scope(request, principal)
+    body = await runtime.read(
+        lambda connection: queries.suggestions(connection, runtime.config, incident_id, limit, scope)
+    )
     if body is None:
         raise NotFound(f"incident {incident_id} does not exist", field="id")
     authz.check_incident(
@@ -148,6 +221,20 @@ async def _body(request: web.Request, model: type[BaseModel]) -> Any:
     return model.model_validate(await read_json(request))  # errors: see web/errors.py
 
 
+@operation(
+    "Act on an incident",
+    tag="incidents",
+    actions=[Action.ACT_ON_INCIDENT],
+    description="A dispatcher's trigger; 409 names the state and the triggers allowed now.",
+    path={
+        "id": identifier("incident"),
+        "trigger": PathParameter("The dispatcher's trigger.", values=lambda: DISPATCHER_TRIGGERS),
+    },
+    body=IncidentTriggerBody,
+    body_required=False,
+    responses={200: IncidentChanged},
+    errors=[404, 409],
+)
 async def incident_trigger(request: web.Request) -> web.Response:
     principal = authorize(request, Action.ACT_ON_INCIDENT)
     runtime = request.app[RUNTIME]
@@ -167,6 +254,10 @@ async def incident_trigger(request: web.Request) -> web.Response:
         params["into_incident_id"] = body.into_incident_id
     if body.jurisdiction is not None:
         params["jurisdiction"] = body.jurisdiction
+    if body.task_id is not None:
+        params["task_id"] = body.task_id
+    if body.department is not None:
+        params["department"] = body.department
     try:
         outcome = await runtime.service.trigger_incident(
             incident_id,
@@ -181,6 +272,23 @@ async def incident_trigger(request: web.Request) -> web.Response:
     return _outcome(queries.incident_json(outcome.row), outcome, INCIDENT.triggers_from, DISPATCHER_TRIGGERS)
 
 
+@operation(
+    "Act on a task",
+    tag="tasks",
+    actions=[Action.RESPOND_TO_TASK, Action.MANAGE_TASK],
+    description="A responder on its own tasks; a dispatcher may cancel. Repeats answer `changed: false`.",
+    path={
+        "id": identifier("task"),
+        "trigger": PathParameter(
+            "The responder's trigger, or cancel.",
+            values=lambda: RESPONDER_TRIGGERS | DISPATCHER_TASK_TRIGGERS,
+        ),
+    },
+    body=TaskTriggerBody,
+    body_required=False,
+    responses={200: TaskChanged},
+    errors=[404, 409],
+)
 async def task_trigger(request: web.Request) -> web.Response:
     principal = request[PRINCIPAL]
     runtime = request.app[RUNTIME]
@@ -222,6 +330,15 @@ def _outcome(
     return json_response(body)
 
 
+@operation(
+    "Read the event log",
+    tag="events",
+    actions=[Action.READ_EVENTS],
+    description="In order, within the caller's jurisdiction subtree; resume with `after=last_seq`.",
+    query=EventQuery,
+    responses={200: EventList},
+    errors=[422],
+)
 async def list_events(request: web.Request) -> web.Response:
     principal = authorize(request, Action.READ_EVENTS)
     runtime = request.app[RUNTIME]
@@ -234,17 +351,28 @@ async def list_events(request: web.Request) -> web.Response:
     return json_response({"events": events, "last_seq": events[-1]["seq"] if events else after})
 
 
+@operation(
+    "List responders",
+    tag="responders",
+    actions=[Action.READ_RESPONDERS],
+    description="Units with their status and last position, within the caller's subtree.",
+    responses={200: ResponderList},
+)
 async def list_responders(request: web.Request) -> web.Response:
     principal = authorize(request, Action.READ_RESPONDERS)
     runtime = request.app[RUNTIME]
     scope = _scope(request, principal)
     units = await runtime.read(lambda connection: queries.responders(connection, scope))
+    online = runtime.hub.online()
+    for unit in units:
+        unit["online"] = unit["id"] in online
     return json_response({"responders": units})
 
 
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/v1/incidents", list_incidents)
     app.router.add_get("/api/v1/incidents/{id}", get_incident)
+    app.router.add_get("/api/v1/incidents/{id}/suggestions", incident_suggestions)
     app.router.add_post("/api/v1/incidents/{id}/{trigger}", incident_trigger)
     app.router.add_post("/api/v1/tasks/{id}/{trigger}", task_trigger)
     app.router.add_get("/api/v1/events", list_events)

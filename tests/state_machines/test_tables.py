@@ -41,7 +41,7 @@ def test_tables_terminal_states() -> None:
 def test_tables_owner_changes_keep_the_state() -> None:
     keeps = {row.trigger for row in INCIDENT.transitions if row.dest is None}
 
-    assert keeps == {"escalate", "delegate", "assign"}
+    assert keeps == {"escalate", "delegate", "assign", "reassign", "add_department", "remove_department"}
     assert INCIDENT.triggers_from(IncidentState.ON_SCENE) == [
         "assign",
         "resolve",
@@ -49,6 +49,9 @@ def test_tables_owner_changes_keep_the_state() -> None:
         "merge",
         "escalate",
         "delegate",
+        "reassign",
+        "add_department",
+        "remove_department",
     ]
 
 

@@ -370,6 +370,21 @@ OTHER_CASES = [
     ),
     pytest.param(_request("POST", "/api/v1/incidents/999/resolve", 404, "not_found", "id"), id="resolve-999"),
     pytest.param(
+        _request("POST", "/api/v1/incidents/1/resolve", 422, "invalid", "reason"),
+        id="resolve-without-summary",
+    ),
+    pytest.param(
+        _request(
+            "POST",
+            "/api/v1/incidents/1/reassign",
+            422,
+            "invalid",
+            "task_id",
+            {"task_id": 99, "responder_id": "duty-west-1"},
+        ),
+        id="reassign-unknown-task",
+    ),
+    pytest.param(
         _request(
             "POST", "/api/v1/tasks/1/accept", 422, "invalid", "eta", {"note": "ok", "eta": 5}, _task_owner
         ),

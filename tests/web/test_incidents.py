@@ -62,7 +62,7 @@ async def test_incident_illegal_trigger_answers_409_with_allowed(server: Harness
 
 async def test_incident_reopen_after_resolve(server: Harness) -> None:
     incident_id = (await server.post_alert(alert("e1")))["incident_id"]
-    await server.incident_trigger(incident_id, "resolve")
+    await server.incident_trigger(incident_id, "resolve", {"reason": "drain cleared"})
 
     reopened = await server.incident_trigger(incident_id, "reopen", {"reason": "water back"})
 
@@ -134,7 +134,7 @@ async def test_incident_list_filters(server: Harness, query: str, expected: set[
     third = await server.post_alert(
         alert("e3", source="cam-1", kind="video", category="vending", location=WEST_S)
     )
-    await server.incident_trigger(third["incident_id"], "resolve")
+    await server.incident_trigger(third["incident_id"], "resolve", {"reason": "vendor moved on"})
 
     response = await server.client.get(f"/api/v1/incidents{query}", headers=server.auth("admin"))
 

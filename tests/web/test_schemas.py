@@ -1,0 +1,130 @@
+"""Real responses against the models of web/schemas.py, unknown keys refused: they cannot drift."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+
+from tests.conftest import Harness
+from tests.factories import EAST_N, WEST_S, alert
+from web.schemas import (
+    AlertResults,
+    ErrorBody,
+    EventList,
+    Health,
+    IncidentChanged,
+    IncidentDetail,
+    IncidentList,
+    Ready,
+    Received,
+    ResponderList,
+    Suggestions,
+    TaskChanged,
+)
+
+RESPONDER = {"role": "responder", "name": "grid-west-n-1", "responder": "grid-west-n-1"}
+
+
+async def _send(
+    server: Harness,
+    method: str,
+    path: str,
+    *,
+    status: int,
+    body: Any = None,
+    auth: dict[str, Any] | None = None,
+) -> bytes:
+    headers = server.auth(**auth) if auth is not None else {}
+    response = await server.client.request(method, path, json=body, headers=headers)
+    raw = await response.read()
+    assert response.status == status, raw
+    assert response.content_type == "application/json"
+    return raw
+
+
+def _conforms(model: type[BaseModel], raw: bytes) -> None:
+    model.model_validate_json(raw, strict=True)
+
+
+async def test_schemas_every_success_body_matches_its_model(server: Harness) -> None:
+    admin = {"role": "admin"}
+    one = await _send(server, "POST", "/api/v1/alerts", status=202, body=alert("e1"), auth=admin)
+    batch = {"alerts": [alert("e2", source="gauge-2", location=WEST_S), alert("e3", location=EAST_N)]}
+    many = await _send(server, "POST", "/api/v1/alerts", status=202, body=batch, auth=admin)
+    incident_id = Received.model_validate_json(one).incident_id
+    detail = IncidentDetail.model_validate_json(
+        await _send(server, "GET", f"/api/v1/incidents/{incident_id}", status=200, auth=admin)
+    )
+    task_id = detail.tasks[0].id
+    delivered = await _send(server, "POST", f"/api/v1/tasks/{task_id}/deliver", status=200, auth=RESPONDER)
+    accepted = await _send(
+        server,
+        "POST",
+        f"/api/v1/tasks/{task_id}/accept",
+        status=200,
+        body={"note": "on my way"},
+        auth=RESPONDER,
+    )
+    escalated = await _send(
+        server,
+        "POST",
+        f"/api/v1/incidents/{incident_id}/escalate",
+        status=200,
+        body={"reason": "needs pumps"},
+        auth=admin,
+    )
+    resolved = await _send(
+        server,
+        "POST",
+        f"/api/v1/incidents/{incident_id}/resolve",
+        status=200,
+        body={"reason": "drain cleared"},
+        auth=admin,
+    )
+
+    _conforms(Received, one)
+    _conforms(AlertResults, many)
+    _conforms(TaskChanged, delivered)
+    _conforms(TaskChanged, accepted)
+    _conforms(IncidentChanged, escalated)
+    _conforms(IncidentChanged, resolved)
+    full = await _send(server, "GET", f"/api/v1/incidents/{incident_id}", status=200, auth=admin)
+    _conforms(IncidentDetail, full)
+    shown = IncidentDetail.model_validate_json(full)
+    assert shown.tasks and shown.alerts and shown.timeline and shown.summary == "drain cleared"
+    reads: list[tuple[str, type[BaseModel]]] = [
+        ("/api/v1/incidents", IncidentList),
+        ("/api/v1/incidents?state=dispatched,resolved&limit=2", IncidentList),
+        ("/api/v1/events", EventList),
+        ("/api/v1/events?after=3&limit=2", EventList),
+        ("/api/v1/responders", ResponderList),
+        (f"/api/v1/incidents/{incident_id + 1}/suggestions", Suggestions),
+    ]
+    for path, model in reads:
+        _conforms(model, await _send(server, "GET", path, status=200, auth=admin))
+    _conforms(Health, await _send(server, "GET", "/healthz", status=200))
+    _conforms(Ready, await _send(server, "GET", "/readyz", status=200))
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "auth", "status"),
+    [
+        ("GET", "/api/v1/incidents", None, None, 401),
+        ("GET", "/api/v1/incidents", None, {"role": "gateway"}, 403),
+        ("GET", "/api/v1/incidents/99", None, {"role": "admin"}, 404),
+        ("GET", "/api/v1/incidents?severity=9", None, {"role": "admin"}, 422),
+        ("POST", "/api/v1/incidents/1/close", None, {"role": "admin"}, 409),
+        ("POST", "/api/v1/incidents/1/fly", None, {"role": "admin"}, 409),
+        ("POST", "/api/v1/alerts", {"source": "x"}, {"role": "gateway"}, 422),
+    ],
+)
+async def test_schemas_every_error_body_matches_its_model(
+    server: Harness, method: str, path: str, body: Any, auth: dict[str, Any] | None, status: int
+) -> None:
+    await server.post_alert(alert("e1"))
+
+    raw = await _send(server, method, path, status=status, body=body, auth=auth)
+
+    _conforms(ErrorBody, raw)

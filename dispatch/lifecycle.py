@@ -377,6 +377,11 @@ class IncidentLifecycle:
             incident_table,
             target,
             alert_count=target["alert_count"] + row["alert_count"],
+            # Co-handlers of the absorbed incident stay on the case.
+            departments=[
+                *target["departments"],
+                *(d for d in row["departments"] if d not in target["departments"]),
+            ],
             last_alert_at=max(target["last_alert_at"], row["last_alert_at"]),
             updated_at=tx.now,
         )

@@ -90,12 +90,14 @@ async def test_incident_merge_moves_alerts_to_the_survivor(server: Harness) -> N
     first = (await server.post_alert(alert("e1", location=north)))["incident_id"]
     second = (await server.post_alert(alert("e2", source="gauge-2", location=south)))["incident_id"]
 
+    await server.incident_trigger(second, "add_department", {"department": "urban", "reason": "blocked road"})
     merged = await server.incident_trigger(second, "merge", {"into_incident_id": first})
 
     assert merged["state"] == "merged"
     assert merged["merged_into"] == first
     survivor = await server.incident(first)
     assert survivor["alert_count"] == 2
+    assert survivor["departments"] == ["flood", "urban"]  # co-handlers follow the merge
     assert {a["source_event_id"] for a in survivor["alerts"]} == {"e1", "e2"}
     # A repeat of gauge-2 now lands on the survivor, not on the merged incident.
     again = await server.post_alert(alert("e3", source="gauge-2", location=south))

@@ -131,9 +131,11 @@ class Hub:
         self._learn(event)
         if event.incident_id is None:
             return
-        frame = event_frame(event)
-        for conn in self.audience(event):
-            self._offer(conn, event.seq, frame)
+        audience = list(self.audience(event))
+        if audience:  # serialized once, and only when somebody listens
+            frame = event_frame(event)
+            for conn in audience:
+                self._offer(conn, event.seq, frame)
         for conn, alarm in self._alarms(event):
             self._offer(conn, 0, alarm)  # rides along its event: not subject to the replay check
 

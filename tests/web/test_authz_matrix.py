@@ -1,0 +1,379 @@
+"""The authorization matrix (DESIGN §7.7): every route and WebSocket message × every kind of caller.
+
+The world: one incident in town west (its task is grid-west-n-1's) and one in town east.
+Callers: admin, the city's dispatcher, the west dispatcher (in scope), the east dispatcher
+(a town dispatcher of another town), grid-east-n-1 (a responder of another town), the west
+incident's own responder grid-west-n-1, a gateway, and nobody at all.
+
+The expectations are data. A route the router serves without a row here fails the test: a new
+endpoint is not done until its row says who may call it. A resource out of scope answers
+exactly as one that does not exist.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import pytest
+import websockets
+from aiohttp import ClientResponse
+
+from tests.conftest import Harness
+from tests.factories import EAST_N, WEST_N, alert
+
+WAIT = 10.0  # a safety net against hangs, never a timing assertion
+MISSING_ID = 999_999
+
+
+@dataclass(frozen=True)
+class Caller:
+    role: str | None
+    """None: no token at all."""
+    name: str
+    jurisdiction: str | None = None
+    responder: str | None = None
+    task_trigger: str = "cancel"
+    """The task trigger this caller's role sends: a dispatcher may only cancel."""
+
+
+ADMIN = "admin"
+CITY = "city dispatcher"
+WEST = "west dispatcher"
+EAST = "east dispatcher"
+WEST_UNIT = "west responder"
+EAST_UNIT = "east responder"
+GATEWAY = "gateway"
+NOBODY = "no token"
+
+CALLERS = {
+    ADMIN: Caller("admin", "admin"),
+    CITY: Caller("dispatcher", "city-desk", jurisdiction="city"),
+    WEST: Caller("dispatcher", "west-desk", jurisdiction="west"),
+    EAST: Caller("dispatcher", "east-desk", jurisdiction="east"),
+    WEST_UNIT: Caller("responder", "grid-west-n-1", responder="grid-west-n-1", task_trigger="complete"),
+    EAST_UNIT: Caller("responder", "grid-east-n-1", responder="grid-east-n-1", task_trigger="complete"),
+    GATEWAY: Caller("gateway", "gauges"),
+    NOBODY: Caller(None, "anonymous"),
+}
+
+
+def row(*answers: Any) -> dict[str, Any]:
+    """One row of a matrix, in the column order of CALLERS."""
+    assert len(answers) == len(CALLERS)
+    return dict(zip(CALLERS, answers, strict=True))
+
+
+# REST -----------------------------------------------------------------------------------------
+
+Route = tuple[str, str]
+
+
+@dataclass(frozen=True)
+class Request:
+    """What each caller sends to a route: harmless, so the callers' order never matters."""
+
+    path: str
+    """Formatted with `incident`, `task` (the west ones) and the caller's `task_trigger`."""
+    body: Any = None
+    state: str | None = None
+    """The resource's state when a 409 proves access was granted but the trigger is illegal now."""
+
+
+# The REST world: the west task is done (accepted, arrived, completed), so its incident is on_scene.
+REQUESTS: dict[Route, Request] = {
+    ("GET", "/healthz"): Request("/healthz"),
+    ("GET", "/readyz"): Request("/readyz"),
+    ("GET", "/api/openapi.json"): Request("/api/openapi.json"),
+    ("GET", "/api/docs"): Request("/api/docs"),
+    ("GET", "/api/docs/assets"): Request("/api/docs/assets/index.css"),
+    # The very alert the west incident came from: a duplicate, so it changes nothing.
+    ("POST", "/api/v1/alerts"): Request("/api/v1/alerts", alert("w1", location=WEST_N)),
+    ("GET", "/api/v1/incidents"): Request("/api/v1/incidents"),
+    ("GET", "/api/v1/incidents/{id}"): Request("/api/v1/incidents/{incident}"),
+    ("GET", "/api/v1/incidents/{id}/suggestions"): Request("/api/v1/incidents/{incident}/suggestions"),
+    # verify is illegal from on_scene: a 409 proves the caller got through.
+    ("POST", "/api/v1/incidents/{id}/{trigger}"): Request(
+        "/api/v1/incidents/{incident}/verify", {"reason": "authorization matrix"}, state="on_scene"
+    ),
+    # A dispatcher's cancel is illegal on a done task; a responder's complete repeats harmlessly.
+    ("POST", "/api/v1/tasks/{id}/{trigger}"): Request(
+        "/api/v1/tasks/{task}/{task_trigger}", {"note": "authorization matrix"}, state="done"
+    ),
+    ("GET", "/api/v1/events"): Request("/api/v1/events"),
+    ("GET", "/api/v1/responders"): Request("/api/v1/responders"),
+}
+
+# fmt: off
+REST_MATRIX: dict[Route, dict[str, Any]] = {
+    #                                                   admin city west east w-unit e-unit gateway none
+    ("GET", "/healthz"):                           row(200,  200, 200, 200, 200,   200,   200,    200),
+    ("GET", "/readyz"):                            row(200,  200, 200, 200, 200,   200,   200,    200),
+    ("GET", "/api/openapi.json"):                  row(200,  200, 200, 200, 200,   200,   200,    200),
+    ("GET", "/api/docs"):                          row(200,  200, 200, 200, 200,   200,   200,    200),
+    ("GET", "/api/docs/assets"):                   row(200,  200, 200, 200, 200,   200,   200,    200),
+    ("POST", "/api/v1/alerts"):                    row(202,  202, 202, 202, 403,   403,   202,    401),
+    ("GET", "/api/v1/incidents"):                  row(200,  200, 200, 200, 403,   403,   403,    401),
+    ("GET", "/api/v1/incidents/{id}"):             row(200,  200, 200, 404, 403,   403,   403,    401),
+    ("GET", "/api/v1/incidents/{id}/suggestions"): row(200,  200, 200, 404, 403,   403,   403,    401),
+    ("POST", "/api/v1/incidents/{id}/{trigger}"):  row(409,  409, 409, 404, 403,   403,   403,    401),
+    ("POST", "/api/v1/tasks/{id}/{trigger}"):      row(409,  409, 409, 404, 200,   404,   403,    401),
+    ("GET", "/api/v1/events"):                     row(200,  200, 200, 200, 403,   403,   403,    401),
+    ("GET", "/api/v1/responders"):                 row(200,  200, 200, 200, 403,   403,   403,    401),
+}
+# fmt: on
+
+# /ws authenticates itself (browsers cannot set headers on a socket): its matrix is below.
+WEBSOCKET_ROUTE: Route = ("GET", "/ws")
+
+ERROR_CODES = {401: "unauthorized", 403: "forbidden", 404: "not_found", 409: "illegal_transition"}
+
+HIDDEN = [
+    (route, caller)
+    for route, answers in REST_MATRIX.items()
+    for caller, status in answers.items()
+    if status == 404
+]
+
+
+@dataclass(frozen=True)
+class Towns:
+    incident: int
+    """The west incident."""
+    task: int
+    """Its task, grid-west-n-1's."""
+    east_incident: int
+
+    def names(self) -> dict[int, str]:
+        return {self.incident: "west", self.east_incident: "east"}
+
+
+@pytest.fixture
+async def towns(server: Harness) -> Towns:
+    west = (await server.post_alert(alert("w1", location=WEST_N)))["incident_id"]
+    east = (await server.post_alert(alert("e1", source="gauge-east", location=EAST_N)))["incident_id"]
+    incident = await server.incident(west)
+    assert incident["state"] == "dispatched"
+    [task] = incident["tasks"]
+    assert task["responder_id"] == "grid-west-n-1"
+    return Towns(west, task["id"], east)
+
+
+@pytest.fixture
+async def done_task(server: Harness, towns: Towns) -> Towns:
+    """The west task walked to done by its responder: nothing the matrix sends can change it."""
+    for trigger in ("accept", "arrive", "complete"):
+        await server.task_trigger(towns.task, trigger, "grid-west-n-1")
+    assert (await server.incident(towns.incident))["state"] == "on_scene"
+    return towns
+
+
+def _token(server: Harness, caller: Caller) -> str | None:
+    if caller.role is None:
+        return None
+    return server.token(
+        caller.role, caller.name, jurisdiction=caller.jurisdiction, responder=caller.responder
+    )
+
+
+def _bearer(token: str | None) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
+async def _send(server: Harness, route: Route, caller: Caller, incident: int, task: int) -> ClientResponse:
+    request = REQUESTS[route]
+    path = request.path.format(incident=incident, task=task, task_trigger=caller.task_trigger)
+    return await server.client.request(
+        route[0], path, json=request.body, headers=_bearer(_token(server, caller))
+    )
+
+
+async def _refusal(response: ClientResponse) -> str:
+    """The error code, and for a 409 the state it was refused in (none: refused for the role)."""
+    error = (await response.json())["error"]
+    state = f" in {error['state'] or 'no state'}" if response.status == 409 else ""
+    return f"{error['code']}{state}"
+
+
+def _expected_refusal(status: int, request: Request) -> str:
+    state = f" in {request.state}" if status == 409 else ""
+    return f"{ERROR_CODES[status]}{state}"
+
+
+async def test_authz_matrix_has_a_row_for_every_route(server: Harness) -> None:
+    served = {
+        (route.method, route.resource.canonical)
+        for route in server.client.app.router.routes()
+        if route.method != "HEAD" and route.resource is not None
+    }
+
+    unexpected = served - set(REST_MATRIX) - {WEBSOCKET_ROUTE}
+    assert not unexpected, f"unexpected route: give it a row in REST_MATRIX: {sorted(unexpected)}"
+    assert not set(REST_MATRIX) - served, "a row for a route the router no longer serves"
+    assert set(REQUESTS) == set(REST_MATRIX)
+
+
+@pytest.mark.parametrize("route", list(REST_MATRIX), ids=" ".join)
+async def test_authz_matrix_route_answers_each_caller(
+    server: Harness, done_task: Towns, route: Route
+) -> None:
+    statuses: dict[str, int] = {}
+    refusals: dict[str, str] = {}
+    for name, caller in CALLERS.items():
+        response = await _send(server, route, caller, done_task.incident, done_task.task)
+        statuses[name] = response.status
+        refusals[name] = await _refusal(response) if response.status >= 400 else ""
+
+    assert statuses == REST_MATRIX[route]
+    request = REQUESTS[route]
+    assert refusals == {
+        name: _expected_refusal(status, request) if status >= 400 else ""
+        for name, status in REST_MATRIX[route].items()
+    }
+
+
+@pytest.mark.parametrize(("route", "caller"), HIDDEN, ids=[f"{' '.join(r)}-{c}" for r, c in HIDDEN])
+async def test_authz_matrix_out_of_scope_answers_like_missing(
+    server: Harness, done_task: Towns, route: Route, caller: str
+) -> None:
+    who = CALLERS[caller]
+
+    hidden = await _send(server, route, who, done_task.incident, done_task.task)
+    missing = await _send(server, route, who, MISSING_ID, MISSING_ID)
+
+    assert (hidden.status, missing.status) == (404, 404)
+    hidden_error = (await hidden.json())["error"]
+    missing_error = (await missing.json())["error"]
+    for real in (done_task.incident, done_task.task):
+        hidden_error["message"] = hidden_error["message"].replace(f" {real} ", " N ")
+    missing_error["message"] = missing_error["message"].replace(f" {MISSING_ID} ", " N ")
+    assert hidden_error == missing_error
+
+
+# WebSocket ------------------------------------------------------------------------------------
+
+Message = Callable[[Towns, str], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Sent:
+    message: Message
+    """Built from the towns and the caller's token."""
+    by_header: bool = True
+    """Sent on a socket the Authorization header authenticated; False: a socket opened without one."""
+
+
+# `auth` is a browser's first message on a socket opened without a header; everything else
+# goes over a socket that the caller's Authorization header authenticated.
+MESSAGES: dict[str, Sent] = {
+    "auth": Sent(lambda towns, token: {"type": "auth", "token": token}, by_header=False),
+    "resume": Sent(lambda towns, token: {"type": "resume", "after": 0}),
+    "receipt": Sent(lambda towns, token: {"type": "receipt", "task_id": towns.task, "id": "receipt-1"}),
+    "trigger": Sent(
+        lambda towns, token: {
+            "type": "trigger",
+            "id": "trigger-1",
+            "task_id": towns.task,
+            "trigger": "accept",
+        }
+    ),
+    "position": Sent(lambda towns, token: {"type": "position", **WEST_N}),
+    "ping": Sent(lambda towns, token: {"type": "ping"}),
+}
+
+# A type the server does not know: its unknown_type error marks the end of the answers to the
+# message before it (every message the matrix sends is of a known type).
+FENCE = {"type": "fence"}
+UNKNOWN_TOKEN = "dsp_nobody_has_this_token"
+
+# "nothing": the message was taken silently (a position needs no answer).
+# "resumed: …": the towns whose incidents' events the replay after 0 carried.
+# fmt: off
+WS_MATRIX: dict[str, dict[str, Any]] = {
+    "auth": row(
+        "hello", "hello", "hello", "hello", "hello", "hello", "closed 4403", "closed 4401",
+    ),
+    "resume": row(
+        "resumed: east, west", "resumed: east, west", "resumed: west", "resumed: east",
+        "resumed: west", "resumed: east", "closed 4403", "closed 4401",
+    ),
+    "receipt": row(
+        "result forbidden", "result forbidden", "result forbidden", "result forbidden",
+        "ok", "result not_found", "closed 4403", "closed 4401",
+    ),
+    "trigger": row(
+        "result forbidden", "result forbidden", "result forbidden", "result forbidden",
+        "ok", "result not_found", "closed 4403", "closed 4401",
+    ),
+    "position": row(
+        "error forbidden", "error forbidden", "error forbidden", "error forbidden",
+        "nothing", "nothing", "closed 4403", "closed 4401",
+    ),
+    "ping": row(
+        "pong", "pong", "pong", "pong", "pong", "pong", "closed 4403", "closed 4401",
+    ),
+}
+# fmt: on
+
+
+def _url(server: Harness) -> str:
+    return str(server.client.make_url("/ws")).replace("http://", "ws://")
+
+
+async def _frame(ws: websockets.ClientConnection) -> dict[str, Any]:
+    frame: dict[str, Any] = orjson.loads(await asyncio.wait_for(ws.recv(), WAIT))
+    return frame
+
+
+async def _answers(ws: websockets.ClientConnection, message: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every frame the message caused: the session handles a socket's messages in order."""
+    await ws.send(orjson.dumps(message).decode())
+    await ws.send(orjson.dumps(FENCE).decode())
+    frames: list[dict[str, Any]] = []
+    while (frame := await _frame(ws)).get("code") != "unknown_type":
+        frames.append(frame)
+    return frames
+
+
+def _summary(frames: list[dict[str, Any]], towns: Towns) -> str:
+    """The answers to one message, in words; event frames only count towards a replay."""
+    names = towns.names()
+    replayed = sorted({names.get(f["event"]["incident_id"], "other") for f in frames if f["type"] == "event"})
+    describe: dict[str, Callable[[dict[str, Any]], str]] = {
+        "hello": lambda frame: "hello",
+        "pong": lambda frame: "pong",
+        "result": lambda frame: "ok" if frame["ok"] else f"result {frame['error']['code']}",
+        "error": lambda frame: f"error {frame['code']}",
+        "resumed": lambda frame: f"resumed: {', '.join(replayed) or 'nothing'}",
+    }
+    answers = [describe[f["type"]](f) for f in frames if f["type"] in describe]
+    return ", ".join(answers) or "nothing"
+
+
+async def _ws_outcome(server: Harness, towns: Towns, caller: Caller, message_type: str) -> str:
+    sent = MESSAGES[message_type]
+    token = _token(server, caller)
+    headers = _bearer(token) if sent.by_header else {}
+    try:
+        async with websockets.connect(_url(server), additional_headers=headers) as ws:
+            if headers:
+                assert (await _frame(ws))["type"] == "hello"
+            frames = await _answers(ws, sent.message(towns, token or UNKNOWN_TOKEN))
+    except websockets.ConnectionClosed as closed:
+        return f"closed {closed.rcvd.code if closed.rcvd else 'without a close frame'}"
+    return _summary(frames, towns)
+
+
+@pytest.mark.parametrize("message_type", list(WS_MATRIX))
+async def test_authz_matrix_websocket_message_answers_each_caller(
+    server: Harness, towns: Towns, message_type: str
+) -> None:
+    outcomes = {
+        name: await _ws_outcome(server, towns, caller, message_type) for name, caller in CALLERS.items()
+    }
+
+    assert outcomes == WS_MATRIX[message_type]
+    assert set(MESSAGES) == set(WS_MATRIX)

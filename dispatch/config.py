@@ -114,6 +114,13 @@ class Policy(Strict):
 
     notify_all_tiers: bool = Field(False, description="Tell every tier's center at once.")
     notify_prefecture: bool = Field(False, description="Also forward to the prefecture link.")
+    auto_resolve: bool = Field(
+        False,
+        description=(
+            "Resolve the incident by itself (actor system) once every one of its alerts has been "
+            "resolved by its sender, e.g. an Alertmanager `resolved` notification."
+        ),
+    )
     steps: list[PolicyStep] = Field(min_length=1, description="Ordered steps, lowest tier first.")
 
     @model_validator(mode="after")
@@ -206,6 +213,114 @@ class Prefecture(Strict):
     name: str = Field(description="Display name.")
 
 
+FrigateName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+$", max_length=64)]
+"""A camera or zone name as written in Frigate's own config."""
+
+
+class FrigatePlace(Strict):
+    """Where a camera (or one of its zones) looks: a point, a jurisdiction, or both."""
+
+    location: Position | None = Field(None, description="The watched spot (not the camera's mast).")
+    jurisdiction: Identifier | None = Field(None, description="Jurisdiction id, when no point is known.")
+
+    @model_validator(mode="after")
+    def _somewhere(self) -> Self:
+        if self.location is None and self.jurisdiction is None:
+            raise ValueError("give a location or a jurisdiction")
+        return self
+
+
+class FrigateCamera(FrigatePlace):
+    zones: dict[FrigateName, FrigatePlace] = Field(
+        default_factory=dict, description="Zones with a place of their own; others use the camera's."
+    )
+
+
+class FrigateRule(Strict):
+    """A tracked object's label (optionally in given zones) that becomes an alert category."""
+
+    label: str = Field(min_length=1, max_length=64, description="Frigate label: person, fire, car …")
+    category: Identifier = Field(description="The category its alerts get.")
+    zones: list[FrigateName] = Field(
+        default_factory=list, description="Only in one of these zones (current or entered); none: anywhere."
+    )
+    cameras: list[FrigateName] = Field(default_factory=list, description="Only these cameras; none: all.")
+    min_score: float | None = Field(None, ge=0, le=1, description="Overrides `frigate.min_score`.")
+    severity: Severity | None = Field(None, description="Overrides the category's default.")
+
+
+class Frigate(Strict):
+    """Frigate NVR: cameras placed on the map, labels turned into categories, floods held back."""
+
+    min_score: float = Field(0.7, ge=0, le=1, description="Ignore objects whose top score is lower.")
+    cooldown: Seconds = Field(
+        300.0, description="After an alert, other objects of one camera/zone/label are ignored this long."
+    )
+    cameras: dict[FrigateName, FrigateCamera] = Field(default_factory=dict, description="By Frigate name.")
+    rules: list[FrigateRule] = Field(default_factory=list, description="First matching rule wins.")
+
+
+class CapGateway(Strict):
+    """CAP 1.2 warnings (`POST /api/v1/alerts/cap`): how their events and areas become ours."""
+
+    categories: dict[str, Identifier] = Field(
+        default_factory=dict,
+        description=(
+            "A CAP `event` (compared without regard to case) or CAP `category` code (Met, Geo, "
+            "Fire, Safety, …) → a category id; the event is looked up first, then each category."
+        ),
+    )
+    default_category: Identifier | None = Field(
+        None, description="The category when nothing in `categories` matches; none: the message is refused."
+    )
+    geocodes: dict[str, Identifier] = Field(
+        default_factory=dict,
+        description=(
+            "An area `geocode` written `valueName:value` (e.g. `GB2260:430981`) → jurisdiction id; "
+            "it places a message that has no polygon or circle."
+        ),
+    )
+    default_jurisdiction: Identifier | None = Field(
+        None,
+        description=(
+            "Where a message with no usable polygon, circle or geocode lands (e.g. the city); "
+            "none: such a message is refused."
+        ),
+    )
+
+
+def _default_alertmanager_severities() -> dict[str, Severity]:
+    return {"critical": Severity.II, "warning": Severity.III, "info": Severity.IV}
+
+
+class AlertmanagerGateway(Strict):
+    """Prometheus Alertmanager webhooks (`POST /api/v1/alerts/alertmanager`, version 4)."""
+
+    categories: dict[str, Identifier] = Field(
+        default_factory=dict,
+        description=(
+            "alertname → category id. A `category` label naming a category of this file wins; "
+            "then this mapping; then `default_category`."
+        ),
+    )
+    default_category: Identifier | None = Field(
+        None, description="The category when neither label nor mapping gives one; none: refused."
+    )
+    severities: dict[str, Severity] = Field(
+        default_factory=_default_alertmanager_severities,
+        description=(
+            "Value of the `severity` label → 1 (I) … 4 (IV); other values take the category's default."
+        ),
+    )
+    default_jurisdiction: Identifier | None = Field(
+        None,
+        description=(
+            "Where an alert with neither `lat`/`lon` nor a `jurisdiction` label lands (e.g. the "
+            "city); none: such an alert is refused."
+        ),
+    )
+
+
 class Config(Strict):
     """The whole of config.yaml."""
 
@@ -220,6 +335,11 @@ class Config(Strict):
     policies: dict[Identifier, Policy] = Field(min_length=1)
     categories: list[Category] = Field(min_length=1)
     responders: list[Responder] = Field(default_factory=list)
+    cap: CapGateway = Field(default_factory=CapGateway, description="CAP 1.2 warning intake.")
+    alertmanager: AlertmanagerGateway = Field(
+        default_factory=AlertmanagerGateway, description="Prometheus Alertmanager webhook intake."
+    )
+    frigate: Frigate = Field(default_factory=Frigate, description="Frigate NVR events (gateways/frigate.py).")
 
     @cached_property
     def jurisdiction_by_id(self) -> dict[str, Jurisdiction]:
@@ -270,6 +390,8 @@ class Config(Strict):
         self._check_policies()
         self._check_categories()
         self._check_responders()
+        self._check_alert_gateways()
+        self._check_frigate()
         return self
 
     def _check_tree(self) -> None:
@@ -327,6 +449,19 @@ class Config(Strict):
                 if policy not in self.policies:
                     raise ValueError(f"{where}.policy: unknown policy {policy!r}")
 
+    def _check_frigate(self) -> None:
+        places = [
+            (f"frigate.cameras.{name}{f'.zones.{zone}' if zone else ''}", place)
+            for name, camera in self.frigate.cameras.items()
+            for zone, place in [("", camera), *camera.zones.items()]
+        ]
+        for where, place in places:
+            if place.jurisdiction is not None and place.jurisdiction not in self.jurisdiction_by_id:
+                raise ValueError(f"{where}.jurisdiction: unknown {place.jurisdiction!r}")
+        for index, rule in enumerate(self.frigate.rules):
+            if rule.category not in self.category_by_id:
+                raise ValueError(f"frigate.rules.{index}.category: unknown category {rule.category!r}")
+
     def _check_responders(self) -> None:
         by_id = self.jurisdiction_by_id
         devices: dict[str, str] = {}
@@ -346,6 +481,20 @@ class Config(Strict):
                         f"{where}.mqtt_client_id: {client_id!r} is already used by {devices[client_id]!r}"
                     )
                 devices[client_id] = responder.id
+
+    def _check_alert_gateways(self) -> None:
+        for name, gateway in (("cap", self.cap), ("alertmanager", self.alertmanager)):
+            for key, category in gateway.categories.items():
+                if category not in self.category_by_id:
+                    raise ValueError(f"{name}.categories.{key}: unknown category {category!r}")
+            if gateway.default_category is not None and gateway.default_category not in self.category_by_id:
+                raise ValueError(f"{name}.default_category: unknown category {gateway.default_category!r}")
+            jurisdiction = gateway.default_jurisdiction
+            if jurisdiction is not None and jurisdiction not in self.jurisdiction_by_id:
+                raise ValueError(f"{name}.default_jurisdiction: unknown jurisdiction {jurisdiction!r}")
+        for key, jurisdiction in self.cap.geocodes.items():
+            if jurisdiction not in self.jurisdiction_by_id:
+                raise ValueError(f"cap.geocodes.{key}: unknown jurisdiction {jurisdiction!r}")
 
 
 def _check_unique(section: str, ids: list[str]) -> None:

@@ -83,7 +83,11 @@ class Candidates:
         same = self.by_signal.get((alert.source, alert.category))
         if same is not None and same["state"] in OPEN_INCIDENT_STATES:
             distance = _distance(alert, same)
-            if distance is None or distance <= radius:
+            # Without two positions, the same signal must at least come from the same place:
+            # a hotline line's calls from two towns are two incidents.
+            if (distance is None and same["jurisdiction_id"] == placed.node.id) or (
+                distance is not None and distance <= radius
+            ):
                 return same
         best: tuple[float, Row] | None = None
         for row in self.by_place.get(place_key(alert.category, placed.node.id), ()):

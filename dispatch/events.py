@@ -54,6 +54,29 @@ class AlertReceived(DomainEvent, type="alert_received"):
     alert_count: int
 
 
+@dataclass(frozen=True, kw_only=True)
+class AlertResolved(DomainEvent, type="alert_resolved"):
+    """The sender says its condition is over (an Alertmanager `resolved`, a sensor clearing)."""
+
+    alert_id: int
+    source: str
+    source_event_id: str
+    reason: str | None = None
+    active_alerts: int
+    """Alerts of the incident still neither resolved nor cancelled."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlertCancelled(DomainEvent, type="alert_cancelled"):
+    """The sender withdrew its alert (a CAP Cancel): it was issued in error or is void."""
+
+    alert_id: int
+    source: str
+    source_event_id: str
+    reason: str | None = None
+    active_alerts: int
+
+
 # Incidents ---------------------------------------------------------------------------------
 
 

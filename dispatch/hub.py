@@ -192,7 +192,7 @@ class Hub:
             self.dropped_slow += 1
             conn.closed = True
             logger.info(
-                "closing slow %s connection (%d frames waiting)", conn.principal.actor, conn.queue_size
+                "closing slow %s connection (%d frames waiting)", conn.principal.actor, conn.queue.qsize()
             )
             closing = asyncio.ensure_future(conn.close(CLOSE_SLOW_CONSUMER, "too slow: reconnect and resume"))
             self._closing.add(closing)

@@ -272,6 +272,8 @@ class Intake:
             "first_alert_at": tx.now,
             "last_alert_at": tx.now,
             "policy_name": policy_name,
+            # auto_resolve is not part of the incident's wire snapshot (web/schemas.py
+            # PolicySnapshot); dispatch/alert_status.py reads it by `policy_name`.
             "policy": policy.model_dump(mode="json"),
             "step_index": 0,
             "step_deadline_at": None,

@@ -10,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from dispatch import authz, repository
+from dispatch.alert_status import AlertStatus, AlertStatusChange
 from dispatch.alerts import AlertIn
 from dispatch.auth import Principal, Role
 from dispatch.config import Config
@@ -47,6 +48,7 @@ class DispatchService:
         self.incidents.tasks = self.tasks
         self.intake = Intake(config, self.router, self.policy)
         self._intake_queue = IntakeQueue(writer, self.intake)
+        self.alert_status = AlertStatus(config, self.incidents)
 
     # Alerts -----------------------------------------------------------------------------------
 
@@ -60,6 +62,53 @@ class DispatchService:
         """Record the alerts; returns once they are durably committed (never before)."""
         items = [IntakeItem(alert, raw, actor, causation_id) for alert, raw in alerts]
         return await self._intake_queue.submit(items)
+
+    async def resolve_alert(
+        self,
+        source: str,
+        source_event_id: str,
+        *,
+        actor: str,
+        reason: str | None = None,
+        causation_id: str | None = None,
+    ) -> AlertStatusChange | None:
+        """The sender says the alert's condition is over; None if that alert was never received."""
+
+        def command(tx: Tx) -> AlertStatusChange | None:
+            return self.alert_status.resolve(
+                tx, source, source_event_id, actor=actor, reason=reason, causation_id=causation_id
+            )
+
+        return await self.writer.submit(command)
+
+    async def cancel_alert(
+        self,
+        source: str,
+        source_event_id: str,
+        *,
+        actor: str,
+        reason: str | None = None,
+        causation_id: str | None = None,
+    ) -> list[AlertStatusChange]:
+        """The sender withdraws the alert (and those it superseded); empty if never received."""
+        return await self.cancel_alerts(
+            [(source, source_event_id)], actor=actor, reason=reason, causation_id=causation_id
+        )
+
+    async def cancel_alerts(
+        self,
+        keys: Sequence[tuple[str, str]],
+        *,
+        actor: str,
+        reason: str | None = None,
+        causation_id: str | None = None,
+    ) -> list[AlertStatusChange]:
+        """Withdraw several (source, source_event_id) alerts in one transaction, each once."""
+
+        def command(tx: Tx) -> list[AlertStatusChange]:
+            return self.alert_status.cancel(tx, keys, actor=actor, reason=reason, causation_id=causation_id)
+
+        return await self.writer.submit(command)
 
     # Triggers ---------------------------------------------------------------------------------
 

@@ -11,6 +11,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import JSON, Column, Field, SQLModel
 
+# 64-bit on PostgreSQL (the log outlives 2^31 events); SQLite's INTEGER is 64-bit already and
+# must stay INTEGER to remain the rowid.
+BIG = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
 
 class ResponderRow(SQLModel, table=True):
     __tablename__ = "responder"
@@ -31,7 +35,7 @@ class AlertRow(SQLModel, table=True):
     __tablename__ = "alert"
     __table_args__ = (sa.Index("ix_alert_source_category", "source", "category", "id"),)
 
-    id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    id: int = Field(primary_key=True, sa_type=BIG, sa_column_kwargs={"autoincrement": False})
     source: str
     source_event_id: str
     key: str = Field(sa_column=Column(sa.Text, nullable=False, unique=True))
@@ -49,14 +53,18 @@ class AlertRow(SQLModel, table=True):
     description: str | None = None
     attributes: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     raw: str = Field(sa_column=Column(sa.Text, nullable=False))
-    incident_id: int = Field(index=True)
+    incident_id: int = Field(index=True, sa_type=BIG)
+    resolved_at: float | None = None
+    """When its sender said the condition is over (dispatch/alert_status.py)."""
+    cancelled_at: float | None = None
+    """When its sender withdrew it (a CAP Cancel)."""
 
 
 class IncidentRow(SQLModel, table=True):
     __tablename__ = "incident"
     __table_args__ = (sa.Index("ix_incident_place", "place", "last_alert_at"),)
 
-    id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    id: int = Field(primary_key=True, sa_type=BIG, sa_column_kwargs={"autoincrement": False})
     category: str
     severity: int
     state: str = Field(index=True)
@@ -88,8 +96,8 @@ class IncidentRow(SQLModel, table=True):
 class TaskRow(SQLModel, table=True):
     __tablename__ = "task"
 
-    id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
-    incident_id: int = Field(index=True)
+    id: int = Field(primary_key=True, sa_type=BIG, sa_column_kwargs={"autoincrement": False})
+    incident_id: int = Field(index=True, sa_type=BIG)
     responder_id: str = Field(index=True)
     state: str
     tier: str
@@ -107,12 +115,12 @@ class EventRow(SQLModel, table=True):
 
     __tablename__ = "event"
 
-    seq: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    seq: int = Field(primary_key=True, sa_type=BIG, sa_column_kwargs={"autoincrement": False})
     occurred_at: float
     actor: str
     causation_id: str | None = None
-    incident_id: int | None = Field(default=None, index=True)
-    task_id: int | None = Field(default=None, index=True)
+    incident_id: int | None = Field(default=None, index=True, sa_type=BIG)
+    task_id: int | None = Field(default=None, index=True, sa_type=BIG)
     type: str
     payload: str = Field(sa_column=Column(sa.Text, nullable=False))
     prev_hash: str
@@ -125,7 +133,7 @@ class ChainHeadRow(SQLModel, table=True):
     __tablename__ = "chain_head"
 
     id: int = Field(default=1, primary_key=True)
-    seq: int
+    seq: int = Field(sa_type=BIG)
     hash: str
 
 

@@ -21,7 +21,7 @@ from dispatch.hub import Hub
 from dispatch.presence import Positions
 from dispatch.service import DispatchService
 from dispatch.writer import Writer
-from web import alerts, health, incidents, openapi, ws
+from web import alert_feeds, alerts, docs, gateway_routes, health, incidents, ws
 from web.errors import MAX_BODY, error_middleware
 from web.keys import RUNTIME
 from web.security import TOKENS, TokenCache, auth_middleware
@@ -126,9 +126,17 @@ def create_app(
         await runtime.stop()
 
     app.cleanup_ctx.append(lifecycle)
+
+    async def close_sockets(_app: web.Application) -> None:
+        # Before aiohttp waits for open handlers: a socket's handler only ends once it closes.
+        await runtime.hub.close_all()
+
+    app.on_shutdown.append(close_sockets)
     health.add_routes(app)
     alerts.add_routes(app)
+    alert_feeds.add_routes(app)
+    gateway_routes.add_routes(app)
     incidents.add_routes(app)
     ws.add_routes(app)
-    openapi.add_routes(app)
+    docs.add_routes(app)
     return app

@@ -2,33 +2,25 @@
 
 Each handler carries an `@operation(...)` naming its request model (the very one it
 validates with), its response models (web/schemas.py) and the authz actions it needs; the
-document is assembled from `app.router` when first asked for, so triggers, roles and the
-config's ids are read then, never copied. `GET /api/docs` renders it with Swagger UI, whose
-files come from the `swagger-ui-bundle-v2` wheel: no CDN is needed.
+document is assembled from `app.router` when first asked for (web/docs.py serves it), so
+triggers, roles and the config's ids are read then, never copied.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, TypeVar
 
-import orjson
 from aiohttp import web
 from pydantic import TypeAdapter
 from pydantic.json_schema import JsonSchemaMode
-from swagger_ui_bundle import swagger_ui_path
 
 from dispatch.auth import Role
 from dispatch.authz import ROLE_ACTIONS, Action
 from dispatch.config import Config
-from web.keys import RUNTIME
 from web.schemas import MAX_ID, ErrorBody, Query
 
-OPENAPI_PATH = "/api/openapi.json"
-DOCS_PATH = "/api/docs"
-ASSETS_PREFIX = "/api/docs/assets"
 REF_TEMPLATE = "#/components/schemas/{model}"
 
 H = TypeVar("H", bound=Callable[..., Any])
@@ -171,6 +163,9 @@ def build(app: web.Application, config: Config) -> dict[str, Any]:
         paths.setdefault(path, {})[method] = _operation(
             described_operation, method, path, schemas, components, config
         )
+    for key, schema in schemas.items():
+        if key[0] == "query":  # inlined as parameters, not a component
+            components.pop(_name(schema), None)
     return {
         "openapi": "3.1.0",
         "info": {
@@ -307,9 +302,8 @@ def _response(description: str, model: Any, schemas: dict[SchemaKey, dict[str, A
 def _query_parameters(
     schema: dict[str, Any], components: dict[str, Any], config: Config
 ) -> list[dict[str, Any]]:
-    """A query model's fields as parameters; the model itself is not a component."""
-    name = schema["$ref"].rsplit("/", 1)[-1]
-    model = components.pop(name)
+    """A query model's fields as parameters."""
+    model = components[_name(schema)]
     required = set(model.get("required", ()))
     parameters = []
     for field_name, field_schema in model["properties"].items():
@@ -328,6 +322,11 @@ def _query_parameters(
             }
         )
     return parameters
+
+
+def _name(reference: dict[str, Any]) -> str:
+    name: str = reference["$ref"].rsplit("/", 1)[-1]
+    return name
 
 
 def _without_null(schema: dict[str, Any]) -> dict[str, Any]:
@@ -371,71 +370,3 @@ def _reachable(components: dict[str, Any], roots: Iterable[Any]) -> set[str]:
         elif isinstance(node, list):
             pending.extend(node)
     return found
-
-
-# Routes ---------------------------------------------------------------------------------------
-
-DOCS_PAGE = """<!DOCTYPE html>
-<html lang="en">
-  <head>
-    <meta charset="UTF-8">
-    <title>dispatch — HTTP API</title>
-    <link rel="stylesheet" href="docs/assets/swagger-ui.css">
-    <link rel="icon" type="image/png" href="docs/assets/favicon-32x32.png" sizes="32x32">
-  </head>
-  <body>
-    <div id="swagger-ui"></div>
-    <script src="docs/assets/swagger-ui-bundle.js" charset="UTF-8"></script>
-    <script>
-      window.ui = SwaggerUIBundle({
-        url: "openapi.json",
-        dom_id: "#swagger-ui",
-        deepLinking: true,
-        validatorUrl: null,
-        presets: [SwaggerUIBundle.presets.apis],
-        layout: "BaseLayout",
-      });
-    </script>
-  </body>
-</html>
-"""
-
-
-class DocumentCache:
-    """The document, built on first request: routes and config are fixed by then."""
-
-    def __init__(self) -> None:
-        self.body: bytes | None = None
-
-
-DOCUMENT = web.AppKey("openapi_document", DocumentCache)
-
-
-@operation(
-    "This document",
-    tag="docs",
-    description="OpenAPI 3.1 of this API, generated from the models the handlers validate with.",
-    responses={200: Media("application/json", {"type": "object"})},
-)
-async def openapi_json(request: web.Request) -> web.Response:
-    cache = request.app[DOCUMENT]
-    if cache.body is None:
-        cache.body = orjson.dumps(build(request.app, request.app[RUNTIME].config))
-    return web.Response(body=cache.body, content_type="application/json")
-
-
-@operation(
-    "Browsable documentation",
-    tag="docs",
-    description="Swagger UI over this document, served from the package's own files.",
-    responses={200: Media("text/html", {"type": "string"})},
-)
-async def docs_page(_request: web.Request) -> web.Response:
-    return web.Response(text=DOCS_PAGE, content_type="text/html")
-
-
-def add_routes(app: web.Application) -> None:
-    app[DOCUMENT] = DocumentCache()
-    app.router.add_get(OPENAPI_PATH, openapi_json)
-    app.router.add_get(DOCS_PATH, docs_page)
-    app.router.add_static(ASSETS_PREFIX, Path(str(swagger_ui_path)))

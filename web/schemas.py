@@ -21,8 +21,7 @@ from state_machines import IncidentState, TaskState
 Grade = Literal["I", "II", "III", "IV"]
 ResponderStatus = Literal["available", "busy", "off_duty"]
 
-# Ids and sequence numbers are INTEGER columns (dispatch/tables.py): 32 bits on PostgreSQL.
-MAX_ID = 2**31 - 1
+MAX_ID = 2**63 - 1  # ids and sequence numbers are 64-bit (BIGINT on PostgreSQL)
 EVENTS_MAX_LIMIT = 5000
 
 
@@ -54,6 +53,7 @@ class PolicySnapshot(Wire):
     step: int = Field(description="Index of the current step in `steps`.")
     notify_all_tiers: bool
     notify_prefecture: bool
+    auto_resolve: bool = Field(False, description="Resolve by itself once every alert resolved.")
     steps: list[PolicyStepOut]
 
 

@@ -83,6 +83,25 @@ class Request:
     """The resource's state when a 409 proves access was granted but the trigger is illegal now."""
 
 
+CAP_TEST_MESSAGE = (
+    b'<alert xmlns="urn:oasis:names:tc:emergency:cap:1.2"><identifier>matrix-1</identifier>'
+    b"<sender>matrix@example.cn</sender><sent>2026-07-01T08:00:00+08:00</sent><status>Test</status>"
+    b"<msgType>Alert</msgType><scope>Public</scope></alert>"
+)
+ALERTMANAGER_RESOLVED_UNKNOWN = {
+    "version": "4",
+    "status": "resolved",
+    "receiver": "matrix",
+    "alerts": [
+        {
+            "status": "resolved",
+            "labels": {"alertname": "Matrix"},
+            "startsAt": "2026-07-01T08:00:00Z",
+            "fingerprint": "0000000000000000",
+        }
+    ],
+}
+
 # The REST world: the west task is done (accepted, arrived, completed), so its incident is on_scene.
 REQUESTS: dict[Route, Request] = {
     ("GET", "/healthz"): Request("/healthz"),
@@ -92,6 +111,28 @@ REQUESTS: dict[Route, Request] = {
     ("GET", "/api/docs/assets"): Request("/api/docs/assets/index.css"),
     # The very alert the west incident came from: a duplicate, so it changes nothing.
     ("POST", "/api/v1/alerts"): Request("/api/v1/alerts", alert("w1", location=WEST_N)),
+    # A camera the test config does not map: understood, ignored, nothing written.
+    ("POST", "/api/v1/alerts/frigate"): Request(
+        "/api/v1/alerts/frigate",
+        {"type": "update", "after": {"id": "1.0-a", "camera": "wharf", "label": "person", "start_time": 1.0}},
+    ),
+    # One call about the west incident's flood: the first joins it, the others are duplicates.
+    ("POST", "/api/v1/hotline/calls"): Request(
+        "/api/v1/hotline/calls",
+        {
+            "type": "entry",
+            "call_id": "matrix-1",
+            "caller_number": "13800000000",
+            "location": WEST_N,
+            "category": "waterlogging",
+            "statement": "authorization matrix",
+        },
+    ),
+    # A CAP Test message is acknowledged and ignored; a resolved alert never seen changes nothing.
+    ("POST", "/api/v1/alerts/cap"): Request("/api/v1/alerts/cap", CAP_TEST_MESSAGE),
+    ("POST", "/api/v1/alerts/alertmanager"): Request(
+        "/api/v1/alerts/alertmanager", ALERTMANAGER_RESOLVED_UNKNOWN
+    ),
     ("GET", "/api/v1/incidents"): Request("/api/v1/incidents"),
     ("GET", "/api/v1/incidents/{id}"): Request("/api/v1/incidents/{incident}"),
     ("GET", "/api/v1/incidents/{id}/suggestions"): Request("/api/v1/incidents/{incident}/suggestions"),
@@ -116,6 +157,10 @@ REST_MATRIX: dict[Route, dict[str, Any]] = {
     ("GET", "/api/docs"):                          row(200,  200, 200, 200, 200,   200,   200,    200),
     ("GET", "/api/docs/assets"):                   row(200,  200, 200, 200, 200,   200,   200,    200),
     ("POST", "/api/v1/alerts"):                    row(202,  202, 202, 202, 403,   403,   202,    401),
+    ("POST", "/api/v1/alerts/cap"):                row(202,  202, 202, 202, 403,   403,   202,    401),
+    ("POST", "/api/v1/alerts/alertmanager"):       row(202,  202, 202, 202, 403,   403,   202,    401),
+    ("POST", "/api/v1/alerts/frigate"):            row(200,  200, 200, 200, 403,   403,   200,    401),
+    ("POST", "/api/v1/hotline/calls"):             row(202,  202, 202, 202, 403,   403,   202,    401),
     ("GET", "/api/v1/incidents"):                  row(200,  200, 200, 200, 403,   403,   403,    401),
     ("GET", "/api/v1/incidents/{id}"):             row(200,  200, 200, 404, 403,   403,   403,    401),
     ("GET", "/api/v1/incidents/{id}/suggestions"): row(200,  200, 200, 404, 403,   403,   403,    401),
@@ -186,9 +231,11 @@ def _bearer(token: str | None) -> dict[str, str]:
 async def _send(server: Harness, route: Route, caller: Caller, incident: int, task: int) -> ClientResponse:
     request = REQUESTS[route]
     path = request.path.format(incident=incident, task=task, task_trigger=caller.task_trigger)
-    return await server.client.request(
-        route[0], path, json=request.body, headers=_bearer(_token(server, caller))
-    )
+    headers = _bearer(_token(server, caller))
+    if isinstance(request.body, bytes):  # an XML message (CAP)
+        headers["Content-Type"] = "application/xml"
+        return await server.client.request(route[0], path, data=request.body, headers=headers)
+    return await server.client.request(route[0], path, json=request.body, headers=headers)
 
 
 async def _refusal(response: ClientResponse) -> str:

@@ -152,6 +152,19 @@ INTAKE_CASES = [
         id="unknown-jurisdiction",
     ),
     pytest.param(Case(_json(alert("bad-1", colour="red")), 422, "invalid", "colour"), id="extra-field"),
+    # PostgreSQL text cannot hold NUL; found by the OpenAPI contract test as a 500.
+    pytest.param(
+        Case(_json(alert("bad-1", title="pump\u0000 3")), 422, "invalid", "title"), id="nul-in-title"
+    ),
+    pytest.param(
+        Case(
+            _batch_with_bad_fourth(alert("batch-3", source="gauge-13", attributes={"note": "\u0000"})),
+            422,
+            "invalid",
+            "alerts.3.attributes.note",
+        ),
+        id="nul-in-batch",
+    ),
     pytest.param(Case(_json({"alerts": []}), 422, "invalid", "alerts"), id="empty-batch"),
     pytest.param(
         Case(_json({"alerts": [alert("batch-0")], "priority": 1}), 422, "invalid", "priority"),
@@ -363,6 +376,10 @@ OTHER_CASES = [
     pytest.param(
         _request("POST", "/api/v1/incidents/1/resolve", 422, "invalid", "reason", {"reason": 42}),
         id="resolve-reason-number",
+    ),
+    pytest.param(
+        _request("POST", "/api/v1/incidents/1/resolve", 422, "invalid", "reason", {"reason": "done\u0000"}),
+        id="resolve-reason-nul",
     ),
     pytest.param(
         _request("POST", "/api/v1/incidents/1/resolve", 422, "invalid", None, ["pumped out"]),

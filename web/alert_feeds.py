@@ -1,0 +1,196 @@
+"""`POST /api/v1/alerts/cap` and `/api/v1/alerts/alertmanager`: warning and monitoring feeds.
+
+Each handler validates, translates (gateways/), checks against the config, then asks the
+service; the 202 is sent only once everything the message caused is committed.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from dispatch.authz import Action
+from gateways import alertmanager, cap
+from web.alerts import read_json
+from web.errors import error_response, json_response, validation_error
+from web.keys import RUNTIME
+from web.openapi import operation
+from web.schemas import ErrorBody
+from web.security import authorize
+
+XML_TYPES = frozenset({"application/xml", "text/xml", "application/cap+xml"})
+
+_webhook = TypeAdapter(alertmanager.AlertmanagerWebhook)
+
+
+class Wire(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class AlertReceipt(Wire):
+    """The alert a message created (or had created before: `duplicate`)."""
+
+    alert_id: int
+    incident_id: int = Field(description="The incident the alert opened or joined.")
+    duplicate: bool = Field(description="The same (source, source_event_id) was received before.")
+
+
+class AlertStatusOut(Wire):
+    """An alert resolved or cancelled by its sender."""
+
+    alert_id: int
+    incident_id: int
+    changed: bool = Field(description="False: it was resolved or cancelled already.")
+    incident_state: str = Field(description="The incident's state afterwards.")
+
+
+class CapResult(Wire):
+    """What the CAP message did, once committed."""
+
+    msg_type: Literal["Alert", "Update", "Cancel", "Ack", "Error"]
+    identifier: str
+    alert: AlertReceipt | None = Field(description="Alert and Update: the alert received.")
+    cancelled: list[AlertStatusOut] = Field(
+        description="Cancel: each alert withdrawn (with those the referenced messages superseded)."
+    )
+    ignored: str | None = Field(description="Why nothing was done (a Test message, an Ack …).")
+
+
+class AlertmanagerOutcome(Wire):
+    status: Literal["firing", "resolved"]
+    source_event_id: str = Field(description="The alert's key: fingerprint@startsAt.")
+    alert_id: int | None = Field(description="Null: a resolved alert that was never received.")
+    incident_id: int | None
+    duplicate: bool | None = Field(description="firing: the same key was received before.")
+    changed: bool | None = Field(description="resolved: false if it was resolved already or unknown.")
+
+
+class AlertmanagerResults(Wire):
+    """One outcome per alert of the notification, in its order; sent once all are committed."""
+
+    results: list[AlertmanagerOutcome]
+
+
+@operation(
+    "Send a CAP 1.2 message",
+    tag="alerts",
+    actions=[Action.POST_ALERTS],
+    description=(
+        "The body is one CAP 1.2 `<alert>` as XML (`Content-Type: application/xml` or `text/xml`), "
+        "UTF-8, without DTD or entities. Alert and Update create an alert (an Update joins the "
+        "incident its sender's earlier message opened); Cancel withdraws the alerts of the "
+        "messages in `references`, and cancels an incident left without any. A status other than "
+        "Actual, and msgType Ack or Error, are acknowledged and ignored."
+    ),
+    responses={202: CapResult, 415: ErrorBody},
+    errors=[400, 413, 422],
+)
+async def post_cap(request: web.Request) -> web.Response:
+    principal = authorize(request, Action.POST_ALERTS)
+    runtime = request.app[RUNTIME]
+    if request.content_type not in XML_TYPES:
+        return error_response(
+            415,
+            "unsupported_media_type",
+            f"send the CAP message as application/xml or text/xml, not {request.content_type!r}",
+        )
+    raw = await request.read()
+    if not raw:
+        raise cap.MalformedXml("the request body is empty; send a CAP message")
+    message = cap.translate(raw, runtime.config.cap)
+    causation_id = request.headers.get("X-Request-Id")
+    body: dict[str, object] = {
+        "msg_type": message.message_type.value,
+        "identifier": message.identifier,
+        "alert": None,
+        "cancelled": [],
+        "ignored": message.ignored,
+    }
+    if message.alert is not None:
+        runtime.service.check_alerts([message.alert], batch=False)
+        [received] = await runtime.service.receive_alerts(
+            [(message.alert, raw.decode("utf-8"))], actor=principal.actor, causation_id=causation_id
+        )
+        runtime.accepted_alerts += 0 if received.duplicate else 1
+        body["alert"] = received.as_json()
+    elif message.message_type == cap.MessageType.CANCEL and message.ignored is None:
+        changes = await runtime.service.cancel_alerts(
+            [(reference.sender, reference.identifier) for reference in message.references],
+            actor=principal.actor,
+            reason=f"CAP Cancel {message.identifier} from {message.sender}",
+            causation_id=causation_id,
+        )
+        cancelled = [change.as_json() for change in changes]
+        body["cancelled"] = cancelled
+    return json_response(body, 202)
+
+
+@operation(
+    "Send an Alertmanager notification",
+    tag="alerts",
+    actions=[Action.POST_ALERTS],
+    description=(
+        "Prometheus Alertmanager's webhook (payload version 4); point a `webhook_config` here with "
+        "a gateway token as `http_config.authorization.credentials`. Each firing alert becomes an "
+        "alert keyed (receiver, fingerprint@startsAt); each resolved one resolves that alert, and "
+        "an incident whose every alert is resolved resolves itself if its policy has `auto_resolve`."
+    ),
+    body=alertmanager.AlertmanagerWebhook,
+    responses={202: AlertmanagerResults},
+)
+async def post_alertmanager(request: web.Request) -> web.Response:
+    principal = authorize(request, Action.POST_ALERTS)
+    runtime = request.app[RUNTIME]
+    data = await read_json(request)
+    try:
+        webhook = _webhook.validate_python(data)
+    except ValidationError as err:
+        return validation_error(err)
+    limit = runtime.config.intake.max_batch
+    if len(webhook.alerts) > limit:
+        return error_response(413, "too_large", f"at most {limit} alerts per notification", "alerts")
+    notices = alertmanager.translate(webhook, runtime.config)
+    firing = [(notice.alert, notice.raw) for notice in notices if notice.alert is not None]
+    for index, notice in enumerate(notices):
+        if notice.alert is not None:
+            runtime.service.intake.check(notice.alert, f"alerts.{index}.")
+    causation_id = request.headers.get("X-Request-Id")
+    received = iter(
+        await runtime.service.receive_alerts(firing, actor=principal.actor, causation_id=causation_id)
+        if firing
+        else []
+    )
+    results: list[dict[str, object]] = []
+    for notice in notices:
+        outcome: dict[str, object] = {
+            "status": notice.status.value,
+            "source_event_id": notice.source_event_id,
+            "alert_id": None,
+            "incident_id": None,
+            "duplicate": None,
+            "changed": None,
+        }
+        if notice.alert is not None:
+            receipt = next(received)
+            runtime.accepted_alerts += 0 if receipt.duplicate else 1
+            outcome.update(receipt.as_json())
+        else:
+            change = await runtime.service.resolve_alert(
+                notice.source,
+                notice.source_event_id,
+                actor=principal.actor,
+                reason="resolved in Alertmanager",
+                causation_id=causation_id,
+            )
+            outcome["changed"] = change.changed if change is not None else False
+            if change is not None:
+                outcome.update(alert_id=change.alert_id, incident_id=change.incident_id)
+        results.append(outcome)
+    return json_response({"results": results}, 202)
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post("/api/v1/alerts/cap", post_cap)
+    app.router.add_post("/api/v1/alerts/alertmanager", post_alertmanager)

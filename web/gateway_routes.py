@@ -1,0 +1,161 @@
+"""`POST /api/v1/alerts/frigate` and `POST /api/v1/hotline/calls`: foreign formats over HTTP."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import orjson
+from aiohttp import web
+from pydantic import Field, TypeAdapter, ValidationError
+
+from dispatch.alerts import AlertIn
+from dispatch.authz import Action
+from dispatch.errors import MalformedBody
+from gateways import frigate, hotline
+from web.alerts import read_json
+from web.errors import error_response, json_response, validation_error
+from web.keys import RUNTIME
+from web.openapi import operation
+from web.schemas import Received, Wire
+from web.security import authorize
+
+logger = logging.getLogger(__name__)
+
+FRIGATE: web.AppKey[frigate.FrigateGateway] = web.AppKey("frigate_gateway")
+REJECTED: web.AppKey[dict[str, int]] = web.AppKey("gateway_rejections")
+"""Malformed messages per route, for metrics and the tests."""
+
+_frigate_event = TypeAdapter(frigate.FrigateEvent)
+_call_entry = TypeAdapter(hotline.CallEntry)
+_telephony_event = TypeAdapter(hotline.TelephonyEvent)
+_TELEPHONY_TYPES = {each.value for each in hotline.TelephonyEventType}
+
+
+class IgnoredBody(Wire):
+    """Understood, and deliberately not an alert: nothing was written."""
+
+    ignored: str = Field(
+        description=(
+            "Why: false_positive, unmapped_camera, unmapped_label, below_min_score, cooldown "
+            "(Frigate); no_category (a telephony event without a category)."
+        )
+    )
+
+
+class FrigateReceived(Received):
+    """A Frigate object's alert receipt, sent once committed."""
+
+    resolved: bool = Field(description="An `end` message marked the object's alert resolved.")
+
+
+def _reject(request: web.Request, route: str, response: web.Response) -> web.Response:
+    counts = request.app[REJECTED]
+    counts[route] = counts.get(route, 0) + 1
+    logger.warning("%s: rejected a malformed message (%s)", route, response.text)
+    return response
+
+
+async def _read(request: web.Request, route: str) -> Any:
+    try:
+        return await read_json(request)
+    except MalformedBody:
+        request.app[REJECTED][route] = request.app[REJECTED].get(route, 0) + 1
+        raise
+
+
+async def _intake(request: web.Request, alert: AlertIn, raw: Any, actor: str) -> dict[str, Any]:
+    runtime = request.app[RUNTIME]
+    runtime.service.check_alerts([alert], False)
+    [received] = await runtime.service.receive_alerts(
+        [(alert, orjson.dumps(raw).decode())], actor=actor, causation_id=request.headers.get("X-Request-Id")
+    )
+    runtime.accepted_alerts += 0 if received.duplicate else 1
+    return received.as_json()
+
+
+@operation(
+    "Send one Frigate event",
+    tag="alerts",
+    actions=[Action.POST_ALERTS],
+    description=(
+        "The JSON Frigate publishes on `frigate/events` (`type` new/update/end, `before`, `after`). "
+        "One tracked object is one alert (its Frigate id is the key: updates answer `duplicate: "
+        "true`). A message that is understood but stands for no alert (false positive, camera or "
+        "label not in `frigate` of config.yaml, score below the minimum, cooldown) answers 200 "
+        '`{"ignored": reason}`. `end` marks the alert of the object resolved (`resolved: true`).'
+    ),
+    body=frigate.FrigateEvent,
+    responses={202: FrigateReceived, 200: IgnoredBody},
+)
+async def post_frigate_event(request: web.Request) -> web.Response:
+    principal = authorize(request, Action.POST_ALERTS)
+    runtime = request.app[RUNTIME]
+    data = await _read(request, "frigate")
+    if not isinstance(data, dict):
+        return _reject(request, "frigate", error_response(422, "invalid", "send one Frigate event object"))
+    try:
+        event = _frigate_event.validate_python(data)
+    except ValidationError as err:
+        return _reject(request, "frigate", validation_error(err))
+    result = request.app[FRIGATE].take(event, runtime.clock.now())
+    if isinstance(result, frigate.Ignored):
+        return json_response({"ignored": result.reason.value}, 200)
+    answer = await _intake(request, result, data, principal.actor)
+    resolved = False
+    if event.type == frigate.FrigateEventType.END:
+        change = await runtime.service.resolve_alert(
+            result.source,
+            result.source_event_id,
+            actor=principal.actor,
+            reason="the tracked object left the camera's view (Frigate end)",
+            causation_id=request.headers.get("X-Request-Id"),
+        )
+        resolved = change is not None
+    return json_response({**answer, "resolved": resolved}, 202)
+
+
+@operation(
+    "Report a hotline call",
+    tag="alerts",
+    actions=[Action.POST_ALERTS],
+    description=(
+        "A call-taker's entry (`type: entry`) or a telephony event (`call_started`, "
+        "`call_answered`, `call_ended`). Each call is one alert keyed by its `call_id`; calls "
+        "about the same thing (same category, near in space and time) join one incident, whose "
+        "`alert_count` counts the callers. The caller's number is kept for dispatchers only. "
+        'A telephony event without a category answers 200 `{"ignored": "no_category"}`.'
+    ),
+    body=hotline.HotlineCall,
+    responses={202: Received, 200: IgnoredBody},
+)
+async def post_hotline_call(request: web.Request) -> web.Response:
+    principal = authorize(request, Action.POST_ALERTS)
+    data = await _read(request, "hotline")
+    kind = data.get("type") if isinstance(data, dict) else None
+    adapter: TypeAdapter[Any]
+    if kind == "entry":
+        adapter = _call_entry
+    elif kind in _TELEPHONY_TYPES:
+        adapter = _telephony_event
+    else:
+        message = "type must be entry, " + ", ".join(sorted(_TELEPHONY_TYPES))
+        return _reject(request, "hotline", error_response(422, "invalid", message, "type"))
+    try:
+        call = adapter.validate_python(data)
+    except ValidationError as err:
+        return _reject(request, "hotline", validation_error(err))
+    alert = hotline.translate(call, request.app[RUNTIME].config)
+    if alert is None:
+        return json_response({"ignored": "no_category"}, 200)
+    logger.info(
+        "hotline call %s from %s (%s)", call.call_id, hotline.mask_number(call.caller_number), alert.category
+    )
+    return json_response(await _intake(request, alert, data, principal.actor), 202)
+
+
+def add_routes(app: web.Application) -> None:
+    app[FRIGATE] = frigate.FrigateGateway.create(app[RUNTIME].config)
+    app[REJECTED] = {}
+    app.router.add_post("/api/v1/alerts/frigate", post_frigate_event)
+    app.router.add_post("/api/v1/hotline/calls", post_hotline_call)

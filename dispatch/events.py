@@ -55,9 +55,7 @@ class AlertReceived(DomainEvent, type="alert_received"):
 
 
 @dataclass(frozen=True, kw_only=True)
-class AlertResolved(DomainEvent, type="alert_resolved"):
-    """The sender says its condition is over (an Alertmanager `resolved`, a sensor clearing)."""
-
+class AlertStatusChanged(DomainEvent):
     alert_id: int
     source: str
     source_event_id: str
@@ -67,14 +65,13 @@ class AlertResolved(DomainEvent, type="alert_resolved"):
 
 
 @dataclass(frozen=True, kw_only=True)
-class AlertCancelled(DomainEvent, type="alert_cancelled"):
-    """The sender withdrew its alert (a CAP Cancel): it was issued in error or is void."""
+class AlertResolved(AlertStatusChanged, type="alert_resolved"):
+    """The sender says its condition is over (an Alertmanager `resolved`, a sensor clearing)."""
 
-    alert_id: int
-    source: str
-    source_event_id: str
-    reason: str | None = None
-    active_alerts: int
+
+@dataclass(frozen=True, kw_only=True)
+class AlertCancelled(AlertStatusChanged, type="alert_cancelled"):
+    """The sender withdrew its alert (a CAP Cancel): it was issued in error or is void."""
 
 
 # Incidents ---------------------------------------------------------------------------------

@@ -3,71 +3,32 @@
 from __future__ import annotations
 
 import itertools
-import re
 from collections.abc import Iterator
-from enum import IntEnum, StrEnum
+from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any, Self
+from typing import Any, Self
 
 import yaml
 from pydantic import (
-    BeforeValidator,
     Field,
     ValidationError,
     model_validator,
 )
 
+from dispatch.config_types import TIER_ORDER as TIER_ORDER
+from dispatch.config_types import Identifier as Identifier
+from dispatch.config_types import Seconds as Seconds
+from dispatch.config_types import Severity as Severity
+from dispatch.config_types import Tier as Tier
+from dispatch.gateway_config import AlertmanagerGateway as AlertmanagerGateway
+from dispatch.gateway_config import CapGateway as CapGateway
+from dispatch.gateway_config import Frigate as Frigate
+from dispatch.gateway_config import FrigateCamera as FrigateCamera
+from dispatch.gateway_config import FrigatePlace as FrigatePlace
+from dispatch.gateway_config import FrigateRule as FrigateRule
+from dispatch.gateway_config import Mqtt as Mqtt
 from dispatch.geo import OVERLAP_TOLERANCE, GeoPolygon, Position, Strict
-
-
-class Tier(StrEnum):
-    """The three tiers of the vertical linkage, top first."""
-
-    CITY = "city"
-    TOWN = "town"
-    STREET = "street"
-
-    @property
-    def depth(self) -> int:
-        return TIER_ORDER.index(self)
-
-    def above(self) -> Tier | None:
-        return TIER_ORDER[self.depth - 1] if self.depth > 0 else None
-
-    def below(self) -> Tier | None:
-        return TIER_ORDER[self.depth + 1] if self.depth + 1 < len(TIER_ORDER) else None
-
-
-TIER_ORDER: tuple[Tier, ...] = (Tier.CITY, Tier.TOWN, Tier.STREET)
-
-
-class Severity(IntEnum):
-    """Incident grading: I (特别重大) is the most severe, IV (一般) the least."""
-
-    I = 1  # noqa: E741 - the official grade names
-    II = 2
-    III = 3
-    IV = 4
-
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
-
-
-def _parse_duration(value: Any) -> Any:
-    if isinstance(value, str):
-        match = _DURATION.match(value)
-        if not match:
-            raise ValueError(f"not a duration: {value!r} (use e.g. 60s, 2m, 1h)")
-        return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-    return value
-
-
-Seconds = Annotated[float, BeforeValidator(_parse_duration), Field(gt=0)]
-"""A duration in seconds; config.yaml may write it as 90, 90s, 2m or 1h."""
-
-Identifier = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$", max_length=64)]
 
 
 class TierLabels(Strict):
@@ -213,114 +174,6 @@ class Prefecture(Strict):
     name: str = Field(description="Display name.")
 
 
-FrigateName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+$", max_length=64)]
-"""A camera or zone name as written in Frigate's own config."""
-
-
-class FrigatePlace(Strict):
-    """Where a camera (or one of its zones) looks: a point, a jurisdiction, or both."""
-
-    location: Position | None = Field(None, description="The watched spot (not the camera's mast).")
-    jurisdiction: Identifier | None = Field(None, description="Jurisdiction id, when no point is known.")
-
-    @model_validator(mode="after")
-    def _somewhere(self) -> Self:
-        if self.location is None and self.jurisdiction is None:
-            raise ValueError("give a location or a jurisdiction")
-        return self
-
-
-class FrigateCamera(FrigatePlace):
-    zones: dict[FrigateName, FrigatePlace] = Field(
-        default_factory=dict, description="Zones with a place of their own; others use the camera's."
-    )
-
-
-class FrigateRule(Strict):
-    """A tracked object's label (optionally in given zones) that becomes an alert category."""
-
-    label: str = Field(min_length=1, max_length=64, description="Frigate label: person, fire, car …")
-    category: Identifier = Field(description="The category its alerts get.")
-    zones: list[FrigateName] = Field(
-        default_factory=list, description="Only in one of these zones (current or entered); none: anywhere."
-    )
-    cameras: list[FrigateName] = Field(default_factory=list, description="Only these cameras; none: all.")
-    min_score: float | None = Field(None, ge=0, le=1, description="Overrides `frigate.min_score`.")
-    severity: Severity | None = Field(None, description="Overrides the category's default.")
-
-
-class Frigate(Strict):
-    """Frigate NVR: cameras placed on the map, labels turned into categories, floods held back."""
-
-    min_score: float = Field(0.7, ge=0, le=1, description="Ignore objects whose top score is lower.")
-    cooldown: Seconds = Field(
-        300.0, description="After an alert, other objects of one camera/zone/label are ignored this long."
-    )
-    cameras: dict[FrigateName, FrigateCamera] = Field(default_factory=dict, description="By Frigate name.")
-    rules: list[FrigateRule] = Field(default_factory=list, description="First matching rule wins.")
-
-
-class CapGateway(Strict):
-    """CAP 1.2 warnings (`POST /api/v1/alerts/cap`): how their events and areas become ours."""
-
-    categories: dict[str, Identifier] = Field(
-        default_factory=dict,
-        description=(
-            "A CAP `event` (compared without regard to case) or CAP `category` code (Met, Geo, "
-            "Fire, Safety, …) → a category id; the event is looked up first, then each category."
-        ),
-    )
-    default_category: Identifier | None = Field(
-        None, description="The category when nothing in `categories` matches; none: the message is refused."
-    )
-    geocodes: dict[str, Identifier] = Field(
-        default_factory=dict,
-        description=(
-            "An area `geocode` written `valueName:value` (e.g. `GB2260:430981`) → jurisdiction id; "
-            "it places a message that has no polygon or circle."
-        ),
-    )
-    default_jurisdiction: Identifier | None = Field(
-        None,
-        description=(
-            "Where a message with no usable polygon, circle or geocode lands (e.g. the city); "
-            "none: such a message is refused."
-        ),
-    )
-
-
-def _default_alertmanager_severities() -> dict[str, Severity]:
-    return {"critical": Severity.II, "warning": Severity.III, "info": Severity.IV}
-
-
-class AlertmanagerGateway(Strict):
-    """Prometheus Alertmanager webhooks (`POST /api/v1/alerts/alertmanager`, version 4)."""
-
-    categories: dict[str, Identifier] = Field(
-        default_factory=dict,
-        description=(
-            "alertname → category id. A `category` label naming a category of this file wins; "
-            "then this mapping; then `default_category`."
-        ),
-    )
-    default_category: Identifier | None = Field(
-        None, description="The category when neither label nor mapping gives one; none: refused."
-    )
-    severities: dict[str, Severity] = Field(
-        default_factory=_default_alertmanager_severities,
-        description=(
-            "Value of the `severity` label → 1 (I) … 4 (IV); other values take the category's default."
-        ),
-    )
-    default_jurisdiction: Identifier | None = Field(
-        None,
-        description=(
-            "Where an alert with neither `lat`/`lon` nor a `jurisdiction` label lands (e.g. the "
-            "city); none: such an alert is refused."
-        ),
-    )
-
-
 class Config(Strict):
     """The whole of config.yaml."""
 
@@ -340,6 +193,7 @@ class Config(Strict):
         default_factory=AlertmanagerGateway, description="Prometheus Alertmanager webhook intake."
     )
     frigate: Frigate = Field(default_factory=Frigate, description="Frigate NVR events (gateways/frigate.py).")
+    mqtt: Mqtt = Field(default_factory=Mqtt, description="MQTT link to sensors, tablets and Frigate.")
 
     @cached_property
     def jurisdiction_by_id(self) -> dict[str, Jurisdiction]:
@@ -392,6 +246,7 @@ class Config(Strict):
         self._check_responders()
         self._check_alert_gateways()
         self._check_frigate()
+        self._check_mqtt()
         return self
 
     def _check_tree(self) -> None:
@@ -461,6 +316,23 @@ class Config(Strict):
         for index, rule in enumerate(self.frigate.rules):
             if rule.category not in self.category_by_id:
                 raise ValueError(f"frigate.rules.{index}.category: unknown category {rule.category!r}")
+
+    def _check_mqtt(self) -> None:
+        """`mqtt-acl` gives each of these one account: a name may stand for one of them only."""
+        owners: dict[str, str] = {}
+        accounts = [
+            ("mqtt.username", self.mqtt.username),
+            ("mqtt.frigate_username", self.mqtt.frigate_username),
+            *(
+                (f"mqtt.sensor_gateways.{index}", name)
+                for index, name in enumerate(self.mqtt.sensor_gateways)
+            ),
+            *((f"responders.{index}.id", r.id) for index, r in enumerate(self.responders)),
+        ]
+        for where, name in accounts:
+            if name in owners:
+                raise ValueError(f"{where}: MQTT account {name!r} is already {owners[name]}")
+            owners[name] = where
 
     def _check_responders(self) -> None:
         by_id = self.jurisdiction_by_id

@@ -20,6 +20,7 @@ from dispatch.events import DomainEvent
 from dispatch.hub import Hub
 from dispatch.presence import Positions
 from dispatch.service import DispatchService
+from dispatch.video import VideoIntake
 from dispatch.writer import Writer
 from web import alert_feeds, alerts, docs, gateway_routes, health, incidents, ws
 from web.errors import MAX_BODY, error_middleware
@@ -51,6 +52,7 @@ class Runtime:
         )
         self.service = DispatchService(config, self.writer)
         self.deadlines = DeadlineScheduler(self.service, clock)
+        self.video = VideoIntake(self.service)
         self.hub = Hub(config)
         self.positions = Positions(self.writer)
         self._pushes: set[asyncio.Task[None]] = set()

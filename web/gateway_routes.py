@@ -22,7 +22,6 @@ from web.security import authorize
 
 logger = logging.getLogger(__name__)
 
-FRIGATE: web.AppKey[frigate.FrigateGateway] = web.AppKey("frigate_gateway")
 REJECTED: web.AppKey[dict[str, int]] = web.AppKey("gateway_rejections")
 """Malformed messages per route, for metrics and the tests."""
 
@@ -98,20 +97,19 @@ async def post_frigate_event(request: web.Request) -> web.Response:
         event = _frigate_event.validate_python(data)
     except ValidationError as err:
         return _reject(request, "frigate", validation_error(err))
-    result = request.app[FRIGATE].take(event, runtime.clock.now())
-    if isinstance(result, frigate.Ignored):
-        return json_response({"ignored": result.reason.value}, 200)
-    answer = await _intake(request, result, data, principal.actor)
-    resolved = False
-    if event.type == frigate.FrigateEventType.END:
-        change = await runtime.service.resolve_alert(
-            result.source,
-            result.source_event_id,
-            actor=principal.actor,
-            reason="the tracked object left the camera's view (Frigate end)",
-            causation_id=request.headers.get("X-Request-Id"),
-        )
-        resolved = change is not None
+    outcome = await runtime.video.take_event(
+        event,
+        data,
+        actor=principal.actor,
+        now=runtime.clock.now(),
+        causation_id=request.headers.get("X-Request-Id"),
+    )
+    if outcome.ignored is not None:
+        return json_response({"ignored": outcome.ignored}, 200)
+    assert outcome.received is not None
+    runtime.accepted_alerts += 0 if outcome.received.duplicate else 1
+    answer = outcome.received.as_json()
+    resolved = outcome.resolved
     return json_response({**answer, "resolved": resolved}, 202)
 
 
@@ -155,7 +153,6 @@ async def post_hotline_call(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
-    app[FRIGATE] = frigate.FrigateGateway.create(app[RUNTIME].config)
     app[REJECTED] = {}
     app.router.add_post("/api/v1/alerts/frigate", post_frigate_event)
     app.router.add_post("/api/v1/hotline/calls", post_hotline_call)

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
+from dispatch.errors import InvalidInput
 from dispatch.geo import Position
 
 
@@ -62,3 +63,20 @@ class AlertBatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     alerts: list[AlertIn] = Field(min_length=1, description="One or more alerts.")
+
+
+def refuse_nul(data: Any) -> None:
+    """InvalidInput naming a field whose text (or key) holds a NUL character."""
+    pending: list[tuple[Any, str]] = [(data, "")]
+    while pending:  # not recursive: JSON may nest deeper than Python's recursion limit
+        value, path = pending.pop()
+        if isinstance(value, str) and "\x00" in value:
+            raise InvalidInput(f"{path or 'body'}: text may not contain NUL (\\u0000)", field=path or None)
+        if isinstance(value, dict):
+            pending.extend((key, path) for key in value)
+            items = list(value.items())
+        elif isinstance(value, list):
+            items = list(enumerate(value))
+        else:
+            continue
+        pending.extend((item, f"{path}.{key}" if path else str(key)) for key, item in items)

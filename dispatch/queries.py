@@ -260,6 +260,22 @@ def incident_json(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+UNANSWERED_TASK_STATES = ("pending", "sent", "delivered")
+"""Tasks not yet accepted or declined: what a device that may have missed them is sent again."""
+
+
+def unanswered_assignments(connection: sa.Connection, limit: int = 10_000) -> list[dict[str, Any]]:
+    """The task_assigned events of every unanswered task, oldest first."""
+    query = (
+        sa.select(event_table)
+        .join(task_table, event_table.c.task_id == task_table.c.id)
+        .where(event_table.c.type == "task_assigned", task_table.c.state.in_(UNANSWERED_TASK_STATES))
+        .order_by(event_table.c.seq)
+        .limit(limit)
+    )
+    return [event_json(dict(row)) for row in connection.execute(query).mappings()]
+
+
 def task_json(row: dict[str, Any]) -> dict[str, Any]:
     return {
         "id": row["id"],

@@ -8,9 +8,9 @@ import orjson
 from aiohttp import web
 from pydantic import TypeAdapter, ValidationError
 
-from dispatch.alerts import AlertBatch, AlertIn
+from dispatch.alerts import AlertBatch, AlertIn, refuse_nul
 from dispatch.authz import Action
-from dispatch.errors import InvalidInput, MalformedBody
+from dispatch.errors import MalformedBody
 from web.errors import error_response, json_response, validation_error
 from web.keys import RUNTIME
 from web.openapi import operation
@@ -30,25 +30,8 @@ async def read_json(request: web.Request) -> Any:
         raise MalformedBody(f"the body is not valid JSON: {err}") from err
     # JSON can carry a NUL only escaped; PostgreSQL text cannot hold one (a 500 otherwise).
     if b"\\u0000" in body:
-        _refuse_nul(data)
+        refuse_nul(data)
     return data
-
-
-def _refuse_nul(data: Any) -> None:
-    """422 naming a field whose text (or key) holds a NUL character."""
-    pending: list[tuple[Any, str]] = [(data, "")]
-    while pending:  # not recursive: JSON may nest deeper than Python's recursion limit
-        value, path = pending.pop()
-        if isinstance(value, str) and "\x00" in value:
-            raise InvalidInput(f"{path or 'body'}: text may not contain NUL (\\u0000)", field=path or None)
-        if isinstance(value, dict):
-            pending.extend((key, path) for key in value)
-            items = list(value.items())
-        elif isinstance(value, list):
-            items = list(enumerate(value))
-        else:
-            continue
-        pending.extend((item, f"{path}.{key}" if path else str(key)) for key, item in items)
 
 
 @operation(

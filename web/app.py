@@ -16,12 +16,14 @@ from dispatch.bus import EventBus
 from dispatch.clock import Clock, SystemClock
 from dispatch.config import Config
 from dispatch.deadlines import DeadlineScheduler
+from dispatch.devices import DeviceDesk
 from dispatch.events import DomainEvent
 from dispatch.hub import Hub
 from dispatch.presence import Positions
 from dispatch.service import DispatchService
 from dispatch.video import VideoIntake
 from dispatch.writer import Writer
+from gateways.mqtt_link import MqttLink
 from web import alert_feeds, alerts, docs, gateway_routes, health, incidents, ws
 from web.errors import MAX_BODY, error_middleware
 from web.keys import RUNTIME
@@ -35,7 +37,9 @@ T = TypeVar("T")
 class Runtime:
     """Everything long-lived that one server process holds."""
 
-    def __init__(self, config: Config, database_url: str, clock: Clock) -> None:
+    def __init__(
+        self, config: Config, database_url: str, clock: Clock, mqtt_password: str | None = None
+    ) -> None:
         self.config = config
         self.clock = clock
         self.database_url = database_url
@@ -58,6 +62,12 @@ class Runtime:
         self._pushes: set[asyncio.Task[None]] = set()
         self._readers = ThreadPoolExecutor(max_workers=4, thread_name_prefix="dispatch-read")
         self.accepted_alerts = 0
+        self.devices = DeviceDesk(
+            self.service, self.video, self.positions, clock, self.read, self._task_pushed
+        )
+        self.mqtt: MqttLink | None = None
+        if config.mqtt.url is not None:
+            self.mqtt = MqttLink(config.mqtt, self.devices, password=mqtt_password)
 
     def _committed(self, events: list[DomainEvent]) -> None:
         self.deadlines.notice(events)
@@ -86,6 +96,8 @@ class Runtime:
         await self.read(self.hub.load)
         self.hub.on_task_pushed = self._task_pushed
         self.bus.subscribe(DomainEvent, self.hub.publish)
+        if self.mqtt is not None:
+            self.bus.subscribe(DomainEvent, self.mqtt.notice)
 
     async def stop(self) -> None:
         await self.hub.close_all()
@@ -104,13 +116,14 @@ def create_app(
     database_url: str = database.DEFAULT_DATABASE_URL,
     clock: Clock | None = None,
     run_scheduler: bool = True,
+    mqtt_password: str | None = None,
 ) -> web.Application:
     """The one place that builds the object graph; long-lived tasks start and stop with the app."""
     app = web.Application(
         middlewares=[error_middleware, auth_middleware],
         client_max_size=config.intake.max_body_bytes,
     )
-    runtime = Runtime(config, database_url, clock or SystemClock())
+    runtime = Runtime(config, database_url, clock or SystemClock(), mqtt_password)
     app[RUNTIME] = runtime
     app[MAX_BODY] = config.intake.max_body_bytes
     app[TOKENS] = TokenCache(runtime.lookup_token)
@@ -120,6 +133,13 @@ def create_app(
         background = [asyncio.create_task(runtime.positions.run(), name="position-writer")]
         if run_scheduler:
             background.append(asyncio.create_task(runtime.deadlines.run(), name="deadline-scheduler"))
+        if runtime.mqtt is not None:
+            background.append(asyncio.create_task(runtime.mqtt.run(), name="mqtt-link"))
+        else:
+            logger.info(
+                "MQTT off until configured: set mqtt.url in config.yaml (or serve --mqtt URL); "
+                "sensors and tablets can use HTTP and the WebSocket meanwhile"
+            )
         logger.info("dispatch ready: %s", database.safe_url(database_url))
         yield
         for task in background:

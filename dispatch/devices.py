@@ -1,0 +1,93 @@
+"""What MQTT devices may do here: sensors post alerts, tablets answer tasks and report positions."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from pydantic import TypeAdapter, ValidationError
+
+from dispatch import queries
+from dispatch.alerts import AlertIn
+from dispatch.auth import Principal, Role
+from dispatch.clock import Clock
+from dispatch.errors import DispatchError, IllegalTransition
+from dispatch.presence import Positions
+from dispatch.service import DispatchService
+from dispatch.video import VideoIntake
+from gateways import frigate
+from gateways.mqtt import Ack, Location, Rejected, RejectReason, describe
+
+T = TypeVar("T")
+Reader = Callable[[Callable[[sa.Connection], T]], Awaitable[T]]
+
+FRIGATE_ACTOR = "gateway:mqtt-frigate"
+_frigate_event = TypeAdapter(frigate.FrigateEvent)
+
+
+class DeviceDesk:
+    """The DevicePort of gateways/mqtt_link.py, over the dispatch service."""
+
+    def __init__(
+        self,
+        service: DispatchService,
+        video: VideoIntake,
+        positions: Positions,
+        clock: Clock,
+        read: Reader[Any],
+        task_pushed: Callable[[int, str], None],
+    ) -> None:
+        self.service = service
+        self.video = video
+        self.positions = positions
+        self.clock = clock
+        self._read = read
+        self._task_pushed = task_pushed
+        self.max_batch = service.config.intake.max_batch
+        self.accepted_alerts = 0
+
+    def knows_responder(self, responder_id: str) -> bool:
+        return responder_id in self.service.config.responder_by_id
+
+    async def receive_alerts(self, gateway: str, alerts: list[tuple[AlertIn, str]]) -> None:
+        self.service.check_alerts([alert for alert, _ in alerts], len(alerts) > 1)
+        received = await self.service.receive_alerts(alerts, actor=f"gateway:mqtt:{gateway}")
+        self.accepted_alerts += sum(1 for each in received if not each.duplicate)
+
+    async def task_trigger(self, responder_id: str, ack: Ack) -> dict[str, Any]:
+        principal = Principal(Role.RESPONDER, responder_id, responder_id=responder_id)
+        try:
+            outcome = await self.service.trigger_task(
+                ack.task_id, ack.trigger, principal, note=ack.note, channel="mqtt", causation_id=ack.id
+            )
+        except DispatchError as err:
+            error: dict[str, Any] = {"code": err.code, "message": err.message, "field": err.field}
+            if isinstance(err, IllegalTransition):
+                error.update(state=err.state, allowed=err.allowed)
+            return {"ok": False, "error": error}
+        return {"ok": True, "changed": outcome.changed, "task": queries.task_json(outcome.row)}
+
+    def report_position(self, responder_id: str, location: Location) -> None:
+        self.positions.report(responder_id, location.lat, location.lon, self.clock.now())
+
+    async def frigate_event(self, data: Any) -> None:
+        if not isinstance(data, dict):
+            raise Rejected(RejectReason.INVALID, "send one Frigate event object")
+        try:
+            event = _frigate_event.validate_python(data)
+        except ValidationError as err:
+            raise Rejected(RejectReason.INVALID, describe(err)) from err
+        outcome = await self.video.take_event(event, data, actor=FRIGATE_ACTOR, now=self.clock.now())
+        if outcome.received is not None and not outcome.received.duplicate:
+            self.accepted_alerts += 1
+
+    async def frigate_review(self, data: Any) -> None:
+        raise Rejected(RejectReason.UNKNOWN_TOPIC, "reviews: not read yet")
+
+    async def unanswered_tasks(self) -> list[dict[str, Any]]:
+        bodies: list[dict[str, Any]] = await self._read(queries.unanswered_assignments)
+        return bodies
+
+    def task_published(self, task_id: int) -> None:
+        self._task_pushed(task_id, "mqtt")

@@ -1,0 +1,212 @@
+"""MQTT topics and payloads: what sensors, tablets and Frigate publish, translated; tasks rendered.
+
+Pure: no connection here (gateways/mqtt_link.py holds the loop). Topics, with the default prefix:
+
+- `dispatch/sensors/{gateway}/alerts`: one alert or `{"alerts": [...]}`, the JSON of
+  `POST /api/v1/alerts`.
+- `dispatch/responders/{id}/acks`: `{"task_id": 7, "trigger": "accept"}` (`note` and a request
+  `id` optional); `deliver` is a receipt.
+- `dispatch/responders/{id}/location`: `{"lat": 28.8, "lon": 112.3}`.
+- `dispatch/responders/{id}/tasks` (we publish): the same event objects as the WebSocket's
+  `event` frames, and `result` objects answering acks.
+- `frigate/events`, `frigate/reviews`: as Frigate publishes them (gateways/frigate.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from dispatch.alerts import AlertIn, refuse_nul
+from dispatch.errors import DispatchError
+from dispatch.geo import Position
+
+TABLET_TRIGGERS = frozenset({"deliver", "accept", "decline", "depart", "arrive", "complete"})
+"""What a responder's device may send on its acks topic (`deliver`: the task reached it)."""
+
+
+class TopicKind(StrEnum):
+    SENSOR_ALERTS = "sensor_alerts"
+    ACKS = "acks"
+    LOCATION = "location"
+    FRIGATE_EVENTS = "frigate_events"
+    FRIGATE_REVIEWS = "frigate_reviews"
+
+
+class RejectReason(StrEnum):
+    """Why an MQTT message was refused: the label of its counter."""
+
+    UNKNOWN_TOPIC = "unknown_topic"
+    MALFORMED_JSON = "malformed_json"
+    INVALID = "invalid"
+    TOO_LARGE = "too_large"
+    UNKNOWN_RESPONDER = "unknown_responder"
+    REFUSED = "refused"
+    """Understood, and refused by the dispatch service (a task not the sender's, a wrong state)."""
+
+
+class Rejected(Exception):
+    """A message that cannot be used; counted and logged by the loop, never retried."""
+
+    def __init__(self, reason: RejectReason, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Topic:
+    kind: TopicKind
+    owner: str
+    """The sensor gateway or responder id of the topic; empty for Frigate's."""
+
+
+@dataclass(frozen=True)
+class Topics:
+    prefix: str
+    frigate_prefix: str | None
+
+    def subscriptions(self) -> list[str]:
+        """Filters the server subscribes to (all at QoS 1)."""
+        ours = [
+            f"{self.prefix}/sensors/+/alerts",
+            f"{self.prefix}/responders/+/acks",
+            f"{self.prefix}/responders/+/location",
+        ]
+        if self.frigate_prefix is not None:
+            ours += [f"{self.frigate_prefix}/events", f"{self.frigate_prefix}/reviews"]
+        return ours
+
+    def tasks(self, responder_id: str) -> str:
+        return f"{self.prefix}/responders/{responder_id}/tasks"
+
+    def parse(self, topic: str) -> Topic:
+        if self.frigate_prefix is not None:
+            if topic == f"{self.frigate_prefix}/events":
+                return Topic(TopicKind.FRIGATE_EVENTS, "")
+            if topic == f"{self.frigate_prefix}/reviews":
+                return Topic(TopicKind.FRIGATE_REVIEWS, "")
+        head = self.prefix + "/"
+        if topic.startswith(head):
+            levels = topic[len(head) :].split("/")
+            if len(levels) == 3 and levels[1]:
+                section, owner, leaf = levels
+                if section == "sensors" and leaf == "alerts":
+                    return Topic(TopicKind.SENSOR_ALERTS, owner)
+                if section == "responders" and leaf == "acks":
+                    return Topic(TopicKind.ACKS, owner)
+                if section == "responders" and leaf == "location":
+                    return Topic(TopicKind.LOCATION, owner)
+        raise Rejected(RejectReason.UNKNOWN_TOPIC, f"{topic}: not a topic the server reads")
+
+
+class Ack(BaseModel):
+    """A tablet's acknowledgement or other task trigger, from its acks topic."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    task_id: int = Field(ge=1, lt=1 << 63, description="The task, as in its task_assigned event.")
+    trigger: str = Field(description="deliver, accept, decline, depart, arrive or complete.")
+    note: str | None = Field(None, max_length=2000, description="Free text, e.g. why declined.")
+    id: str | None = Field(None, max_length=128, description="The device's request id, echoed in the result.")
+
+
+class Location(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+
+    @property
+    def position(self) -> Position:
+        return Position(lat=self.lat, lon=self.lon)
+
+
+_alert = TypeAdapter(AlertIn)
+_ack = TypeAdapter(Ack)
+_location = TypeAdapter(Location)
+
+
+def read_json(payload: bytes) -> Any:
+    """The payload as JSON, or Rejected (never an exception of a library)."""
+    if not payload:
+        raise Rejected(RejectReason.MALFORMED_JSON, "empty payload; send JSON")
+    try:
+        data = orjson.loads(payload)
+    except orjson.JSONDecodeError as err:
+        raise Rejected(RejectReason.MALFORMED_JSON, f"payload is not valid JSON: {err}") from err
+    if b"\\u0000" in payload:
+        try:
+            refuse_nul(data)
+        except DispatchError as err:
+            raise Rejected(RejectReason.INVALID, err.message) from err
+    return data
+
+
+def describe(err: ValidationError, prefix: str = "") -> str:
+    """The first problem, as `field: message` (the same words the HTTP API uses)."""
+    first = err.errors()[0]
+    field = prefix + ".".join(str(part) for part in first["loc"])
+    message = "this field is required" if first["type"] == "missing" else first["msg"]
+    message = message.removeprefix("Value error, ")
+    return f"{field}: {message}" if field else message
+
+
+def translate_alerts(payload: bytes, max_batch: int) -> list[tuple[AlertIn, str]]:
+    """A sensor gateway's message: each alert with its verbatim JSON. All or none."""
+    data = read_json(payload)
+    batch = isinstance(data, dict) and "alerts" in data
+    if batch:
+        extra = sorted(set(data) - {"alerts"})
+        if extra:
+            raise Rejected(RejectReason.INVALID, f"unexpected field {extra[0]!r}")
+        items = data["alerts"]
+        if not isinstance(items, list) or not items:
+            raise Rejected(RejectReason.INVALID, "alerts must be a list of at least one alert")
+        if len(items) > max_batch:
+            raise Rejected(RejectReason.TOO_LARGE, f"at most {max_batch} alerts per message")
+    elif isinstance(data, dict):
+        items = [data]
+    else:
+        raise Rejected(RejectReason.INVALID, 'send one alert object or {"alerts": [...]}')
+    alerts: list[tuple[AlertIn, str]] = []
+    for index, item in enumerate(items):
+        try:
+            alert = _alert.validate_python(item)
+        except ValidationError as err:
+            raise Rejected(RejectReason.INVALID, describe(err, f"alerts.{index}." if batch else "")) from err
+        alerts.append((alert, orjson.dumps(item).decode()))
+    return alerts
+
+
+def translate_ack(payload: bytes) -> Ack:
+    data = read_json(payload)
+    try:
+        ack = _ack.validate_python(data)
+    except ValidationError as err:
+        raise Rejected(RejectReason.INVALID, describe(err)) from err
+    if ack.trigger not in TABLET_TRIGGERS:
+        allowed = ", ".join(sorted(TABLET_TRIGGERS))
+        raise Rejected(RejectReason.INVALID, f"trigger: {ack.trigger!r} is not one of {allowed}")
+    return ack
+
+
+def translate_location(payload: bytes) -> Location:
+    try:
+        return _location.validate_python(read_json(payload))
+    except ValidationError as err:
+        raise Rejected(RejectReason.INVALID, describe(err)) from err
+
+
+def task_message(body: dict[str, Any]) -> bytes:
+    """What a responder's tasks topic carries for one event (the WebSocket's `event` frame)."""
+    return orjson.dumps({"type": "event", "seq": body["seq"], "event": body})
+
+
+def result_message(ack: Ack, outcome: dict[str, Any]) -> bytes:
+    """The answer to an ack, on the same tasks topic (the WebSocket's `result` frame)."""
+    return orjson.dumps({"type": "result", "id": ack.id, "task_id": ack.task_id, **outcome})

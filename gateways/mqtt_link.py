@@ -1,0 +1,304 @@
+"""The MQTT link: one persistent broker session reading sensors, tablets and Frigate, pushing tasks.
+
+At-least-once both ways:
+
+- In: the session is persistent (`clean_session` false, a fixed client id) and every message
+  is acknowledged (PUBACK) only once what it carried is committed, using paho-mqtt's manual
+  acknowledgement (aiomqtt 2.x does not wrap it yet: empicano/aiomqtt#345). A server killed
+  before the commit leaves the message unacknowledged at the broker, which offers it again on
+  the next connection; the alert's (source, source_event_id) key makes the repeat harmless.
+  Subscriptions are QoS 1: a QoS 2 publish is delivered to us at QoS 1, because QoS 2's PUBREC
+  would end the broker's duty before the commit.
+- Out: task events are published at QoS 1. Whatever could not be published waits in a bounded
+  outbox across outages, and on every (re)connection the assignments of tasks not yet accepted
+  or declined are published again: devices must treat a task id they know as a repeat.
+
+A lost broker never stops the app: HTTP and WebSocket go on, the link reconnects with
+exponential backoff and logs once per outage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from collections import Counter, deque
+from typing import Any, Protocol
+from urllib.parse import unquote, urlsplit
+
+import aiomqtt
+
+from dispatch.alerts import AlertIn
+from dispatch.config import Mqtt
+from dispatch.errors import DispatchError
+from dispatch.events import DomainEvent, TaskAssigned, TaskChanged
+from dispatch.hub import event_body
+from gateways.mqtt import (
+    Ack,
+    Location,
+    Rejected,
+    RejectReason,
+    TopicKind,
+    Topics,
+    read_json,
+    result_message,
+    task_message,
+    translate_ack,
+    translate_alerts,
+    translate_location,
+)
+
+logger = logging.getLogger(__name__)
+
+OUTBOX_LIMIT = 100_000
+"""Task messages kept for publishing while the broker is away; beyond, the oldest go (counted)."""
+HANDLERS_LIMIT = 2_000
+"""Messages being handled at once; the loop stops reading the broker beyond."""
+
+
+class DevicePort(Protocol):
+    """What the link may ask of the dispatch service (dispatch/devices.py implements it)."""
+
+    max_batch: int
+
+    def knows_responder(self, responder_id: str) -> bool: ...
+
+    async def receive_alerts(self, gateway: str, alerts: list[tuple[AlertIn, str]]) -> None:
+        """Returns once committed; raises DispatchError for alerts intake refuses."""
+
+    async def task_trigger(self, responder_id: str, ack: Ack) -> dict[str, Any]:
+        """The outcome as the WebSocket's `result` carries it (`ok`, then `task` or `error`)."""
+
+    def report_position(self, responder_id: str, location: Location) -> None: ...
+
+    async def frigate_event(self, data: Any) -> None:
+        """A `frigate/events` message; raises Rejected if it is not one."""
+
+    async def frigate_review(self, data: Any) -> None:
+        """A `frigate/reviews` message; raises Rejected if it is not one."""
+
+    async def unanswered_tasks(self) -> list[dict[str, Any]]:
+        """The task_assigned event bodies of tasks not yet accepted or declined."""
+
+    def task_published(self, task_id: int) -> None:
+        """The broker took the task's assignment: the task counts as sent."""
+
+
+class MqttLink:
+    def __init__(self, settings: Mqtt, desk: DevicePort, *, password: str | None = None) -> None:
+        if settings.url is None:
+            raise ValueError("mqtt.url is not set")
+        url = urlsplit(settings.url)
+        self.settings = settings
+        self.desk = desk
+        self.topics = Topics(settings.prefix, settings.frigate_prefix)
+        self.broker_host = url.hostname or "127.0.0.1"
+        self.broker_port = url.port or (8883 if url.scheme == "mqtts" else 1883)
+        self.broker = f"{self.broker_host}:{self.broker_port}"
+        self.received: Counter[str] = Counter()
+        self.rejected: Counter[str] = Counter()
+        self.published = 0
+        self.outbox_dropped = 0
+        self.failed = 0
+        """Messages whose handling broke unexpectedly: left unacknowledged for the broker to offer again."""
+        self.connected = asyncio.Event()
+        self._client = aiomqtt.Client(
+            self.broker_host,
+            self.broker_port,
+            identifier=settings.client_id,
+            clean_session=False,
+            username=unquote(url.username) if url.username else settings.username,
+            password=password,
+            keepalive=settings.keepalive,
+            max_inflight_messages=settings.max_inflight,
+            tls_context=ssl.create_default_context() if url.scheme == "mqtts" else None,
+        )
+        # Before connecting: messages waiting in the persistent session arrive right after CONNACK.
+        self._client._client.manual_ack_set(True)
+        self._live = False
+        self._outbox: deque[tuple[str, bytes, int | None]] = deque()
+        self._outbox_ready = asyncio.Event()
+        self._publish_slots = asyncio.Semaphore(settings.max_inflight)
+        self._handler_slots = asyncio.Semaphore(HANDLERS_LIMIT)
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # The bus side ---------------------------------------------------------------------------
+
+    def notice(self, event: DomainEvent) -> None:
+        """Bus subscriber: a responder's task events go to its tasks topic."""
+        if not isinstance(event, TaskAssigned | TaskChanged):
+            return
+        task_id = event.task_id if isinstance(event, TaskAssigned) else None
+        self._enqueue(self.topics.tasks(event.responder_id), task_message(event_body(event)), task_id)
+
+    def _enqueue(self, topic: str, payload: bytes, task_id: int | None, *, first: bool = False) -> None:
+        if first:
+            self._outbox.appendleft((topic, payload, task_id))
+        else:
+            self._outbox.append((topic, payload, task_id))
+        while len(self._outbox) > OUTBOX_LIMIT:
+            self._outbox.popleft()
+            self.outbox_dropped += 1
+        self._outbox_ready.set()
+
+    # The connection -------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Forever: connect, serve, and after an outage reconnect with backoff."""
+        delay = self.settings.reconnect_min
+        outage: str | None = None
+        while True:
+            try:
+                async with self._client:
+                    if outage is None:
+                        logger.info("MQTT: connected to %s as %s", self.broker, self.settings.client_id)
+                    else:
+                        logger.warning("MQTT: connected to %s again (outage: %s)", self.broker, outage)
+                    outage = None
+                    delay = self.settings.reconnect_min
+                    await self._serve(self._client)
+            except aiomqtt.MqttError as err:
+                if outage is None:
+                    outage = str(err) or type(err).__name__
+                    logger.warning(
+                        "MQTT: broker %s unreachable (%s); retrying with backoff up to %.1f s, "
+                        "HTTP and WebSocket carry on",
+                        self.broker,
+                        outage,
+                        self.settings.reconnect_max,
+                    )
+            finally:
+                self._live = False
+                self.connected.clear()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self.settings.reconnect_max)
+
+    async def _serve(self, client: aiomqtt.Client) -> None:
+        await client.subscribe([(each, 1) for each in self.topics.subscriptions()])
+        self._live = True
+        self.connected.set()
+        helpers = [
+            asyncio.create_task(self._publish_loop(client), name="mqtt-publish"),
+            asyncio.create_task(self._resend(), name="mqtt-resend"),
+        ]
+        try:
+            async for message in client.messages:
+                await self._handler_slots.acquire()
+                self._spawn(self._handle(client, message), release=self._handler_slots)
+        finally:
+            self._live = False
+            for task in [*helpers, *self._tasks]:
+                task.cancel()
+            await asyncio.gather(*helpers, *self._tasks, return_exceptions=True)
+
+    def _spawn(self, work: Any, *, release: asyncio.Semaphore) -> None:
+        task: asyncio.Task[None] = asyncio.create_task(work)
+        self._tasks.add(task)
+
+        def done(finished: asyncio.Task[None]) -> None:
+            self._tasks.discard(finished)
+            release.release()
+
+        task.add_done_callback(done)
+
+    # In ---------------------------------------------------------------------------------------
+
+    async def _handle(self, client: aiomqtt.Client, message: aiomqtt.Message) -> None:
+        topic = str(message.topic)
+        payload = message.payload if isinstance(message.payload, bytes | bytearray) else b""
+        try:
+            kind = await self._take(topic, bytes(payload))
+        except Rejected as err:
+            self.rejected[err.reason.value] += 1
+            logger.warning("MQTT %s: rejected (%s): %s", topic, err.reason.value, err.message)
+        except DispatchError as err:
+            self.rejected[RejectReason.INVALID.value] += 1
+            logger.warning("MQTT %s: rejected (invalid): %s", topic, err.message)
+        except asyncio.CancelledError:
+            raise  # the connection went: unacknowledged, the broker offers it again
+        except Exception:
+            self.failed += 1
+            logger.exception("MQTT %s: handling failed; left for the broker to offer again", topic)
+            return
+        else:
+            self.received[kind.value] += 1
+        if message.qos > 0 and self._live and client is self._client:
+            client._client.ack(message.mid, message.qos)
+
+    async def _take(self, topic: str, payload: bytes) -> TopicKind:
+        parsed = self.topics.parse(topic)
+        owner = parsed.owner
+        if parsed.kind == TopicKind.SENSOR_ALERTS:
+            alerts = translate_alerts(payload, self.desk.max_batch)
+            await self.desk.receive_alerts(owner, alerts)
+        elif parsed.kind in (TopicKind.ACKS, TopicKind.LOCATION):
+            if not self.desk.knows_responder(owner):
+                raise Rejected(RejectReason.UNKNOWN_RESPONDER, f"no responder {owner!r} in config.yaml")
+            if parsed.kind == TopicKind.LOCATION:
+                self.desk.report_position(owner, translate_location(payload))
+            else:
+                await self._acknowledge(owner, translate_ack(payload))
+        elif parsed.kind == TopicKind.FRIGATE_EVENTS:
+            await self.desk.frigate_event(read_json(payload))
+        else:
+            await self.desk.frigate_review(read_json(payload))
+        return parsed.kind
+
+    async def _acknowledge(self, responder_id: str, ack: Ack) -> None:
+        outcome = await self.desk.task_trigger(responder_id, ack)
+        self._enqueue(self.topics.tasks(responder_id), result_message(ack, outcome), None)
+        if not outcome["ok"]:
+            error = outcome["error"]
+            raise Rejected(RejectReason.REFUSED, f"task {ack.task_id} {ack.trigger}: {error['message']}")
+
+    # Out --------------------------------------------------------------------------------------
+
+    async def _resend(self) -> None:
+        try:
+            bodies = await self.desk.unanswered_tasks()
+        except Exception:
+            logger.exception("MQTT: could not read the unanswered tasks to publish them again")
+            return
+        for body in bodies:
+            responder_id = body["payload"]["responder_id"]
+            self._enqueue(self.topics.tasks(responder_id), task_message(body), body["task_id"])
+        if bodies:
+            logger.info("MQTT: publishing %d unanswered task(s) again", len(bodies))
+
+    async def _publish_loop(self, client: aiomqtt.Client) -> None:
+        while True:
+            while not self._outbox:
+                self._outbox_ready.clear()
+                await self._outbox_ready.wait()
+            await self._publish_slots.acquire()
+            if not self._outbox:
+                self._publish_slots.release()
+                continue
+            item = self._outbox.popleft()
+            self._spawn(self._publish(client, item), release=self._publish_slots)
+
+    async def _publish(self, client: aiomqtt.Client, item: tuple[str, bytes, int | None]) -> None:
+        topic, payload, task_id = item
+        try:
+            await client.publish(topic, payload, qos=1)
+        except aiomqtt.MqttError:
+            self._enqueue(topic, payload, task_id, first=True)  # for the next connection
+            return
+        except asyncio.CancelledError:
+            self._enqueue(topic, payload, task_id, first=True)
+            raise
+        self.published += 1
+        if task_id is not None:
+            self.desk.task_published(task_id)
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "connected": self.connected.is_set(),
+            "broker": self.broker,
+            "received": dict(self.received),
+            "rejected": dict(self.rejected),
+            "failed": self.failed,
+            "published": self.published,
+            "outbox": len(self._outbox),
+            "outbox_dropped": self.outbox_dropped,
+        }

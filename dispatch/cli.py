@@ -1,4 +1,4 @@
-"""The `dispatch` command: serve, token issue, audit verify, config check, diagram."""
+"""The `dispatch` command: serve, token issue, audit verify, config check, diagram, mqtt-acl."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import time
 from collections.abc import Sequence
 
 from dispatch import database
-from dispatch.config import Config, ConfigError, load_config
+from dispatch.config import Config, ConfigError, load_config, parse_config
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +41,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--log-level", default=os.environ.get("DISPATCH_LOG_LEVEL", "INFO"), help="DEBUG, INFO, …"
     )
+    serve.add_argument(
+        "--mqtt",
+        default=os.environ.get("DISPATCH_MQTT_URL"),
+        metavar="URL",
+        help="MQTT broker, mqtt://[user@]host[:port]; overrides mqtt.url (env DISPATCH_MQTT_URL; "
+        "the password comes from DISPATCH_MQTT_PASSWORD)",
+    )
 
     token = commands.add_parser("token", help="access tokens")
     token_commands = token.add_subparsers(dest="token_command", required=True)
@@ -60,6 +67,17 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("file")
 
     commands.add_parser("diagram", help="print the state machines as Mermaid")
+
+    mqtt_acl = commands.add_parser(
+        "mqtt-acl", parents=[common], help="write Mosquitto's ACL and password files; print new passwords"
+    )
+    mqtt_acl.add_argument("--acl", default="mqtt/acl", help="ACL file to write (default mqtt/acl)")
+    mqtt_acl.add_argument(
+        "--passwords", default="mqtt/passwords", help="password file to update (default mqtt/passwords)"
+    )
+    mqtt_acl.add_argument(
+        "--rotate", action="append", default=[], metavar="NAME", help="give this account a new password"
+    )
     return parser
 
 
@@ -76,6 +94,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _config_check(args.file)
         if args.command == "diagram":
             return _diagram()
+        if args.command == "mqtt-acl":
+            return _mqtt_acl(args)
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -96,8 +116,22 @@ def _serve(args: argparse.Namespace) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     config = _load(args)
+    if args.mqtt:
+        try:
+            config = parse_config(
+                {
+                    **config.model_dump(mode="json"),
+                    "mqtt": {**config.mqtt.model_dump(mode="json"), "url": args.mqtt},
+                },
+                "--mqtt",
+            )
+        except ConfigError as err:
+            print(f"dispatch: {err}", file=sys.stderr)
+            return 2
     _bootstrap_admin(args.database, config)
-    app = create_app(config, database_url=args.database)
+    app = create_app(
+        config, database_url=args.database, mqtt_password=os.environ.get("DISPATCH_MQTT_PASSWORD")
+    )
     print(f"dispatch: serving on http://{args.host}:{args.port}", flush=True)
     web.run_app(app, host=args.host, port=args.port, print=None, access_log=None)
     return 0
@@ -185,4 +219,33 @@ def _diagram() -> int:
 
     print("Incident\n\n```mermaid\n" + mermaid(INCIDENT) + "\n```\n")
     print("Task\n\n```mermaid\n" + mermaid(TASK) + "\n```")
+    return 0
+
+
+def _mqtt_acl(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from dispatch import mqtt_acl
+
+    accounts = mqtt_acl.accounts(_load(args))
+    names = [account.name for account in accounts]
+    unknown = [name for name in args.rotate if name not in names]
+    if unknown:
+        print(f"error: --rotate: no MQTT account {unknown[0]!r} in the config", file=sys.stderr)
+        return 2
+    acl, passwords = Path(args.acl).resolve(), Path(args.passwords).resolve()
+    update = mqtt_acl.update_passwords(names, mqtt_acl.read_password_file(passwords), args.rotate)
+    mqtt_acl.write_file(passwords, mqtt_acl.render_password_file(update.hashes), 0o600)
+    mqtt_acl.write_file(acl, mqtt_acl.render_acl(accounts), 0o644)
+    # Passwords alone on stdout, so `dispatch mqtt-acl > new-passwords` captures just them.
+    for name, password in update.new_passwords.items():
+        print(f"{name} {password}")
+    print(
+        f"dispatch: {len(names)} MQTT accounts, {len(update.new_passwords)} new (passwords on stdout, "
+        "shown this once)\n"
+        f"  ACL: {acl}\n  passwords: {passwords}\n"
+        "mosquitto.conf (reload with SIGHUP; the files must be readable by the broker's user):\n"
+        f"  allow_anonymous false\n  password_file {passwords}\n  acl_file {acl}",
+        file=sys.stderr,
+    )
     return 0

@@ -102,19 +102,10 @@ class MqttLink:
         self.failed = 0
         """Messages whose handling broke unexpectedly: left unacknowledged for the broker to offer again."""
         self.connected = asyncio.Event()
-        self._client = aiomqtt.Client(
-            self.broker_host,
-            self.broker_port,
-            identifier=settings.client_id,
-            clean_session=False,
-            username=unquote(url.username) if url.username else settings.username,
-            password=password,
-            keepalive=settings.keepalive,
-            max_inflight_messages=settings.max_inflight,
-            tls_context=ssl.create_default_context() if url.scheme == "mqtts" else None,
-        )
-        # Before connecting: messages waiting in the persistent session arrive right after CONNACK.
-        self._client._client.manual_ack_set(True)
+        self._password = password
+        self._username = unquote(url.username) if url.username else settings.username
+        self._tls = url.scheme == "mqtts"
+        self._client: aiomqtt.Client | None = None
         self._live = False
         self._outbox: deque[tuple[str, bytes, int | None]] = deque()
         self._outbox_ready = asyncio.Event()
@@ -143,20 +134,38 @@ class MqttLink:
 
     # The connection -------------------------------------------------------------------------
 
+    def _new_client(self) -> aiomqtt.Client:
+        """One client, reused for every reconnection (it needs the running loop)."""
+        client = aiomqtt.Client(
+            self.broker_host,
+            self.broker_port,
+            identifier=self.settings.client_id,
+            clean_session=False,
+            username=self._username,
+            password=self._password,
+            keepalive=self.settings.keepalive,
+            max_inflight_messages=self.settings.max_inflight,
+            tls_context=ssl.create_default_context() if self._tls else None,
+        )
+        # Before connecting: messages waiting in the persistent session arrive right after CONNACK.
+        client._client.manual_ack_set(True)
+        return client
+
     async def run(self) -> None:
         """Forever: connect, serve, and after an outage reconnect with backoff."""
+        client = self._client = self._new_client()
         delay = self.settings.reconnect_min
         outage: str | None = None
         while True:
             try:
-                async with self._client:
+                async with client:
                     if outage is None:
                         logger.info("MQTT: connected to %s as %s", self.broker, self.settings.client_id)
                     else:
                         logger.warning("MQTT: connected to %s again (outage: %s)", self.broker, outage)
                     outage = None
                     delay = self.settings.reconnect_min
-                    await self._serve(self._client)
+                    await self._serve(client)
             except aiomqtt.MqttError as err:
                 if outage is None:
                     outage = str(err) or type(err).__name__
@@ -222,7 +231,7 @@ class MqttLink:
             return
         else:
             self.received[kind.value] += 1
-        if message.qos > 0 and self._live and client is self._client:
+        if message.qos > 0 and self._live:  # after an outage the broker offers it again instead
             client._client.ack(message.mid, message.qos)
 
     async def _take(self, topic: str, payload: bytes) -> TopicKind:

@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import aiomqtt
+import orjson
 import pytest
 import sqlalchemy as sa
 import yaml
@@ -25,6 +27,7 @@ from dispatch import database
 from dispatch.auth import issue_token
 from dispatch.config import load_config
 from dispatch.tables import alert_table, event_table, incident_table
+from tests.brokers import SYSTEM_BROKER, forget_session
 from tests.factories import WEST_N, alert, config_data
 
 pytestmark = pytest.mark.slow
@@ -366,3 +369,79 @@ async def test_server_killed_mid_stream_keeps_acknowledged_alerts_and_fires_miss
     code, output = await run_cli("audit", "verify", "--database", database_url)
     assert code == 0, output
     assert "hash chain intact" in output
+
+
+# MQTT: kill -9 while QoS 1 alerts stream in ---------------------------------------------------------
+
+MQTT_ALERTS = 600
+
+
+async def _mqtt_ready(server: Server) -> None:
+    """The link is subscribed: from here on the broker keeps what it cannot deliver."""
+    give_up = time.monotonic() + READY_TIMEOUT_S
+    async with aiohttp.ClientSession() as session:
+        while time.monotonic() < give_up:
+            async with session.get(f"{server.url}/readyz") as response:
+                body = await response.json()
+                if body["mqtt"] is not None and body["mqtt"]["connected"]:
+                    return
+            await asyncio.sleep(0.05)
+    pytest.fail(f"MQTT link not connected within {READY_TIMEOUT_S}s:\n{server.output()}")
+
+
+def _stored_alert_ids(database_url: str) -> list[str]:
+    engine = database.create_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            return list(connection.execute(sa.select(alert_table.c.source_event_id)).scalars())
+    finally:
+        engine.dispose()
+
+
+async def test_server_killed_while_taking_mqtt_alerts_loses_none_it_was_sent(tmp_path: Path) -> None:
+    """PUBACK only after commit: what the broker handed over and we did not commit, it offers again."""
+    prefix = f"crash{os.getpid()}x{random.randrange(1 << 30)}"
+    data = config_data()
+    broker = f"mqtt://127.0.0.1:{SYSTEM_BROKER[1]}"
+    data["mqtt"] = {"url": broker, "client_id": f"{prefix}-server", "prefix": prefix}
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump(data, allow_unicode=True))
+    database_url = f"sqlite:///{tmp_path / 'dispatch.db'}"
+    port = free_port()
+    log = tmp_path / "server.log"
+    try:
+        async with server_process(config, database_url, port, log) as first:
+            await first.start()
+            await _mqtt_ready(first)
+            async with aiomqtt.Client("127.0.0.1", SYSTEM_BROKER[1], max_inflight_messages=1000) as sensor:
+                for index in range(MQTT_ALERTS):  # the broker has every one of them (QoS 1 PUBACK)
+                    body = alert(f"m-{index}", source="mqtt-gauge", location={"lat": 28.15, "lon": 112.3})
+                    await sensor.publish(f"{prefix}/sensors/gw-1/alerts", orjson.dumps(body), qos=1)
+                    if index == MQTT_ALERTS // 3:
+                        await _wait_some_committed(database_url)
+                        first.kill()
+            await first.wait()
+        stored_at_kill = len(_stored_alert_ids(database_url))
+        assert 0 < stored_at_kill < MQTT_ALERTS, "the kill came too late to test anything"
+
+        async with server_process(config, database_url, port, log) as second:
+            await second.start()
+            give_up = time.monotonic() + STREAM_TIMEOUT_S
+            while len(_stored_alert_ids(database_url)) < MQTT_ALERTS:
+                if time.monotonic() > give_up:
+                    break
+                await asyncio.sleep(0.1)
+            ids = _stored_alert_ids(database_url)
+            assert sorted(ids) == sorted(f"m-{index}" for index in range(MQTT_ALERTS)), second.output()
+            await second.terminate()
+    finally:
+        await forget_session(SYSTEM_BROKER[1], f"{prefix}-server")
+
+
+async def _wait_some_committed(database_url: str) -> None:
+    give_up = time.monotonic() + STREAM_TIMEOUT_S
+    while time.monotonic() < give_up:
+        if _stored_alert_ids(database_url):
+            return
+        await asyncio.sleep(0.01)
+    pytest.fail("no MQTT alert was committed")

@@ -19,7 +19,10 @@ async def healthz(_request: web.Request) -> web.Response:
 @operation(
     "Readiness",
     tag="health",
-    description="The database answers and the writer runs.",
+    description=(
+        "The database answers and the writer runs. `mqtt` tells the MQTT link's state and "
+        "counters; a broker outage does not make the server unready."
+    ),
     responses={200: Ready},
     errors=[503],
 )
@@ -31,7 +34,8 @@ async def readyz(request: web.Request) -> web.Response:
         return error_response(503, "not_ready", f"database: {type(err).__name__}")
     if not runtime.writer.running:
         return error_response(503, "not_ready", "the writer is not running")
-    return json_response({"status": "ready", "next_deadline_at": runtime.deadlines.next_due})
+    mqtt = runtime.mqtt.stats() if runtime.mqtt is not None else None
+    return json_response({"status": "ready", "next_deadline_at": runtime.deadlines.next_due, "mqtt": mqtt})
 
 
 def add_routes(app: web.Application) -> None:

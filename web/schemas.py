@@ -246,11 +246,25 @@ class Health(Wire):
     status: Literal["ok"]
 
 
+class MqttStatus(Wire):
+    """The MQTT link; a broker outage never makes the server unready (HTTP carries on)."""
+
+    connected: bool = Field(description="Connected and subscribed to the broker now.")
+    broker: str = Field(description="host:port of the broker.")
+    received: dict[str, int] = Field(description="Messages taken, by topic kind.")
+    rejected: dict[str, int] = Field(description="Messages refused, by reason (each also logged).")
+    failed: int = Field(description="Messages whose handling broke: left for the broker to offer again.")
+    published: int = Field(description="Task messages the broker acknowledged.")
+    outbox: int = Field(description="Task messages waiting for the broker.")
+    outbox_dropped: int = Field(description="Task messages dropped from a full outbox (oldest first).")
+
+
 class Ready(Wire):
     status: Literal["ready"]
     next_deadline_at: float | None = Field(
         description="Epoch seconds of the next deadline the scheduler awaits."
     )
+    mqtt: MqttStatus | None = Field(description="The MQTT link; null when MQTT is off (no `mqtt.url`).")
 
 
 # Query strings --------------------------------------------------------------------------------

@@ -1,0 +1,182 @@
+"""Broker accounts: who may read and write which MQTT topic, as Mosquitto ACL and password files."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import os
+import secrets
+import tempfile
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+from dispatch.config import Config, ConfigError
+
+# mosquitto_passwd's `$7$` format (Mosquitto 2.x): PBKDF2-HMAC-SHA512, these parameters, standard
+# base64. The broker reads the iteration count from each line, but we write what its tool writes.
+HASH_NAME = "sha512"
+ITERATIONS = 101
+SALT_BYTES = 12
+HASH_BYTES = 64
+
+
+class Access(StrEnum):
+    """The rights of an ACL `topic` line."""
+
+    READ = "read"
+    WRITE = "write"
+    READWRITE = "readwrite"
+
+
+@dataclass(frozen=True)
+class Grant:
+    access: Access
+    topic: str
+
+
+@dataclass(frozen=True)
+class Account:
+    """One broker login and the topics it may use; all others are denied."""
+
+    name: str
+    grants: tuple[Grant, ...]
+
+
+@dataclass(frozen=True)
+class PasswordUpdate:
+    """The password file's new hashes, and the passwords made this run (shown once, never stored)."""
+
+    hashes: dict[str, str]
+    new_passwords: dict[str, str]
+
+
+def accounts(config: Config) -> list[Account]:
+    """The server, Frigate, each responder and each sensor gateway, each confined to its own topics."""
+    mqtt = config.mqtt
+    prefix, frigate = mqtt.prefix, mqtt.frigate_prefix
+    if frigate is not None and _nested(prefix, frigate):
+        # Frigate's account may write anything under its prefix: overlapping ours, it could forge
+        # alerts and tasks.
+        raise ConfigError(f"mqtt.frigate_prefix: {frigate!r} overlaps mqtt.prefix {prefix!r}")
+    server_reads = [
+        f"{prefix}/sensors/+/alerts",
+        f"{prefix}/responders/+/acks",
+        f"{prefix}/responders/+/location",
+    ]
+    if frigate is not None:
+        server_reads += [f"{frigate}/events", f"{frigate}/reviews"]
+    result = [
+        Account(
+            mqtt.username,
+            (
+                *(Grant(Access.READ, topic) for topic in server_reads),
+                Grant(Access.WRITE, f"{prefix}/responders/+/tasks"),
+            ),
+        )
+    ]
+    if frigate is not None:
+        # Frigate publishes events, reviews, snapshots and states, and subscribes to its own
+        # `…/set` command topics: all of them live under its prefix.
+        result.append(Account(mqtt.frigate_username, (Grant(Access.READWRITE, f"{frigate}/#"),)))
+    for responder in config.responders:
+        own = f"{prefix}/responders/{responder.id}"
+        result.append(
+            Account(
+                responder.id,
+                (
+                    Grant(Access.READ, f"{own}/tasks"),
+                    Grant(Access.WRITE, f"{own}/acks"),
+                    Grant(Access.WRITE, f"{own}/location"),
+                ),
+            )
+        )
+    for gateway in mqtt.sensor_gateways:
+        result.append(Account(gateway, (Grant(Access.WRITE, f"{prefix}/sensors/{gateway}/alerts"),)))
+    return result
+
+
+def _nested(first: str, second: str) -> bool:
+    return first == second or first.startswith(f"{second}/") or second.startswith(f"{first}/")
+
+
+def render_acl(accounts: Iterable[Account]) -> str:
+    """A Mosquitto 2.x `acl_file`: a `user` block per account, nothing granted outside the blocks."""
+    lines = ["# Written by `dispatch mqtt-acl` from config.yaml; edits here are overwritten."]
+    for account in accounts:
+        lines += ["", f"user {account.name}"]
+        lines += [f"topic {grant.access} {grant.topic}" for grant in account.grants]
+    return "\n".join(lines) + "\n"
+
+
+def hash_password(password: str, salt: bytes | None = None) -> str:
+    """The `$7$…` hash mosquitto_passwd writes; a fresh random salt unless one is given."""
+    salt = secrets.token_bytes(SALT_BYTES) if salt is None else salt
+    digest = hashlib.pbkdf2_hmac(HASH_NAME, password.encode(), salt, ITERATIONS, HASH_BYTES)
+    return f"$7${ITERATIONS}${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
+
+
+def parse_password_file(text: str) -> dict[str, str]:
+    """Account → hash (whatever scheme the line uses: the broker checks it, we only carry it over)."""
+    hashes: dict[str, str] = {}
+    for line in text.splitlines():
+        name, colon, hashed = line.strip().partition(":")
+        if colon and name and hashed and not name.startswith("#"):
+            hashes[name] = hashed
+    return hashes
+
+
+def render_password_file(hashes: Mapping[str, str]) -> str:
+    return "".join(f"{name}:{hashed}\n" for name, hashed in hashes.items())
+
+
+def update_passwords(
+    names: Sequence[str], existing: Mapping[str, str], rotate: Collection[str] = ()
+) -> PasswordUpdate:
+    """Keep the hashes of known accounts, so a re-run does not lock out every device; make the rest.
+
+    Accounts in `existing` but not in `names` are dropped: a removed device loses its login.
+    """
+    hashes: dict[str, str] = {}
+    new_passwords: dict[str, str] = {}
+    for name in names:
+        if name in existing and name not in rotate:
+            hashes[name] = existing[name]
+            continue
+        password = secrets.token_urlsafe()
+        hashes[name] = hash_password(password)
+        new_passwords[name] = password
+    return PasswordUpdate(hashes, new_passwords)
+
+
+def read_password_file(path: Path) -> dict[str, str]:
+    """The hashes of `path`; none when it does not exist yet."""
+    try:
+        return parse_password_file(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+
+
+def write_file(path: Path, text: str, mode: int) -> None:
+    """Replace `path` at once, so a broker reloading meanwhile never reads half a file.
+
+    The old file's owner is kept when we may set it (as root): the broker reads these files after
+    dropping to its own user, and a root-owned 0600 file would lock it out.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+            file.write(text)
+        os.chmod(temporary, mode)
+        with contextlib.suppress(FileNotFoundError):
+            old = path.stat()
+            with contextlib.suppress(PermissionError):
+                os.chown(temporary, old.st_uid, old.st_gid)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise

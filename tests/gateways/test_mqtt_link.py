@@ -1,4 +1,4 @@
-"""MQTT end to end over a real Mosquitto: sensors in, tasks out, acks and positions back."""
+"""The MQTT link end to end over a real Mosquitto: sensors in, tasks out, acks and positions back."""
 
 from __future__ import annotations
 
@@ -18,6 +18,8 @@ from tests.brokers import SYSTEM_BROKER, forget_session, mosquitto_pub, private_
 from tests.conftest import Harness, ServerFactory
 from tests.factories import EAST_N, WEST_N, alert, make_config
 from tests.gateways.test_frigate import FRIGATE, recorded
+from tests.web.test_ws import _next as ws_next
+from tests.web.test_ws import _socket as ws_socket
 
 WAIT_S = 15.0
 
@@ -294,8 +296,12 @@ async def test_mqtt_broker_restart_loses_nothing_and_unanswered_tasks_are_sent_a
 
             await broker.stop()  # sessions and queued messages die with it (no persistence)
             await eventually(lambda: not link.connected.is_set(), "the link to notice the outage")
-            # HTTP intake carries on meanwhile; its task waits for the broker.
-            during = await harness.post_alert(alert("during", location=EAST_N))
+            # HTTP intake and the WebSocket carry on meanwhile; the MQTT copy waits for the broker.
+            token = harness.token("responder", name="grid-east-n-1", responder="grid-east-n-1")
+            async with ws_socket(harness, token) as tablet:
+                during = await harness.post_alert(alert("during", location=EAST_N))
+                over_ws = await ws_next(tablet, "task_assigned")
+                assert over_ws["event"]["incident_id"] == during["incident_id"]
             await broker.start()
 
             await eventually(link.connected.is_set, "the link to reconnect")

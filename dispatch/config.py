@@ -319,6 +319,13 @@ class Config(Strict):
 
     def _check_mqtt(self) -> None:
         """`mqtt-acl` gives each of these one account: a name may stand for one of them only."""
+        prefix, frigate = self.mqtt.prefix, self.mqtt.frigate_prefix
+        if frigate is not None and (
+            frigate == prefix or frigate.startswith(f"{prefix}/") or prefix.startswith(f"{frigate}/")
+        ):
+            # Frigate's account may write anything under its prefix: nested in ours, it could
+            # forge alerts and tasks; ours nested in Frigate's, tablets would read Frigate's.
+            raise ValueError(f"mqtt.frigate_prefix: {frigate!r} overlaps mqtt.prefix {prefix!r}")
         owners: dict[str, str] = {}
         accounts = [
             ("mqtt.username", self.mqtt.username),

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-from dispatch.config import Config, ConfigError
+from dispatch.config import Config
 
 # mosquitto_passwd's `$7$` format (Mosquitto 2.x): PBKDF2-HMAC-SHA512, these parameters, standard
 # base64. The broker reads the iteration count from each line, but we write what its tool writes.
@@ -57,10 +57,6 @@ def accounts(config: Config) -> list[Account]:
     """The server, Frigate, each responder and each sensor gateway, each confined to its own topics."""
     mqtt = config.mqtt
     prefix, frigate = mqtt.prefix, mqtt.frigate_prefix
-    if frigate is not None and _nested(prefix, frigate):
-        # Frigate's account may write anything under its prefix: overlapping ours, it could forge
-        # alerts and tasks.
-        raise ConfigError(f"mqtt.frigate_prefix: {frigate!r} overlaps mqtt.prefix {prefix!r}")
     server_reads = [
         f"{prefix}/sensors/+/alerts",
         f"{prefix}/responders/+/acks",
@@ -96,10 +92,6 @@ def accounts(config: Config) -> list[Account]:
     for gateway in mqtt.sensor_gateways:
         result.append(Account(gateway, (Grant(Access.WRITE, f"{prefix}/sensors/{gateway}/alerts"),)))
     return result
-
-
-def _nested(first: str, second: str) -> bool:
-    return first == second or first.startswith(f"{second}/") or second.startswith(f"{first}/")
 
 
 def render_acl(accounts: Iterable[Account]) -> str:

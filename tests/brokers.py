@@ -39,13 +39,14 @@ def require(binary: str, package: str) -> str:
 class PrivateBroker:
     """A Mosquitto of the test's own on a free loopback port, which the test may stop and start."""
 
-    def __init__(self, folder: Path, extra: str = "") -> None:
+    def __init__(self, folder: Path, extra: str = "", *, anonymous: bool = True) -> None:
         self.port = free_port()
         self.conf = folder / "mosquitto.conf"
         self.log = folder / "mosquitto.log"
         # No persistence: a restart loses every session and queued message, the worst case.
         self.conf.write_text(
-            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n{extra}"
+            f"listener {self.port} 127.0.0.1\nallow_anonymous {str(anonymous).lower()}\n"
+            f"persistence false\nlog_dest stderr\n{extra}"
         )
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -76,8 +77,10 @@ class PrivateBroker:
 
 
 @asynccontextmanager
-async def private_broker(folder: Path, extra: str = "") -> AsyncIterator[PrivateBroker]:
-    broker = PrivateBroker(folder, extra)
+async def private_broker(
+    folder: Path, extra: str = "", *, anonymous: bool = True
+) -> AsyncIterator[PrivateBroker]:
+    broker = PrivateBroker(folder, extra, anonymous=anonymous)
     await broker.start()
     try:
         yield broker

@@ -5,12 +5,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import getpass
-import socket
 import stat
-import subprocess
-import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,11 +26,10 @@ from dispatch.mqtt_acl import (
     render_password_file,
     update_passwords,
 )
+from tests.brokers import private_broker
 from tests.factories import config_data, make_config, responder
 
-MOSQUITTO = "/usr/sbin/mosquitto"
 MOSQUITTO_PASSWD = "/usr/bin/mosquitto_passwd"
-READY_TIMEOUT_S = 10.0
 RECEIVE_TIMEOUT_S = 5.0
 
 NAMES = ["dispatch", "frigate", "u1", "u2", "g1", "g2"]
@@ -105,13 +101,11 @@ async def test_mqtt_acl_accounts_leave_frigate_out_when_it_is_off() -> None:
     [("dispatch", "dispatch"), ("site/dispatch", "site"), ("dispatch", "dispatch/frigate")],
     ids=["same", "frigate-above", "frigate-below"],
 )
-async def test_mqtt_acl_accounts_refuse_frigate_prefix_overlapping_ours(
+async def test_mqtt_acl_config_refuses_frigate_prefix_overlapping_ours(
     prefix: str, frigate_prefix: str
 ) -> None:
-    config = make_config(**_data(prefix=prefix, frigate_prefix=frigate_prefix))
-
     with pytest.raises(ConfigError, match=r"mqtt\.frigate_prefix"):
-        accounts(config)
+        make_config(**_data(prefix=prefix, frigate_prefix=frigate_prefix))
 
 
 # --- passwords ---------------------------------------------------------------------------------
@@ -258,56 +252,15 @@ class Broker:
         return aiomqtt.Client("127.0.0.1", self.port, username=name, password=password)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _wait_until_listening(process: subprocess.Popen[bytes], port: int, log: Path) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"mosquitto exited with {process.returncode}:\n{log.read_text()}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.02)
-    pytest.fail(f"mosquitto did not listen on {port}:\n{log.read_text()}")
-
-
 @pytest.fixture
-def broker(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Iterator[Broker]:
+async def broker(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> AsyncIterator[Broker]:
     prefix = f"test-{uuid.uuid4().hex[:12]}"
     folder = tmp_path / "mqtt"
     passwords = _run(capsys, _config_file(tmp_path / "config.yaml", prefix=prefix), folder)
-    port = _free_port()
-    conf = tmp_path / "mosquitto.conf"
     # Started as root, Mosquitto drops to its own user and could not read our 0600 files.
-    conf.write_text(
-        f"listener {port} 127.0.0.1\n"
-        "allow_anonymous false\n"
-        f"password_file {folder / 'passwords'}\n"
-        f"acl_file {folder / 'acl'}\n"
-        "persistence false\n"
-        f"user {getpass.getuser()}\n"
-        "log_dest stderr\n"
-    )
-    log = tmp_path / "mosquitto.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen([MOSQUITTO, "-c", str(conf)], stdout=output, stderr=subprocess.STDOUT)
-    try:
-        _wait_until_listening(process, port, log)
-        yield Broker(port, prefix, passwords)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    settings = f"password_file {folder / 'passwords'}\nacl_file {folder / 'acl'}\nuser {getpass.getuser()}\n"
+    async with private_broker(tmp_path, settings, anonymous=False) as running:
+        yield Broker(running.port, prefix, passwords)
 
 
 async def _received_until(client: aiomqtt.Client, marker: bytes) -> list[tuple[str, Any]]:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
+import time
 from collections import Counter, deque
 from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
@@ -52,6 +53,8 @@ logger = logging.getLogger(__name__)
 
 OUTBOX_LIMIT = 100_000
 """Task messages kept for publishing while the broker is away; beyond, the oldest go (counted)."""
+STABLE_AFTER_S = 10.0
+"""A connection that lasted this long was not flapping: the next outage is logged afresh."""
 HANDLERS_LIMIT = 2_000
 """Messages being handled at once; the loop stops reading the broker beyond."""
 
@@ -156,17 +159,23 @@ class MqttLink:
         client = self._client = self._new_client()
         delay = self.settings.reconnect_min
         outage: str | None = None
+        flapping = False
         while True:
+            up_since: float | None = None
             try:
                 async with client:
+                    up_since = time.monotonic()
                     if outage is None:
                         logger.info("MQTT: connected to %s as %s", self.broker, self.settings.client_id)
-                    else:
+                    elif not flapping:
                         logger.warning("MQTT: connected to %s again (outage: %s)", self.broker, outage)
-                    outage = None
-                    delay = self.settings.reconnect_min
                     await self._serve(client)
             except aiomqtt.MqttError as err:
+                # A session that drops at once (another server taking our client id, an ACL
+                # refusing our subscriptions) keeps backing off and is not logged every time.
+                flapping = up_since is not None and time.monotonic() - up_since < STABLE_AFTER_S
+                if up_since is not None and not flapping:
+                    outage, delay = None, self.settings.reconnect_min
                 if outage is None:
                     outage = str(err) or type(err).__name__
                     logger.warning(

@@ -1,22 +1,24 @@
-"""Alert status after intake: a sender resolves or withdraws (cancels) what it reported.
+"""Alert status after intake: a sender updates, resolves or withdraws (cancels) its alert.
 
-Both run as writer commands: the alert row, its timeline event and any incident transition
-they cause are one transaction. An alert is *active* until it is resolved or cancelled; an
-incident whose last active alert is resolved resolves by itself when its policy says
-`auto_resolve`, and one whose every alert was withdrawn is cancelled.
+Each runs as a writer command: the alert row, its timeline event and any incident transition
+they cause are one transaction. An update rewrites the alert's attributes in place (a camera
+that now has a clip of the object) and changes no state. An alert is *active* until it is
+resolved or cancelled; an incident whose last active alert is resolved resolves by itself when
+its policy says `auto_resolve`, and one whose every alert was withdrawn is cancelled.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 
 from dispatch import repository
 from dispatch.auth import Principal, Role
 from dispatch.config import Config
-from dispatch.events import AlertCancelled, AlertResolved
+from dispatch.events import AlertCancelled, AlertResolved, AlertUpdated
 from dispatch.intake import alert_key
 from dispatch.lifecycle import IncidentLifecycle
 from dispatch.repository import Row
@@ -61,6 +63,16 @@ class AlertStatusChange:
             "changed": self.changed,
             "incident_state": self.incident_state,
         }
+
+
+@dataclass(frozen=True)
+class AlertUpdate:
+    """What an update did to one alert: the changes written (none: nothing was) and its attributes now."""
+
+    alert_id: int
+    incident_id: int
+    changes: dict[str, Any]
+    attributes: dict[str, Any]
 
 
 class AlertStatus:
@@ -108,6 +120,44 @@ class AlertStatus:
                 tx, incident, "resolve", actor=SYSTEM.actor, causation_id=causation_id, reason=ALL_RESOLVED
             )
         return AlertStatusChange(alert["id"], incident["id"], True, incident["state"])
+
+    def update(
+        self,
+        tx: Tx,
+        source: str,
+        source_event_id: str,
+        attributes: dict[str, Any],
+        changes: Callable[[Mapping[str, Any]], dict[str, Any]],
+        *,
+        actor: str,
+        causation_id: str | None,
+    ) -> AlertUpdate | None:
+        """Rewrite the alert's attributes when `changes` (of the stored ones) finds something.
+
+        None when no such alert was ever received. The sender's gateway judges what matters;
+        an empty judgement writes nothing, so a flood of repeats leaves no trace.
+        """
+        alerts = self._alerts(tx, [(source, source_event_id)])
+        if not alerts:
+            return None
+        alert = alerts[0]
+        found = changes(alert["attributes"])
+        if not found:
+            return AlertUpdate(alert["id"], alert["incident_id"], {}, alert["attributes"])
+        repository.update(tx.connection, alert_table, alert, attributes=attributes)
+        tx.record(
+            AlertUpdated(
+                occurred_at=tx.now,
+                actor=actor,
+                causation_id=causation_id,
+                incident_id=alert["incident_id"],
+                alert_id=alert["id"],
+                source=alert["source"],
+                source_event_id=alert["source_event_id"],
+                changes=found,
+            )
+        )
+        return AlertUpdate(alert["id"], alert["incident_id"], found, attributes)
 
     def cancel(
         self,

@@ -24,6 +24,7 @@ Reader = Callable[[Callable[[sa.Connection], T]], Awaitable[T]]
 
 FRIGATE_ACTOR = "gateway:mqtt-frigate"
 _frigate_event = TypeAdapter(frigate.FrigateEvent)
+_frigate_review = TypeAdapter(frigate.FrigateReview)
 
 
 class DeviceDesk:
@@ -83,7 +84,15 @@ class DeviceDesk:
             self.accepted_alerts += 1
 
     async def frigate_review(self, data: Any) -> None:
-        raise Rejected(RejectReason.UNKNOWN_TOPIC, "reviews: not read yet")
+        if not isinstance(data, dict):
+            raise Rejected(RejectReason.INVALID, "send one Frigate review object")
+        try:
+            review = _frigate_review.validate_python(data)
+        except ValidationError as err:
+            raise Rejected(RejectReason.INVALID, describe(err)) from err
+        outcome = await self.video.take_review(review, data, actor=FRIGATE_ACTOR, now=self.clock.now())
+        if outcome.received is not None and not outcome.received.duplicate:
+            self.accepted_alerts += 1
 
     async def unanswered_tasks(self) -> list[dict[str, Any]]:
         bodies: list[dict[str, Any]] = await self._read(queries.unanswered_assignments)

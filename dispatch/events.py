@@ -55,6 +55,17 @@ class AlertReceived(DomainEvent, type="alert_received"):
 
 
 @dataclass(frozen=True, kw_only=True)
+class AlertUpdated(DomainEvent, type="alert_updated"):
+    """The sender told more of one alert (a higher score, a new zone, a clip): rewritten in place."""
+
+    alert_id: int
+    source: str
+    source_event_id: str
+    changes: dict[str, Any]
+    """What changed that a dispatcher cares about: field → [before, after]."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class AlertStatusChanged(DomainEvent):
     alert_id: int
     source: str

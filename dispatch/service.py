@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 
 from dispatch import authz, repository
-from dispatch.alert_status import AlertStatus, AlertStatusChange
+from dispatch.alert_status import AlertStatus, AlertStatusChange, AlertUpdate
 from dispatch.alerts import AlertIn
 from dispatch.auth import Principal, Role
 from dispatch.config import Config
@@ -62,6 +62,25 @@ class DispatchService:
         """Record the alerts; returns once they are durably committed (never before)."""
         items = [IntakeItem(alert, raw, actor, causation_id) for alert, raw in alerts]
         return await self._intake_queue.submit(items)
+
+    async def update_alert(
+        self,
+        source: str,
+        source_event_id: str,
+        attributes: dict[str, Any],
+        changes: Callable[[Mapping[str, Any]], dict[str, Any]],
+        *,
+        actor: str,
+        causation_id: str | None = None,
+    ) -> AlertUpdate | None:
+        """Rewrite the alert's attributes if `changes` of the stored ones finds any; None: no such alert."""
+
+        def command(tx: Tx) -> AlertUpdate | None:
+            return self.alert_status.update(
+                tx, source, source_event_id, attributes, changes, actor=actor, causation_id=causation_id
+            )
+
+        return await self.writer.submit(command)
 
     async def resolve_alert(
         self,

@@ -36,8 +36,8 @@ class IgnoredBody(Wire):
 
     ignored: str = Field(
         description=(
-            "Why: false_positive, unmapped_camera, unmapped_label, below_min_score, cooldown "
-            "(Frigate); no_category (a telephony event without a category)."
+            "Why: false_positive, not_an_alert, unmapped_camera, unmapped_label, below_min_score, "
+            "cooldown (Frigate); no_category (a telephony event without a category)."
         )
     )
 
@@ -45,6 +45,13 @@ class IgnoredBody(Wire):
 class FrigateReceived(Received):
     """A Frigate object's alert receipt, sent once committed."""
 
+    updated: bool = Field(
+        description=(
+            "A later message of the object changed what a dispatcher cares about (best score up "
+            "by 0.05, a new zone, a snapshot or clip, a recognized name, the end time): the "
+            "alert's attributes were rewritten and `alert_updated` is on the incident's timeline."
+        )
+    )
     resolved: bool = Field(description="An `end` message marked the object's alert resolved.")
 
 
@@ -80,9 +87,13 @@ async def _intake(request: web.Request, alert: AlertIn, raw: Any, actor: str) ->
     description=(
         "The JSON Frigate publishes on `frigate/events` (`type` new/update/end, `before`, `after`). "
         "One tracked object is one alert (its Frigate id is the key: updates answer `duplicate: "
-        "true`). A message that is understood but stands for no alert (false positive, camera or "
-        "label not in `frigate` of config.yaml, score below the minimum, cooldown) answers 200 "
-        '`{"ignored": reason}`. `end` marks the alert of the object resolved (`resolved: true`).'
+        "true`), updated in place: when a later message raises the best score by 0.05 or more, "
+        "enters a new zone, makes a snapshot or clip available, names the object or ends it, the "
+        "alert's `attributes.frigate` are rewritten and `alert_updated` is recorded (`updated: "
+        "true`); other updates write nothing. A message that is understood but stands for no "
+        "alert (false positive, camera or label not in `frigate` of config.yaml, score below the "
+        'minimum, cooldown) answers 200 `{"ignored": reason}`. `end` marks the alert of the '
+        "object resolved (`resolved: true`). Review items (`frigate/reviews`) are read over MQTT."
     ),
     body=frigate.FrigateEvent,
     responses={202: FrigateReceived, 200: IgnoredBody},
@@ -109,8 +120,7 @@ async def post_frigate_event(request: web.Request) -> web.Response:
     assert outcome.received is not None
     runtime.accepted_alerts += 0 if outcome.received.duplicate else 1
     answer = outcome.received.as_json()
-    resolved = outcome.resolved
-    return json_response({**answer, "resolved": resolved}, 202)
+    return json_response({**answer, "updated": outcome.updated, "resolved": outcome.resolved}, 202)
 
 
 @operation(

@@ -230,6 +230,8 @@ BAD_MESSAGES = [
     ("responders/nobody/acks", b'{"task_id": 1, "trigger": "accept"}', "unknown_responder"),
     ("responders/grid-west-n-1/location", b'{"lat": 123, "lon": 0}', "invalid"),
     ("-frigate/events", b'{"type": "new"}', "invalid"),
+    ("-frigate/reviews", b'{"type": "new", "after": {"id": "r"}}', "invalid"),
+    ("-frigate/reviews", b"[]", "invalid"),
 ]
 
 
@@ -275,6 +277,24 @@ async def test_mqtt_frigate_flood_of_one_object_is_one_alert_one_incident(start:
     incidents = (await response.json())["incidents"]
     assert len(incidents) == 1
     assert incidents[0]["alert_count"] == 1
+
+
+async def test_mqtt_frigate_review_alert_is_one_alert_its_end_resolves_it(start: Start, prefix: str) -> None:
+    harness = await start(mqtt_config(prefix, frigate=FRIGATE))
+    link = harness.runtime.mqtt
+    assert link is not None
+    topic = f"{prefix}-frigate/reviews"
+    await mosquitto_pub(SYSTEM_BROKER[1], topic, recorded("review_detection"))  # not an alert
+    await mosquitto_pub(SYSTEM_BROKER[1], topic, recorded("review_alert"))
+    await mosquitto_pub(SYSTEM_BROKER[1], topic, recorded("review_end"))
+    await eventually(lambda: link.received["frigate_reviews"] == 3, "the three review messages")
+
+    response = await harness.client.get("/api/v1/incidents", headers=harness.auth("admin"))
+    [incident] = (await response.json())["incidents"]
+    detail = await harness.incident(incident["id"])
+    [video] = detail["alerts"]
+    assert video["source_event_id"].startswith("review:")
+    assert [e["type"] for e in detail["timeline"] if e["type"].startswith("alert_")][-1] == "alert_resolved"
 
 
 # Outages -------------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from dispatch.clock import Clock
 from dispatch.errors import DispatchError, IllegalTransition
 from dispatch.presence import Positions
 from dispatch.service import DispatchService
-from dispatch.video import VideoIntake
+from dispatch.video import VideoIntake, VideoOutcome
 from gateways import frigate
 from gateways.mqtt import Ack, Location, Rejected, RejectReason, describe
 
@@ -73,24 +73,14 @@ class DeviceDesk:
         self.positions.report(responder_id, location.lat, location.lon, self.clock.now())
 
     async def frigate_event(self, data: Any) -> None:
-        if not isinstance(data, dict):
-            raise Rejected(RejectReason.INVALID, "send one Frigate event object")
-        try:
-            event = _frigate_event.validate_python(data)
-        except ValidationError as err:
-            raise Rejected(RejectReason.INVALID, describe(err)) from err
-        outcome = await self.video.take_event(event, data, actor=FRIGATE_ACTOR, now=self.clock.now())
-        if outcome.received is not None and not outcome.received.duplicate:
-            self.accepted_alerts += 1
+        event = _validated(_frigate_event, data, "event")
+        self._count(await self.video.take_event(event, data, actor=FRIGATE_ACTOR, now=self.clock.now()))
 
     async def frigate_review(self, data: Any) -> None:
-        if not isinstance(data, dict):
-            raise Rejected(RejectReason.INVALID, "send one Frigate review object")
-        try:
-            review = _frigate_review.validate_python(data)
-        except ValidationError as err:
-            raise Rejected(RejectReason.INVALID, describe(err)) from err
-        outcome = await self.video.take_review(review, data, actor=FRIGATE_ACTOR, now=self.clock.now())
+        review = _validated(_frigate_review, data, "review")
+        self._count(await self.video.take_review(review, data, actor=FRIGATE_ACTOR, now=self.clock.now()))
+
+    def _count(self, outcome: VideoOutcome) -> None:
         if outcome.received is not None and not outcome.received.duplicate:
             self.accepted_alerts += 1
 
@@ -100,3 +90,12 @@ class DeviceDesk:
 
     def task_published(self, task_id: int) -> None:
         self._task_pushed(task_id, "mqtt")
+
+
+def _validated(adapter: TypeAdapter[T], data: Any, what: str) -> T:
+    if not isinstance(data, dict):
+        raise Rejected(RejectReason.INVALID, f"send one Frigate {what} object")
+    try:
+        return adapter.validate_python(data)
+    except ValidationError as err:
+        raise Rejected(RejectReason.INVALID, describe(err)) from err

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Self
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from dispatch.config_types import Identifier, Seconds, Severity
 from dispatch.geo import Position, Strict
@@ -121,12 +122,14 @@ MqttTopicPrefix = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+
 """Topic levels without wildcards, leading or trailing slash."""
 
 
+_BROKER_URL = re.compile(r"^mqtts?://([^:/?#@\s]+@)?[^:/?#@\s]+(:\d{1,5})?$")
+
+
 class Mqtt(Strict):
     """The MQTT link (gateways/mqtt_link.py). Off unless `url` (or `serve --mqtt`) names a broker."""
 
     url: str | None = Field(
         None,
-        pattern=r"^mqtts?://[^/?#\s]+$",
         description=(
             "Broker as mqtt://[user@]host[:port] (mqtts:// for TLS); none: MQTT is off and "
             "sensors and tablets use HTTP and the WebSocket. The password comes from the "
@@ -162,6 +165,14 @@ class Mqtt(Strict):
     keepalive: int = Field(30, ge=5, le=3600, description="Seconds between MQTT pings.")
     reconnect_min: Seconds = Field(0.5, description="First wait before reconnecting after an outage.")
     reconnect_max: Seconds = Field(30.0, description="Longest wait between reconnect attempts.")
+
+    @field_validator("url")
+    @classmethod
+    def _broker_url(cls, value: str | None) -> str | None:
+        if value is not None and not _BROKER_URL.match(value):
+            raise ValueError(f"{value!r} is not a broker: use mqtt://[user@]host[:port] or mqtts://…")
+        return value
+
     max_inflight: int = Field(
         200, ge=1, le=65535, description="Tasks published and not yet acknowledged by the broker, at most."
     )

@@ -306,3 +306,26 @@ def test_cli_config_check_refuses_a_missing_file(tmp_path: Path, capsys: pytest.
     assert code == 2
     assert out == ""
     assert err == f"error: {path}: cannot read: No such file or directory\n"
+
+
+@pytest.mark.parametrize(
+    ("mqtt", "expected"),
+    [
+        pytest.param({"url": "http://broker"}, "mqtt.url: 'http://broker' is not a broker", id="not-mqtt"),
+        pytest.param({"url": "mqtt://h:1883/x"}, "mqtt.url: 'mqtt://h:1883/x' is not a broker", id="path"),
+        pytest.param({"prefix": "a/#"}, "mqtt.prefix: ", id="wildcard-prefix"),
+        pytest.param({"frigate_prefix": "dispatch/frigate"}, "mqtt.frigate_prefix: ", id="nested-frigate"),
+        pytest.param({"sensor_gateways": ["grid-west-n-1"]}, "is already responders.0.id", id="same-account"),
+        pytest.param(
+            {"username": "frigate"}, "mqtt.frigate_username: MQTT account 'frigate'", id="server-frigate"
+        ),
+    ],
+)
+def test_config_rejects_broken_mqtt_section_naming_the_path(mqtt: dict[str, Any], expected: str) -> None:
+    data = _with({})
+    data["mqtt"] = mqtt
+    assert expected in _refusal(data)
+
+
+def test_config_mqtt_is_off_unless_a_broker_is_named() -> None:
+    assert parse_config(_with({}), "test config").mqtt.url is None

@@ -315,7 +315,11 @@ def test_cli_config_check_refuses_a_missing_file(tmp_path: Path, capsys: pytest.
         pytest.param({"url": "mqtt://h:1883/x"}, "mqtt.url: 'mqtt://h:1883/x' is not a broker", id="path"),
         pytest.param({"prefix": "a/#"}, "mqtt.prefix: ", id="wildcard-prefix"),
         pytest.param({"frigate_prefix": "dispatch/frigate"}, "mqtt.frigate_prefix: ", id="nested-frigate"),
-        pytest.param({"sensor_gateways": ["grid-west-n-1"]}, "is already responders.0.id", id="same-account"),
+        pytest.param(
+            {"sensor_gateways": ["grid-west-n-1"]},
+            "responders.0.id: MQTT account 'grid-west-n-1' is already mqtt.sensor_gateways.0",
+            id="same-account",
+        ),
         pytest.param(
             {"username": "frigate"}, "mqtt.frigate_username: MQTT account 'frigate'", id="server-frigate"
         ),

@@ -244,8 +244,8 @@ def _mqtt_acl(args: argparse.Namespace) -> int:
         f"dispatch: {len(names)} MQTT accounts, {len(update.new_passwords)} new (passwords on stdout, "
         "shown this once)\n"
         f"  ACL: {acl}\n  passwords: {passwords}\n"
-        "mosquitto.conf (reload with SIGHUP; the files must be readable by the broker's user):\n"
-        f"  allow_anonymous false\n  password_file {passwords}\n  acl_file {acl}",
+        "mosquitto.conf (restart the broker; the files must be readable by the broker's user):\n"
+        + "\n".join(f"  {line}" for line in mqtt_acl.broker_settings(acl, passwords)),
         file=sys.stderr,
     )
     return 0

@@ -94,6 +94,21 @@ def accounts(config: Config) -> list[Account]:
     return result
 
 
+QUEUE_SETTINGS = (
+    # Mosquitto's default (1000) silently drops, QoS 1 included, whatever the server's session
+    # has not taken beyond 20 in flight and 1000 queued: a flood, or an outage of the server.
+    "max_queued_messages 0",
+    # Keep sessions and their queues across a broker restart (saved every autosave_interval).
+    "persistence true",
+)
+"""mosquitto.conf lines without which the broker, not the server, would lose alerts."""
+
+
+def broker_settings(acl: Path, passwords: Path) -> list[str]:
+    """The mosquitto.conf lines for the files written and for the server's session."""
+    return ["allow_anonymous false", f"password_file {passwords}", f"acl_file {acl}", *QUEUE_SETTINGS]
+
+
 def render_acl(accounts: Iterable[Account]) -> str:
     """A Mosquitto 2.x `acl_file`: a `user` block per account, nothing granted outside the blocks."""
     lines = ["# Written by `dispatch mqtt-acl` from config.yaml; edits here are overwritten."]

@@ -208,7 +208,8 @@ async def test_mqtt_acl_command_tells_where_and_how_to_configure(
     assert main(argv) == 0
 
     err = capsys.readouterr().err
-    for line in ["allow_anonymous false", f"password_file {tmp_path / 'p'}", f"acl_file {tmp_path / 'a'}"]:
+    told = ["allow_anonymous false", f"password_file {tmp_path / 'p'}", f"acl_file {tmp_path / 'a'}"]
+    for line in [*told, "max_queued_messages 0", "persistence true"]:
         assert f"  {line}\n" in f"{err}\n"
 
 

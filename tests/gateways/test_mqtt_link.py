@@ -14,6 +14,7 @@ import orjson
 import pytest
 
 from dispatch.config import Config
+from dispatch.mqtt_acl import QUEUE_SETTINGS
 from tests.brokers import SYSTEM_BROKER, forget_session, mosquitto_pub, private_broker
 from tests.conftest import Harness, ServerFactory
 from tests.factories import EAST_N, WEST_N, alert, make_config
@@ -22,6 +23,7 @@ from tests.web.test_ws import _next as ws_next
 from tests.web.test_ws import _socket as ws_socket
 
 WAIT_S = 15.0
+FLOOD = 2_500  # well over Mosquitto's default max_queued_messages (1000)
 
 
 async def eventually(check: Callable[[], Awaitable[bool] | bool], what: str) -> None:
@@ -351,3 +353,24 @@ async def test_mqtt_alerts_published_while_the_server_is_down_arrive_when_it_sta
 
     second = await start(config)
     await eventually(lambda: _count_is(second, 5), "the five alerts the broker kept")
+
+
+async def test_mqtt_broker_set_up_as_mqtt_acl_says_keeps_a_flood_sent_while_the_server_is_down(
+    start: Start, prefix: str, tmp_path: Path
+) -> None:
+    """Mosquitto's default keeps 1000 queued messages per session and drops the rest silently."""
+    async with private_broker(tmp_path, "\n".join(QUEUE_SETTINGS[:1]) + "\n") as broker:
+        config = mqtt_config(prefix, broker.port)
+        first = await start(config)
+        await first.client.close()
+
+        async with aiomqtt.Client("127.0.0.1", broker.port, max_inflight_messages=500) as sensor:
+            for index in range(FLOOD):
+                body = orjson.dumps(alert(f"flood-{index}", source=f"gauge-{index}", location=EAST_N))
+                await sensor.publish(f"{prefix}/sensors/gw-1/alerts", body, qos=1)
+
+        second = await start(config)
+        link = second.runtime.mqtt
+        assert link is not None
+        await eventually(lambda: link.received["sensor_alerts"] >= FLOOD, f"all {FLOOD} alerts")
+        assert second.runtime.devices.accepted_alerts == FLOOD

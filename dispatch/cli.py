@@ -115,6 +115,9 @@ def _serve(args: argparse.Namespace) -> int:
         level=args.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # Its INFO lines repeat every state change, which the event log already holds (and cost
+    # about 6 % of the CPU under load, bench/mqtt.py).
+    logging.getLogger("transitions").setLevel(max(logging.WARNING, logging.getLogger().level))
     config = _load(args)
     if args.mqtt:
         try:

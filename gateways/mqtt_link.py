@@ -152,6 +152,8 @@ class MqttLink:
         )
         # Before connecting: messages waiting in the persistent session arrive right after CONNACK.
         client._client.manual_ack_set(True)
+        # aiomqtt warns from 10 concurrent publishes on; up to max_inflight is what we intend.
+        client.pending_calls_threshold = self.settings.max_inflight + 10
         return client
 
     async def run(self) -> None:

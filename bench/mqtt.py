@@ -68,6 +68,8 @@ import orjson
 import yaml
 from intake import Workload, child, free_port, machine, percentile, stored_counts  # bench/ is on sys.path
 
+from gateways.mqtt_link import TABLETS_SUFFIX
+
 SCRIPT = Path(__file__).resolve()
 REPO = SCRIPT.parents[1]
 DEFAULT_JSON = REPO / "bench" / "results" / "mqtt.json"
@@ -403,6 +405,7 @@ async def dispatch_server(
             yield server
     finally:
         await forget_session(broker, session.client_id)
+        await forget_session(broker, f"{session.client_id}{TABLETS_SUFFIX}")
 
 
 async def mqtt_stats(server: Server) -> dict[str, Any]:

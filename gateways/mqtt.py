@@ -70,16 +70,20 @@ class Topics:
     prefix: str
     frigate_prefix: str | None
 
-    def subscriptions(self) -> list[str]:
-        """Filters the server subscribes to (all at QoS 1)."""
-        ours = [
-            f"{self.prefix}/sensors/+/alerts",
-            f"{self.prefix}/responders/+/acks",
-            f"{self.prefix}/responders/+/location",
-        ]
+    def intake_filters(self) -> list[str]:
+        """What sensors and Frigate publish (the server's sensors session, QoS 1)."""
+        ours = [f"{self.prefix}/sensors/+/alerts"]
         if self.frigate_prefix is not None:
             ours += [f"{self.frigate_prefix}/events", f"{self.frigate_prefix}/reviews"]
         return ours
+
+    def device_filters(self) -> list[str]:
+        """What tablets publish (the server's tablets session, QoS 1)."""
+        return [f"{self.prefix}/responders/+/acks", f"{self.prefix}/responders/+/location"]
+
+    def subscriptions(self) -> list[str]:
+        """Every filter the server subscribes to."""
+        return [*self.intake_filters(), *self.device_filters()]
 
     def tasks(self, responder_id: str) -> str:
         return f"{self.prefix}/responders/{responder_id}/tasks"

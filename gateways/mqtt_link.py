@@ -1,8 +1,10 @@
-"""The MQTT link: one persistent broker session reading sensors, tablets and Frigate, pushing tasks.
+"""The MQTT link: persistent broker sessions reading sensors, tablets and Frigate, pushing tasks.
 
-At-least-once both ways:
+Two sessions: `mqtt.client_id` reads sensors and Frigate; `{client_id}-tablets` reads the
+tablets' acks and positions and publishes their tasks. Each has its own queue and in-flight
+window at the broker, so a sensor flood never holds back a tablet. At-least-once both ways:
 
-- In: the session is persistent (`clean_session` false, a fixed client id) and every message
+- In: each session is persistent (`clean_session` false, a fixed client id) and every message
   is acknowledged (PUBACK) only once what it carried is committed, using paho-mqtt's manual
   acknowledgement (aiomqtt 2.x does not wrap it yet: empicano/aiomqtt#345). A server killed
   before the commit leaves the message unacknowledged at the broker, which offers it again on
@@ -55,6 +57,8 @@ OUTBOX_LIMIT = 100_000
 """Task messages kept for publishing while the broker is away; beyond, the oldest go (counted)."""
 STABLE_AFTER_S = 10.0
 """A connection that lasted this long was not flapping: the next outage is logged afresh."""
+TABLETS_SUFFIX = "-tablets"
+"""The tablets' session's client id is `mqtt.client_id` with this after it."""
 HANDLERS_LIMIT = 2_000
 """Messages being handled at once; the loop stops reading the broker beyond."""
 
@@ -88,6 +92,12 @@ class DevicePort(Protocol):
 
 
 class MqttLink:
+    """Two broker sessions: sensors and Frigate on one, tablets on the other.
+
+    Each session has its own queue and in-flight window at the broker, so a flood of sensor
+    alerts never holds back a tablet's acknowledgement or the tasks going out to tablets.
+    """
+
     def __init__(self, settings: Mqtt, desk: DevicePort, *, password: str | None = None) -> None:
         if settings.url is None:
             raise ValueError("mqtt.url is not set")
@@ -105,16 +115,29 @@ class MqttLink:
         self.failed = 0
         """Messages whose handling broke unexpectedly: left unacknowledged for the broker to offer again."""
         self.connected = asyncio.Event()
+        """Set while every session is connected and subscribed."""
         self._password = password
         self._username = unquote(url.username) if url.username else settings.username
         self._tls = url.scheme == "mqtts"
-        self._client: aiomqtt.Client | None = None
-        self._live = False
         self._outbox: deque[tuple[str, bytes, int | None]] = deque()
         self._outbox_ready = asyncio.Event()
         self._publish_slots = asyncio.Semaphore(settings.max_inflight)
-        self._handler_slots = asyncio.Semaphore(HANDLERS_LIMIT)
-        self._tasks: set[asyncio.Task[None]] = set()
+        self.sessions = (
+            _Session(self, "sensors", settings.client_id, self.topics.intake_filters(), publishes=False),
+            _Session(self, "tablets", f"{settings.client_id}{TABLETS_SUFFIX}", self.topics.device_filters()),
+        )
+
+    async def run(self) -> None:
+        """Forever: both sessions, each reconnecting with backoff on its own."""
+        async with asyncio.TaskGroup() as group:
+            for session in self.sessions:
+                group.create_task(session.run(), name=f"mqtt-{session.name}")
+
+    def session_changed(self) -> None:
+        if all(session.live for session in self.sessions):
+            self.connected.set()
+        else:
+            self.connected.clear()
 
     # The bus side ---------------------------------------------------------------------------
 
@@ -135,14 +158,12 @@ class MqttLink:
             self.outbox_dropped += 1
         self._outbox_ready.set()
 
-    # The connection -------------------------------------------------------------------------
-
-    def _new_client(self) -> aiomqtt.Client:
-        """One client, reused for every reconnection (it needs the running loop)."""
+    def client(self, client_id: str) -> aiomqtt.Client:
+        """A session's client, reused for every reconnection (it needs the running loop)."""
         client = aiomqtt.Client(
             self.broker_host,
             self.broker_port,
-            identifier=self.settings.client_id,
+            identifier=client_id,
             clean_session=False,
             username=self._username,
             password=self._password,
@@ -156,96 +177,9 @@ class MqttLink:
         client.pending_calls_threshold = self.settings.max_inflight + 10
         return client
 
-    async def run(self) -> None:
-        """Forever: connect, serve, and after an outage reconnect with backoff."""
-        client = self._client = self._new_client()
-        delay = self.settings.reconnect_min
-        outage: str | None = None
-        flapping = False
-        while True:
-            up_since: float | None = None
-            try:
-                async with client:
-                    up_since = time.monotonic()
-                    if outage is None:
-                        logger.info("MQTT: connected to %s as %s", self.broker, self.settings.client_id)
-                    elif not flapping:
-                        logger.warning("MQTT: connected to %s again (outage: %s)", self.broker, outage)
-                    await self._serve(client)
-            except aiomqtt.MqttError as err:
-                # A session that drops at once (another server taking our client id, an ACL
-                # refusing our subscriptions) keeps backing off and is not logged every time.
-                flapping = up_since is not None and time.monotonic() - up_since < STABLE_AFTER_S
-                if up_since is not None and not flapping:
-                    outage, delay = None, self.settings.reconnect_min
-                if outage is None:
-                    outage = str(err) or type(err).__name__
-                    logger.warning(
-                        "MQTT: broker %s unreachable (%s); retrying with backoff up to %.1f s, "
-                        "HTTP and WebSocket carry on",
-                        self.broker,
-                        outage,
-                        self.settings.reconnect_max,
-                    )
-            finally:
-                self._live = False
-                self.connected.clear()
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, self.settings.reconnect_max)
-
-    async def _serve(self, client: aiomqtt.Client) -> None:
-        await client.subscribe([(each, 1) for each in self.topics.subscriptions()])
-        self._live = True
-        self.connected.set()
-        helpers = [
-            asyncio.create_task(self._publish_loop(client), name="mqtt-publish"),
-            asyncio.create_task(self._resend(), name="mqtt-resend"),
-        ]
-        try:
-            async for message in client.messages:
-                await self._handler_slots.acquire()
-                self._spawn(self._handle(client, message), release=self._handler_slots)
-        finally:
-            self._live = False
-            for task in [*helpers, *self._tasks]:
-                task.cancel()
-            await asyncio.gather(*helpers, *self._tasks, return_exceptions=True)
-
-    def _spawn(self, work: Any, *, release: asyncio.Semaphore) -> None:
-        task: asyncio.Task[None] = asyncio.create_task(work)
-        self._tasks.add(task)
-
-        def done(finished: asyncio.Task[None]) -> None:
-            self._tasks.discard(finished)
-            release.release()
-
-        task.add_done_callback(done)
-
     # In ---------------------------------------------------------------------------------------
 
-    async def _handle(self, client: aiomqtt.Client, message: aiomqtt.Message) -> None:
-        topic = str(message.topic)
-        payload = message.payload if isinstance(message.payload, bytes | bytearray) else b""
-        try:
-            kind = await self._take(topic, bytes(payload))
-        except Rejected as err:
-            self.rejected[err.reason.value] += 1
-            logger.warning("MQTT %s: rejected (%s): %s", topic, err.reason.value, err.message)
-        except DispatchError as err:
-            self.rejected[RejectReason.INVALID.value] += 1
-            logger.warning("MQTT %s: rejected (invalid): %s", topic, err.message)
-        except asyncio.CancelledError:
-            raise  # the connection went: unacknowledged, the broker offers it again
-        except Exception:
-            self.failed += 1
-            logger.exception("MQTT %s: handling failed; left for the broker to offer again", topic)
-            return
-        else:
-            self.received[kind.value] += 1
-        if message.qos > 0 and self._live:  # after an outage the broker offers it again instead
-            client._client.ack(message.mid, message.qos)
-
-    async def _take(self, topic: str, payload: bytes) -> TopicKind:
+    async def take(self, topic: str, payload: bytes) -> TopicKind:
         parsed = self.topics.parse(topic)
         owner = parsed.owner
         if parsed.kind == TopicKind.SENSOR_ALERTS:
@@ -273,7 +207,7 @@ class MqttLink:
 
     # Out --------------------------------------------------------------------------------------
 
-    async def _resend(self) -> None:
+    async def resend(self) -> None:
         try:
             bodies = await self.desk.unanswered_tasks()
         except Exception:
@@ -285,7 +219,7 @@ class MqttLink:
         if bodies:
             logger.info("MQTT: publishing %d unanswered task(s) again", len(bodies))
 
-    async def _publish_loop(self, client: aiomqtt.Client) -> None:
+    async def publish_loop(self, session: _Session, client: aiomqtt.Client) -> None:
         while True:
             while not self._outbox:
                 self._outbox_ready.clear()
@@ -295,7 +229,7 @@ class MqttLink:
                 self._publish_slots.release()
                 continue
             item = self._outbox.popleft()
-            self._spawn(self._publish(client, item), release=self._publish_slots)
+            session.spawn(self._publish(client, item), release=self._publish_slots)
 
     async def _publish(self, client: aiomqtt.Client, item: tuple[str, bytes, int | None]) -> None:
         topic, payload, task_id = item
@@ -315,6 +249,7 @@ class MqttLink:
         return {
             "connected": self.connected.is_set(),
             "broker": self.broker,
+            "sessions": {session.client_id: session.live for session in self.sessions},
             "received": dict(self.received),
             "rejected": dict(self.rejected),
             "failed": self.failed,
@@ -322,3 +257,114 @@ class MqttLink:
             "outbox": len(self._outbox),
             "outbox_dropped": self.outbox_dropped,
         }
+
+
+class _Session:
+    """One persistent broker session: a client id, its subscriptions, its messages in flight."""
+
+    def __init__(
+        self, link: MqttLink, name: str, client_id: str, filters: list[str], *, publishes: bool = True
+    ) -> None:
+        self.link = link
+        self.name = name
+        self.client_id = client_id
+        self.filters = filters
+        self.publishes = publishes
+        self.live = False
+        self._handler_slots = asyncio.Semaphore(HANDLERS_LIMIT)
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def run(self) -> None:
+        """Forever: connect, serve, and after an outage reconnect with backoff."""
+        settings, broker = self.link.settings, self.link.broker
+        client = self.link.client(self.client_id)
+        delay = settings.reconnect_min
+        outage: str | None = None
+        flapping = False
+        while True:
+            up_since: float | None = None
+            try:
+                async with client:
+                    up_since = time.monotonic()
+                    if outage is None:
+                        logger.info("MQTT: connected to %s as %s (%s)", broker, self.client_id, self.name)
+                    elif not flapping:
+                        logger.warning(
+                            "MQTT %s: connected to %s again (outage: %s)", self.name, broker, outage
+                        )
+                    await self._serve(client)
+            except aiomqtt.MqttError as err:
+                # A session that drops at once (another server taking our client id, an ACL
+                # refusing our subscriptions) keeps backing off and is not logged every time.
+                flapping = up_since is not None and time.monotonic() - up_since < STABLE_AFTER_S
+                if up_since is not None and not flapping:
+                    outage, delay = None, settings.reconnect_min
+                if outage is None:
+                    outage = str(err) or type(err).__name__
+                    logger.warning(
+                        "MQTT %s: broker %s unreachable (%s); retrying with backoff up to %.1f s, "
+                        "HTTP and WebSocket carry on",
+                        self.name,
+                        broker,
+                        outage,
+                        settings.reconnect_max,
+                    )
+            finally:
+                self.live = False
+                self.link.session_changed()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, settings.reconnect_max)
+
+    async def _serve(self, client: aiomqtt.Client) -> None:
+        await client.subscribe([(each, 1) for each in self.filters])
+        self.live = True
+        self.link.session_changed()
+        helpers: list[asyncio.Task[None]] = []
+        if self.publishes:
+            helpers += [
+                asyncio.create_task(self.link.publish_loop(self, client), name="mqtt-publish"),
+                asyncio.create_task(self.link.resend(), name="mqtt-resend"),
+            ]
+        try:
+            async for message in client.messages:
+                await self._handler_slots.acquire()
+                self.spawn(self._handle(client, message), release=self._handler_slots)
+        finally:
+            self.live = False
+            for task in [*helpers, *self._tasks]:
+                task.cancel()
+            await asyncio.gather(*helpers, *self._tasks, return_exceptions=True)
+
+    def spawn(self, work: Any, *, release: asyncio.Semaphore) -> None:
+        """Run `work` while connected; it is cancelled when the connection goes."""
+        task: asyncio.Task[None] = asyncio.create_task(work)
+        self._tasks.add(task)
+
+        def done(finished: asyncio.Task[None]) -> None:
+            self._tasks.discard(finished)
+            release.release()
+
+        task.add_done_callback(done)
+
+    async def _handle(self, client: aiomqtt.Client, message: aiomqtt.Message) -> None:
+        link = self.link
+        topic = str(message.topic)
+        payload = message.payload if isinstance(message.payload, bytes | bytearray) else b""
+        try:
+            kind = await link.take(topic, bytes(payload))
+        except Rejected as err:
+            link.rejected[err.reason.value] += 1
+            logger.warning("MQTT %s: rejected (%s): %s", topic, err.reason.value, err.message)
+        except DispatchError as err:
+            link.rejected[RejectReason.INVALID.value] += 1
+            logger.warning("MQTT %s: rejected (invalid): %s", topic, err.message)
+        except asyncio.CancelledError:
+            raise  # the connection went: unacknowledged, the broker offers it again
+        except Exception:
+            link.failed += 1
+            logger.exception("MQTT %s: handling failed; left for the broker to offer again", topic)
+            return
+        else:
+            link.received[kind.value] += 1
+        if message.qos > 0 and self.live:  # after an outage the broker offers it again instead
+            client._client.ack(message.mid, message.qos)

@@ -16,6 +16,8 @@ import aiomqtt
 import orjson
 import pytest
 
+from gateways.mqtt_link import TABLETS_SUFFIX
+
 SYSTEM_BROKER = ("127.0.0.1", 1883)
 MOSQUITTO = "mosquitto"
 MOSQUITTO_PUB = "mosquitto_pub"
@@ -119,3 +121,9 @@ async def forget_session(port: int, client_id: str) -> None:
     with suppress(aiomqtt.MqttError):
         async with aiomqtt.Client("127.0.0.1", port, identifier=client_id, clean_session=True):
             pass
+
+
+async def forget_server_sessions(port: int, client_id: str) -> None:
+    """Drop both sessions a test's server left at the broker (sensors and tablets)."""
+    for each in (client_id, f"{client_id}{TABLETS_SUFFIX}"):
+        await forget_session(port, each)

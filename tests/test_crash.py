@@ -27,7 +27,7 @@ from dispatch import database
 from dispatch.auth import issue_token
 from dispatch.config import load_config
 from dispatch.tables import alert_table, event_table, incident_table
-from tests.brokers import SYSTEM_BROKER, forget_session
+from tests.brokers import SYSTEM_BROKER, forget_server_sessions
 from tests.factories import WEST_N, alert, config_data
 
 pytestmark = pytest.mark.slow
@@ -435,7 +435,7 @@ async def test_server_killed_while_taking_mqtt_alerts_loses_none_it_was_sent(tmp
             assert sorted(ids) == sorted(f"m-{index}" for index in range(MQTT_ALERTS)), second.output()
             await second.terminate()
     finally:
-        await forget_session(SYSTEM_BROKER[1], f"{prefix}-server")
+        await forget_server_sessions(SYSTEM_BROKER[1], f"{prefix}-server")
 
 
 async def _wait_some_committed(database_url: str) -> None:

@@ -65,13 +65,9 @@ async def test_mqtt_topics_parse_refuses_what_the_server_does_not_read(topic: st
 
 
 async def test_mqtt_topics_subscriptions_and_task_topic() -> None:
-    assert TOPICS.subscriptions() == [
-        "dispatch/sensors/+/alerts",
-        "dispatch/responders/+/acks",
-        "dispatch/responders/+/location",
-        "frigate/events",
-        "frigate/reviews",
-    ]
+    assert TOPICS.intake_filters() == ["dispatch/sensors/+/alerts", "frigate/events", "frigate/reviews"]
+    assert TOPICS.device_filters() == ["dispatch/responders/+/acks", "dispatch/responders/+/location"]
+    assert TOPICS.subscriptions() == TOPICS.intake_filters() + TOPICS.device_filters()
     assert Topics("city/a", None).subscriptions()[-1] == "city/a/responders/+/location"
     assert TOPICS.tasks("grid-1") == "dispatch/responders/grid-1/tasks"
 

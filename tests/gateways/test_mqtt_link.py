@@ -15,7 +15,7 @@ import pytest
 
 from dispatch.config import Config
 from dispatch.mqtt_acl import QUEUE_SETTINGS
-from tests.brokers import SYSTEM_BROKER, forget_session, mosquitto_pub, private_broker
+from tests.brokers import SYSTEM_BROKER, forget_server_sessions, forget_session, mosquitto_pub, private_broker
 from tests.conftest import Harness, ServerFactory
 from tests.factories import EAST_N, WEST_N, alert, make_config
 from tests.gateways.test_frigate import FRIGATE, recorded
@@ -64,7 +64,7 @@ async def start(make_server: ServerFactory) -> AsyncIterator[Start]:
         await harness.client.close()
     for harness in started:
         assert harness.runtime.mqtt is not None
-        await forget_session(harness.runtime.mqtt.broker_port, harness.config.mqtt.client_id)
+        await forget_server_sessions(harness.runtime.mqtt.broker_port, harness.config.mqtt.client_id)
 
 
 def mqtt_config(prefix: str, port: int = SYSTEM_BROKER[1], **overrides: Any) -> Config:

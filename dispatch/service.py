@@ -191,10 +191,24 @@ class DispatchService:
 
         return await self.writer.submit(command)
 
-    async def mark_sent(self, task_id: int, channel: str) -> None:
-        """A task frame went out on `channel`: pending becomes sent (later states stay)."""
-        with contextlib.suppress(IllegalTransition, NotFound):  # expired or cancelled meanwhile
-            await self.trigger_task(task_id, "send", SYSTEM, channel=channel)
+    async def mark_sent(self, pushed: Sequence[tuple[int, str]]) -> None:
+        """Task frames went out, each on its channel: pending becomes sent (later states stay).
+
+        One writer command for many pushes: under load every new task is pushed at least once.
+        A task expired or cancelled meanwhile is left as it is.
+        """
+
+        def command(tx: Tx) -> None:
+            for task_id, channel in pushed:
+
+                def send(tx: Tx, task_id: int = task_id, channel: str = channel) -> None:
+                    with contextlib.suppress(IllegalTransition, NotFound):
+                        row = repository.task(tx.connection, task_id)
+                        self.tasks.fire(tx, row, "send", actor=SYSTEM.actor, channel=channel)
+
+                tx.isolated(send)
+
+        await self.writer.submit(command)
 
     def _check_scope(self, principal: Principal, incident: Row) -> None:
         authz.check_incident(

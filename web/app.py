@@ -60,6 +60,7 @@ class Runtime:
         self.hub = Hub(config)
         self.positions = Positions(self.writer)
         self._pushes: set[asyncio.Task[None]] = set()
+        self._pushed: list[tuple[int, str]] = []
         self._readers = ThreadPoolExecutor(max_workers=4, thread_name_prefix="dispatch-read")
         self.accepted_alerts = 0
         self.devices = DeviceDesk(
@@ -85,9 +86,17 @@ class Runtime:
         return await self.read(lambda connection: auth.lookup(connection, token))
 
     def _task_pushed(self, task_id: int, channel: str) -> None:
-        push = asyncio.create_task(self.service.mark_sent(task_id, channel), name="mark-sent")
-        self._pushes.add(push)
-        push.add_done_callback(self._pushes.discard)
+        """Gather the pushes of this turn of the loop into one writer command."""
+        if not self._pushed:
+            push = asyncio.create_task(self._mark_sent(), name="mark-sent")
+            self._pushes.add(push)
+            push.add_done_callback(self._pushes.discard)
+        self._pushed.append((task_id, channel))
+
+    async def _mark_sent(self) -> None:
+        await asyncio.sleep(0)  # let the other pushes of this turn join
+        pushed, self._pushed = self._pushed, []
+        await self.service.mark_sent(pushed)
 
     async def start(self) -> None:
         await asyncio.to_thread(database.create_schema, self.write_engine)

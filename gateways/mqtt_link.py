@@ -293,7 +293,9 @@ class _Session:
                             "MQTT %s: connected to %s again (outage: %s)", self.name, broker, outage
                         )
                     await self._serve(client)
-            except aiomqtt.MqttError as err:
+            except Exception as err:
+                if not isinstance(err, aiomqtt.MqttError):  # our bug: say so, but keep the link up
+                    logger.exception("MQTT %s: the session failed; reconnecting", self.name)
                 # A session that drops at once (another server taking our client id, an ACL
                 # refusing our subscriptions) keeps backing off and is not logged every time.
                 flapping = up_since is not None and time.monotonic() - up_since < STABLE_AFTER_S

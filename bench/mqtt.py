@@ -16,21 +16,29 @@ id of its own:
             `{prefix}/sensors/gw-1/alerts`; alerts/s from the first publish until the SQLite file
             (polled read-only) holds all of them, or holds no more for --stall seconds.
   tasks     alert published → task_assigned on `{prefix}/responders/+/tasks` (one subscriber
-            standing for every tablet), alerts paced at each of --rates/s for --seconds at QoS 1,
-            each at its own grid point (farther than correlation.radius_m from any other of its
-            category, from a new source) so that each opens an incident that gets a task. The
-            config gets --units-per-street extra grid workers in every street jurisdiction; as
-            bench/ws.py's tablets do, the subscriber accepts, then completes, every task on
-            `{prefix}/responders/{id}/acks`, so units are free again (a unit holds one task at a
-            time; --tablets silent leaves them pending). Tasks are matched to alerts by title;
-            the latency baseline is (1)'s.
+            standing for every tablet), alerts paced at each of --rates/s for --seconds at QoS 1
+            to `{prefix}/sensors/gw-1/alerts`, in each mix of --mix. As bench/ws.py's tablets do,
+            the subscriber accepts, then completes, every task on `{prefix}/responders/{id}/acks`,
+            so units are free again (a unit holds one task at a time; --tablets silent leaves
+            them pending). The latency baseline is (1)'s.
+            spread: every alert at its own grid point (farther than correlation.radius_m from
+            any other of its category, from a new source), so each opens an incident that gets
+            a task; the config gets --units-per-street extra grid workers in every street
+            jurisdiction. Every alert is measured; tasks are matched to alerts by title.
+            city: bench/ws.py's alert → task mix (its AlertFactory) on the config's own roster:
+            its 40 hotspots' incidents open first (their tasks answered, not measured), then one
+            alert in round(rate / --probe-rate) is a probe (a new source near a grid worker's
+            home), the rest repeat at the hotspots and join their incidents. Measured, as
+            bench/ws.py does: probes that opened their incident (its lowest alert id, read from
+            the SQLite file afterwards), publish → the first task_assigned of that incident.
 
 Timestamps are time.perf_counter() of this one process. After each server the bench drops its
 persistent session at the broker (connects with its client id and clean_session, disconnects).
 The broker's log (/var/log/mosquitto/mosquitto.log when readable) is read for dropped messages.
 
-    .venv/bin/python bench/mqtt.py                          # defaults: 3 runs (~4 min)
+    .venv/bin/python bench/mqtt.py                          # defaults: 3 runs (~5 min)
     .venv/bin/python bench/mqtt.py --runs 1 --scenario tasks --rates 200
+    .venv/bin/python bench/mqtt.py --scenario tasks --mix city --json bench/results/mqtt_tasks.json
     .venv/bin/python bench/mqtt.py --runs 1 --scenario intake \\
         --mosquitto-set max_queued_messages=0 --mosquitto-set max_inflight_messages=1000
 
@@ -67,6 +75,8 @@ import aiomqtt
 import orjson
 import yaml
 from intake import Workload, child, free_port, machine, percentile, stored_counts  # bench/ is on sys.path
+from ws import HOTSPOTS as CITY_HOTSPOTS
+from ws import AlertFactory
 
 from gateways.mqtt_link import TABLETS_SUFFIX
 
@@ -81,6 +91,7 @@ READY_TIMEOUT_S = 30.0
 POLL_S = 0.02
 GRID_SPACING_M = 450.0
 METERS_PER_DEGREE = 111_320.0
+MIXES = ("spread", "city")
 UNIT_SKILLS = ("patrol", "first_aid", "flood_watch", "fire_initial", "water_rescue")
 PENDING_PUBLISH_WARNING = "pending publish calls"
 QUIET = logging.getLogger("bench.mqtt.aiomqtt")
@@ -656,6 +667,8 @@ async def wait_for_count(count: AlertCount, wanted: int, within: float) -> None:
 class TaskRun:
     rate: int
     seconds: float
+    mix: str = "spread"
+    """spread: every alert opens an incident; city: bench/ws.py's mix, only its probes measured."""
     units: int = 0
     published: int = 0
     published_per_s: float = 0.0
@@ -667,6 +680,17 @@ class TaskRun:
     max_ms: float = float("nan")
     tiers: dict[str, int] = field(default_factory=dict)
     tablet_results: dict[str, int] = field(default_factory=dict)
+    tasks_seen: int = 0
+    wrong_topic: int = 0
+    """Tasks that came on another unit's tasks topic than the one the task names."""
+    taken: int = 0
+    """The measured alerts the server took (its sensor_alerts counter, less any warm-up)."""
+    probe_rate: float = float("nan")
+    warm_up: int = 0
+    probes: int = 0
+    probes_opened: int = 0
+    others_opened: int = 0
+    not_stored: int = 0
     publish_failures: dict[str, int] = field(default_factory=dict)
     drain_seconds: float = 0.0
     stored: dict[str, int] = field(default_factory=dict)
@@ -684,8 +708,19 @@ class Tablets:
         self.background = background
         self.answering = answer
         self.received: dict[str, float] = {}
+        self.by_incident: dict[int, float] = {}
         self.tiers: Counter[str] = Counter()
         self.results: Counter[str] = Counter()
+        self.tasks_seen = 0
+        self.wrong_topic = 0
+
+    def forget(self) -> None:
+        """What came so far was warm-up: start counting afresh (answers to it are still sent)."""
+        self.received.clear()
+        self.by_incident.clear()
+        self.tiers.clear()
+        self.results.clear()
+        self.tasks_seen = self.wrong_topic = 0
 
     async def read(self) -> None:
         async for message in self.client.messages:
@@ -696,6 +731,10 @@ class Tablets:
                 event = orjson.loads(payload)["event"]
                 body = event["payload"]
                 self.received.setdefault(body["title"], received)
+                self.by_incident.setdefault(event["incident_id"], received)
+                self.tasks_seen += 1
+                if message.topic.value.split("/")[-2] != body["responder_id"]:
+                    self.wrong_topic += 1
                 self.tiers[body["tier"]] += 1
                 if self.answering:
                     self.answer(body["responder_id"], event["task_id"], "accept")
@@ -771,11 +810,141 @@ async def tasks_run(args: argparse.Namespace, broker: Broker, rate: int, seed: i
         )
         run.with_task = len(latencies)
         run.no_task = run.published - run.with_task
+        run.tasks_seen, run.wrong_topic = tablets.tasks_seen, tablets.wrong_topic
+        run.taken = run.mqtt.get("received", {}).get("sensor_alerts", 0)
         run.p50_ms, run.p99_ms = percentile(latencies, 0.50), percentile(latencies, 0.99)
         run.max_ms = latencies[-1] if latencies else float("nan")
         run.schedule_lag_p99_ms = percentile(lags, 0.99)
         run.tiers = dict(tablets.tiers)
         run.tablet_results = dict(tablets.results)
+        run.publish_failures = dict(background.failures)
+        run.broker_drops = broker.drops(log_offset)
+        run.troubles = server_troubles(server.log)
+        run.stored = stored_counts(f"sqlite:///{server.database}")
+    return run
+
+
+async def settle(server: Server, tablets: Tablets, alerts: int, quiet: float, stall: float) -> None:
+    """Until the server has taken `alerts` alerts and no task nor answer came for `quiet` s.
+
+    Or until nothing at all moved (alerts taken, tasks, answers) for `stall` s.
+    """
+    last_change, before = time.perf_counter(), (-1, -1, -1)
+    while True:
+        await asyncio.sleep(0.1)
+        taken = (await mqtt_stats(server)).get("received", {}).get("sensor_alerts", 0)
+        now = (taken, tablets.tasks_seen, sum(tablets.results.values()))
+        if now != before:
+            last_change, before = time.perf_counter(), now
+        idle = time.perf_counter() - last_change
+        if (taken >= alerts and idle >= quiet) or idle >= stall:
+            return
+
+
+def openers(database: Path) -> dict[str, tuple[int, bool]]:
+    """Every stored alert's title → (its incident, whether it opened it).
+
+    As bench/ws.py has it: the alert that opened an incident is the incident's lowest alert id.
+    """
+    from dispatch.tables import alert_table
+
+    connection = sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=5)
+    try:
+        rows = connection.execute(f'SELECT id, title, incident_id FROM "{alert_table.name}"').fetchall()
+    finally:
+        connection.close()
+    first: dict[int, int] = {}
+    for alert_id, _, incident_id in rows:
+        first[incident_id] = min(alert_id, first.get(incident_id, alert_id))
+    return {title: (incident_id, first[incident_id] == alert_id) for alert_id, title, incident_id in rows}
+
+
+async def city_tasks_run(args: argparse.Namespace, broker: Broker, rate: int, seed: int) -> TaskRun:
+    """bench/ws.py's alert → task scenario, over MQTT: its AlertFactory, hotspots and probes.
+
+    The config's own roster (no extra units, as bench/ws.py). The CITY_HOTSPOTS hotspots' incidents
+    open first and their tasks are answered (warm-up, not measured); then alerts are paced at
+    `rate`/s, one in round(rate / --probe-rate) a probe (a new source near a grid worker's home,
+    which mostly opens an incident), the others repeats at the hotspots. Measured: probes that
+    opened their incident (from the SQLite file afterwards), publish → the first task_assigned of
+    that incident on the tasks subscription.
+    """
+    session = new_session("city")
+    run = TaskRun(rate=rate, seconds=args.seconds, mix="city", published=int(rate * args.seconds))
+    run.probe_rate = args.probe_rate
+    probe_every = max(1, round(rate / args.probe_rate))
+    with tempfile.TemporaryDirectory(prefix="dispatch-bench-mqtt-") as temp:
+        directory = Path(temp)
+        config = directory / "config.yaml"
+        run.units = write_config(args.config, config, session, 0, seed)
+        factory = AlertFactory(config, seed)
+        log_offset = broker.log_size()
+        background = Background()
+        sent: dict[str, float] = {}
+        probes: set[str] = set()
+        async with (
+            dispatch_server(broker, session, config, directory) as server,
+            broker.client(f"bench-tablets-{uuid.uuid4().hex[:10]}", max_inflight_messages=1000) as tablet,
+            broker.client(f"bench-sensor-{uuid.uuid4().hex[:10]}", max_inflight_messages=1000) as sensor,
+        ):
+            await tablet.subscribe(f"{session.prefix}/responders/+/tasks", qos=1)
+            tablets = Tablets(tablet, session.prefix, background, args.tablets == "answer")
+            reader = asyncio.create_task(tablets.read())
+            topic = f"{session.prefix}/sensors/gw-1/alerts"
+            for index in range(CITY_HOTSPOTS):
+                background.spawn(sensor.publish(topic, factory.hotspot(index), qos=1))
+            await settle(server, tablets, CITY_HOTSPOTS, quiet=0.5, stall=READY_TIMEOUT_S)
+            run.warm_up = CITY_HOTSPOTS
+            tablets.forget()
+
+            def send(number: int) -> None:
+                probe = number % probe_every == 0
+                payload = factory.near_grid_worker() if probe else factory.hotspot()
+                title = orjson.loads(payload)["title"]
+                if probe:
+                    probes.add(title)
+                sent[title] = time.perf_counter()
+                background.spawn(sensor.publish(topic, payload, qos=1))
+
+            began = time.perf_counter()
+            lags = await paced(rate, args.seconds, send)
+            ended = time.perf_counter()
+            run.published_per_s = run.published / (ended - began)
+            await settle(server, tablets, run.warm_up + run.published, quiet=1.0, stall=args.stall)
+            run.drain_seconds = time.perf_counter() - ended
+            reader.cancel()
+            await asyncio.gather(reader, return_exceptions=True)
+            await background.wait()
+            run.mqtt = await mqtt_stats(server)
+        stored = openers(server.database)
+        latencies: list[float] = []
+        for title, at in sent.items():
+            found = stored.get(title)
+            if found is None:
+                run.not_stored += 1
+                continue
+            incident_id, opened = found
+            if not opened:
+                continue  # joined an incident another alert opened: no task of its own
+            if title not in probes:
+                run.others_opened += 1
+                continue
+            run.probes_opened += 1
+            task_at = tablets.by_incident.get(incident_id)
+            if task_at is None:
+                run.no_task += 1
+            else:
+                latencies.append((task_at - at) * 1000)
+        latencies.sort()
+        run.probes = len(probes)
+        run.with_task = len(latencies)
+        run.p50_ms, run.p99_ms = percentile(latencies, 0.50), percentile(latencies, 0.99)
+        run.max_ms = latencies[-1] if latencies else float("nan")
+        run.schedule_lag_p99_ms = percentile(lags, 0.99)
+        run.tiers = dict(tablets.tiers)
+        run.tablet_results = dict(tablets.results)
+        run.tasks_seen, run.wrong_topic = tablets.tasks_seen, tablets.wrong_topic
+        run.taken = run.mqtt.get("received", {}).get("sensor_alerts", 0) - run.warm_up
         run.publish_failures = dict(background.failures)
         run.broker_drops = broker.drops(log_offset)
         run.troubles = server_troubles(server.log)
@@ -865,40 +1034,80 @@ def table(result: dict[str, Any], scenarios: dict[str, list[Any]]) -> str:
                     [r.published for r in intake],
                 )
             )
-    rates = sorted({run.rate for run in scenarios["tasks"]})
-    for rate in rates:
-        tasks: list[TaskRun] = [run for run in scenarios["tasks"] if run.rate == rate]
-        name = (
-            f"(3) alert → task_assigned: QoS 1 at {rate:,}/s for {tasks[0].seconds:g} s, "
-            f"{tasks[0].units} units"
-        )
-        lines += rows(
-            name,
-            tasks,
-            (
-                ("p50_ms", "latency p50 ms"),
-                ("p99_ms", "p99 ms"),
-                ("max_ms", "max ms"),
-                ("published_per_s", "published/s"),
-            ),
-        )
+    for mix in MIXES:
+        for rate in sorted({run.rate for run in scenarios["tasks"] if run.mix == mix}):
+            tasks: list[TaskRun] = [run for run in scenarios["tasks"] if run.mix == mix and run.rate == rate]
+            lines += task_rows(tasks)
+    mixes = {run.mix: run for run in scenarios["tasks"]}
+    if mixes:
+        lines.append("")
+    if "spread" in mixes:
         lines.append(
-            count_row(
-                name,
-                "alerts with a task / published",
-                [r.with_task for r in tasks],
-                [r.published for r in tasks],
-            )
+            "(3) spread mix: every alert opens a new incident (its own grid point, a new source); "
+            "all of them are measured."
         )
+    if "city" in mixes:
         lines.append(
-            count_row(
-                name,
-                "alerts the server took / published",
-                [r.mqtt.get("received", {}).get("sensor_alerts", 0) for r in tasks],
-                [r.published for r in tasks],
-            )
+            f"(3) city mix: bench/ws.py's, over MQTT: ~{mixes['city'].probe_rate:g}/s of the alerts are "
+            f"probes (new sources near grid workers' homes), the rest repeat at {CITY_HOTSPOTS} hotspots "
+            "whose incidents opened first; measured: probes that opened their incident (its lowest "
+            "alert id, read from the SQLite file), publish → the incident's first task_assigned."
         )
     return "\n".join(lines)
+
+
+def task_rows(tasks: list[TaskRun]) -> list[str]:
+    first = tasks[0]
+    name = (
+        f"(3) alert → task_assigned, {first.mix} mix: QoS 1 at {first.rate:,}/s for {first.seconds:g} s, "
+        f"{first.units} units"
+    )
+    if first.mix == "spread":
+        measured = (
+            "alerts with a task / published",
+            [r.with_task for r in tasks],
+            [r.published for r in tasks],
+        )
+    else:
+        measured = (
+            "probes that opened an incident: with a task / all",
+            [r.with_task for r in tasks],
+            [r.probes_opened for r in tasks],
+        )
+    lines = rows(
+        name,
+        tasks,
+        (
+            ("p50_ms", "latency p50 ms"),
+            ("p99_ms", "p99 ms"),
+            ("max_ms", "max ms"),
+            ("published_per_s", "published/s"),
+        ),
+    )
+    lines.append(count_row(name, *measured))
+    if first.mix == "city":
+        lines.append(
+            count_row(
+                name,
+                "probes that opened an incident / probes",
+                [r.probes_opened for r in tasks],
+                [r.probes for r in tasks],
+            )
+        )
+        lines.append(
+            count_row(
+                name,
+                "other alerts that opened one / published",
+                [r.others_opened for r in tasks],
+                [r.published for r in tasks],
+            )
+        )
+    lines.append(
+        count_row(
+            name, "alerts the server took / published", [r.taken for r in tasks], [r.published for r in tasks]
+        )
+    )
+    return lines
 
 
 def medians(scenarios: dict[str, list[Any]]) -> dict[str, dict[str, float]]:
@@ -913,7 +1122,7 @@ def medians(scenarios: dict[str, list[Any]]) -> dict[str, dict[str, float]]:
         groups: dict[str, list[Any]] = {}
         for run in runs:
             label = f"{name} qos{run.qos}" if hasattr(run, "qos") else name
-            label = f"{name} {run.rate}/s" if name == "tasks" else label
+            label = f"{name} {run.mix} {run.rate}/s" if name == "tasks" else label
             groups.setdefault(label, []).append(run)
         for label, group in groups.items():
             found[label] = {key: median([float(getattr(run, key)) for run in group]) for key in keys[name]}
@@ -949,7 +1158,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--seconds", type=float, default=10.0, help="(1), (3): seconds of paced load (10)")
     parser.add_argument(
-        "--units-per-street", type=int, default=10, help="(3): extra units in every street jurisdiction (10)"
+        "--mix",
+        default=",".join(MIXES),
+        help="(3): comma list of spread (every alert opens an incident), city (bench/ws.py's mix) (both)",
+    )
+    parser.add_argument(
+        "--probe-rate",
+        type=float,
+        default=20.0,
+        help="(3) city: of the alerts, probes/s that open incidents, as bench/ws.py's (default 20)",
+    )
+    parser.add_argument(
+        "--units-per-street",
+        type=int,
+        default=10,
+        help="(3) spread: extra units in every street jurisdiction (10)",
     )
     parser.add_argument(
         "--tablets",
@@ -976,6 +1199,9 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
     if shutil.which(MOSQUITTO_PUB) is None:
         raise SystemExit("mosquitto_pub is not installed: apt-get install -y mosquitto-clients")
     rates = [int(part) for part in args.rates.split(",") if part.strip()]
+    mixes = [mix.strip() for mix in args.mix.split(",") if mix.strip()]
+    if set(mixes) - set(MIXES):
+        raise SystemExit(f"unknown mix {sorted(set(mixes) - set(MIXES))}; pick from {', '.join(MIXES)}")
     scenarios: dict[str, list[Any]] = {"latency": [], "throughput": [], "intake": [], "tasks": []}
     load: list[float] = []
     async with contextlib.AsyncExitStack() as stack:
@@ -1003,13 +1229,20 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
                     )
                     say_drops(intake.broker_drops)
             if "tasks" in chosen:
-                for rate in rates:
-                    run = await tasks_run(args, broker, rate, seed=number)
+                for mix, rate in ((mix, rate) for mix in mixes for rate in rates):
+                    if mix == "spread":
+                        run = await tasks_run(args, broker, rate, seed=number)
+                        measured = f"{run.with_task:,}/{run.published:,} with a task"
+                    else:
+                        run = await city_tasks_run(args, broker, rate, seed=number)
+                        measured = (
+                            f"{run.with_task:,}/{run.probes_opened:,} probes that opened an incident "
+                            f"with a task ({run.probes:,} probes, {run.others_opened:,} other openers)"
+                        )
                     scenarios["tasks"].append(run)
                     print(
-                        f"  (3) alert → task at {rate:,}/s: p50 {run.p50_ms:,.1f} ms, "
-                        f"p99 {run.p99_ms:,.1f} ms, "
-                        f"max {run.max_ms:,.1f} ms; {run.with_task:,}/{run.published:,} with a task; "
+                        f"  (3) alert → task, mix {mix}, at {rate:,}/s: p50 {run.p50_ms:,.1f} ms, "
+                        f"p99 {run.p99_ms:,.1f} ms, max {run.max_ms:,.1f} ms; {measured}; "
                         f"server took {run.mqtt.get('received', {})}; tiers {run.tiers}",
                         flush=True,
                     )
@@ -1024,6 +1257,9 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         "alerts": args.alerts,
         "rate": args.rate,
         "rates": rates,
+        "mixes": mixes,
+        "probe_rate": args.probe_rate,
+        "city_hotspots": CITY_HOTSPOTS,
         "seconds": args.seconds,
         "units_per_street": args.units_per_street,
         "stall_seconds": args.stall,

@@ -209,7 +209,7 @@ async def test_mqtt_acl_command_tells_where_and_how_to_configure(
 
     err = capsys.readouterr().err
     told = ["allow_anonymous false", f"password_file {tmp_path / 'p'}", f"acl_file {tmp_path / 'a'}"]
-    for line in [*told, "max_queued_messages 0", "persistence true"]:
+    for line in [*told, "max_queued_messages 0", "persistence true", "set_tcp_nodelay true"]:
         assert f"  {line}\n" in f"{err}\n"
 
 

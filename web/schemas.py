@@ -251,6 +251,9 @@ class MqttStatus(Wire):
 
     connected: bool = Field(description="Connected and subscribed to the broker now.")
     broker: str = Field(description="host:port of the broker.")
+    sessions: dict[str, bool] = Field(
+        description="Each session's client id (sensors, then tablets) and whether it is connected."
+    )
     received: dict[str, int] = Field(description="Messages taken, by topic kind.")
     rejected: dict[str, int] = Field(description="Messages refused, by reason (each also logged).")
     failed: int = Field(description="Messages whose handling broke: left for the broker to offer again.")

@@ -21,6 +21,7 @@ from tests.factories import EAST_N, WEST_N, alert, make_config
 from tests.gateways.test_frigate import FRIGATE, recorded
 from tests.web.test_ws import _next as ws_next
 from tests.web.test_ws import _socket as ws_socket
+from web.schemas import Ready
 
 WAIT_S = 15.0
 FLOOD = 2_500  # well over Mosquitto's default max_queued_messages (1000)
@@ -216,6 +217,21 @@ async def test_mqtt_position_report_moves_the_responder(start: Start, prefix: st
     response = await harness.client.get("/api/v1/responders", headers=harness.auth("admin"))
     [unit] = [each for each in (await response.json())["responders"] if each["id"] == "grid-east-n-1"]
     assert unit["position"] == {"lat": 28.18, "lon": 112.31}
+
+
+async def test_mqtt_readiness_shows_both_sessions_and_counters(start: Start, prefix: str) -> None:
+    harness = await start(mqtt_config(prefix))
+    await mosquitto_pub(SYSTEM_BROKER[1], f"{prefix}/sensors/gw-1/alerts", b"not json")
+    link = harness.runtime.mqtt
+    assert link is not None
+    await eventually(lambda: link.rejected["malformed_json"] == 1, "the rejection")
+
+    response = await harness.client.get("/readyz")
+    assert response.status == 200
+    ready = Ready.model_validate_json(await response.read(), strict=True)
+    assert ready.mqtt is not None and ready.mqtt.connected
+    assert ready.mqtt.sessions == {f"{prefix}-server": True, f"{prefix}-server-tablets": True}
+    assert ready.mqtt.rejected == {"malformed_json": 1}
 
 
 # Bad input ---------------------------------------------------------------------------------------

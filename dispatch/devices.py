@@ -23,6 +23,9 @@ T = TypeVar("T")
 Reader = Callable[[Callable[[sa.Connection], T]], Awaitable[T]]
 
 FRIGATE_ACTOR = "gateway:mqtt-frigate"
+SEEN_WITHIN_S = 120.0
+"""An MQTT tablet counts as online this long after its last ack or position (MQTT tells the
+server nothing of the tablet's own connection)."""
 _frigate_event = TypeAdapter(frigate.FrigateEvent)
 _frigate_review = TypeAdapter(frigate.FrigateReview)
 
@@ -47,6 +50,7 @@ class DeviceDesk:
         self._task_pushed = task_pushed
         self.max_batch = service.config.intake.max_batch
         self.accepted_alerts = 0
+        self._seen: dict[str, float] = {}
 
     def knows_responder(self, responder_id: str) -> bool:
         return responder_id in self.service.config.responder_by_id
@@ -56,7 +60,13 @@ class DeviceDesk:
         received = await self.service.receive_alerts(alerts, actor=f"gateway:mqtt:{gateway}")
         self.accepted_alerts += sum(1 for each in received if not each.duplicate)
 
+    def seen_lately(self) -> set[str]:
+        """Units whose tablet sent an ack or a position over MQTT within SEEN_WITHIN_S."""
+        since = self.clock.now() - SEEN_WITHIN_S
+        return {unit for unit, at in self._seen.items() if at >= since}
+
     async def task_trigger(self, responder_id: str, ack: Ack) -> dict[str, Any]:
+        self._seen[responder_id] = self.clock.now()
         principal = Principal(Role.RESPONDER, responder_id, responder_id=responder_id)
         try:
             outcome = await self.service.trigger_task(
@@ -70,6 +80,7 @@ class DeviceDesk:
         return {"ok": True, "changed": outcome.changed, "task": queries.task_json(outcome.row)}
 
     def report_position(self, responder_id: str, location: Location) -> None:
+        self._seen[responder_id] = self.clock.now()
         self.positions.report(responder_id, location.lat, location.lon, self.clock.now())
 
     async def frigate_event(self, data: Any) -> None:

@@ -363,7 +363,7 @@ async def list_responders(request: web.Request) -> web.Response:
     runtime = request.app[RUNTIME]
     scope = _scope(request, principal)
     units = await runtime.read(lambda connection: queries.responders(connection, scope))
-    online = runtime.hub.online()
+    online = set(runtime.hub.online()) | runtime.devices.seen_lately()
     for unit in units:
         unit["online"] = unit["id"] in online
     return json_response({"responders": units})

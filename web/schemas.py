@@ -175,7 +175,12 @@ class ResponderOut(Wire):
     status: ResponderStatus
     position: Position = Field(description="The last reported position (home until one is reported).")
     position_at: datetime | None = Field(description="When the position was reported.")
-    online: bool = Field(description="A tablet of the responder is connected now.")
+    online: bool = Field(
+        description=(
+            "A tablet of the responder is connected to the WebSocket now, or sent an ack or a "
+            "position over MQTT in the last 2 minutes."
+        )
+    )
 
 
 class ResponderList(Wire):

@@ -14,6 +14,7 @@ import orjson
 import pytest
 
 from dispatch.config import Config
+from dispatch.devices import SEEN_WITHIN_S
 from dispatch.mqtt_acl import QUEUE_SETTINGS
 from tests.brokers import SYSTEM_BROKER, forget_server_sessions, forget_session, mosquitto_pub, private_broker
 from tests.conftest import Harness, ServerFactory
@@ -205,7 +206,9 @@ async def _count_is(harness: Harness, expected: int) -> bool:
     return await alert_count(harness) == expected
 
 
-async def test_mqtt_position_report_moves_the_responder(start: Start, prefix: str) -> None:
+async def test_mqtt_position_report_moves_the_responder_and_shows_it_online_a_while(
+    start: Start, prefix: str
+) -> None:
     harness = await start(mqtt_config(prefix))
     await mosquitto_pub(
         SYSTEM_BROKER[1], f"{prefix}/responders/grid-east-n-1/location", {"lat": 28.18, "lon": 112.31}, qos=0
@@ -214,9 +217,17 @@ async def test_mqtt_position_report_moves_the_responder(start: Start, prefix: st
     assert link is not None
     await eventually(lambda: link.received["location"] == 1, "the position report")
     await harness.runtime.positions.flush()
-    response = await harness.client.get("/api/v1/responders", headers=harness.auth("admin"))
-    [unit] = [each for each in (await response.json())["responders"] if each["id"] == "grid-east-n-1"]
-    assert unit["position"] == {"lat": 28.18, "lon": 112.31}
+
+    async def unit() -> dict[str, Any]:
+        response = await harness.client.get("/api/v1/responders", headers=harness.auth("admin"))
+        [found] = [each for each in (await response.json())["responders"] if each["id"] == "grid-east-n-1"]
+        return found
+
+    seen = await unit()
+    assert seen["position"] == {"lat": 28.18, "lon": 112.31}
+    assert seen["online"] is True
+    harness.runtime.clock.advance(SEEN_WITHIN_S + 1)  # type: ignore[attr-defined]
+    assert (await unit())["online"] is False
 
 
 async def test_mqtt_readiness_shows_both_sessions_and_counters(start: Start, prefix: str) -> None:

@@ -15,7 +15,7 @@ from dispatch.clock import Clock
 from dispatch.errors import DispatchError, IllegalTransition
 from dispatch.presence import Positions
 from dispatch.service import DispatchService
-from dispatch.video import VideoIntake, VideoOutcome
+from dispatch.video import VideoIntake
 from gateways import frigate
 from gateways.mqtt import Ack, Location, Rejected, RejectReason, describe
 
@@ -49,7 +49,6 @@ class DeviceDesk:
         self._read = read
         self._task_pushed = task_pushed
         self.max_batch = service.config.intake.max_batch
-        self.accepted_alerts = 0
         self._seen: dict[str, float] = {}
 
     def knows_responder(self, responder_id: str) -> bool:
@@ -57,8 +56,7 @@ class DeviceDesk:
 
     async def receive_alerts(self, gateway: str, alerts: list[tuple[AlertIn, str]]) -> None:
         self.service.check_alerts([alert for alert, _ in alerts], len(alerts) > 1)
-        received = await self.service.receive_alerts(alerts, actor=f"gateway:mqtt:{gateway}")
-        self.accepted_alerts += sum(1 for each in received if not each.duplicate)
+        await self.service.receive_alerts(alerts, actor=f"gateway:mqtt:{gateway}")
 
     def seen_lately(self) -> set[str]:
         """Units whose tablet sent an ack or a position over MQTT within SEEN_WITHIN_S."""
@@ -85,15 +83,11 @@ class DeviceDesk:
 
     async def frigate_event(self, data: Any) -> None:
         event = _validated(_frigate_event, data, "event")
-        self._count(await self.video.take_event(event, data, actor=FRIGATE_ACTOR, now=self.clock.now()))
+        await self.video.take_event(event, data, actor=FRIGATE_ACTOR, now=self.clock.now())
 
     async def frigate_review(self, data: Any) -> None:
         review = _validated(_frigate_review, data, "review")
-        self._count(await self.video.take_review(review, data, actor=FRIGATE_ACTOR, now=self.clock.now()))
-
-    def _count(self, outcome: VideoOutcome) -> None:
-        if outcome.received is not None and not outcome.received.duplicate:
-            self.accepted_alerts += 1
+        await self.video.take_review(review, data, actor=FRIGATE_ACTOR, now=self.clock.now())
 
     async def unanswered_tasks(self) -> list[dict[str, Any]]:
         bodies: list[dict[str, Any]] = await self._read(queries.unanswered_assignments)

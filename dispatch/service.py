@@ -49,6 +49,8 @@ class DispatchService:
         self.intake = Intake(config, self.router, self.policy)
         self._intake_queue = IntakeQueue(writer, self.intake)
         self.alert_status = AlertStatus(config, self.incidents)
+        self.accepted_alerts = 0
+        """Alerts stored (not duplicates) since this process started, from every gateway."""
 
     # Alerts -----------------------------------------------------------------------------------
 
@@ -61,7 +63,9 @@ class DispatchService:
     ) -> list[Received]:
         """Record the alerts; returns once they are durably committed (never before)."""
         items = [IntakeItem(alert, raw, actor, causation_id) for alert, raw in alerts]
-        return await self._intake_queue.submit(items)
+        received = await self._intake_queue.submit(items)
+        self.accepted_alerts += sum(1 for each in received if not each.duplicate)
+        return received
 
     async def update_alert(
         self,

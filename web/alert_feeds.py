@@ -113,7 +113,6 @@ async def post_cap(request: web.Request) -> web.Response:
         [received] = await runtime.service.receive_alerts(
             [(message.alert, raw.decode("utf-8"))], actor=principal.actor, causation_id=causation_id
         )
-        runtime.accepted_alerts += 0 if received.duplicate else 1
         body["alert"] = received.as_json()
     elif message.message_type == cap.MessageType.CANCEL and message.ignored is None:
         changes = await runtime.service.cancel_alerts(
@@ -174,7 +173,6 @@ async def post_alertmanager(request: web.Request) -> web.Response:
         }
         if notice.alert is not None:
             receipt = next(received)
-            runtime.accepted_alerts += 0 if receipt.duplicate else 1
             outcome.update(receipt.as_json())
         else:
             change = await runtime.service.resolve_alert(

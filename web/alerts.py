@@ -77,7 +77,6 @@ async def post_alerts(request: web.Request) -> web.Response:
     received = await runtime.service.receive_alerts(
         alerts, actor=principal.actor, causation_id=request.headers.get("X-Request-Id")
     )
-    runtime.accepted_alerts += sum(1 for each in received if not each.duplicate)
     if batch:
         return json_response({"results": [each.as_json() for each in received]}, 202)
     return json_response(received[0].as_json(), 202)

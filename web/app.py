@@ -62,7 +62,6 @@ class Runtime:
         self._pushes: set[asyncio.Task[None]] = set()
         self._pushed: list[tuple[int, str]] = []
         self._readers = ThreadPoolExecutor(max_workers=4, thread_name_prefix="dispatch-read")
-        self.accepted_alerts = 0
         self.devices = DeviceDesk(
             self.service, self.video, self.positions, clock, self.read, self._task_pushed
         )

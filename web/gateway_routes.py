@@ -76,7 +76,6 @@ async def _intake(request: web.Request, alert: AlertIn, raw: Any, actor: str) ->
     [received] = await runtime.service.receive_alerts(
         [(alert, orjson.dumps(raw).decode())], actor=actor, causation_id=request.headers.get("X-Request-Id")
     )
-    runtime.accepted_alerts += 0 if received.duplicate else 1
     return received.as_json()
 
 
@@ -118,7 +117,6 @@ async def post_frigate_event(request: web.Request) -> web.Response:
     if outcome.ignored is not None:
         return json_response({"ignored": outcome.ignored}, 200)
     assert outcome.received is not None
-    runtime.accepted_alerts += 0 if outcome.received.duplicate else 1
     answer = outcome.received.as_json()
     return json_response({**answer, "updated": outcome.updated, "resolved": outcome.resolved}, 202)
 

@@ -400,4 +400,4 @@ async def test_mqtt_broker_set_up_as_mqtt_acl_says_keeps_a_flood_sent_while_the_
         link = second.runtime.mqtt
         assert link is not None
         await eventually(lambda: link.received["sensor_alerts"] >= FLOOD, f"all {FLOOD} alerts")
-        assert second.runtime.devices.accepted_alerts == FLOOD
+        assert second.runtime.service.accepted_alerts == FLOOD

@@ -18,6 +18,8 @@ class Role(StrEnum):
     DISPATCHER = "dispatcher"
     RESPONDER = "responder"
     GATEWAY = "gateway"
+    SCREEN = "screen"
+    """The command hall's big screen: reads the overview, changes nothing."""
     SYSTEM = "system"
     """The server's own hands (deadlines, delivery bookkeeping); never given a token."""
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from dispatch.auth import Principal, Role
-from dispatch.config import Config
+from dispatch.config import Config, Tier
 from dispatch.errors import Forbidden, NotFound
 
 
@@ -25,10 +25,16 @@ class Action(StrEnum):
     """cancel a task: a dispatcher within its subtree."""
     SUBSCRIBE = "subscribe"
     REPORT_POSITION = "report_position"
+    READ_MAP = "read_map"
+    """The jurisdiction polygons of the caller's scope."""
+    READ_STATS = "read_stats"
+    """The overview figures of the caller's scope (the big screen, the console's header)."""
+    READ_OWN_TASKS = "read_own_tasks"
+    """A responder's tasks with what it needs to find the place (the tablet app)."""
 
 
 ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
-    Role.ADMIN: frozenset(Action) - {Action.RESPOND_TO_TASK, Action.REPORT_POSITION},
+    Role.ADMIN: frozenset(Action) - {Action.RESPOND_TO_TASK, Action.REPORT_POSITION, Action.READ_OWN_TASKS},
     Role.DISPATCHER: frozenset(
         {
             Action.POST_ALERTS,
@@ -38,10 +44,21 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
             Action.READ_RESPONDERS,
             Action.MANAGE_TASK,
             Action.SUBSCRIBE,
+            Action.READ_MAP,
+            Action.READ_STATS,
         }
     ),
-    Role.RESPONDER: frozenset({Action.RESPOND_TO_TASK, Action.SUBSCRIBE, Action.REPORT_POSITION}),
+    Role.RESPONDER: frozenset(
+        {
+            Action.RESPOND_TO_TASK,
+            Action.SUBSCRIBE,
+            Action.REPORT_POSITION,
+            Action.READ_MAP,
+            Action.READ_OWN_TASKS,
+        }
+    ),
     Role.GATEWAY: frozenset({Action.POST_ALERTS}),
+    Role.SCREEN: frozenset({Action.SUBSCRIBE, Action.READ_MAP, Action.READ_STATS}),
     Role.SYSTEM: frozenset(Action),
 }
 
@@ -62,6 +79,23 @@ def scope(principal: Principal, config: Config) -> list[str] | None:
     if principal.role in (Role.ADMIN, Role.SYSTEM) or principal.jurisdiction_id is None:
         return None
     return [node.id for node in config.jurisdictions if config.is_within(node.id, principal.jurisdiction_id)]
+
+
+def map_scope(principal: Principal, config: Config) -> list[str] | None:
+    """Jurisdictions whose outlines the principal's map shows; None means every one.
+
+    A responder sees its unit's town (the streets around it, for finding its way), a unit of
+    the city tier the whole city; everyone else the scope above.
+    """
+    if principal.role == Role.RESPONDER:
+        unit = config.responder_by_id.get(principal.responder_id or "")
+        if unit is None:
+            return []
+        town = config.ancestor_at(unit.jurisdiction, Tier.TOWN)
+        if town.parent is None:
+            return None
+        return [node.id for node in config.jurisdictions if config.is_within(node.id, town.id)]
+    return scope(principal, config)
 
 
 def sees_incident(principal: Principal, config: Config, jurisdiction_id: str, owner_id: str) -> bool:

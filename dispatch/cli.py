@@ -1,10 +1,12 @@
-"""The `dispatch` command: serve, token issue, audit verify, config check, diagram, mqtt-acl."""
+"""The `dispatch` command: serve, user, token issue, audit verify, config check, diagram, mqtt-acl."""
 
 from __future__ import annotations
 
 import argparse
+import getpass
 import logging
 import os
+import ssl
 import sys
 import time
 from collections.abc import Sequence
@@ -42,6 +44,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--log-level", default=os.environ.get("DISPATCH_LOG_LEVEL", "INFO"), help="DEBUG, INFO, …"
     )
     serve.add_argument(
+        "--tls-cert",
+        default=os.environ.get("DISPATCH_TLS_CERT"),
+        metavar="FILE",
+        help="serve HTTPS with this certificate chain (PEM; env DISPATCH_TLS_CERT): tablets on a town's "
+        "network need it for offline mode and positions",
+    )
+    serve.add_argument(
+        "--tls-key",
+        default=os.environ.get("DISPATCH_TLS_KEY"),
+        metavar="FILE",
+        help="the certificate's private key (PEM; env DISPATCH_TLS_KEY)",
+    )
+    serve.add_argument(
         "--mqtt",
         default=os.environ.get("DISPATCH_MQTT_URL"),
         metavar="URL",
@@ -56,6 +71,25 @@ def build_parser() -> argparse.ArgumentParser:
     issue.add_argument("--name", required=True, help="who holds it (shown in the audit trail)")
     issue.add_argument("--jurisdiction", help="dispatcher: the subtree it may see and act on")
     issue.add_argument("--responder", help="responder: the unit id of config.yaml")
+
+    user = commands.add_parser("user", help="people's accounts for the login page")
+    user_commands = user.add_subparsers(dest="user_command", required=True)
+    add = user_commands.add_parser("add", parents=[common], help="add an account and set its password")
+    add.add_argument("name")
+    add.add_argument("--role", required=True, help="dispatcher, responder, admin or screen (the big screen)")
+    add.add_argument("--jurisdiction", help="dispatcher, screen: the subtree it sees and acts on (none: all)")
+    add.add_argument("--responder", help="responder: its unit id in config.yaml")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    passwd = user_commands.add_parser(
+        "passwd", parents=[common], help="set a new password (unlocks and re-enables; ends its sessions)"
+    )
+    passwd.add_argument("name")
+    passwd.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    disable = user_commands.add_parser(
+        "disable", parents=[common], help="stop an account and end its sessions"
+    )
+    disable.add_argument("name")
+    user_commands.add_parser("list", parents=[common], help="list the accounts")
 
     audit = commands.add_parser("audit", help="the event log")
     audit_commands = audit.add_subparsers(dest="audit_command", required=True)
@@ -88,6 +122,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _serve(args)
         if args.command == "token":
             return _token_issue(args)
+        if args.command == "user":
+            return _user(args)
         if args.command == "audit":
             return _audit_verify(args)
         if args.command == "config":
@@ -135,9 +171,32 @@ def _serve(args: argparse.Namespace) -> int:
     app = create_app(
         config, database_url=args.database, mqtt_password=os.environ.get("DISPATCH_MQTT_PASSWORD")
     )
-    print(f"dispatch: serving on http://{args.host}:{args.port}", flush=True)
-    web.run_app(app, host=args.host, port=args.port, print=None, access_log=None)
+    ssl_context = _tls(args)
+    scheme = "https" if ssl_context else "http"
+    print(f"dispatch: serving on {scheme}://{args.host}:{args.port}", flush=True)
+    if ssl_context is None and args.host not in ("127.0.0.1", "localhost", "::1"):
+        logger.warning(
+            "serving plain HTTP on %s: browsers allow the tablet app's offline mode (service worker) "
+            "and positions (geolocation) only over HTTPS or on localhost, so tablets on the network "
+            "will silently lose both. Give --tls-cert/--tls-key or put a TLS reverse proxy in front "
+            "(README: HTTPS for tablets)",
+            args.host,
+        )
+    web.run_app(app, host=args.host, port=args.port, ssl_context=ssl_context, print=None, access_log=None)
     return 0
+
+
+def _tls(args: argparse.Namespace) -> ssl.SSLContext | None:
+    if not args.tls_cert and not args.tls_key:
+        return None
+    if not (args.tls_cert and args.tls_key):
+        raise ConfigError("--tls-cert and --tls-key go together")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_cert_chain(args.tls_cert, args.tls_key)
+    except (OSError, ssl.SSLError) as err:
+        raise ConfigError(f"--tls-cert/--tls-key: cannot load: {err}") from err
+    return context
 
 
 def _bootstrap_admin(database_url: str, config: Config) -> None:
@@ -183,6 +242,55 @@ def _token_issue(args: argparse.Namespace) -> int:
         engine.dispose()
     print(token)
     return 0
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    first = getpass.getpass("password: ")
+    if getpass.getpass("again: ") != first:
+        raise ConfigError("the two passwords differ")
+    return first
+
+
+def _user(args: argparse.Namespace) -> int:
+    from dispatch import accounts
+
+    engine = database.create_engine(args.database)
+    database.create_schema(engine)
+    try:
+        if args.user_command == "list":
+            for row in accounts.list_users(engine):
+                scope = row["jurisdiction_id"] or row["responder_id"] or "-"
+                state = "disabled" if row["disabled"] else "active"
+                print(f"{row['name']}\t{row['role']}\t{scope}\t{state}")
+            return 0
+        if args.user_command == "disable":
+            ended = accounts.disable_user(engine, args.name, now=time.time())
+            print(f"{args.name}: disabled, {ended} session(s) ended")
+            return 0
+        password = _read_password(args.password_stdin)
+        if args.user_command == "passwd":
+            accounts.set_password(engine, args.name, password, now=time.time())
+            print(f"{args.name}: password changed, sessions ended")
+            return 0
+        accounts.add_user(
+            engine,
+            _load(args),
+            name=args.name,
+            role=args.role,
+            password=password,
+            jurisdiction=args.jurisdiction,
+            responder=args.responder,
+            now=time.time(),
+        )
+        print(f"{args.name}: added ({args.role})")
+        return 0
+    except accounts.AccountError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    finally:
+        engine.dispose()
 
 
 def _audit_verify(args: argparse.Namespace) -> int:

@@ -13,6 +13,7 @@ import yaml
 from pydantic import (
     Field,
     ValidationError,
+    field_validator,
     model_validator,
 )
 
@@ -29,6 +30,7 @@ from dispatch.gateway_config import FrigatePlace as FrigatePlace
 from dispatch.gateway_config import FrigateRule as FrigateRule
 from dispatch.gateway_config import Mqtt as Mqtt
 from dispatch.geo import OVERLAP_TOLERANCE, GeoPolygon, Position, Strict
+from dispatch.screens_config import Language, MapSettings, Sessions, check_timezone
 
 
 class TierLabels(Strict):
@@ -58,6 +60,7 @@ class Department(Strict):
 
     id: Identifier = Field(description="Stable ASCII id.")
     name: str = Field(description="Display name.")
+    name_en: str | None = Field(None, description="Display name in English (the screens' English mode).")
     duty_contacts: list[Contact] = Field(default_factory=list, description="Who answers, around the clock.")
 
 
@@ -97,6 +100,7 @@ class Category(Strict):
 
     id: Identifier = Field(description="Stable ASCII id, used on the wire.")
     name: str = Field(description="Display name.")
+    name_en: str | None = Field(None, description="Display name in English (the screens' English mode).")
     department: Identifier = Field(description="Department that leads this category.")
     default_severity: Severity = Field(Severity.IV, description="Used when an alert gives none.")
     policy: Identifier = Field(description="Escalation policy by default.")
@@ -194,6 +198,19 @@ class Config(Strict):
     )
     frigate: Frigate = Field(default_factory=Frigate, description="Frigate NVR events (gateways/frigate.py).")
     mqtt: Mqtt = Field(default_factory=Mqtt, description="MQTT link to sensors, tablets and Frigate.")
+    map: MapSettings = Field(
+        default_factory=MapSettings, description="The screens' map (offline by default)."
+    )
+    sessions: Sessions = Field(default_factory=Sessions, description="Logins of people in browsers.")
+    timezone: str = Field(
+        "Asia/Shanghai", description="IANA time zone of 'today' on the screens and in the statistics."
+    )
+    language: Language = Field(Language.ZH_CN, description="The screens' language until a user picks one.")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        return check_timezone(value)
 
     @cached_property
     def jurisdiction_by_id(self) -> dict[str, Jurisdiction]:

@@ -39,20 +39,20 @@ class Severity(IntEnum):
     IV = 4
 
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
 
 
 def _parse_duration(value: Any) -> Any:
     if isinstance(value, str):
         match = _DURATION.match(value)
         if not match:
-            raise ValueError(f"not a duration: {value!r} (use e.g. 60s, 2m, 1h)")
+            raise ValueError(f"not a duration: {value!r} (use e.g. 60s, 2m, 1h, 30d)")
         return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
     return value
 
 
 Seconds = Annotated[float, BeforeValidator(_parse_duration), Field(gt=0)]
-"""A duration in seconds; config.yaml may write it as 90, 90s, 2m or 1h."""
+"""A duration in seconds; config.yaml may write it as 90, 90s, 2m, 1h or 30d."""
 
 Identifier = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$", max_length=64)]

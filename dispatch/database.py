@@ -60,6 +60,10 @@ def _tune_sqlite(engine: sa.Engine, synchronous: str, begin: str) -> None:
 
 def create_schema(engine: sa.Engine) -> None:
     SQLModel.metadata.create_all(engine)
+    # create_all adds missing tables only: an index added to an existing table is made here.
+    for table in SQLModel.metadata.sorted_tables:
+        for index in table.indexes:
+            index.create(engine, checkfirst=True)
 
 
 def check_connection(connection: sa.Connection) -> None:

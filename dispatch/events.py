@@ -305,6 +305,38 @@ class TaskCancelled(TaskChanged, type="task_cancelled"):
     pass
 
 
+# People logging in (dispatch/accounts.py): the audit trail of who was at the screens -----------
+
+
+@dataclass(frozen=True, kw_only=True)
+class UserLoggedIn(DomainEvent, type="user_logged_in"):
+    user: str
+    role: str
+    remote: str | None
+    """The browser's address as the server saw it."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class UserLoggedOut(DomainEvent, type="user_logged_out"):
+    user: str
+    role: str
+    remote: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class UserLoginFailed(DomainEvent, type="user_login_failed"):
+    """A refused login. `user` is the name as typed (cut to 64 characters), known or not."""
+
+    user: str
+    reason: str
+    """unknown_user, wrong_password, disabled or throttled."""
+    failures: int
+    """Wrong passwords in a row for this account (0 for an unknown name)."""
+    locked_until: float | None
+    """Set once failures reach the limit: no attempt is checked before then."""
+    remote: str | None
+
+
 INCIDENT_EVENT_BY_TRIGGER: dict[str, type[IncidentChanged]] = {
     "verify": IncidentVerifying,
     "dispatch": IncidentDispatched,

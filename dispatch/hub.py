@@ -40,6 +40,8 @@ logger = logging.getLogger(__name__)
 BURST_FACTOR = 50
 CLOSE_SLOW_CONSUMER = 4429
 """Closed because frames piled up: reconnect and send `resume` with the last seq received."""
+CLOSE_CREDENTIAL_ENDED = 4401
+"""The session that opened the socket ended (logout): log in again."""
 
 
 @dataclass(eq=False)
@@ -57,6 +59,8 @@ class Connection:
     sending: bool = False
     """True while a frame waits for the socket to drain: the peer is not reading."""
     sender: asyncio.Task[None] | None = None
+    credential: str | None = None
+    """The hash of the session (or token) that opened it: ending that closes the socket."""
 
     def too_slow(self) -> bool:
         # One commit may publish thousands of events at once; a reader that keeps draining its
@@ -103,7 +107,7 @@ class Hub:
         self._connections.add(conn)
         if conn.principal.role == Role.RESPONDER and conn.principal.responder_id:
             self._responders[conn.principal.responder_id].add(conn)
-        elif conn.principal.role in (Role.DISPATCHER, Role.ADMIN):
+        elif conn.principal.role in (Role.DISPATCHER, Role.ADMIN, Role.SCREEN):
             self._dispatchers.add(conn)
         conn.sender = asyncio.create_task(self._send_loop(conn), name="ws-sender")
 
@@ -118,6 +122,15 @@ class Hub:
         if conn.sender is not None and conn.sender is not asyncio.current_task():
             conn.sender.cancel()
             await asyncio.gather(conn.sender, return_exceptions=True)
+
+    async def close_credential(self, credential: str, reason: str) -> int:
+        """Close the sockets a session or token opened (logout); returns how many."""
+        closing = [conn for conn in list(self._connections) if conn.credential == credential]
+        for conn in closing:
+            conn.closed = True
+            await conn.close(CLOSE_CREDENTIAL_ENDED, reason)
+            await self.detach(conn)
+        return len(closing)
 
     async def close_all(self) -> None:
         for conn in list(self._connections):
@@ -138,6 +151,24 @@ class Hub:
                 self._offer(conn, event.seq, frame)
         for conn, alarm in self._alarms(event):
             self._offer(conn, 0, alarm)  # rides along its event: not subject to the replay check
+
+    def publish_positions(self, moved: dict[str, tuple[float, float, float]]) -> None:
+        """Units' newest positions, one frame a flush (a second), to the consoles that see them."""
+        if not self._dispatchers:
+            return
+        units = [
+            (self.config.responder_by_id[unit].jurisdiction, unit, lat, lon, at)
+            for unit, (lat, lon, at) in moved.items()
+            if unit in self.config.responder_by_id
+        ]
+        for conn in list(self._dispatchers):
+            seen = [
+                {"id": unit, "lat": lat, "lon": lon, "at": to_rfc3339(at)}
+                for jurisdiction, unit, lat, lon, at in units
+                if conn.scope is None or jurisdiction in conn.scope
+            ]
+            if seen:
+                self._offer(conn, 0, orjson.dumps({"type": "positions", "positions": seen}).decode())
 
     def audience(self, event: DomainEvent) -> Iterable[Connection]:
         incident_id = event.incident_id

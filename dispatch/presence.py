@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 import sqlalchemy as sa
 
@@ -27,6 +28,8 @@ class Positions:
     def __init__(self, writer: Writer) -> None:
         self._writer = writer
         self._latest: dict[str, tuple[float, float, float]] = {}
+        self.on_moved: Callable[[dict[str, tuple[float, float, float]]], None] | None = None
+        """Told of each flush's positions once written (consoles' maps move their units)."""
 
     def report(self, responder_id: str, lat: float, lon: float, at: float) -> None:
         self._latest[responder_id] = (lat, lon, at)
@@ -45,6 +48,8 @@ class Positions:
             tx.connection.execute(_move, rows)
 
         await self._writer.submit(write)
+        if self.on_moved is not None:
+            self.on_moved(latest)
         return len(rows)
 
     async def run(self) -> None:

@@ -114,6 +114,8 @@ class EventRow(SQLModel, table=True):
     """The append-only, hash-chained event log (DESIGN §3, §7.4)."""
 
     __tablename__ = "event"
+    __table_args__ = (sa.Index("ix_event_occurred_at", "occurred_at"),)
+    """Statistics read a day's events by time (dispatch/stats.py)."""
 
     seq: int = Field(primary_key=True, sa_type=BIG, sa_column_kwargs={"autoincrement": False})
     occurred_at: float
@@ -148,6 +150,39 @@ class TokenRow(SQLModel, table=True):
     created_at: float
 
 
+class UserRow(SQLModel, table=True):
+    """A person who logs in at the login page (dispatch/accounts.py); machines use tokens."""
+
+    __tablename__ = "user_account"
+
+    name: str = Field(primary_key=True)
+    role: str
+    jurisdiction_id: str | None = None
+    responder_id: str | None = None
+    password_hash: str
+    """argon2id, as argon2-cffi writes it; the password itself is never stored."""
+    disabled: bool = False
+    failed_logins: int = 0
+    """Wrong passwords in a row since the last good one."""
+    locked_until: float | None = None
+    """After too many wrong passwords, no attempt is even checked before this time."""
+    created_at: float
+    updated_at: float
+
+
+class SessionRow(SQLModel, table=True):
+    """A browser's login: the cookie holds the id, only its SHA-256 is kept."""
+
+    __tablename__ = "login_session"
+
+    id_hash: str = Field(primary_key=True)
+    user_name: str = Field(index=True)
+    csrf_token: str
+    """Sent back by the page in X-CSRF-Token on every state-changing request."""
+    created_at: float
+    expires_at: float = Field(index=True)
+
+
 responder_table: sa.Table = ResponderRow.__table__  # type: ignore[attr-defined]
 alert_table: sa.Table = AlertRow.__table__  # type: ignore[attr-defined]
 incident_table: sa.Table = IncidentRow.__table__  # type: ignore[attr-defined]
@@ -155,3 +190,5 @@ task_table: sa.Table = TaskRow.__table__  # type: ignore[attr-defined]
 event_table: sa.Table = EventRow.__table__  # type: ignore[attr-defined]
 chain_head_table: sa.Table = ChainHeadRow.__table__  # type: ignore[attr-defined]
 token_table: sa.Table = TokenRow.__table__  # type: ignore[attr-defined]
+user_table: sa.Table = UserRow.__table__  # type: ignore[attr-defined]
+session_table: sa.Table = SessionRow.__table__  # type: ignore[attr-defined]

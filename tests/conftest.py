@@ -169,3 +169,7 @@ def engine_for() -> Iterator[Callable[[str], Any]]:
     yield make
     for engine in engines:
         engine.dispose()
+
+
+# Browser tests' fixtures (Chromium through Playwright): tests/screens.py.
+pytest_plugins = ["tests.screens"]

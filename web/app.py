@@ -11,7 +11,7 @@ from typing import TypeVar
 import sqlalchemy as sa
 from aiohttp import web
 
-from dispatch import auth, database
+from dispatch import accounts, auth, database
 from dispatch.bus import EventBus
 from dispatch.clock import Clock, SystemClock
 from dispatch.config import Config
@@ -24,10 +24,22 @@ from dispatch.service import DispatchService
 from dispatch.video import VideoIntake
 from dispatch.writer import Writer
 from gateways.mqtt_link import MqttLink
-from web import alert_feeds, alerts, docs, gateway_routes, health, incidents, ws
+from web import (
+    alert_feeds,
+    alerts,
+    docs,
+    gateway_routes,
+    health,
+    incidents,
+    jurisdictions,
+    my_tasks,
+    pages,
+    sessions,
+    ws,
+)
 from web.errors import MAX_BODY, error_middleware
 from web.keys import RUNTIME
-from web.security import TOKENS, TokenCache, auth_middleware
+from web.security import SESSIONS, TOKENS, SessionCache, TokenCache, auth_middleware
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +96,10 @@ class Runtime:
     async def lookup_token(self, token: str) -> auth.Principal | None:
         return await self.read(lambda connection: auth.lookup(connection, token))
 
+    async def lookup_session(self, session_id: str) -> accounts.Session | None:
+        now = self.clock.now()
+        return await self.read(lambda connection: accounts.lookup_session(connection, session_id, now))
+
     def _task_pushed(self, task_id: int, channel: str) -> None:
         """Gather the pushes of this turn of the loop into one writer command."""
         if not self._pushed:
@@ -103,6 +119,7 @@ class Runtime:
         await self.writer.submit(self.service.sync_responders)
         await self.read(self.hub.load)
         self.hub.on_task_pushed = self._task_pushed
+        self.positions.on_moved = self.hub.publish_positions
         self.bus.subscribe(DomainEvent, self.hub.publish)
         if self.mqtt is not None:
             self.bus.subscribe(DomainEvent, self.mqtt.notice)
@@ -135,6 +152,7 @@ def create_app(
     app[RUNTIME] = runtime
     app[MAX_BODY] = config.intake.max_body_bytes
     app[TOKENS] = TokenCache(runtime.lookup_token)
+    app[SESSIONS] = SessionCache(runtime.lookup_session, runtime.clock.now)
 
     async def lifecycle(_app: web.Application) -> AsyncIterator[None]:
         await runtime.start()
@@ -169,4 +187,8 @@ def create_app(
     incidents.add_routes(app)
     ws.add_routes(app)
     docs.add_routes(app)
+    sessions.add_routes(app)
+    jurisdictions.add_routes(app)
+    my_tasks.add_routes(app)
+    pages.add_routes(app)
     return app

@@ -33,6 +33,7 @@ ERROR_DESCRIPTIONS = {
     409: "The trigger is not allowed now; `state` and `allowed` say what is.",
     413: "The body, or the batch, is too large.",
     422: "A field or parameter is invalid; `field` names it.",
+    429: "Too many wrong passwords in a row: wait `retry_after` seconds (also the Retry-After header).",
     503: "Not ready.",
 }
 
@@ -44,6 +45,8 @@ TAGS = {
     "responders": "Units, their status and position.",
     "health": "Liveness and readiness.",
     "docs": "This document and its page.",
+    "sessions": "People logging in at the screens (a session cookie and its CSRF token).",
+    "screens": "The people's pages and what they draw: the console, the tablet app, the big screen.",
 }
 
 # Request fields whose values must be ids of the running config; the document lists them.
@@ -186,10 +189,19 @@ def build(app: web.Application, config: Config) -> dict[str, Any]:
                     "type": "http",
                     "scheme": "bearer",
                     "description": "A token printed by `dispatch token issue --role R --name N`.",
-                }
+                },
+                "session": {
+                    "type": "apiKey",
+                    "in": "cookie",
+                    "name": "dispatch_session",
+                    "description": (
+                        "A person's login (POST /api/v1/session). Changes made with it also need the "
+                        "session's `X-CSRF-Token` header."
+                    ),
+                },
             },
         },
-        "security": [{"bearer": []}],
+        "security": [{"bearer": []}, {"session": []}],
     }
 
 

@@ -1,64 +1,159 @@
-"""Authentication: a bearer token names a principal; roles gate each route."""
+"""Authentication: a bearer token (machines) or a session cookie (people) names a principal.
+
+A request authenticated by its cookie must also prove it comes from our own page when it
+changes anything: the page sends the session's CSRF token in `X-CSRF-Token` (a synchronizer
+token; the cookie is SameSite=Strict as well, so two locks must both fail).
+"""
 
 from __future__ import annotations
 
+import hmac
 import time
 from collections.abc import Awaitable, Callable
+from typing import Generic, TypeVar
 
 from aiohttp import web
 
+from dispatch.accounts import Session
 from dispatch.auth import Principal
 from dispatch.authz import Action, require
 from web.errors import Handler, error_response
+from web.keys import RUNTIME
 
 # /ws authenticates itself: browsers cannot set headers on a WebSocket, so they send an
-# auth message instead (web/ws.py).
-PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/ws", "/api/openapi.json", "/api/docs"})
+# auth message or their cookie instead (web/ws.py). The people's pages are shells without
+# data (web/pages.py); their script asks the API, which checks who is asking.
+PUBLIC_PATHS = frozenset(
+    {
+        "/healthz",
+        "/readyz",
+        "/ws",
+        "/api/openapi.json",
+        "/api/docs",
+        "/",
+        "/api/v1/session",
+        "/ui/i18n/{language}.json",
+        "/console/",
+        "/console/report",
+        "/tablet/",
+        "/tablet/sw.js",
+        "/tablet/manifest.webmanifest",
+        "/screen/",
+    }
+)
 # Static files are public by the resource the router matched, never by a raw path prefix.
-PUBLIC_RESOURCES = frozenset({"/api/docs/assets"})
+PUBLIC_RESOURCES = frozenset({"/api/docs/assets", "/static", "/static/vendor/leaflet"})
 CACHE_SECONDS = 30.0
+SESSION_CACHE_SECONDS = 10.0
+"""A session ended elsewhere (`dispatch user disable`) stops working within this long."""
+COOKIE = "dispatch_session"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+CSRF_EXEMPT = frozenset({("POST", "/api/v1/session")})
+"""Logging in: it carries a password, and its Origin is checked (web/sessions.py)."""
 
 PRINCIPAL = web.RequestKey("principal", Principal)
-Lookup = Callable[[str], Awaitable[Principal | None]]
+SESSION = web.RequestKey("session", Session)
+"""Set when the principal came from a session cookie."""
+
+K = TypeVar("K")
 
 
-class TokenCache:
-    """Known tokens for a short while, so intake does not read the token table per request."""
+class _Cache(Generic[K]):
+    """Known credentials for a short while, so intake does not read a table per request."""
 
-    def __init__(self, lookup: Lookup) -> None:
+    def __init__(self, lookup: Callable[[str], Awaitable[K | None]], seconds: float) -> None:
         self._lookup = lookup
-        self._known: dict[str, tuple[Principal, float]] = {}
+        self._seconds = seconds
+        self._known: dict[str, tuple[K, float]] = {}
 
-    async def principal(self, token: str) -> Principal | None:
-        hit = self._known.get(token)
+    async def get(self, key: str) -> K | None:
+        hit = self._known.get(key)
         now = time.monotonic()
         if hit is not None and hit[1] > now:
             return hit[0]
-        principal = await self._lookup(token)
-        if principal is not None:
+        found = await self._lookup(key)
+        if found is not None:
             if len(self._known) > 10_000:
                 self._known.clear()
-            self._known[token] = (principal, now + CACHE_SECONDS)
-        return principal
+            self._known[key] = (found, now + self._seconds)
+        else:
+            self._known.pop(key, None)
+        return found
+
+    def forget(self, key: str) -> None:
+        self._known.pop(key, None)
+
+
+class TokenCache(_Cache[Principal]):
+    def __init__(self, lookup: Callable[[str], Awaitable[Principal | None]]) -> None:
+        super().__init__(lookup, CACHE_SECONDS)
+
+    async def principal(self, token: str) -> Principal | None:
+        return await self.get(token)
+
+
+class SessionCache(_Cache[Session]):
+    def __init__(self, lookup: Callable[[str], Awaitable[Session | None]], now: Callable[[], float]) -> None:
+        super().__init__(lookup, SESSION_CACHE_SECONDS)
+        self._now = now
+
+    async def session(self, session_id: str) -> Session | None:
+        session = await self.get(session_id)
+        if session is not None and session.expires_at <= self._now():
+            self.forget(session_id)
+            return None
+        return session
 
 
 TOKENS = web.AppKey("tokens", TokenCache)
+SESSIONS = web.AppKey("sessions", SessionCache)
+
+
+def _is_public(request: web.Request) -> bool:
+    resource = request.match_info.route.resource
+    canonical = resource.canonical if resource is not None else None
+    return canonical in PUBLIC_PATHS or canonical in PUBLIC_RESOURCES
 
 
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    resource = request.match_info.route.resource
-    if request.path in PUBLIC_PATHS or (resource is not None and resource.canonical in PUBLIC_RESOURCES):
+    if request.match_info.http_exception is not None:
+        return await handler(request)  # no such path (404) or method (405): nothing to protect
+    public = _is_public(request)
+    header = request.headers.get("Authorization")
+    if header is not None:
+        scheme, _, token = header.partition(" ")
+        bearer = scheme.lower() == "bearer" and bool(token.strip())
+        principal = await request.app[TOKENS].principal(token.strip()) if bearer else None
+        if principal is not None:
+            request[PRINCIPAL] = principal
+        elif not public:  # public routes answer anyone (/ws checks its header itself)
+            return _unauthorized("unknown token" if bearer else "send Authorization: Bearer <token>")
         return await handler(request)
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        return _unauthorized("send Authorization: Bearer <token>")
-    principal = await request.app[TOKENS].principal(token.strip())
-    if principal is None:
-        return _unauthorized("unknown token")
-    request[PRINCIPAL] = principal
-    return await handler(request)
+    cookie = request.cookies.get(COOKIE)
+    session = await request.app[SESSIONS].session(cookie) if cookie else None
+    if session is not None:
+        if request.method not in SAFE_METHODS and (request.method, _canonical(request)) not in CSRF_EXEMPT:
+            sent = request.headers.get(CSRF_HEADER, "")
+            if not hmac.compare_digest(sent.encode(), session.csrf_token.encode()):
+                return error_response(
+                    403,
+                    "csrf",
+                    f"a change made with the session cookie needs the {CSRF_HEADER} header of this session",
+                    CSRF_HEADER,
+                )
+        request[PRINCIPAL] = session.principal
+        request[SESSION] = session
+        return await handler(request)
+    if public:
+        return await handler(request)
+    return _unauthorized("log in, or send Authorization: Bearer <token>")
+
+
+def _canonical(request: web.Request) -> str | None:
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else None
 
 
 def _unauthorized(message: str) -> web.Response:
@@ -70,3 +165,13 @@ def _unauthorized(message: str) -> web.Response:
 def authorize(request: web.Request, action: Action) -> Principal:
     """The caller, when its role may take `action` (dispatch/authz.py decides); 403 otherwise."""
     return require(request[PRINCIPAL], action)
+
+
+def origin_allowed(request: web.Request) -> bool:
+    """A browser's Origin: the server's own, or one listed in websocket.allowed_origins."""
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return True  # not a browser: tablets' native clients, services
+    allowed = request.app[RUNTIME].config.websocket.allowed_origins
+    own = {f"http://{request.host}", f"https://{request.host}"}
+    return origin in own or origin in allowed

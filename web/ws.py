@@ -20,13 +20,14 @@ from aiohttp import WSMsgType, web
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from dispatch import authz, queries
-from dispatch.auth import Principal
+from dispatch.accounts import hash_session_id
+from dispatch.auth import Principal, hash_token
 from dispatch.authz import Action
 from dispatch.errors import DispatchError, Forbidden, IllegalTransition
 from dispatch.hub import Connection, stored_event_frame
 from web.errors import error_response
 from web.keys import RUNTIME
-from web.security import TOKENS
+from web.security import COOKIE, SESSIONS, TOKENS, origin_allowed
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +36,29 @@ CLOSE_FORBIDDEN = 4403
 CLOSE_AUTH_TIMEOUT = 4408
 REPLAY_PAGE = 500
 REMEMBERED_REQUESTS = 2000
+
+
+class Answers:
+    """The answers to each principal's trigger requests, by request id, across its sockets.
+
+    A tablet that lost its socket sends its queued actions again on the next one: the same
+    request id gets the first answer, never a second application (until the server restarts;
+    a repeated trigger is harmless by the task machine anyway).
+    """
+
+    def __init__(self) -> None:
+        self._by_actor: OrderedDict[str, OrderedDict[str, str]] = OrderedDict()
+
+    def of(self, actor: str) -> OrderedDict[str, str]:
+        answers = self._by_actor.get(actor)
+        if answers is None:
+            answers = self._by_actor[actor] = OrderedDict()
+            while len(self._by_actor) > REMEMBERED_REQUESTS:
+                self._by_actor.popitem(last=False)
+        return answers
+
+
+ANSWERS = web.AppKey("ws_answers", Answers)
 
 TABLET_TRIGGERS = frozenset({"accept", "decline", "depart", "arrive", "complete"})
 
@@ -84,15 +108,6 @@ ClientMessage = Annotated[
 _client_message: TypeAdapter[Any] = TypeAdapter(ClientMessage)
 
 
-def _origin_allowed(request: web.Request) -> bool:
-    origin = request.headers.get("Origin")
-    if origin is None:
-        return True  # not a browser: tablets' native clients, services
-    allowed = request.app[RUNTIME].config.websocket.allowed_origins
-    own = {f"http://{request.host}", f"https://{request.host}"}
-    return origin in own or origin in allowed
-
-
 async def websocket(request: web.Request) -> web.StreamResponse:
     runtime = request.app[RUNTIME]
     settings = runtime.config.websocket
@@ -103,13 +118,21 @@ async def websocket(request: web.Request) -> web.StreamResponse:
             "never put a token in the URL; send Authorization or an auth message",
             "token",
         )
-    if not _origin_allowed(request):
+    if not origin_allowed(request):
         return error_response(403, "forbidden", "this Origin may not open a socket", "Origin")
     principal: Principal | None = None
+    credential: str | None = None
     header = request.headers.get("Authorization")
+    cookie = request.cookies.get(COOKIE)
+    if header is None and cookie:
+        # A browser page of ours: its session cookie (SameSite=Strict, and the Origin was checked).
+        login = await request.app[SESSIONS].session(cookie)
+        if login is not None:
+            principal, credential = login.principal, hash_session_id(cookie)
     if header is not None:
         scheme, _, token = header.partition(" ")
         principal = await request.app[TOKENS].principal(token.strip()) if scheme.lower() == "bearer" else None
+        credential = hash_token(token.strip())
         if principal is None:
             response = error_response(401, "unauthorized", "unknown token", "Authorization")
             response.headers["WWW-Authenticate"] = 'Bearer realm="dispatch"'
@@ -134,7 +157,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     if not authz.may(principal, Action.SUBSCRIBE):
         await ws.close(code=CLOSE_FORBIDDEN, message=f"the {principal.role} role may not subscribe".encode())
         return ws
-    session = _Session(request, ws, principal)
+    session = _Session(request, ws, principal, credential)
     await session.run()
     return ws
 
@@ -165,7 +188,9 @@ async def _authenticate(request: web.Request, ws: web.WebSocketResponse, within:
 class _Session:
     """One authenticated socket: its hub connection and the messages it sends."""
 
-    def __init__(self, request: web.Request, ws: web.WebSocketResponse, principal: Principal) -> None:
+    def __init__(
+        self, request: web.Request, ws: web.WebSocketResponse, principal: Principal, credential: str | None
+    ) -> None:
         self.runtime = request.app[RUNTIME]
         self.ws = ws
         self.principal = principal
@@ -174,8 +199,9 @@ class _Session:
             send=ws.send_str,
             close=self._close,
             queue_size=self.runtime.config.websocket.queue_size,
+            credential=credential,
         )
-        self.answered: OrderedDict[str, str] = OrderedDict()
+        self.answered = request.app[ANSWERS].of(principal.actor)
 
     async def _close(self, code: int, reason: str) -> None:
         await self.ws.close(code=code, message=reason.encode())
@@ -324,4 +350,5 @@ def _failure(err: DispatchError) -> dict[str, Any]:
 
 
 def add_routes(app: web.Application) -> None:
+    app[ANSWERS] = Answers()
     app.router.add_get("/ws", websocket)

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 import yaml
-from aiohttp import ClientResponse
+from aiohttp import ClientResponse, web
 
 from dispatch import cli
 from dispatch.tables import event_table, incident_table, task_table, token_table
@@ -17,7 +17,24 @@ from tests.conftest import Harness
 from tests.factories import EAST_N, WEST_N, alert, config_data
 
 # DESIGN §10 also opens /metrics (not routed yet) and /api/openapi.json, with its page, to anyone.
-PUBLIC_PATHS = {"/healthz", "/readyz", "/metrics", "/api/openapi.json", "/api/docs"}
+PUBLIC_PATHS = {
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/api/openapi.json",
+    "/api/docs",
+    # The people's pages are shells without data; their scripts ask the API, which checks.
+    "/",
+    "/console/",
+    "/console/report",
+    "/tablet/",
+    "/tablet/sw.js",
+    "/tablet/manifest.webmanifest",
+    "/screen/",
+    "/ui/i18n/{language}.json",
+    # Logging in is how a person gets a session; who-am-I answers 401 itself.
+    "/api/v1/session",
+}
 
 WEST_DISPATCHER = {"role": "dispatcher", "name": "west-desk", "jurisdiction": "west"}
 CITY_DISPATCHER = {"role": "dispatcher", "name": "city-desk", "jurisdiction": "city"}
@@ -66,7 +83,6 @@ ENDPOINTS = [
     ("GET", "/api/v1/events"),
     ("GET", "/api/v1/responders"),
     ("GET", "/ws"),
-    ("GET", "/api/v1/nowhere"),
 ]
 
 
@@ -84,12 +100,24 @@ async def test_auth_no_token_is_401_with_challenge(
     assert await _rows(server, incident_table) == before
 
 
-async def test_auth_every_route_but_health_needs_a_token(server: Harness) -> None:
+@pytest.mark.parametrize("token", [None, "dsp_unknown"])
+async def test_auth_unknown_path_is_404_with_or_without_a_token(server: Harness, token: str | None) -> None:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+
+    response = await server.client.get("/api/v1/nowhere", headers=headers)
+
+    assert response.status == 404
+    assert (await response.json())["error"]["code"] == "not_found"
+
+
+async def test_auth_every_route_but_the_public_ones_needs_a_token(server: Harness) -> None:
     answers: dict[str, int] = {}
     for route in server.client.app.router.routes():
-        info = route.resource.get_info() if route.resource else {}
+        if route.method == "HEAD" or route.resource is None or isinstance(route.resource, web.StaticResource):
+            continue
+        info = route.resource.get_info()
         path = info.get("path") or info.get("formatter", "")
-        if route.method == "HEAD" or path in PUBLIC_PATHS:
+        if path in PUBLIC_PATHS:
             continue
         url = path.replace("{id}", "1").replace("{trigger}", "resolve")
         response = await server.client.request(route.method, url)

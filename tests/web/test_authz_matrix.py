@@ -3,7 +3,8 @@
 The world: one incident in town west (its task is grid-west-n-1's) and one in town east.
 Callers: admin, the city's dispatcher, the west dispatcher (in scope), the east dispatcher
 (a town dispatcher of another town), grid-east-n-1 (a responder of another town), the west
-incident's own responder grid-west-n-1, a gateway, and nobody at all.
+incident's own responder grid-west-n-1, a gateway, nobody at all, and the command hall's big
+screen (read-only).
 
 The expectations are data. A route the router serves without a row here fails the test: a new
 endpoint is not done until its row says who may call it. A resource out of scope answers
@@ -48,6 +49,7 @@ WEST_UNIT = "west responder"
 EAST_UNIT = "east responder"
 GATEWAY = "gateway"
 NOBODY = "no token"
+SCREEN = "big screen"
 
 CALLERS = {
     ADMIN: Caller("admin", "admin"),
@@ -58,6 +60,7 @@ CALLERS = {
     EAST_UNIT: Caller("responder", "grid-east-n-1", responder="grid-east-n-1", task_trigger="complete"),
     GATEWAY: Caller("gateway", "gauges"),
     NOBODY: Caller(None, "anonymous"),
+    SCREEN: Caller("screen", "hall"),
 }
 
 
@@ -146,35 +149,73 @@ REQUESTS: dict[Route, Request] = {
     ),
     ("GET", "/api/v1/events"): Request("/api/v1/events"),
     ("GET", "/api/v1/responders"): Request("/api/v1/responders"),
+    ("GET", "/"): Request("/"),
+    ("GET", "/console/"): Request("/console/"),
+    ("GET", "/console/report"): Request("/console/report"),
+    ("GET", "/tablet/"): Request("/tablet/"),
+    ("GET", "/tablet/sw.js"): Request("/tablet/sw.js"),
+    ("GET", "/tablet/manifest.webmanifest"): Request("/tablet/manifest.webmanifest"),
+    ("GET", "/screen/"): Request("/screen/"),
+    ("GET", "/ui/i18n/{language}.json"): Request("/ui/i18n/zh-CN.json"),
+    ("GET", "/static"): Request("/static/common/base.css"),
+    ("GET", "/static/vendor/leaflet"): Request("/static/vendor/leaflet/leaflet.css"),
+    ("POST", "/api/v1/session"): Request("/api/v1/session", {"name": ""}),
+    ("GET", "/api/v1/session"): Request("/api/v1/session"),
+    ("DELETE", "/api/v1/session"): Request("/api/v1/session"),
+    ("GET", "/api/v1/jurisdictions"): Request("/api/v1/jurisdictions"),
+    ("GET", "/api/v1/tasks"): Request("/api/v1/tasks"),
 }
 
 # fmt: off
 REST_MATRIX: dict[Route, dict[str, Any]] = {
-    #                                                   admin city west east w-unit e-unit gateway none
-    ("GET", "/healthz"):                           row(200,  200, 200, 200, 200,   200,   200,    200),
-    ("GET", "/readyz"):                            row(200,  200, 200, 200, 200,   200,   200,    200),
-    ("GET", "/api/openapi.json"):                  row(200,  200, 200, 200, 200,   200,   200,    200),
-    ("GET", "/api/docs"):                          row(200,  200, 200, 200, 200,   200,   200,    200),
-    ("GET", "/api/docs/assets"):                   row(200,  200, 200, 200, 200,   200,   200,    200),
-    ("POST", "/api/v1/alerts"):                    row(202,  202, 202, 202, 403,   403,   202,    401),
-    ("POST", "/api/v1/alerts/cap"):                row(202,  202, 202, 202, 403,   403,   202,    401),
-    ("POST", "/api/v1/alerts/alertmanager"):       row(202,  202, 202, 202, 403,   403,   202,    401),
-    ("POST", "/api/v1/alerts/frigate"):            row(200,  200, 200, 200, 403,   403,   200,    401),
-    ("POST", "/api/v1/hotline/calls"):             row(202,  202, 202, 202, 403,   403,   202,    401),
-    ("GET", "/api/v1/incidents"):                  row(200,  200, 200, 200, 403,   403,   403,    401),
-    ("GET", "/api/v1/incidents/{id}"):             row(200,  200, 200, 404, 403,   403,   403,    401),
-    ("GET", "/api/v1/incidents/{id}/suggestions"): row(200,  200, 200, 404, 403,   403,   403,    401),
-    ("POST", "/api/v1/incidents/{id}/{trigger}"):  row(409,  409, 409, 404, 403,   403,   403,    401),
-    ("POST", "/api/v1/tasks/{id}/{trigger}"):      row(409,  409, 409, 404, 200,   404,   403,    401),
-    ("GET", "/api/v1/events"):                     row(200,  200, 200, 200, 403,   403,   403,    401),
-    ("GET", "/api/v1/responders"):                 row(200,  200, 200, 200, 403,   403,   403,    401),
+    #                                                   admin city west east w-unit e-unit gateway none screen
+    ("GET", "/healthz"):                           row(200,  200, 200, 200, 200,   200,   200,    200, 200),
+    ("GET", "/readyz"):                            row(200,  200, 200, 200, 200,   200,   200,    200, 200),
+    ("GET", "/api/openapi.json"):                  row(200,  200, 200, 200, 200,   200,   200,    200, 200),
+    ("GET", "/api/docs"):                          row(200,  200, 200, 200, 200,   200,   200,    200, 200),
+    ("GET", "/api/docs/assets"):                   row(200,  200, 200, 200, 200,   200,   200,    200, 200),
+    ("POST", "/api/v1/alerts"):                    row(202,  202, 202, 202, 403,   403,   202,    401, 403),
+    ("POST", "/api/v1/alerts/cap"):                row(202,  202, 202, 202, 403,   403,   202,    401, 403),
+    ("POST", "/api/v1/alerts/alertmanager"):       row(202,  202, 202, 202, 403,   403,   202,    401, 403),
+    ("POST", "/api/v1/alerts/frigate"):            row(200,  200, 200, 200, 403,   403,   200,    401, 403),
+    ("POST", "/api/v1/hotline/calls"):             row(202,  202, 202, 202, 403,   403,   202,    401, 403),
+    ("GET", "/api/v1/incidents"):                  row(200,  200, 200, 200, 403,   403,   403,    401, 403),
+    ("GET", "/api/v1/incidents/{id}"):             row(200,  200, 200, 404, 403,   403,   403,    401, 403),
+    ("GET", "/api/v1/incidents/{id}/suggestions"): row(200,  200, 200, 404, 403,   403,   403,    401, 403),
+    ("POST", "/api/v1/incidents/{id}/{trigger}"):  row(409,  409, 409, 404, 403,   403,   403,    401, 403),
+    ("POST", "/api/v1/tasks/{id}/{trigger}"):      row(409,  409, 409, 404, 200,   404,   403,    401, 403),
+    # The people's side: pages and their files are open; what they read is scoped.
+    ("GET", "/"):                                  row(200,  200, 200, 200, 200,   200,   200,    200, 200),
+    ("GET", "/console/"):                          row(200,  200, 200, 200, 200,   200,   200,    200, 200),
+    ("GET", "/console/report"):                    row(200,  200, 200, 200, 200,   200,   200,    200, 200),
+    ("GET", "/tablet/"):                           row(200,  200, 200, 200, 200,   200,   200,    200, 200),
+    ("GET", "/tablet/sw.js"):                      row(200,  200, 200, 200, 200,   200,   200,    200, 200),
+    ("GET", "/tablet/manifest.webmanifest"):       row(200,  200, 200, 200, 200,   200,   200,    200, 200),
+    ("GET", "/screen/"):                           row(200,  200, 200, 200, 200,   200,   200,    200, 200),
+    ("GET", "/ui/i18n/{language}.json"):           row(200,  200, 200, 200, 200,   200,   200,    200, 200),
+    ("GET", "/static"):                            row(200,  200, 200, 200, 200,   200,   200,    200, 200),
+    ("GET", "/static/vendor/leaflet"):             row(200,  200, 200, 200, 200,   200,   200,    200, 200),
+    # A login with a bad body is refused alike for everyone; a token is not a session to end.
+    ("POST", "/api/v1/session"):                   row(422,  422, 422, 422, 422,   422,   422,    422, 422),
+    ("GET", "/api/v1/session"):                    row(200,  200, 200, 200, 200,   200,   200,    401, 200),
+    ("DELETE", "/api/v1/session"):                 row(401,  401, 401, 401, 401,   401,   401,    401, 401),
+    ("GET", "/api/v1/jurisdictions"):              row(200,  200, 200, 200, 200,   200,   403,    401, 200),
+    ("GET", "/api/v1/tasks"):                      row(403,  403, 403, 403, 200,   200,   403,    401, 403),
+    ("GET", "/api/v1/events"):                     row(200,  200, 200, 200, 403,   403,   403,    401, 403),
+    ("GET", "/api/v1/responders"):                 row(200,  200, 200, 200, 403,   403,   403,    401, 403),
 }
 # fmt: on
 
 # /ws authenticates itself (browsers cannot set headers on a socket): its matrix is below.
 WEBSOCKET_ROUTE: Route = ("GET", "/ws")
 
-ERROR_CODES = {401: "unauthorized", 403: "forbidden", 404: "not_found", 409: "illegal_transition"}
+ERROR_CODES = {
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    409: "illegal_transition",
+    422: "invalid",
+}
 
 HIDDEN = [
     (route, caller)
@@ -341,26 +382,26 @@ UNKNOWN_TOKEN = "dsp_nobody_has_this_token"
 # fmt: off
 WS_MATRIX: dict[str, dict[str, Any]] = {
     "auth": row(
-        "hello", "hello", "hello", "hello", "hello", "hello", "closed 4403", "closed 4401",
+        "hello", "hello", "hello", "hello", "hello", "hello", "closed 4403", "closed 4401", "hello",
     ),
     "resume": row(
         "resumed: east, west", "resumed: east, west", "resumed: west", "resumed: east",
-        "resumed: west", "resumed: east", "closed 4403", "closed 4401",
+        "resumed: west", "resumed: east", "closed 4403", "closed 4401", "resumed: east, west",
     ),
     "receipt": row(
         "result forbidden", "result forbidden", "result forbidden", "result forbidden",
-        "ok", "result not_found", "closed 4403", "closed 4401",
+        "ok", "result not_found", "closed 4403", "closed 4401", "result forbidden",
     ),
     "trigger": row(
         "result forbidden", "result forbidden", "result forbidden", "result forbidden",
-        "ok", "result not_found", "closed 4403", "closed 4401",
+        "ok", "result not_found", "closed 4403", "closed 4401", "result forbidden",
     ),
     "position": row(
         "error forbidden", "error forbidden", "error forbidden", "error forbidden",
-        "nothing", "nothing", "closed 4403", "closed 4401",
+        "nothing", "nothing", "closed 4403", "closed 4401", "error forbidden",
     ),
     "ping": row(
-        "pong", "pong", "pong", "pong", "pong", "pong", "closed 4403", "closed 4401",
+        "pong", "pong", "pong", "pong", "pong", "pong", "closed 4403", "closed 4401", "pong",
     ),
 }
 # fmt: on

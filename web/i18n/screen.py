@@ -1,0 +1,9 @@
+"""The words of the screen screen."""
+
+from __future__ import annotations
+
+ZH: dict[str, str] = {}
+
+EN: dict[str, str] = {}
+
+STRINGS = {"zh-CN": ZH, "en": EN}

@@ -1,0 +1,63 @@
+"""`GET /api/v1/jurisdictions`: the jurisdiction polygons of the caller's scope, as GeoJSON."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from dispatch import authz
+from dispatch.authz import Action
+from dispatch.config import TIER_ORDER, Config
+from web.errors import json_response
+from web.keys import RUNTIME
+from web.openapi import operation
+from web.people_schemas import JurisdictionCollection
+from web.security import authorize
+
+
+def feature_collection(config: Config, ids: list[str] | None) -> dict[str, Any]:
+    """RFC 7946 GeoJSON, WGS-84 [lon, lat]; the city first, then towns, then streets."""
+    wanted = None if ids is None else set(ids)
+    nodes = sorted(
+        (node for node in config.jurisdictions if wanted is None or node.id in wanted),
+        key=lambda node: TIER_ORDER.index(node.tier),
+    )
+    return {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "id": node.id,
+                "properties": {
+                    "id": node.id,
+                    "name": node.name,
+                    "tier": node.tier.value,
+                    "parent": node.parent,
+                    "center": node.center.model_dump(),
+                },
+                "geometry": node.polygon.model_dump(),
+            }
+            for node in nodes
+        ],
+    }
+
+
+@operation(
+    "Jurisdiction polygons",
+    tag="screens",
+    actions=[Action.READ_MAP],
+    description=(
+        "GeoJSON of the caller's jurisdiction subtree (a responder: its unit's town): what the "
+        "offline map draws, with names and tiers."
+    ),
+    responses={200: JurisdictionCollection},
+)
+async def jurisdictions(request: web.Request) -> web.Response:
+    principal = authorize(request, Action.READ_MAP)
+    config = request.app[RUNTIME].config
+    return json_response(feature_collection(config, authz.map_scope(principal, config)))
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/api/v1/jurisdictions", jurisdictions)

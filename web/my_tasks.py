@@ -1,0 +1,46 @@
+"""`GET /api/v1/tasks`: a responder's own tasks, with what the tablet shows on each card."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from dispatch import queries
+from dispatch.authz import Action
+from gateways.hotline import mask_numbers_in
+from web.errors import json_response
+from web.keys import RUNTIME
+from web.openapi import operation
+from web.people_schemas import MyTasks
+from web.security import authorize
+
+
+@operation(
+    "My tasks",
+    tag="tasks",
+    actions=[Action.READ_OWN_TASKS],
+    description=(
+        "The caller's open tasks and those ended in the last day, newest first, each with its "
+        "incident's category, grade, place in words and the dispatcher's note. `last_seq` is "
+        "where the WebSocket resumes, so nothing that happens after this read is missed."
+    ),
+    responses={200: MyTasks},
+)
+async def my_tasks(request: web.Request) -> web.Response:
+    principal = authorize(request, Action.READ_OWN_TASKS)
+    runtime = request.app[RUNTIME]
+    responder_id = principal.responder_id or ""
+    last_seq, tasks = await runtime.read(
+        lambda connection: (
+            # The committed head first: what commits after it is replayed on resume, never lost.
+            queries.committed_seq(connection),
+            queries.tasks_of_responder(connection, runtime.config, responder_id, runtime.clock.now()),
+        )
+    )
+    for task in tasks:
+        if task["description"]:  # a caller may say a number: only masked ones reach a tablet
+            task["description"] = mask_numbers_in(task["description"])
+    return json_response({"last_seq": last_seq, "responder": responder_id, "tasks": tasks})
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/api/v1/tasks", my_tasks)

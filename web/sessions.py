@@ -1,0 +1,228 @@
+"""`/api/v1/session`: people log in (a session cookie), see who they are, and log out."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
+
+from dispatch import accounts
+from dispatch.accounts import LoginDesk, LoginOutcome
+from dispatch.auth import Principal, Role
+from dispatch.clock import to_rfc3339
+from dispatch.config import Config
+from dispatch.errors import DispatchError, Forbidden
+from dispatch.screens_config import SecureCookie
+from web.alerts import read_json
+from web.errors import error_response, json_response
+from web.keys import RUNTIME
+from web.openapi import operation
+from web.people_schemas import LoggedOut, SessionInfo
+from web.security import COOKIE, PRINCIPAL, SESSION, SESSIONS, origin_allowed
+
+logger = logging.getLogger(__name__)
+
+HOME = {
+    Role.ADMIN: "/console/",
+    Role.DISPATCHER: "/console/",
+    Role.RESPONDER: "/tablet/",
+    Role.SCREEN: "/screen/",
+}
+"""Where each role's login lands."""
+
+
+class LoginBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=256, description="The user name (`dispatch user add`).")
+    password: str = Field(min_length=1, max_length=accounts.MAX_PASSWORD)
+
+
+class Unauthenticated(DispatchError):
+    status = 401
+    code = "unauthorized"
+
+
+class WrongCredentials(DispatchError):
+    status = 401
+    code = "wrong_credentials"
+
+
+LOGIN_DESK = web.AppKey("login_desk", LoginDesk)
+
+
+@operation(
+    "Log in",
+    tag="sessions",
+    description=(
+        "A person's name and password; sets the HttpOnly, SameSite=Strict session cookie and "
+        "answers who it is and the CSRF token its page must send in `X-CSRF-Token` with every "
+        "change. After `sessions.max_failed_logins` wrong passwords in a row the account answers "
+        "429 with `Retry-After` until its wait is over. Every attempt is in the event log."
+    ),
+    body=LoginBody,
+    responses={200: SessionInfo},
+    errors=[401, 403, 429],
+)
+async def login(request: web.Request) -> web.Response:
+    if not origin_allowed(request):
+        raise Forbidden("log in from this server's own page", field="Origin")
+    body = LoginBody.model_validate(await read_json(request))
+    runtime = request.app[RUNTIME]
+    desk = request.app[LOGIN_DESK]
+    remote = request.remote
+    user = await runtime.read(lambda connection: accounts.read_user(connection, body.name))
+    now = runtime.clock.now()
+    if desk.throttled_until(user, now) is not None:
+        until = await runtime.writer.submit(lambda tx: desk.record_throttled(tx, body.name, remote))
+        return _throttled((until or now) - now)
+    stored = user["password_hash"] if user is not None else None
+    ok = await asyncio.to_thread(accounts.verify_password, stored, body.password)
+    new_hash = None
+    if ok and stored is not None and accounts.needs_rehash(stored):
+        new_hash = await asyncio.to_thread(accounts.rehash, body.password)
+    outcome: LoginOutcome = await runtime.writer.submit(
+        lambda tx: desk.record_attempt(tx, body.name, ok, remote, new_hash)
+    )
+    if outcome.refusal == "throttled":
+        return _throttled(outcome.retry_after or 0.0)
+    if outcome.session is None or outcome.session_id is None:
+        raise WrongCredentials("wrong name or password", field="password")
+    session = outcome.session
+    response = json_response(
+        _session_body(runtime.config, session.principal, session.csrf_token, session.expires_at)
+    )
+    response.set_cookie(
+        COOKIE,
+        outcome.session_id,
+        max_age=max(1, int(session.expires_at - now)),
+        path="/",
+        httponly=True,
+        samesite="Strict",
+        secure=runtime.config.sessions.secure_cookie == SecureCookie.ALWAYS or request.secure,
+    )
+    return response
+
+
+def _throttled(wait: float) -> web.Response:
+    seconds = max(1, math.ceil(wait))
+    response = error_response(
+        429,
+        "too_many_attempts",
+        f"too many wrong passwords in a row: try again in {seconds} s",
+        "password",
+        retry_after=seconds,
+    )
+    response.headers["Retry-After"] = str(seconds)
+    return response
+
+
+@operation(
+    "Who is logged in",
+    tag="sessions",
+    description=(
+        "The caller (session cookie or bearer token), its CSRF token (null for a token), where its "
+        "screen is, and what the screens need to draw: settings, categories, departments, names "
+        "of the jurisdictions."
+    ),
+    responses={200: SessionInfo},
+    errors=[401],
+)
+async def whoami(request: web.Request) -> web.Response:
+    principal = request.get(PRINCIPAL)
+    if principal is None:
+        raise Unauthenticated("not logged in", field="Authorization")
+    session = request.get(SESSION)
+    runtime = request.app[RUNTIME]
+    return json_response(
+        _session_body(
+            runtime.config,
+            principal,
+            session.csrf_token if session else None,
+            session.expires_at if session else None,
+        )
+    )
+
+
+@operation(
+    "Log out",
+    tag="sessions",
+    description="Ends the session of the cookie (with its `X-CSRF-Token`) and closes its sockets.",
+    responses={200: LoggedOut},
+    errors=[401, 403],
+)
+async def logout(request: web.Request) -> web.Response:
+    session = request.get(SESSION)
+    session_id = request.cookies.get(COOKIE)
+    if session is None or session_id is None:
+        raise Unauthenticated("not logged in with a session cookie", field="Cookie")
+    runtime = request.app[RUNTIME]
+    desk = request.app[LOGIN_DESK]
+    remote = request.remote
+    ended = await runtime.writer.submit(
+        lambda tx: desk.record_logout(tx, session_id, session.principal, remote)
+    )
+    request.app[SESSIONS].forget(session_id)
+    await runtime.hub.close_credential(accounts.hash_session_id(session_id), "logged out")
+    response = json_response({"ended": ended})
+    response.del_cookie(COOKIE, path="/")
+    return response
+
+
+def _session_body(
+    config: Config, principal: Principal, csrf_token: str | None, expires_at: float | None
+) -> dict[str, Any]:
+    return {
+        "user": {
+            "name": principal.name,
+            "role": principal.role.value,
+            "jurisdiction": principal.jurisdiction_id,
+            "responder": principal.responder_id,
+        },
+        "csrf_token": csrf_token,
+        "expires_at": to_rfc3339(expires_at),
+        "home": HOME.get(principal.role),
+        "settings": {
+            "language": config.language.value,
+            "timezone": config.timezone,
+            "map": config.map.model_dump(mode="json"),
+            "tier_labels": config.tier_labels.model_dump(mode="json"),
+            "prefecture": config.prefecture.name if config.prefecture else None,
+            "root": config.root.id,
+        },
+        "catalog": catalog(config),
+    }
+
+
+def catalog(config: Config) -> dict[str, Any]:
+    """The names the screens show for ids: categories, departments, jurisdictions, units."""
+    return {
+        "categories": [
+            {
+                "id": each.id,
+                "name": each.name,
+                "name_en": each.name_en,
+                "department": each.department,
+                "default_severity": int(each.default_severity),
+            }
+            for each in config.categories
+        ],
+        "departments": [
+            {"id": each.id, "name": each.name, "name_en": each.name_en} for each in config.departments
+        ],
+        "jurisdictions": [
+            {"id": each.id, "name": each.name, "tier": each.tier.value, "parent": each.parent}
+            for each in config.jurisdictions
+        ],
+    }
+
+
+def add_routes(app: web.Application) -> None:
+    app[LOGIN_DESK] = LoginDesk(app[RUNTIME].config)
+    app.router.add_post("/api/v1/session", login)
+    app.router.add_get("/api/v1/session", whoami)
+    app.router.add_delete("/api/v1/session", logout)

@@ -354,19 +354,19 @@ def tasks_of_responder(
     )
     # The dispatcher's words when this unit was assigned by hand: the newest incident_assigned
     # before the task's own first event.
-    assignment = event_table.alias("assignment")
+    assigned = event_table.alias("assigned")
     first_of_task = event_table.alias("first_of_task")
     assigned_by_hand = (
-        sa.select(assignment.c.payload)
+        sa.select(assigned.c.payload)
         .where(
-            assignment.c.incident_id == task_table.c.incident_id,
-            assignment.c.type == "incident_assigned",
-            assignment.c.seq
+            assigned.c.incident_id == task_table.c.incident_id,
+            assigned.c.type == "incident_assigned",
+            assigned.c.seq
             < sa.select(sa.func.min(first_of_task.c.seq))
             .where(first_of_task.c.task_id == task_table.c.id)
             .scalar_subquery(),
         )
-        .order_by(assignment.c.seq.desc())
+        .order_by(assigned.c.seq.desc())
         .limit(1)
         .scalar_subquery()
     )

@@ -60,7 +60,7 @@ CHROMIUM_ARGS = [
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def playwright() -> AsyncIterator[Playwright]:
-    if not Path(CHROMIUM).exists():
+    if not os.path.exists(CHROMIUM):
         pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium fonts-noto-cjk (.ci/run does)")
     async with async_playwright() as running:
         yield running

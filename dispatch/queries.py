@@ -9,7 +9,7 @@ import orjson
 import sqlalchemy as sa
 
 from dispatch.clock import to_rfc3339
-from dispatch.config import Config, Severity, Tier
+from dispatch.config import Config, Severity
 from dispatch.routing import distance_m
 from dispatch.tables import (
     alert_table,
@@ -42,7 +42,7 @@ def subtree(config: Config, root_id: str) -> list[str]:
     return [node.id for node in config.jurisdictions if config.is_within(node.id, root_id)]
 
 
-def _in_scope(ids: list[str] | None) -> sa.ColumnElement[bool]:
+def in_scope(ids: list[str] | None) -> sa.ColumnElement[bool]:
     if ids is None:
         return sa.true()
     return sa.or_(incident_table.c.jurisdiction_id.in_(ids), incident_table.c.owner_jurisdiction_id.in_(ids))
@@ -51,13 +51,13 @@ def _in_scope(ids: list[str] | None) -> sa.ColumnElement[bool]:
 def list_incidents(
     connection: sa.Connection, scope: list[str] | None, where: IncidentFilter, config: Config
 ) -> dict[str, Any]:
-    query = sa.select(incident_table).where(_in_scope(scope))
+    query = sa.select(incident_table).where(in_scope(scope))
     if where.states:
         query = query.where(incident_table.c.state.in_(where.states))
     if where.tier:
         query = query.where(incident_table.c.owner_tier == where.tier)
     if where.jurisdiction:
-        query = query.where(_in_scope(subtree(config, where.jurisdiction)))
+        query = query.where(in_scope(subtree(config, where.jurisdiction)))
     if where.category:
         query = query.where(incident_table.c.category == where.category)
     if where.severity_at_most is not None:
@@ -67,10 +67,29 @@ def list_incidents(
     if where.until is not None:
         query = query.where(incident_table.c.created_at < where.until)
     total = connection.execute(sa.select(sa.func.count()).select_from(query.subquery())).scalar()
-    rows = connection.execute(
-        query.order_by(incident_table.c.id.desc()).limit(where.limit).offset(where.offset)
-    ).mappings()
-    return {"total": total, "incidents": [incident_json(dict(row)) for row in rows]}
+    rows = [
+        dict(row)
+        for row in connection.execute(
+            query.order_by(incident_table.c.id.desc()).limit(where.limit).offset(where.offset)
+        ).mappings()
+    ]
+    channels = alert_channels(connection, [row["id"] for row in rows])
+    return {"total": total, "incidents": [incident_json(row, channels.get(row["id"])) for row in rows]}
+
+
+def alert_channels(connection: sa.Connection, incident_ids: list[int]) -> dict[int, dict[str, int]]:
+    """How many alerts of each kind (sensor, video, hotline …) each incident has."""
+    if not incident_ids:
+        return {}
+    counts: dict[int, dict[str, int]] = {}
+    query = (
+        sa.select(alert_table.c.incident_id, alert_table.c.kind, sa.func.count())
+        .where(alert_table.c.incident_id.in_(incident_ids))
+        .group_by(alert_table.c.incident_id, alert_table.c.kind)
+    )
+    for incident_id, kind, count in connection.execute(query):
+        counts.setdefault(incident_id, {})[kind] = count
+    return counts
 
 
 def incident_detail(connection: sa.Connection, incident_id: int) -> dict[str, Any] | None:
@@ -81,7 +100,7 @@ def incident_detail(connection: sa.Connection, incident_id: int) -> dict[str, An
     )
     if row is None:
         return None
-    body = incident_json(dict(row))
+    body = incident_json(dict(row), alert_channels(connection, [incident_id]).get(incident_id))
     tasks = connection.execute(
         sa.select(task_table).where(task_table.c.incident_id == incident_id).order_by(task_table.c.id)
     ).mappings()
@@ -109,6 +128,31 @@ def incident_detail(connection: sa.Connection, incident_id: int) -> dict[str, An
     return body
 
 
+def alert_with_raw(connection: sa.Connection, alert_id: int) -> dict[str, Any] | None:
+    """One alert with its raw payload as the sender wrote it, and its incident's place (for scope)."""
+    row = (
+        connection.execute(
+            sa.select(
+                alert_table,
+                incident_table.c.jurisdiction_id.label("incident_jurisdiction"),
+                incident_table.c.owner_jurisdiction_id,
+            )
+            .join(incident_table, incident_table.c.id == alert_table.c.incident_id)
+            .where(alert_table.c.id == alert_id)
+        )
+        .mappings()
+        .first()
+    )
+    if row is None:
+        return None
+    body = alert_json(dict(row))
+    body["raw"] = row["raw"]
+    body["resolved_at"] = to_rfc3339(row["resolved_at"])
+    body["cancelled_at"] = to_rfc3339(row["cancelled_at"])
+    body["scope"] = (row["incident_jurisdiction"], row["owner_jurisdiction_id"])
+    return body
+
+
 def incident_scope_ids(connection: sa.Connection, incident_id: int) -> tuple[str, str] | None:
     row = connection.execute(
         sa.select(incident_table.c.jurisdiction_id, incident_table.c.owner_jurisdiction_id).where(
@@ -123,7 +167,7 @@ def events_after(
 ) -> list[dict[str, Any]]:
     query = sa.select(event_table).where(event_table.c.seq > after)
     if scope is not None:
-        visible = sa.select(incident_table.c.id).where(_in_scope(scope))
+        visible = sa.select(incident_table.c.id).where(in_scope(scope))
         query = query.where(event_table.c.incident_id.in_(visible))
     rows = connection.execute(query.order_by(event_table.c.seq).limit(limit)).mappings()
     return [event_json(dict(row)) for row in rows]
@@ -233,11 +277,11 @@ def suggestions(
     }
 
 
-def _milestones(values: dict[str, float]) -> dict[str, str | None]:
+def milestones(values: dict[str, float]) -> dict[str, str | None]:
     return {state: to_rfc3339(at) for state, at in values.items()}
 
 
-def incident_json(row: dict[str, Any]) -> dict[str, Any]:
+def incident_json(row: dict[str, Any], channels: dict[str, int] | None = None) -> dict[str, Any]:
     position = (
         {"lat": row["lat"], "lon": row["lon"]} if row["lat"] is not None and row["lon"] is not None else None
     )
@@ -254,12 +298,13 @@ def incident_json(row: dict[str, Any]) -> dict[str, Any]:
         "owner": {"jurisdiction": row["owner_jurisdiction_id"], "tier": row["owner_tier"]},
         "departments": row["departments"],
         "alert_count": row["alert_count"],
+        "channels": channels or {},
         "policy": {"name": row["policy_name"], "step": row["step_index"], **row["policy"]},
         "deadline_at": to_rfc3339(row["step_deadline_at"]),
         "forwarded_to_prefecture": bool(row["forwarded"]),
         "merged_into": row["merged_into"],
         "summary": row["summary"],
-        "milestones": _milestones(row["milestones"]),
+        "milestones": milestones(row["milestones"]),
         "first_alert_at": to_rfc3339(row["first_alert_at"]),
         "last_alert_at": to_rfc3339(row["last_alert_at"]),
         "created_at": to_rfc3339(row["created_at"]),
@@ -294,7 +339,7 @@ def task_json(row: dict[str, Any]) -> dict[str, Any]:
         "distance_m": row["distance_m"],
         "accept_deadline_at": to_rfc3339(row["accept_deadline_at"]),
         "delivered_via": row["delivered_via"],
-        "milestones": _milestones(row["milestones"]),
+        "milestones": milestones(row["milestones"]),
         "created_at": to_rfc3339(row["created_at"]),
         "updated_at": to_rfc3339(row["updated_at"]),
     }
@@ -333,98 +378,6 @@ def event_json(row: dict[str, Any]) -> dict[str, Any]:
         "task_id": row["task_id"],
         "payload": orjson.loads(row["payload"]),
     }
-
-
-MY_TASKS_LIMIT = 100
-ENDED_TASKS_SHOWN_S = 86_400.0
-"""A tablet also lists the tasks that ended in the last day, so a unit sees what it did today."""
-
-
-def tasks_of_responder(
-    connection: sa.Connection, config: Config, responder_id: str, now: float
-) -> list[dict[str, Any]]:
-    """A responder's open tasks and those ended lately, newest first, with the incident's place."""
-    ended = ("done", "declined", "expired", "cancelled")
-    first_alert = (
-        sa.select(alert_table.c.description)
-        .where(alert_table.c.incident_id == incident_table.c.id)
-        .order_by(alert_table.c.id)
-        .limit(1)
-        .scalar_subquery()
-    )
-    # The dispatcher's words when this unit was assigned by hand: the newest incident_assigned
-    # before the task's own first event.
-    assigned = event_table.alias("assigned")
-    first_of_task = event_table.alias("first_of_task")
-    assigned_by_hand = (
-        sa.select(assigned.c.payload)
-        .where(
-            assigned.c.incident_id == task_table.c.incident_id,
-            assigned.c.type == "incident_assigned",
-            assigned.c.seq
-            < sa.select(sa.func.min(first_of_task.c.seq))
-            .where(first_of_task.c.task_id == task_table.c.id)
-            .scalar_subquery(),
-        )
-        .order_by(assigned.c.seq.desc())
-        .limit(1)
-        .scalar_subquery()
-    )
-    query = (
-        sa.select(
-            task_table,
-            incident_table.c.category,
-            incident_table.c.severity,
-            incident_table.c.title,
-            incident_table.c.lat,
-            incident_table.c.lon,
-            incident_table.c.jurisdiction_id,
-            first_alert.label("description"),
-            assigned_by_hand.label("assignment"),
-        )
-        .join(incident_table, incident_table.c.id == task_table.c.incident_id)
-        .where(
-            task_table.c.responder_id == responder_id,
-            sa.or_(task_table.c.state.not_in(ended), task_table.c.updated_at >= now - ENDED_TASKS_SHOWN_S),
-        )
-        .order_by(task_table.c.id.desc())
-        .limit(MY_TASKS_LIMIT)
-    )
-    tasks = []
-    for row in connection.execute(query).mappings():
-        assignment = orjson.loads(row["assignment"]) if row["assignment"] else None
-        note = assignment["reason"] if assignment and assignment.get("responder_id") == responder_id else None
-        place = config.jurisdiction_by_id.get(row["jurisdiction_id"])
-        street = town = None
-        if place is not None:
-            path = {node.tier: node.name for node in config.ancestors(place.id)}
-            street, town = path.get(Tier.STREET), path.get(Tier.TOWN)
-        tasks.append(
-            {
-                "id": row["id"],
-                "incident_id": row["incident_id"],
-                "state": row["state"],
-                "tier": row["tier"],
-                "category": row["category"],
-                "severity": row["severity"],
-                "grade": Severity(row["severity"]).name,
-                "title": row["title"],
-                "description": row["description"],
-                "note": note,
-                "place": {
-                    "location": {"lat": row["lat"], "lon": row["lon"]} if row["lat"] is not None else None,
-                    "jurisdiction": row["jurisdiction_id"],
-                    "street": street,
-                    "town": town,
-                },
-                "distance_m": row["distance_m"],
-                "accept_deadline_at": to_rfc3339(row["accept_deadline_at"]),
-                "milestones": _milestones(row["milestones"]),
-                "created_at": to_rfc3339(row["created_at"]),
-                "updated_at": to_rfc3339(row["updated_at"]),
-            }
-        )
-    return tasks
 
 
 def committed_seq(connection: sa.Connection) -> int:

@@ -22,7 +22,15 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from aiohttp.test_utils import TestClient, TestServer
-from playwright.async_api import Browser, BrowserContext, Page, Playwright, async_playwright
+from playwright.async_api import (
+    Browser,
+    BrowserContext,
+    Page,
+    Playwright,
+    ViewportSize,
+    async_playwright,
+    expect,
+)
 
 from dispatch import accounts
 from dispatch.auth import issue_token
@@ -38,12 +46,13 @@ PASSWORD = "correct-horse-9"
 OUTPUT = Path(os.environ.get("DISPATCH_TEST_OUTPUT", Path(__file__).resolve().parent.parent / "test-output"))
 WAIT_MS = 10_000
 """How long an expectation may take to come true: a safety net against hangs, never a timing test."""
+expect.set_options(timeout=WAIT_MS)
 
-CONSOLE_FULL_HD = {"width": 1920, "height": 1080}
-CONSOLE_LAPTOP = {"width": 1366, "height": 768}
-TABLET = {"width": 1280, "height": 800}
-PHONE = {"width": 390, "height": 844}
-BIG_SCREEN = {"width": 1920, "height": 1080}
+CONSOLE_FULL_HD = ViewportSize(width=1920, height=1080)
+CONSOLE_LAPTOP = ViewportSize(width=1366, height=768)
+TABLET = ViewportSize(width=1280, height=800)
+PHONE = ViewportSize(width=390, height=844)
+BIG_SCREEN = ViewportSize(width=1920, height=1080)
 
 # As the probe of this machine kind found: without these flags Chromium's background
 # connections are refused by the closed network, many at a time.
@@ -134,7 +143,7 @@ class ScreenServer:
         assert response.status < 300, await response.text()
         return await response.json()
 
-    async def page(self, viewport: dict[str, int], *, language: str | None = None) -> Page:
+    async def page(self, viewport: ViewportSize, *, language: str | None = None) -> Page:
         """A new browser (context) of its own: its own cookies, storage and service workers."""
         context = await self.browser.new_context(
             viewport=viewport, locale="zh-CN", timezone_id="Asia/Shanghai", base_url=self.url

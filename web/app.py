@@ -34,6 +34,7 @@ from web import (
     jurisdictions,
     my_tasks,
     pages,
+    reports,
     sessions,
     ws,
 )
@@ -190,5 +191,6 @@ def create_app(
     sessions.add_routes(app)
     jurisdictions.add_routes(app)
     my_tasks.add_routes(app)
+    reports.add_routes(app)
     pages.add_routes(app)
     return app

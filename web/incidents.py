@@ -89,7 +89,7 @@ def _scope(request: web.Request, principal: Principal) -> list[str] | None:
     return authz.scope(principal, request.app[RUNTIME].config)
 
 
-def _int(value: str, field: str) -> int:
+def parse_int(value: str, field: str) -> int:
     try:
         number = int(value)
     except ValueError as err:
@@ -100,7 +100,7 @@ def _int(value: str, field: str) -> int:
     return number
 
 
-def _time(value: str | None, field: str) -> float | None:
+def parse_time(value: str | None, field: str) -> float | None:
     if value is None:
         return None
     try:
@@ -138,13 +138,13 @@ async def list_incidents(request: web.Request) -> web.Response:
     category = query.get("category")
     if category is not None and category not in runtime.config.category_by_id:
         raise InvalidInput(f"unknown category {category!r}", field="category")
-    severity = _int(query["severity"], "severity") if "severity" in query else None
+    severity = parse_int(query["severity"], "severity") if "severity" in query else None
     if severity is not None and not 1 <= severity <= 4:
         raise InvalidInput("severity is 1 (I) to 4 (IV)", field="severity")
-    limit = _int(query.get("limit", "100"), "limit")
+    limit = parse_int(query.get("limit", "100"), "limit")
     if not 1 <= limit <= queries.MAX_LIMIT:
         raise InvalidInput(f"limit is 1 to {queries.MAX_LIMIT}", field="limit")
-    offset = _int(query.get("offset", "0"), "offset")
+    offset = parse_int(query.get("offset", "0"), "offset")
     if offset < 0:
         raise InvalidInput("offset cannot be negative", field="offset")
     where = queries.IncidentFilter(
@@ -153,8 +153,8 @@ async def list_incidents(request: web.Request) -> web.Response:
         jurisdiction=jurisdiction,
         category=category,
         severity_at_most=severity,
-        since=_time(query.get("since"), "since"),
-        until=_time(query.get("until"), "until"),
+        since=parse_time(query.get("since"), "since"),
+        until=parse_time(query.get("until"), "until"),
         limit=limit,
         offset=offset,
     )
@@ -176,13 +176,14 @@ async def list_incidents(request: web.Request) -> web.Response:
 async def get_incident(request: web.Request) -> web.Response:
     principal = authorize(request, Action.READ_INCIDENTS)
     runtime = request.app[RUNTIME]
-    incident_id = _int(request.match_info["id"], "id")
+    incident_id = parse_int(request.match_info["id"], "id")
     body = await runtime.read(lambda connection: queries.incident_detail(connection, incident_id))
     if body is None:
         raise NotFound(f"incident {incident_id} does not exist", field="id")
     authz.check_incident(
         principal, runtime.config, incident_id, body["jurisdiction"], body["owner"]["jurisdiction"]
     )
+    body["triggers"] = [each for each in INCIDENT.triggers_from(body["state"]) if each in DISPATCHER_TRIGGERS]
     return json_response(body)
 
 
@@ -199,8 +200,8 @@ async def incident_suggestions(request: web.Request) -> web.Response:
     """The nearest available responders for an incident, to assign or reassign by hand."""
     principal = authorize(request, Action.READ_INCIDENTS)
     runtime = request.app[RUNTIME]
-    incident_id = _int(request.match_info["id"], "id")
-    limit = _int(request.query.get("limit", "10"), "limit")
+    incident_id = parse_int(request.match_info["id"], "id")
+    limit = parse_int(request.query.get("limit", "10"), "limit")
     if not 1 <= limit <= queries.MAX_SUGGESTIONS:
         raise InvalidInput(f"limit is 1 to {queries.MAX_SUGGESTIONS}", field="limit")
     scope = _scope(request, principal)
@@ -238,7 +239,7 @@ async def _body(request: web.Request, model: type[BaseModel]) -> Any:
 async def incident_trigger(request: web.Request) -> web.Response:
     principal = authorize(request, Action.ACT_ON_INCIDENT)
     runtime = request.app[RUNTIME]
-    incident_id = _int(request.match_info["id"], "id")
+    incident_id = parse_int(request.match_info["id"], "id")
     trigger = request.match_info["trigger"]
     if trigger not in DISPATCHER_TRIGGERS:
         raise IllegalTransition(
@@ -269,7 +270,13 @@ async def incident_trigger(request: web.Request) -> web.Response:
         )
     except IllegalTransition as err:
         raise err.only(DISPATCHER_TRIGGERS) from None
-    return _outcome(queries.incident_json(outcome.row), outcome, INCIDENT.triggers_from, DISPATCHER_TRIGGERS)
+    channels = await runtime.read(lambda connection: queries.alert_channels(connection, [incident_id]))
+    return _outcome(
+        queries.incident_json(outcome.row, channels.get(incident_id)),
+        outcome,
+        INCIDENT.triggers_from,
+        DISPATCHER_TRIGGERS,
+    )
 
 
 @operation(
@@ -292,7 +299,7 @@ async def incident_trigger(request: web.Request) -> web.Response:
 async def task_trigger(request: web.Request) -> web.Response:
     principal = request[PRINCIPAL]
     runtime = request.app[RUNTIME]
-    task_id = _int(request.match_info["id"], "id")
+    task_id = parse_int(request.match_info["id"], "id")
     trigger = request.match_info["trigger"]
     if authz.may(principal, Action.RESPOND_TO_TASK):
         allowed = RESPONDER_TRIGGERS
@@ -342,8 +349,8 @@ def _outcome(
 async def list_events(request: web.Request) -> web.Response:
     principal = authorize(request, Action.READ_EVENTS)
     runtime = request.app[RUNTIME]
-    after = _int(request.query.get("after", "0"), "after")
-    limit = _int(request.query.get("limit", "500"), "limit")
+    after = parse_int(request.query.get("after", "0"), "after")
+    limit = parse_int(request.query.get("limit", "500"), "limit")
     if not 1 <= limit <= 5000:
         raise InvalidInput("limit is 1 to 5000", field="limit")
     scope = _scope(request, principal)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from dispatch import queries
+from dispatch import queries, tablet_view
 from dispatch.authz import Action
 from gateways.hotline import mask_numbers_in
 from web.errors import json_response
@@ -33,7 +33,7 @@ async def my_tasks(request: web.Request) -> web.Response:
         lambda connection: (
             # The committed head first: what commits after it is replayed on resume, never lost.
             queries.committed_seq(connection),
-            queries.tasks_of_responder(connection, runtime.config, responder_id, runtime.clock.now()),
+            tablet_view.tasks_of_responder(connection, runtime.config, responder_id, runtime.clock.now()),
         )
     )
     for task in tasks:

@@ -15,7 +15,7 @@ from dispatch.config import Tier
 from dispatch.geo import Position
 from dispatch.screens_config import Language, TileCoordinates
 from state_machines import TaskState
-from web.schemas import Grade, Wire
+from web.schemas import AlertOut, Grade, Wire
 
 PeopleRole = Literal["admin", "dispatcher", "responder", "screen", "gateway"]
 
@@ -25,6 +25,7 @@ class SessionUser(Wire):
     role: PeopleRole
     jurisdiction: str | None = Field(description="The subtree a dispatcher or screen sees; null: all.")
     responder: str | None = Field(description="A responder's unit id.")
+    unit_name: str | None = Field(description="That unit's name.")
 
 
 class MapOut(Wire):
@@ -154,3 +155,14 @@ class MyTasks(Wire):
     last_seq: int = Field(description="Resume the WebSocket after this sequence number.")
     responder: str
     tasks: list[MyTask]
+
+
+# One alert, raw ---------------------------------------------------------------------------------
+
+
+class AlertWithRaw(AlertOut):
+    """An alert with the message exactly as its sender wrote it."""
+
+    raw: str = Field(description="The sender's message: CAP XML, Frigate or Alertmanager JSON, …")
+    resolved_at: datetime | None = Field(description="When its sender said the condition is over.")
+    cancelled_at: datetime | None = Field(description="When its sender withdrew it.")

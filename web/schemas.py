@@ -72,6 +72,9 @@ class IncidentOut(Wire):
     owner: Owner
     departments: list[str] = Field(description="Departments taking part.")
     alert_count: int
+    channels: dict[str, int] = Field(
+        description="How many of its alerts came by each channel (sensor, video, hotline, cap …)."
+    )
     policy: PolicySnapshot
     deadline_at: datetime | None = Field(description="When the current step times out.")
     forwarded_to_prefecture: bool
@@ -140,6 +143,7 @@ class IncidentDetail(IncidentOut):
     alerts: list[AlertOut] = Field(description=f"The first {MAX_LIMIT} alerts, oldest first.")
     timeline: list[EventOut] = Field(description="Its newest events, oldest first.")
     timeline_truncated: bool = Field(description="Older events were left out of the timeline.")
+    triggers: list[str] = Field(description="The dispatcher's triggers its state allows now.")
 
 
 class IncidentChanged(IncidentOut):

@@ -62,14 +62,20 @@ K = TypeVar("K")
 class _Cache(Generic[K]):
     """Known credentials for a short while, so intake does not read a table per request."""
 
-    def __init__(self, lookup: Callable[[str], Awaitable[K | None]], seconds: float) -> None:
+    def __init__(
+        self,
+        lookup: Callable[[str], Awaitable[K | None]],
+        seconds: float,
+        now: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._lookup = lookup
         self._seconds = seconds
+        self._now = now
         self._known: dict[str, tuple[K, float]] = {}
 
     async def get(self, key: str) -> K | None:
         hit = self._known.get(key)
-        now = time.monotonic()
+        now = self._now()
         if hit is not None and hit[1] > now:
             return hit[0]
         found = await self._lookup(key)
@@ -95,8 +101,7 @@ class TokenCache(_Cache[Principal]):
 
 class SessionCache(_Cache[Session]):
     def __init__(self, lookup: Callable[[str], Awaitable[Session | None]], now: Callable[[], float]) -> None:
-        super().__init__(lookup, SESSION_CACHE_SECONDS)
-        self._now = now
+        super().__init__(lookup, SESSION_CACHE_SECONDS, now)
 
     async def session(self, session_id: str) -> Session | None:
         session = await self.get(session_id)

@@ -182,6 +182,9 @@ def _session_body(
             "role": principal.role.value,
             "jurisdiction": principal.jurisdiction_id,
             "responder": principal.responder_id,
+            "unit_name": unit.name
+            if (unit := config.responder_by_id.get(principal.responder_id or ""))
+            else None,
         },
         "csrf_token": csrf_token,
         "expires_at": to_rfc3339(expires_at),

@@ -164,6 +164,11 @@ REQUESTS: dict[Route, Request] = {
     ("DELETE", "/api/v1/session"): Request("/api/v1/session"),
     ("GET", "/api/v1/jurisdictions"): Request("/api/v1/jurisdictions"),
     ("GET", "/api/v1/tasks"): Request("/api/v1/tasks"),
+    ("GET", "/api/v1/reports/incidents.csv"): Request(
+        "/api/v1/reports/incidents.csv?since=2026-06-01T00:00:00Z"
+    ),
+    # The west incident's alert: the world's first alert and first incident, so both have id 1.
+    ("GET", "/api/v1/alerts/{id}"): Request("/api/v1/alerts/{incident}"),
 }
 
 # fmt: off
@@ -201,6 +206,8 @@ REST_MATRIX: dict[Route, dict[str, Any]] = {
     ("DELETE", "/api/v1/session"):                 row(401,  401, 401, 401, 401,   401,   401,    401, 401),
     ("GET", "/api/v1/jurisdictions"):              row(200,  200, 200, 200, 200,   200,   403,    401, 200),
     ("GET", "/api/v1/tasks"):                      row(403,  403, 403, 403, 200,   200,   403,    401, 403),
+    ("GET", "/api/v1/reports/incidents.csv"):      row(200,  200, 200, 200, 403,   403,   403,    401, 403),
+    ("GET", "/api/v1/alerts/{id}"):                row(200,  200, 200, 404, 403,   403,   403,    401, 403),
     ("GET", "/api/v1/events"):                     row(200,  200, 200, 200, 403,   403,   403,    401, 403),
     ("GET", "/api/v1/responders"):                 row(200,  200, 200, 200, 403,   403,   403,    401, 403),
 }

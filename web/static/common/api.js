@@ -66,7 +66,28 @@ export async function loadSession({ roles } = {}) {
   return session;
 }
 
+/**
+ * Use a session answer read earlier (the tablet starting without signal keeps one on the device):
+ * names and settings for the page; no CSRF token until the next loadSession().
+ */
+export function adoptSession(saved) {
+  session = saved;
+  csrfToken = saved.csrf_token || null;
+  return session;
+}
+
+let sessionEnded = null;
+
+/** A page that must never show the login form (the big screen's kiosk) handles the end itself. */
+export function onSessionEnded(handler) {
+  sessionEnded = handler;
+}
+
 export function toLogin(reason) {
+  if (sessionEnded) {
+    sessionEnded(reason);
+    return;
+  }
   const next = location.pathname + location.search;
   const query = new URLSearchParams({ next });
   if (reason) query.set("reason", reason);

@@ -98,6 +98,8 @@ export class CityMap {
     this.labels = L.layerGroup().addTo(this.map);
     this.features = new Map();
     this.map.on("zoomend", () => this.showLabels());
+    // The container's size may settle after the map was made (grids, drawers, fonts).
+    new ResizeObserver(() => this.map.invalidateSize()).observe(element);
   }
 
   point(lat, lon) {
@@ -123,11 +125,17 @@ export class CityMap {
     layer.eachLayer((each) => this.features.set(each.feature.id, each));
     layer.addTo(this.areas);
     this.collection = collection;
-    const bounds = layer.getBounds();
-    if (bounds.isValid()) this.map.fitBounds(bounds, { padding: [12, 12] });
-    else this.map.setView([28.84, 112.35], 10);
+    this.map.invalidateSize();
+    this.bounds = layer.getBounds();
+    this.fit();
     this.showLabels();
     return collection;
+  }
+
+  /** Show the whole area the map draws. */
+  fit() {
+    if (this.bounds?.isValid()) this.map.fitBounds(this.bounds, { padding: [12, 12] });
+    else this.map.setView([0, 0], 2);
   }
 
   /** Town names always; street names once zoomed in (or never / always, by option). */

@@ -36,6 +36,7 @@ from web import (
     pages,
     reports,
     sessions,
+    stats,
     ws,
 )
 from web.errors import MAX_BODY, error_middleware
@@ -191,6 +192,7 @@ def create_app(
     sessions.add_routes(app)
     jurisdictions.add_routes(app)
     my_tasks.add_routes(app)
+    stats.add_routes(app)
     reports.add_routes(app)
     pages.add_routes(app)
     return app

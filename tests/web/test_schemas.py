@@ -8,7 +8,8 @@ import pytest
 from pydantic import BaseModel
 
 from tests.conftest import Harness
-from tests.factories import EAST_N, WEST_S, alert
+from tests.factories import EAST_N, OUTSIDE, WEST_S, alert
+from web.people_schemas import Stats
 from web.schemas import (
     AlertResults,
     ErrorBody,
@@ -106,6 +107,30 @@ async def test_schemas_every_success_body_matches_its_model(server: Harness) -> 
         _conforms(model, await _send(server, "GET", path, status=200, auth=admin))
     _conforms(Health, await _send(server, "GET", "/healthz", status=200))
     _conforms(Ready, await _send(server, "GET", "/readyz", status=200))
+
+
+async def test_schemas_stats_body_matches_its_model(server: Harness) -> None:
+    admin = {"role": "admin"}
+    batch = {"alerts": [alert("e1"), alert("e2", location=EAST_N), alert("e3", location=OUTSIDE, severity=1)]}
+    await _send(server, "POST", "/api/v1/alerts", status=202, body=batch, auth=admin)
+    incident = IncidentDetail.model_validate_json(
+        await _send(server, "GET", "/api/v1/incidents/1", status=200, auth=admin)
+    )
+    task_id = incident.tasks[0].id
+    for trigger in ("accept", "arrive"):
+        await _send(server, "POST", f"/api/v1/tasks/{task_id}/{trigger}", status=200, auth=RESPONDER)
+    await _send(server, "POST", "/api/v1/incidents/2/escalate", status=200, body={}, auth=admin)
+    await _send(server, "POST", "/api/v1/incidents/2/resolve", status=200, body={"reason": "ok"}, auth=admin)
+
+    raw = await _send(server, "GET", "/api/v1/stats", status=200, auth=admin)
+    wall = {"role": "screen", "jurisdiction": "west"}
+    town = await _send(server, "GET", "/api/v1/stats", status=200, auth=wall)
+
+    _conforms(Stats, raw)
+    _conforms(Stats, town)
+    shown = Stats.model_validate_json(raw)
+    assert shown.incidents and shown.period.resolved == 1 and shown.period.accept.median_s is not None
+    assert [each.town for each in shown.towns] == ["west", "east", "city"]  # the city's own: outside
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""The `dispatch` command: serve, user, token issue, audit verify, config check, diagram, mqtt-acl."""
+"""The `dispatch` command: serve, simulate, user, token issue, audit verify, config, diagram, mqtt-acl."""
 
 from __future__ import annotations
 
@@ -63,6 +63,44 @@ def build_parser() -> argparse.ArgumentParser:
         help="MQTT broker, mqtt://[user@]host[:port]; overrides mqtt.url (env DISPATCH_MQTT_URL; "
         "the password comes from DISPATCH_MQTT_PASSWORD)",
     )
+    serve.add_argument(
+        "--demo",
+        action="store_true",
+        help="a living demo: a throwaway database (removed at exit), demo logins, and the simulator "
+        "playing a flood day against this server (ignores --database)",
+    )
+
+    simulate = commands.add_parser(
+        "simulate", parents=[common], help="play a realistic day against a running server"
+    )
+    simulate.add_argument("--url", default="http://127.0.0.1:8080", help="the server (default %(default)s)")
+    simulate.add_argument("--scenario", default="flood-day", help="what to play (default %(default)s)")
+    simulate.add_argument(
+        "--rate", default="1.0", help="pace: 1.0 is a busy but watchable day, 2 twice as fast (default 1.0)"
+    )
+    simulate.add_argument("--duration", help="how long, e.g. 90s, 10m, 1h (default: until Ctrl-C)")
+    simulate.add_argument("--seed", help="the same seed plays the same day (default: random, printed)")
+    simulate.add_argument(
+        "--tablets", default="all", help="virtual tablets: all responder units (default) or the first N"
+    )
+    simulate.add_argument(
+        "--gateway-token",
+        metavar="TOKEN",
+        help="use this gateway token instead of issuing tokens in --database "
+        "(env DISPATCH_SIMULATE_GATEWAY_TOKEN, which stays out of the process list)",
+    )
+    simulate.add_argument(
+        "--responder-tokens",
+        metavar="FILE",
+        help='with --gateway-token: a JSON file {"unit id": "responder token"}, one tablet each',
+    )
+    simulate.add_argument(
+        "--mqtt",
+        metavar="URL",
+        help="send sensor readings through this broker, mqtt://[user@]host[:port] (else mqtt.url of "
+        "the config, else HTTP; the password comes from DISPATCH_SIMULATE_MQTT_PASSWORD)",
+    )
+    simulate.add_argument("--log-level", default="WARNING", help="DEBUG, INFO, … (default WARNING)")
 
     token = commands.add_parser("token", help="access tokens")
     token_commands = token.add_subparsers(dest="token_command", required=True)
@@ -119,7 +157,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command == "serve":
-            return _serve(args)
+            return _demo(args) if args.demo else _serve(args)
+        if args.command == "simulate":
+            from dispatch.simulate.command import simulate
+
+            return simulate(args)
         if args.command == "token":
             return _token_issue(args)
         if args.command == "user":
@@ -184,6 +226,15 @@ def _serve(args: argparse.Namespace) -> int:
         )
     web.run_app(app, host=args.host, port=args.port, ssl_context=ssl_context, print=None, access_log=None)
     return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from dispatch.simulate.demo import run_demo
+
+    # The progress line is the demo's log: the server's INFO lines would scroll it away.
+    level = "WARNING" if args.log_level.upper() == "INFO" else args.log_level.upper()
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return run_demo(_load(args), host=args.host, port=args.port)
 
 
 def _tls(args: argparse.Namespace) -> ssl.SSLContext | None:

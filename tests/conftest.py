@@ -31,12 +31,34 @@ def _postgres_url(name: str) -> str:
     return f"{base}/{name}"
 
 
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A throwaway PostgreSQL database, dropped after the test."""
-    name = f"dispatch_test_{uuid.uuid4().hex[:16]}"
+@pytest.fixture(scope="session")
+def postgres_template() -> Iterator[str]:
+    """A database with the schema made once: each test's own database is copied from it.
+
+    Creating the tables costs more than copying them; every test still gets a database of its
+    own, dropped after it. SQLite tests keep making their schema from nothing.
+    """
+    name = f"dispatch_template_{uuid.uuid4().hex[:16]}"
     with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as connection:
         connection.execute(f'CREATE DATABASE "{name}"')
+    engine = database.create_engine(_postgres_url(name))
+    try:
+        database.create_schema(engine)
+    finally:
+        engine.dispose()
+    try:
+        yield name
+    finally:
+        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def postgres_url(postgres_template: str) -> Iterator[str]:
+    """A throwaway PostgreSQL database with the schema, dropped after the test."""
+    name = f"dispatch_test_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}" TEMPLATE "{postgres_template}"')
     try:
         yield _postgres_url(name)
     finally:

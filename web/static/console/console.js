@@ -9,11 +9,12 @@ import { Actions } from "./actions.js";
 import { Announcer } from "./announce.js";
 import { Detail } from "./detail.js";
 import { ConsoleMap } from "./mapview.js";
-import { OPEN_STATES, Queue, listQuery, matches } from "./queue.js";
+import { OPEN_STATES, Queue, WAITING_STATES, listQuery, matches } from "./queue.js";
 
 const REFRESH_AFTER_MS = 1200;
 const REFRESH_EVERY_MS = 30000;
 const SUGGESTIONS = 8;
+const OVERDUE_GRACE_MS = 5000; // the server's scheduler acts at the deadline: after that it is behind
 
 const state = {
   session: null,
@@ -24,6 +25,7 @@ const state = {
   filters: { state: "open", tier: "", town: "", category: "", severity: "", search: "" },
   openedId: null,
   opened: null,
+  loading: null,
   suggestions: [],
   overdueAnnounced: new Set(),
 };
@@ -200,7 +202,7 @@ function render() {
   const open = shown.filter((each) => OPEN_STATES.includes(each.state));
   $("shown").textContent = t("filter.shown", { shown: shown.length, total: Math.max(state.total, shown.length) });
   $("open-count").textContent = t("console.open_count", { n: open.length });
-  const overdue = open.filter((each) => each.deadline_at && Date.parse(each.deadline_at) < Date.now()).length;
+  const overdue = open.filter((each) => WAITING_STATES.includes(each.state) && each.deadline_at && Date.parse(each.deadline_at) < Date.now()).length;
   $("overdue-count").textContent = t("console.overdue_count", { n: overdue });
   $("overdue-count").classList.toggle("bad", overdue > 0);
 }
@@ -209,9 +211,10 @@ function tick() {
   const now = Date.now();
   queue.tick(now);
   for (const incident of state.incidents.values()) {
-    if (!OPEN_STATES.includes(incident.state) || !incident.deadline_at) continue;
+    if (!WAITING_STATES.includes(incident.state) || !incident.deadline_at) continue;
     const key = `${incident.id}@${incident.deadline_at}`;
-    if (Date.parse(incident.deadline_at) < now && !state.overdueAnnounced.has(key) && mine(incident)) {
+    const late = now - Date.parse(incident.deadline_at) > OVERDUE_GRACE_MS;
+    if (late && !state.overdueAnnounced.has(key) && mine(incident)) {
       state.overdueAnnounced.add(key);
       announcer.announce("overdue", incident);
       render();
@@ -346,7 +349,8 @@ async function openIncident(id) {
   document.body.classList.add("detail-open");
   queue.opened = id;
   queue.mark();
-  await loadDetail(id);
+  state.loading = loadDetail(id);
+  await state.loading;
   $("detail").focus({ preventScroll: true });
 }
 
@@ -471,7 +475,8 @@ function keyboard() {
 /** A, E, R act on the open incident, or on the one under the cursor (opening it first). */
 async function withOpened(trigger) {
   if (queue.cursor !== null && queue.cursor !== state.openedId) await openIncident(queue.cursor);
-  if (state.opened) act(trigger);
+  await state.loading; // a key pressed while the detail is still loading acts once it is there
+  if (state.opened && state.opened.id === state.openedId) act(trigger);
 }
 
 main().catch((err) => {

@@ -43,7 +43,7 @@ export class Detail {
   render(incident, { suggestions = [], units = new Map() } = {}) {
     this.incident = incident;
     const channels = incident.channels || {};
-    const due = countdown(incident.deadline_at);
+    const due = ["reported", "verifying", "dispatched"].includes(incident.state) ? countdown(incident.deadline_at) : null;
     const parts = [
       h(
         "header",

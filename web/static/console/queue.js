@@ -17,6 +17,8 @@ import {
 } from "/static/common/format.js";
 
 export const OPEN_STATES = ["reported", "verifying", "dispatched", "responding", "on_scene"];
+/** Nobody has accepted yet: the step's deadline is what matters (once accepted it is in hand). */
+export const WAITING_STATES = ["reported", "verifying", "dispatched"];
 const KINDS = ["sensor", "video", "hotline", "cap", "monitoring", "manual"];
 
 /** Whether an incident passes the filters (the server applies them too; this keeps live rows honest). */
@@ -83,7 +85,7 @@ export class Queue {
   row(incident, now) {
     const channels = incident.channels || {};
     const callers = channels.hotline || 0;
-    const due = OPEN_STATES.includes(incident.state) ? countdown(incident.deadline_at, now) : null;
+    const due = WAITING_STATES.includes(incident.state) ? countdown(incident.deadline_at, now) : null;
     return h(
       "li",
       {
@@ -110,7 +112,7 @@ export class Queue {
         h("span", { class: "row-age", title: incident.created_at }, t("queue.age", { t: age(incident.created_at, now) })),
         h(
           "span",
-          { class: `row-deadline${due?.overdue ? " overdue" : ""}`, dataset: { deadline: incident.deadline_at || "" } },
+          { class: `row-deadline${due?.overdue ? " overdue" : ""}`, dataset: { deadline: due ? incident.deadline_at : "" } },
           icon(due?.overdue ? "alarm" : "clock"),
           due ? due.text : t("queue.no_deadline"),
         ),

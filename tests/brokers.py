@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import socket
 import subprocess
@@ -41,14 +42,22 @@ def require(binary: str, package: str) -> str:
 class PrivateBroker:
     """A Mosquitto of the test's own on a free loopback port, which the test may stop and start."""
 
-    def __init__(self, folder: Path, extra: str = "", *, anonymous: bool = True) -> None:
+    def __init__(
+        self, folder: Path, extra: str = "", *, anonymous: bool = True, persistence: bool = False
+    ) -> None:
         self.port = free_port()
         self.conf = folder / "mosquitto.conf"
         self.log = folder / "mosquitto.log"
-        # No persistence: a restart loses every session and queued message, the worst case.
+        # No persistence by default: a restart loses every session and queued message, the
+        # worst case. With it, sessions (and their subscriptions) are saved when it stops.
+        kept = "persistence false\n"
+        if persistence:
+            kept = f"persistence true\npersistence_location {folder}/\n"
+            if os.geteuid() == 0:
+                kept += "user root\n"  # else it writes as its own user, to a folder only root may enter
         self.conf.write_text(
             f"listener {self.port} 127.0.0.1\nallow_anonymous {str(anonymous).lower()}\n"
-            f"persistence false\nlog_dest stderr\n{extra}"
+            f"{kept}log_dest stderr\n{extra}"
         )
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -80,9 +89,9 @@ class PrivateBroker:
 
 @asynccontextmanager
 async def private_broker(
-    folder: Path, extra: str = "", *, anonymous: bool = True
+    folder: Path, extra: str = "", *, anonymous: bool = True, persistence: bool = False
 ) -> AsyncIterator[PrivateBroker]:
-    broker = PrivateBroker(folder, extra, anonymous=anonymous)
+    broker = PrivateBroker(folder, extra, anonymous=anonymous, persistence=persistence)
     await broker.start()
     try:
         yield broker

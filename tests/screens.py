@@ -10,6 +10,7 @@ pages' countdowns read sensibly and a test can still move time on by hand.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import shutil
@@ -95,6 +96,9 @@ class ScreenServer:
     shots: Path
     contexts: list[BrowserContext] = field(default_factory=list)
     tokens: dict[str, str] = field(default_factory=dict)
+    page_errors: list[str] = field(default_factory=list)
+    in_flight: int = 0
+    idle: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def url(self) -> str:
@@ -152,11 +156,29 @@ class ScreenServer:
         self.contexts.append(context)
         page = await context.new_page()
         page.on("pageerror", lambda error: self.page_errors.append(str(error)))
+        # Requests still in flight when the test ends: the server must not be stopped under them
+        # (aiohttp leaks a static file's handle when its open is cancelled at shutdown).
+        page.on("request", lambda _request: self._started())
+        page.on("requestfinished", lambda _request: self._ended())
+        page.on("requestfailed", lambda _request: self._ended())
         if language is not None:
             await page.add_init_script(f"localStorage.setItem('dispatch.language', '{language}')")
         return page
 
-    page_errors: list[str] = field(default_factory=list)
+    def _started(self) -> None:
+        self.in_flight += 1
+        self.idle.clear()
+
+    def _ended(self) -> None:
+        self.in_flight = max(0, self.in_flight - 1)
+        if self.in_flight == 0:
+            self.idle.set()
+
+    async def settle(self) -> None:
+        """Until no page has a request in flight (a safety net of WAIT_MS, never a timing test)."""
+        if self.in_flight:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.idle.wait(), WAIT_MS / 1000)
 
     async def login(self, page: Page, name: str, *, expect_path: str | None = None) -> None:
         """Through the login page, as a person would."""
@@ -205,6 +227,7 @@ async def make_screen_server(
 
     yield make
     for server in servers:
+        await server.settle()
         for context in server.contexts:
             await context.close()
         await server.client.close()

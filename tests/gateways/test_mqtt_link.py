@@ -332,7 +332,12 @@ async def test_mqtt_frigate_review_alert_is_one_alert_its_end_resolves_it(start:
 async def test_mqtt_broker_restart_loses_nothing_and_unanswered_tasks_are_sent_again(
     start: Start, prefix: str, tmp_path: Path
 ) -> None:
-    async with private_broker(tmp_path) as broker:
+    # The broker keeps its sessions over the restart (persistence, as `dispatch mqtt-acl` tells
+    # operators to set): without it, what the server sends again before a tablet has
+    # resubscribed to the new broker reaches nobody, and which of the two comes back first is
+    # a race. So the tablets' subscriptions survive, and the task each gets again proves the
+    # server sent it again.
+    async with private_broker(tmp_path, persistence=True) as broker:
         harness = await start(mqtt_config(prefix, broker.port))
         link = harness.runtime.mqtt
         assert link is not None
@@ -343,7 +348,7 @@ async def test_mqtt_broker_restart_loses_nothing_and_unanswered_tasks_are_sent_a
             await mosquitto_pub(broker.port, f"{prefix}/sensors/gw-1/alerts", alert("before"))
             first = (await west.next("task_assigned"))["event"]
 
-            await broker.stop()  # sessions and queued messages die with it (no persistence)
+            await broker.stop()
             await eventually(lambda: not link.connected.is_set(), "the link to notice the outage")
             # HTTP intake and the WebSocket carry on meanwhile; the MQTT copy waits for the broker.
             token = harness.token("responder", name="grid-east-n-1", responder="grid-east-n-1")

@@ -146,6 +146,9 @@ async def test_console_town_dispatcher_never_sees_another_towns_incident(screen_
     assert {feature["id"] for feature in jurisdictions["features"]} == {"west", "west-n", "west-s"}
     hidden = await page.request.get(f"/api/v1/incidents/{east}")
     assert hidden.status == 404
+    stats = await (await page.request.get("/api/v1/stats")).json()  # what its big screen would show
+    assert sorted(each["id"] for each in stats["incidents"]) == sorted([west, later_west])
+    assert stats["open"]["total"] == 2
     await screen_server.shot(page, "console-town-scope")
 
 

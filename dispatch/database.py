@@ -59,11 +59,18 @@ def _tune_sqlite(engine: sa.Engine, synchronous: str, begin: str) -> None:
 
 
 def create_schema(engine: sa.Engine) -> None:
-    SQLModel.metadata.create_all(engine)
-    # create_all adds missing tables only: an index added to an existing table is made here.
-    for table in SQLModel.metadata.sorted_tables:
-        for index in table.indexes:
-            index.create(engine, checkfirst=True)
+    with engine.begin() as connection:
+        SQLModel.metadata.create_all(connection)
+        # create_all adds missing tables only: an index added to an existing table is made here.
+        existing = {
+            (table, index["name"])
+            for (_schema, table), indexes in sa.inspect(connection).get_multi_indexes().items()
+            for index in indexes
+        }
+        for table in SQLModel.metadata.sorted_tables:
+            for index in table.indexes:
+                if (table.name, index.name) not in existing:
+                    index.create(connection)
 
 
 def check_connection(connection: sa.Connection) -> None:

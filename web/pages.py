@@ -7,6 +7,8 @@ Leaflet from the `xstatic-leaflet` wheel. Nothing is fetched from the internet.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -23,13 +25,62 @@ STATIC = Path(__file__).parent / "static"
 LEAFLET = Path(xstatic.pkg.leaflet.BASE_DIR)
 HTML = Media("text/html", {"type": "string"})
 
-PAGES = {
-    "/": "login.html",
-    "/console/": "console/index.html",
-    "/console/report": "console/report.html",
-    "/tablet/": "tablet/index.html",
-    "/screen/": "screen/index.html",
-}
+
+@dataclass(frozen=True)
+class PageFile:
+    """One of the people's pages (or a file the browser must find at a path of its own)."""
+
+    path: str
+    file: str
+    summary: str
+    description: str
+    media: Media = HTML
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+PAGES = (
+    PageFile("/", "login.html", "Login page", "The people's way in; every role lands on its screen."),
+    PageFile(
+        "/console/",
+        "console/index.html",
+        "Dispatcher console",
+        "Queue, map and incident detail for dispatchers (session of a dispatcher or admin).",
+    ),
+    PageFile(
+        "/console/report",
+        "console/report.html",
+        "Printable incident report",
+        "`?id=N`: the after-action report of one incident (timeline, tasks, times), for printing.",
+    ),
+    PageFile(
+        "/tablet/",
+        "tablet/index.html",
+        "Responder tablet app",
+        "Installable web app: tasks ring until acknowledged; actions taken offline are queued.",
+    ),
+    PageFile(
+        "/tablet/sw.js",
+        "tablet/sw.js",
+        "Tablet app's service worker",
+        "Keeps the app shell for offline use; its scope is /tablet/.",
+        Media("text/javascript", {"type": "string"}),
+        {"Service-Worker-Allowed": "/tablet/"},
+    ),
+    PageFile(
+        "/tablet/manifest.webmanifest",
+        "tablet/manifest.webmanifest",
+        "Tablet app's manifest",
+        "Web app manifest: installable on a tablet's home screen.",
+        Media("application/manifest+json", {"type": "object"}),
+    ),
+    PageFile(
+        "/screen/",
+        "screen/index.html",
+        "Command-hall big screen",
+        "The city map and today's figures; `?kiosk=1` for a wall that needs no clicks.",
+    ),
+)
+HTML_PATHS = frozenset(page.path for page in PAGES if page.media is HTML)
 
 
 def content_security_policy(config: Config) -> str:
@@ -55,92 +106,22 @@ def content_security_policy(config: Config) -> str:
     )
 
 
-def _page(name: str) -> web.Response:
-    return web.Response(
-        body=(STATIC / name).read_bytes(),
-        content_type="text/html",
-        charset="utf-8",
-        headers={"Cache-Control": "no-cache"},
-    )
+def _serve(page: PageFile) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """The page's handler; its file is read once (a new release restarts the server)."""
+    body = (STATIC / page.file).read_bytes()
+    content_type = page.media.content_type
+    charset = None if content_type.endswith("json") else "utf-8"
 
+    @operation(page.summary, tag="screens", description=page.description, responses={200: page.media})
+    async def serve(_request: web.Request) -> web.Response:
+        return web.Response(
+            body=body,
+            content_type=content_type,
+            charset=charset,
+            headers={"Cache-Control": "no-cache", **page.headers},
+        )
 
-@operation(
-    "Login page",
-    tag="screens",
-    description="The people's way in; every role lands on its screen.",
-    responses={200: HTML},
-)
-async def login_page(_request: web.Request) -> web.Response:
-    return _page(PAGES["/"])
-
-
-@operation(
-    "Dispatcher console",
-    tag="screens",
-    description="Queue, map and incident detail for dispatchers (session of a dispatcher or admin).",
-    responses={200: HTML},
-)
-async def console_page(_request: web.Request) -> web.Response:
-    return _page(PAGES["/console/"])
-
-
-@operation(
-    "Printable incident report",
-    tag="screens",
-    description="`?id=N`: the after-action report of one incident (timeline, tasks, times), for printing.",
-    responses={200: HTML},
-)
-async def report_page(_request: web.Request) -> web.Response:
-    return _page(PAGES["/console/report"])
-
-
-@operation(
-    "Responder tablet app",
-    tag="screens",
-    description="Installable web app: tasks ring until acknowledged; actions taken offline are queued.",
-    responses={200: HTML},
-)
-async def tablet_page(_request: web.Request) -> web.Response:
-    return _page(PAGES["/tablet/"])
-
-
-@operation(
-    "Tablet app's service worker",
-    tag="screens",
-    description="Keeps the app shell for offline use; its scope is /tablet/.",
-    responses={200: Media("text/javascript", {"type": "string"})},
-)
-async def tablet_worker(_request: web.Request) -> web.Response:
-    return web.Response(
-        body=(STATIC / "tablet" / "sw.js").read_bytes(),
-        content_type="text/javascript",
-        charset="utf-8",
-        headers={"Cache-Control": "no-cache", "Service-Worker-Allowed": "/tablet/"},
-    )
-
-
-@operation(
-    "Tablet app's manifest",
-    tag="screens",
-    description="Web app manifest: installable on a tablet's home screen.",
-    responses={200: Media("application/manifest+json", {"type": "object"})},
-)
-async def tablet_manifest(_request: web.Request) -> web.Response:
-    return web.Response(
-        body=(STATIC / "tablet" / "manifest.webmanifest").read_bytes(),
-        content_type="application/manifest+json",
-        headers={"Cache-Control": "no-cache"},
-    )
-
-
-@operation(
-    "Command-hall big screen",
-    tag="screens",
-    description="The city map and today's figures; `?kiosk=1` for a wall that needs no clicks.",
-    responses={200: HTML},
-)
-async def screen_page(_request: web.Request) -> web.Response:
-    return _page(PAGES["/screen/"])
+    return serve
 
 
 @operation(
@@ -168,7 +149,7 @@ async def _headers(request: web.Request, response: web.StreamResponse) -> None:
     """Browsers revalidate our files (an update reaches every screen); pages get a strict CSP."""
     if request.path.startswith("/static/") and "Cache-Control" not in response.headers:
         response.headers["Cache-Control"] = "no-cache"
-    if request.path in PAGES:
+    if request.path in HTML_PATHS:
         response.headers["Content-Security-Policy"] = request.app[CSP]
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
@@ -180,13 +161,8 @@ CSP = web.AppKey("content_security_policy", str)
 def add_routes(app: web.Application) -> None:
     app[CSP] = content_security_policy(app[RUNTIME].config)
     app.on_response_prepare.append(_headers)
-    app.router.add_get("/", login_page)
-    app.router.add_get("/console/", console_page)
-    app.router.add_get("/console/report", report_page)
-    app.router.add_get("/tablet/", tablet_page)
-    app.router.add_get("/tablet/sw.js", tablet_worker)
-    app.router.add_get("/tablet/manifest.webmanifest", tablet_manifest)
-    app.router.add_get("/screen/", screen_page)
+    for page in PAGES:
+        app.router.add_get(page.path, _serve(page))
     app.router.add_get("/ui/i18n/{language}.json", words)
     # Leaflet first: /static would otherwise take its paths too.
     app.router.add_static("/static/vendor/leaflet", LEAFLET)

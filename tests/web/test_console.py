@@ -242,3 +242,16 @@ async def test_console_is_for_dispatchers(screen_server: ScreenServer) -> None:
     await page.wait_for_url("**/tablet/")  # sent back to its own screen
     answer = await page.request.get("/api/v1/incidents")
     assert answer.status == 403
+
+
+async def test_console_shows_a_hostile_title_as_text(screen_server: ScreenServer) -> None:
+    hostile = '<img src=x onerror="document.title=\'owned\'">积水'
+    page = await open_console(screen_server, "wang", CONSOLE_FULL_HD)
+
+    incident_id = (await screen_server.post_alert(flood("1", title=hostile)))["incident_id"]
+    await row(page, incident_id).click()
+
+    await expect(row(page, incident_id)).to_contain_text(hostile)  # the words, not markup
+    await expect(page.locator("#detail .detail-subtitle")).to_have_text(hostile)
+    assert await page.locator("#queue img, #detail img").count() == 0
+    assert await page.title() != "owned"

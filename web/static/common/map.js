@@ -154,7 +154,7 @@ export class CityMap {
         interactive: false,
         keyboard: false,
       })
-        .bindTooltip(name, { permanent: true, direction: "center", className: `area-name area-name-${tier}` })
+        .bindTooltip(text(name), { permanent: true, direction: "center", className: `area-name area-name-${tier}` })
         .addTo(this.labels);
     }
   }
@@ -164,6 +164,13 @@ export class CityMap {
     const layer = this.features.get(id);
     if (layer) layer.setStyle(style);
   }
+}
+
+/** A text node's holder: Leaflet parses a string tooltip as HTML, an element it does not. */
+function text(words) {
+  const span = document.createElement("span");
+  span.textContent = words;
+  return span;
 }
 
 /** An incident's marker: its grade's numeral on a shape of its grade's colour. */

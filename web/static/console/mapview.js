@@ -59,7 +59,8 @@ export class ConsoleMap {
         marker.setIcon(incidentIcon(incident.severity, options));
       }
       marker._incident = incident;
-      marker.bindTooltip(`#${incident.id} ${severityLabel(incident.severity, true)} ${categoryName(incident.category)}`, { direction: "top", offset: [0, -12] });
+      // An element, never an HTML string: Leaflet would parse a string as markup.
+      marker.bindTooltip(h("span", {}, `#${incident.id} ${severityLabel(incident.severity, true)} ${categoryName(incident.category)}`), { direction: "top", offset: [0, -12] });
       marker.setZIndexOffset(incident.id === this.selected ? 1000 : (5 - incident.severity) * 100);
     }
     for (const [id, marker] of this.incidentMarkers) {
@@ -103,7 +104,7 @@ export class ConsoleMap {
         marker.setLatLng(at);
         marker.setIcon(unitIcon(status));
       }
-      marker.bindTooltip(`${unit.name} · ${t(`responder_status.${status}`)}`, { direction: "top", offset: [0, -10] });
+      marker.bindTooltip(h("span", {}, `${unit.name} · ${t(`responder_status.${status}`)}`), { direction: "top", offset: [0, -10] });
     }
     for (const [id, marker] of this.unitMarkers) {
       if (!keep.has(id)) {

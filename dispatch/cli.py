@@ -252,11 +252,18 @@ def _tls(args: argparse.Namespace) -> ssl.SSLContext | None:
 
 def _bootstrap_admin(database_url: str, config: Config) -> None:
     """A fresh database has no tokens: make one admin token and show it this once."""
+    from dispatch.accounts import list_users
     from dispatch.auth import has_tokens, issue_token
 
     engine = database.create_engine(database_url)
     try:
         database.create_schema(engine)
+        if not list_users(engine):
+            print(
+                "dispatch: nobody can log in at the login page yet: add people with\n"
+                "  dispatch user add NAME --role dispatcher|responder|admin|screen",
+                flush=True,
+            )
         if has_tokens(engine):
             return
         token = issue_token(engine, config, role="admin", name="bootstrap", now=time.time())

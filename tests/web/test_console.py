@@ -245,7 +245,7 @@ async def test_console_is_for_dispatchers(screen_server: ScreenServer) -> None:
 
 
 async def test_console_shows_a_hostile_title_as_text(screen_server: ScreenServer) -> None:
-    hostile = '<img src=x onerror="document.title=\'owned\'">积水'
+    hostile = "<img src=x onerror=\"document.title='owned'\">积水"
     page = await open_console(screen_server, "wang", CONSOLE_FULL_HD)
 
     incident_id = (await screen_server.post_alert(flood("1", title=hostile)))["incident_id"]

@@ -1,4 +1,4 @@
-"""The `dispatch` command: serve, simulate, user, token issue, audit verify, config, diagram, mqtt-acl."""
+"""The `dispatch` command: serve, simulate, user, token, audit verify, config, diagram, mqtt-acl."""
 
 from __future__ import annotations
 
@@ -109,6 +109,14 @@ def build_parser() -> argparse.ArgumentParser:
     issue.add_argument("--name", required=True, help="who holds it (shown in the audit trail)")
     issue.add_argument("--jurisdiction", help="dispatcher: the subtree it may see and act on")
     issue.add_argument("--responder", help="responder: the unit id of config.yaml")
+    issue.add_argument(
+        "--expires", metavar="DURATION", help="refused after this long, e.g. 90d, 12h (default: never)"
+    )
+    revoke = token_commands.add_parser(
+        "revoke", parents=[common], help="refuse a token from now on (its sockets close within 10 s)"
+    )
+    revoke.add_argument("token", metavar="ID-or-NAME", help="its id (dispatch token list) or its name")
+    token_commands.add_parser("list", parents=[common], help="list the tokens (never their secrets)")
 
     user = commands.add_parser("user", help="people's accounts for the login page")
     user_commands = user.add_subparsers(dest="user_command", required=True)
@@ -128,6 +136,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     disable.add_argument("name")
     user_commands.add_parser("list", parents=[common], help="list the accounts")
+    totp_reset = user_commands.add_parser(
+        "totp-reset", parents=[common], help="admins: a new second-factor secret (ends its sessions)"
+    )
+    totp_reset.add_argument("name")
 
     audit = commands.add_parser("audit", help="the event log")
     audit_commands = audit.add_subparsers(dest="audit_command", required=True)
@@ -163,7 +175,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return simulate(args)
         if args.command == "token":
-            return _token_issue(args)
+            return _token(args)
         if args.command == "user":
             return _user(args)
         if args.command == "audit":
@@ -266,7 +278,9 @@ def _bootstrap_admin(database_url: str, config: Config) -> None:
             )
         if has_tokens(engine):
             return
-        token = issue_token(engine, config, role="admin", name="bootstrap", now=time.time())
+        token = issue_token(
+            engine, config, role="admin", name="bootstrap", actor="system:serve", now=time.time()
+        )
     finally:
         engine.dispose()
     print(
@@ -277,10 +291,27 @@ def _bootstrap_admin(database_url: str, config: Config) -> None:
     )
 
 
+def _token(args: argparse.Namespace) -> int:
+    from dispatch.token_commands import list_command, revoke_command
+
+    if args.token_command == "list":
+        return list_command(args.database)
+    if args.token_command == "revoke":
+        return revoke_command(args.database, args.token)
+    return _token_issue(args)
+
+
 def _token_issue(args: argparse.Namespace) -> int:
     from dispatch.auth import TokenError, issue_token
+    from dispatch.config_types import parse_duration
+    from dispatch.pending_events import command_line_actor
 
     config = _load(args)
+    try:
+        expires_in = None if args.expires is None else parse_duration(args.expires)
+    except ValueError as err:
+        print(f"error: --expires: {err}", file=sys.stderr)
+        return 2
     engine = database.create_engine(args.database)
     database.create_schema(engine)
     try:
@@ -291,6 +322,8 @@ def _token_issue(args: argparse.Namespace) -> int:
             name=args.name,
             jurisdiction=args.jurisdiction,
             responder=args.responder,
+            expires_in=expires_in,
+            actor=command_line_actor(),
             now=time.time(),
         )
     except TokenError as err:
@@ -323,6 +356,16 @@ def _user(args: argparse.Namespace) -> int:
                 state = "disabled" if row["disabled"] else "active"
                 print(f"{row['name']}\t{row['role']}\t{scope}\t{state}")
             return 0
+        if args.user_command == "totp-reset":
+            from dispatch.second_factor import SecondFactorError, reset
+
+            try:
+                secret = reset(engine, args.name, now=time.time())
+            except SecondFactorError as err:
+                print(f"error: {err}", file=sys.stderr)
+                return 2
+            _show_second_factor(args.name, secret)
+            return 0
         if args.user_command == "disable":
             ended = accounts.disable_user(engine, args.name, now=time.time())
             print(f"{args.name}: disabled, {ended} session(s) ended")
@@ -332,7 +375,7 @@ def _user(args: argparse.Namespace) -> int:
             accounts.set_password(engine, args.name, password, now=time.time())
             print(f"{args.name}: password changed, sessions ended")
             return 0
-        accounts.add_user(
+        enrolled = accounts.add_user(
             engine,
             _load(args),
             name=args.name,
@@ -343,12 +386,25 @@ def _user(args: argparse.Namespace) -> int:
             now=time.time(),
         )
         print(f"{args.name}: added ({args.role})")
+        if enrolled is not None:
+            _show_second_factor(args.name, enrolled)
         return 0
     except accounts.AccountError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     finally:
         engine.dispose()
+
+
+def _show_second_factor(name: str, secret: str) -> None:
+    from dispatch.second_factor import provisioning_uri
+
+    print(
+        f"{name}: an admin logs in with a second factor. Add it to an authenticator app now "
+        "(shown this once):\n"
+        f"  {provisioning_uri(secret, name)}\n"
+        f"  secret: {secret}  (6 digits, every 30 s)"
+    )
 
 
 def _audit_verify(args: argparse.Namespace) -> int:

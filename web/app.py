@@ -11,10 +11,11 @@ from typing import TypeVar
 import sqlalchemy as sa
 from aiohttp import web
 
-from dispatch import accounts, auth, database
+from dispatch import accounts, database, pending_events, tokens
 from dispatch.bus import EventBus
 from dispatch.clock import Clock, SystemClock
 from dispatch.config import Config
+from dispatch.credentials import CredentialWatch
 from dispatch.deadlines import DeadlineScheduler
 from dispatch.devices import DeviceDesk
 from dispatch.events import DomainEvent
@@ -41,7 +42,7 @@ from web import (
 )
 from web.errors import MAX_BODY, error_middleware
 from web.keys import RUNTIME
-from web.security import SESSIONS, TOKENS, SessionCache, TokenCache, auth_middleware
+from web.security import SESSION_CACHE_SECONDS, SESSIONS, TOKENS, SessionCache, TokenCache, auth_middleware
 
 logger = logging.getLogger(__name__)
 
@@ -95,8 +96,8 @@ class Runtime:
 
         return await asyncio.get_running_loop().run_in_executor(self._readers, run)
 
-    async def lookup_token(self, token: str) -> auth.Principal | None:
-        return await self.read(lambda connection: auth.lookup(connection, token))
+    async def lookup_token(self, token: str) -> tokens.TokenGrant | None:
+        return await self.read(lambda connection: tokens.lookup_grant(connection, token))
 
     async def lookup_session(self, session_id: str) -> accounts.Session | None:
         now = self.clock.now()
@@ -119,6 +120,7 @@ class Runtime:
         await asyncio.to_thread(database.create_schema, self.write_engine)
         self.writer.start()
         await self.writer.submit(self.service.sync_responders)
+        await self.writer.submit(pending_events.move_into_log)
         await self.read(self.hub.load)
         self.hub.on_task_pushed = self._task_pushed
         self.positions.on_moved = self.hub.publish_positions
@@ -153,12 +155,18 @@ def create_app(
     runtime = Runtime(config, database_url, clock or SystemClock(), mqtt_password)
     app[RUNTIME] = runtime
     app[MAX_BODY] = config.intake.max_body_bytes
-    app[TOKENS] = TokenCache(runtime.lookup_token)
+    app[TOKENS] = TokenCache(runtime.lookup_token, runtime.clock.now)
     app[SESSIONS] = SessionCache(runtime.lookup_session, runtime.clock.now)
 
     async def lifecycle(_app: web.Application) -> AsyncIterator[None]:
         await runtime.start()
-        background = [asyncio.create_task(runtime.positions.run(), name="position-writer")]
+        watch = CredentialWatch(
+            runtime.writer, runtime.read, runtime.hub, runtime.clock, app[TOKENS].used, SESSION_CACHE_SECONDS
+        )
+        background = [
+            asyncio.create_task(runtime.positions.run(), name="position-writer"),
+            asyncio.create_task(watch.run(), name="credential-watch"),
+        ]
         if run_scheduler:
             background.append(asyncio.create_task(runtime.deadlines.run(), name="deadline-scheduler"))
         if runtime.mqtt is not None:

@@ -17,6 +17,7 @@ from aiohttp import web
 from dispatch.accounts import Session
 from dispatch.auth import Principal
 from dispatch.authz import Action, require
+from dispatch.tokens import EXPIRED, REVOKED, TokenGrant
 from web.errors import Handler, error_response
 from web.keys import RUNTIME
 
@@ -91,12 +92,28 @@ class _Cache(Generic[K]):
         self._known.pop(key, None)
 
 
-class TokenCache(_Cache[Principal]):
-    def __init__(self, lookup: Callable[[str], Awaitable[Principal | None]]) -> None:
-        super().__init__(lookup, CACHE_SECONDS)
+class TokenCache(_Cache[TokenGrant]):
+    def __init__(
+        self, lookup: Callable[[str], Awaitable[TokenGrant | None]], now: Callable[[], float] = time.time
+    ) -> None:
+        super().__init__(lookup, CACHE_SECONDS, now)
+        self.used: dict[str, float] = {}
+        """Token hash → when it was last accepted; dispatch/credentials.py stores and clears it."""
+
+    async def check(self, token: str) -> tuple[Principal | None, str]:
+        """The token's principal; or None and why not: unknown, `token expired`, `token revoked`."""
+        grant = await self.get(token)
+        if grant is None:
+            return None, "unknown token"
+        now = self._now()
+        refusal = grant.refusal(now)
+        if refusal is not None:
+            return None, refusal
+        self.used[grant.hash] = now
+        return grant.principal, ""
 
     async def principal(self, token: str) -> Principal | None:
-        return await self.get(token)
+        return (await self.check(token))[0]
 
 
 class SessionCache(_Cache[Session]):
@@ -130,11 +147,11 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     if header is not None:
         scheme, _, token = header.partition(" ")
         bearer = scheme.lower() == "bearer" and bool(token.strip())
-        principal = await request.app[TOKENS].principal(token.strip()) if bearer else None
+        principal, refusal = await request.app[TOKENS].check(token.strip()) if bearer else (None, "")
         if principal is not None:
             request[PRINCIPAL] = principal
         elif not public:  # public routes answer anyone (/ws checks its header itself)
-            return _unauthorized("unknown token" if bearer else "send Authorization: Bearer <token>")
+            return token_refused(refusal) if bearer else _unauthorized("send Authorization: Bearer <token>")
         return await handler(request)
     cookie = request.cookies.get(COOKIE)
     session = await request.app[SESSIONS].session(cookie) if cookie else None
@@ -161,10 +178,19 @@ def _canonical(request: web.Request) -> str | None:
     return resource.canonical if resource is not None else None
 
 
-def _unauthorized(message: str) -> web.Response:
-    response = error_response(401, "unauthorized", message, "Authorization")
+def _unauthorized(message: str, code: str = "unauthorized") -> web.Response:
+    response = error_response(401, code, message, "Authorization")
     response.headers["WWW-Authenticate"] = 'Bearer realm="dispatch"'
     return response
+
+
+def token_refused(refusal: str) -> web.Response:
+    """401 naming why a bearer token is refused: unknown, expired (ask for a new one) or revoked."""
+    if refusal == EXPIRED:
+        return _unauthorized("token expired: ask for a new one (dispatch token issue)", "token_expired")
+    if refusal == REVOKED:
+        return _unauthorized("token revoked: ask for a new one (dispatch token issue)", "token_revoked")
+    return _unauthorized(refusal)
 
 
 def authorize(request: web.Request, action: Action) -> Principal:

@@ -90,10 +90,18 @@ def _render_item(kind: str, item: Any, _context: AutogenContext) -> str | bool:
     # SQLModel's str columns are a String that needs no sqlmodel import in a revision file.
     if kind == "type" and isinstance(item, AutoString):
         return "sa.String()" if item.length is None else f"sa.String(length={item.length})"
+    # Revisions are generated against SQLite, which would write sa.false() as '0': PostgreSQL
+    # refuses an integer default on a boolean column.
+    if kind == "server_default" and isinstance(item, sa.DefaultClause):
+        if isinstance(item.arg, sa.sql.elements.False_):
+            return "sa.false()"
+        if isinstance(item.arg, sa.sql.elements.True_):
+            return "sa.true()"
     return False
 
 
-def _config(connection: sa.Connection | None = None) -> AlembicConfig:
+def alembic_config(connection: sa.Connection | None = None) -> AlembicConfig:
+    """Alembic's settings for our revisions; env.py runs them on the connection given."""
     config = AlembicConfig()
     config.set_main_option("script_location", str(Path(__file__).parent))
     config.set_main_option("file_template", "%%(rev)s_%%(slug)s")
@@ -103,7 +111,7 @@ def _config(connection: sa.Connection | None = None) -> AlembicConfig:
 
 @functools.cache
 def _scripts() -> ScriptDirectory:
-    return ScriptDirectory.from_config(_config())
+    return ScriptDirectory.from_config(alembic_config())
 
 
 def head() -> str:
@@ -128,8 +136,8 @@ def state(connection: sa.Connection) -> SchemaState:
     return SchemaState(
         revision=revision,
         head=head(),
-        empty=VERSION_TABLE not in names and not names & ours,
-        before_migrations=VERSION_TABLE not in names and bool(names & ours),
+        empty=revision is None and not names & ours,
+        before_migrations=revision is None and bool(names & ours),
         known=known,
     )
 
@@ -163,7 +171,7 @@ def upgrade(engine: sa.Engine) -> tuple[SchemaState, SchemaState]:
 
 
 def _upgrade(connection: sa.Connection) -> None:
-    command.upgrade(_config(connection), "head")
+    command.upgrade(alembic_config(connection), "head")
 
 
 def _lock(connection: sa.Connection) -> None:
@@ -180,7 +188,7 @@ def revision(message: str) -> Path:
             with engine.begin() as connection:
                 _upgrade(connection)
                 script = command.revision(
-                    _config(connection), message=message, autogenerate=True, rev_id=f"{number:04d}"
+                    alembic_config(connection), message=message, autogenerate=True, rev_id=f"{number:04d}"
                 )
         finally:
             engine.dispose()

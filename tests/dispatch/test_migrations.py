@@ -30,7 +30,7 @@ from web.keys import RUNTIME
 
 PREVIOUS = Path(__file__).parent.parent / "fixtures" / "previous_release"
 PREVIOUS_PASSWORD = "previous-release-1"
-SCRIPTS = ScriptDirectory.from_config(migrations._config())
+SCRIPTS = ScriptDirectory.from_config(migrations.alembic_config())
 OLDER_REVISIONS = [
     script.revision for script in SCRIPTS.walk_revisions() if script.revision != migrations.head()
 ]
@@ -189,7 +189,7 @@ async def test_migrations_serve_refuses_a_schema_behind_until_upgraded(
 ) -> None:
     engine = engine_for(sqlite_url)
     with engine.begin() as connection:
-        command.upgrade(migrations._config(connection), older)
+        command.upgrade(migrations.alembic_config(connection), older)
 
     with pytest.raises(migrations.SchemaError, match=f"revision {older}, behind .*`dispatch db upgrade`"):
         database.create_schema(engine)

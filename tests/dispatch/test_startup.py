@@ -161,13 +161,29 @@ async def test_startup_refuses_the_previous_release_database_until_upgraded(
         assert connection.execute("SELECT count(*) FROM token").fetchone() == (3,)
 
 
-async def test_startup_invalid_config_is_one_line_with_the_fix(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("content", "fragments"),
+    [
+        pytest.param(
+            "jurisdictions: [unclosed\n",
+            ["not valid YAML", "correct it, then check it with `dispatch config check "],
+            id="invalid",
+        ),
+        pytest.param(
+            None,
+            ["cannot read: No such file or directory", "give the config file with --config FILE"],
+            id="missing",
+        ),
+    ],
+)
+async def test_startup_bad_config_is_one_line_with_the_fix(
+    tmp_path: Path, content: str | None, fragments: list[str]
+) -> None:
     config_file = tmp_path / "config.yaml"
-    config_file.write_text("jurisdictions: [unclosed\n")
+    if content is not None:
+        config_file.write_text(content)
 
     code, out, err = await _serve("--config", str(config_file), "--port", "0")
 
-    _assert_one_line(
-        code, err, f"{config_file}: not valid YAML", f"check it with `dispatch config check {config_file}`"
-    )
+    _assert_one_line(code, err, f"{config_file}: ", *fragments)
     assert out == ""

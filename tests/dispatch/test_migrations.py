@@ -117,6 +117,8 @@ async def test_migrations_upgrade_the_previous_release_and_keep_every_row(
     with pytest.raises(migrations.SchemaError, match=r"before schema migrations.*`dispatch db upgrade`"):
         database.create_schema(engine)  # what serve does first: it refuses, and changes nothing
     assert _rows(engine) == before
+    assert main(["db", "current", "--database", previous_release_url]) == 1
+    assert capsys.readouterr().out.startswith("made by a release before schema migrations")
 
     assert main(["db", "upgrade", "--database", previous_release_url]) == 0
     assert capsys.readouterr().out == (

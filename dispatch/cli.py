@@ -1,4 +1,4 @@
-"""The `dispatch` command: serve, simulate, user, token, audit verify, config, diagram, mqtt-acl."""
+"""The `dispatch` command: serve, simulate, user, token, audit verify, db, config, diagram, mqtt-acl."""
 
 from __future__ import annotations
 
@@ -9,9 +9,12 @@ import os
 import ssl
 import sys
 import time
+import traceback
 from collections.abc import Sequence
 
-from dispatch import database
+import sqlalchemy as sa
+
+from dispatch import database, migrations, startup
 from dispatch.config import Config, ConfigError, load_config, parse_config
 
 logger = logging.getLogger(__name__)
@@ -150,6 +153,17 @@ def build_parser() -> argparse.ArgumentParser:
     check = config_commands.add_parser("check", help="validate a config file")
     check.add_argument("file")
 
+    db = commands.add_parser("db", help="the database schema")
+    db_commands = db.add_subparsers(dest="db_command", required=True)
+    db_commands.add_parser(
+        "upgrade", parents=[common], help="bring the schema to this release's revision (back up first)"
+    )
+    db_commands.add_parser("current", parents=[common], help="show the schema's revision")
+    revision = db_commands.add_parser(
+        "revision", help="(developers) write a migration for what dispatch/tables.py changed"
+    )
+    revision.add_argument("message", help="what changes, e.g. 'token expiry'")
+
     commands.add_parser("diagram", help="print the state machines as Mermaid")
 
     mqtt_acl = commands.add_parser(
@@ -180,6 +194,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _user(args)
         if args.command == "audit":
             return _audit_verify(args)
+        if args.command == "db":
+            return _db(args)
         if args.command == "config":
             return _config_check(args.file)
         if args.command == "diagram":
@@ -187,9 +203,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "mqtt-acl":
             return _mqtt_acl(args)
     except ConfigError as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {err}{_config_fix(args, err)}", file=sys.stderr)
         return 2
+    except (startup.StartupError, migrations.SchemaError, sa.exc.DBAPIError) as err:
+        # One line naming the problem and the fix; the traceback only when asked for.
+        if getattr(args, "log_level", "").upper() == "DEBUG":
+            traceback.print_exc()
+        if isinstance(err, sa.exc.DBAPIError):
+            err = startup.database_problem(getattr(args, "database", ""), err)
+        print(f"dispatch: {err}", file=sys.stderr)
+        return 1
     raise AssertionError(args.command)
+
+
+def _config_fix(args: argparse.Namespace, err: ConfigError) -> str:
+    """How to fix the file --config named (`config check` names its own file)."""
+    path = getattr(args, "config", None)
+    if path is None or not str(err).startswith(f"{path}: "):
+        return ""
+    if str(err).startswith(f"{path}: cannot read"):
+        return ": give the config file with --config FILE (or DISPATCH_CONFIG)"
+    return f": correct it, then check it with `dispatch config check {path}`"
 
 
 def _load(args: argparse.Namespace) -> Config:
@@ -208,6 +242,8 @@ def _serve(args: argparse.Namespace) -> int:
     # Its INFO lines repeat every state change, which the event log already holds (and cost
     # about 6 % of the CPU under load, bench/mqtt.py).
     logging.getLogger("transitions").setLevel(max(logging.WARNING, logging.getLogger().level))
+    # Its INFO lines name its internals at every start; dispatch.migrations says what it did.
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLogger().level))
     config = _load(args)
     if args.mqtt:
         try:
@@ -221,13 +257,20 @@ def _serve(args: argparse.Namespace) -> int:
         except ConfigError as err:
             print(f"dispatch: {err}", file=sys.stderr)
             return 2
-    _bootstrap_admin(args.database, config)
-    app = create_app(
-        config, database_url=args.database, mqtt_password=os.environ.get("DISPATCH_MQTT_PASSWORD")
-    )
     ssl_context = _tls(args)
+    sockets = startup.listen(args.host, args.port)
+    try:
+        _bootstrap_admin(args.database, config)
+        app = create_app(
+            config, database_url=args.database, mqtt_password=os.environ.get("DISPATCH_MQTT_PASSWORD")
+        )
+    except BaseException:
+        for sock in sockets:
+            sock.close()
+        raise
     scheme = "https" if ssl_context else "http"
-    print(f"dispatch: serving on {scheme}://{args.host}:{args.port}", flush=True)
+    port = sockets[0].getsockname()[1]
+    print(f"dispatch: serving on {scheme}://{args.host}:{port}", flush=True)
     if ssl_context is None and args.host not in ("127.0.0.1", "localhost", "::1"):
         logger.warning(
             "serving plain HTTP on %s: browsers allow the tablet app's offline mode (service worker) "
@@ -236,7 +279,7 @@ def _serve(args: argparse.Namespace) -> int:
             "(README: HTTPS for tablets)",
             args.host,
         )
-    web.run_app(app, host=args.host, port=args.port, ssl_context=ssl_context, print=None, access_log=None)
+    web.run_app(app, sock=sockets, ssl_context=ssl_context, print=None, access_log=None)
     return 0
 
 
@@ -426,6 +469,29 @@ def _audit_verify(args: argparse.Namespace) -> int:
             print(f"BROKEN at seq {problem.seq}: {problem.message}")
         return 1
     print(f"ok: {count} events, hash chain intact")
+    return 0
+
+
+def _db(args: argparse.Namespace) -> int:
+    if args.db_command == "revision":
+        print(f"wrote {migrations.revision(args.message)}: read it, then run its tests (docs/schema.md)")
+        return 0
+    engine = database.create_engine(args.database)
+    try:
+        if args.db_command == "current":
+            found = migrations.current(engine)
+            print(found.describe())
+            return 0 if found.current or found.empty else 1
+        before, after = migrations.upgrade(engine)
+    finally:
+        engine.dispose()
+    if before.current:
+        print(f"ok: {after.describe()}, nothing to do")
+    elif before.empty:
+        print(f"ok: created, {after.describe()}")
+    else:
+        was = "a database from before migrations" if before.before_migrations else before.revision
+        print(f"ok: upgraded from {was} to {after.describe()}")
     return 0
 
 

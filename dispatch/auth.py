@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
 import sqlalchemy as sa
 
 from dispatch.config import Config
+from dispatch.speaks_for import Binding, BindingError
 from dispatch.tables import token_table
 
 
@@ -30,6 +32,8 @@ class Principal:
     name: str
     jurisdiction_id: str | None = None
     responder_id: str | None = None
+    binding: Binding | None = None
+    """A gateway token's sources and CAP senders; None: unbound (dispatch/speaks_for.py)."""
 
     @property
     def actor(self) -> str:
@@ -52,6 +56,8 @@ def issue_token(
     name: str,
     jurisdiction: str | None = None,
     responder: str | None = None,
+    sources: Sequence[str] = (),
+    cap_senders: Sequence[str] = (),
     now: float,
 ) -> str:
     """Store a new token's hash and return the token; it is shown this once and never again."""
@@ -71,6 +77,14 @@ def issue_token(
             raise TokenError(f"--responder: unknown responder {responder!r}")
     elif responder is not None:
         raise TokenError("--responder only goes with --role responder")
+    binding: Binding | None = None
+    if sources or cap_senders:
+        if parsed_role != Role.GATEWAY:
+            raise TokenError("--source and --cap-sender only go with --role gateway")
+        try:
+            binding = Binding.parse(sources, cap_senders)
+        except BindingError as err:
+            raise TokenError(str(err)) from err
     token = "dsp_" + secrets.token_urlsafe(32)
     with engine.begin() as connection:
         connection.execute(
@@ -81,6 +95,8 @@ def issue_token(
                 jurisdiction_id=jurisdiction,
                 responder_id=responder,
                 created_at=now,
+                sources=list(binding.sources) if binding is not None else None,
+                cap_senders=list(binding.cap_senders) if binding is not None else None,
             )
         )
     return token
@@ -99,4 +115,13 @@ def lookup(connection: sa.Connection, token: str) -> Principal | None:
     )
     if row is None:
         return None
-    return Principal(Role(row["role"]), row["name"], row["jurisdiction_id"], row["responder_id"])
+    return Principal(
+        Role(row["role"]), row["name"], row["jurisdiction_id"], row["responder_id"], binding_of(row)
+    )
+
+
+def binding_of(row: sa.RowMapping) -> Binding | None:
+    """The stored binding of a token row; None when it has none (see dispatch/speaks_for.py)."""
+    if row["sources"] is None and row["cap_senders"] is None:
+        return None
+    return Binding(tuple(row["sources"] or ()), tuple(row["cap_senders"] or ()))

@@ -109,6 +109,21 @@ def build_parser() -> argparse.ArgumentParser:
     issue.add_argument("--name", required=True, help="who holds it (shown in the audit trail)")
     issue.add_argument("--jurisdiction", help="dispatcher: the subtree it may see and act on")
     issue.add_argument("--responder", help="responder: the unit id of config.yaml")
+    issue.add_argument(
+        "--source",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="gateway: an alert source it may post for, e.g. 'gauge-*' (repeatable; with neither "
+        "--source nor --cap-sender the token is unbound and may post for any source)",
+    )
+    issue.add_argument(
+        "--cap-sender",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="gateway: a CAP sender it may post for, e.g. ops@city.example (repeatable)",
+    )
 
     user = commands.add_parser("user", help="people's accounts for the login page")
     user_commands = user.add_subparsers(dest="user_command", required=True)
@@ -291,6 +306,8 @@ def _token_issue(args: argparse.Namespace) -> int:
             name=args.name,
             jurisdiction=args.jurisdiction,
             responder=args.responder,
+            sources=args.source,
+            cap_senders=args.cap_sender,
             now=time.time(),
         )
     except TokenError as err:
@@ -299,6 +316,13 @@ def _token_issue(args: argparse.Namespace) -> int:
     finally:
         engine.dispose()
     print(token)
+    if args.role == "gateway":
+        from dispatch.speaks_for import Binding, describe
+
+        bound = (
+            Binding(tuple(args.source), tuple(args.cap_sender)) if args.source or args.cap_sender else None
+        )
+        print(f"dispatch: {args.name} speaks for {describe(bound)}", file=sys.stderr)
     return 0
 
 

@@ -148,6 +148,13 @@ class TokenRow(SQLModel, table=True):
     jurisdiction_id: str | None = None
     responder_id: str | None = None
     created_at: float
+    sources: list[str] | None = Field(default=None, sa_column=Column(JSON(none_as_null=True), nullable=True))
+    """Gateway: glob patterns of the alert sources it speaks for; NULL with cap_senders: unbound
+    (dispatch/speaks_for.py)."""
+    cap_senders: list[str] | None = Field(
+        default=None, sa_column=Column(JSON(none_as_null=True), nullable=True)
+    )
+    """Gateway: glob patterns of the CAP senders it speaks for."""
 
 
 class UserRow(SQLModel, table=True):

@@ -11,6 +11,7 @@ from pydantic import TypeAdapter, ValidationError
 from dispatch.alerts import AlertBatch, AlertIn, refuse_nul
 from dispatch.authz import Action
 from dispatch.errors import MalformedBody
+from dispatch.speaks_for import check_source
 from web.errors import error_response, json_response, validation_error
 from web.keys import RUNTIME
 from web.openapi import operation
@@ -73,6 +74,8 @@ async def post_alerts(request: web.Request) -> web.Response:
         except ValidationError as err:
             return validation_error(err, f"alerts.{index}." if batch else "")
         alerts.append((alert, orjson.dumps(item).decode()))
+    for index, (alert, _) in enumerate(alerts):
+        check_source(principal, alert.source, f"alerts.{index}.source" if batch else "source")
     runtime.service.check_alerts([alert for alert, _ in alerts], batch)
     received = await runtime.service.receive_alerts(
         alerts, actor=principal.actor, causation_id=request.headers.get("X-Request-Id")

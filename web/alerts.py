@@ -41,7 +41,9 @@ async def read_json(request: web.Request) -> Any:
     actions=[Action.POST_ALERTS],
     description=(
         'One alert, or `{"alerts": [...]}` (at most `intake.max_batch`, else 413). Answered only '
-        "after every alert is committed; the same (`source`, `source_event_id`) again is a duplicate."
+        "after every alert is committed; the same (`source`, `source_event_id`) again is a duplicate. "
+        "A gateway token bound to sources answers 403 naming the first `source` it does not speak "
+        "for (`alerts.N.source`), and nothing of the request is stored."
     ),
     body=AlertIn | AlertBatch,
     responses={202: Received | AlertResults},

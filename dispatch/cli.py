@@ -115,6 +115,21 @@ def build_parser() -> argparse.ArgumentParser:
     issue.add_argument(
         "--expires", metavar="DURATION", help="refused after this long, e.g. 90d, 12h (default: never)"
     )
+    issue.add_argument(
+        "--source",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="gateway: an alert source it may post for, e.g. 'gauge-*' (repeatable; with neither "
+        "--source nor --cap-sender the token is unbound and may post for any source)",
+    )
+    issue.add_argument(
+        "--cap-sender",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="gateway: a CAP sender it may post for, e.g. ops@city.example (repeatable)",
+    )
     revoke = token_commands.add_parser(
         "revoke", parents=[common], help="refuse a token from now on (its sockets close within 10 s)"
     )
@@ -367,6 +382,8 @@ def _token_issue(args: argparse.Namespace) -> int:
             responder=args.responder,
             expires_in=expires_in,
             actor=command_line_actor(),
+            sources=args.source,
+            cap_senders=args.cap_sender,
             now=time.time(),
         )
     except TokenError as err:
@@ -375,6 +392,13 @@ def _token_issue(args: argparse.Namespace) -> int:
     finally:
         engine.dispose()
     print(token)
+    if args.role == "gateway":
+        from dispatch.speaks_for import Binding, describe
+
+        bound = (
+            Binding(tuple(args.source), tuple(args.cap_sender)) if args.source or args.cap_sender else None
+        )
+        print(f"dispatch: {args.name} speaks for {describe(bound)}", file=sys.stderr)
     return 0
 
 

@@ -154,7 +154,10 @@ class WebSocket(Strict):
     max_message_bytes: int = Field(65536, ge=1024, description="Largest frame a client may send.")
     allowed_origins: list[str] = Field(
         default_factory=list,
-        description="Browser origins allowed besides the server's own (e.g. https://console.city).",
+        description=(
+            "Browser origins allowed besides the address a connection reached (IP and port; on "
+            "loopback also localhost), e.g. the name people use, https://dispatch.city.local:8443."
+        ),
     )
 
 

@@ -15,6 +15,7 @@ from dispatch.clock import Clock
 from dispatch.errors import DispatchError, IllegalTransition
 from dispatch.presence import Positions
 from dispatch.service import DispatchService
+from dispatch.speaks_for import Binding
 from dispatch.video import VideoIntake
 from gateways import frigate
 from gateways.mqtt import Ack, Location, Rejected, RejectReason, describe
@@ -55,6 +56,16 @@ class DeviceDesk:
         return responder_id in self.service.config.responder_by_id
 
     async def receive_alerts(self, gateway: str, alerts: list[tuple[AlertIn, str]]) -> None:
+        patterns = self.service.config.mqtt.sensor_gateway_sources.get(gateway)
+        if patterns is not None:
+            binding = Binding(sources=tuple(patterns))
+            for alert, _ in alerts:
+                if not binding.allows_source(alert.source):
+                    raise Rejected(
+                        RejectReason.FORBIDDEN_SOURCE,
+                        f"sensor gateway {gateway!r} does not speak for source {alert.source!r} "
+                        f"(mqtt.sensor_gateway_sources: {', '.join(patterns) or 'none'}); nothing stored",
+                    )
         self.service.check_alerts([alert for alert, _ in alerts], len(alerts) > 1)
         await self.service.receive_alerts(alerts, actor=f"gateway:mqtt:{gateway}")
 

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from dispatch import authz, repository
 from dispatch.alert_status import AlertStatus, AlertStatusChange, AlertUpdate
-from dispatch.alerts import AlertIn
+from dispatch.alerts import AlertIn, AlertKind
 from dispatch.auth import Principal, Role
 from dispatch.config import Config
 from dispatch.errors import IllegalTransition, NotFound
@@ -94,12 +94,13 @@ class DispatchService:
         actor: str,
         reason: str | None = None,
         causation_id: str | None = None,
+        kind: AlertKind | None = None,
     ) -> AlertStatusChange | None:
-        """The sender says the alert's condition is over; None if that alert was never received."""
+        """The sender says the alert is over; None if that alert (of `kind`) was never received."""
 
         def command(tx: Tx) -> AlertStatusChange | None:
             return self.alert_status.resolve(
-                tx, source, source_event_id, actor=actor, reason=reason, causation_id=causation_id
+                tx, source, source_event_id, actor=actor, reason=reason, causation_id=causation_id, kind=kind
             )
 
         return await self.writer.submit(command)
@@ -125,11 +126,14 @@ class DispatchService:
         actor: str,
         reason: str | None = None,
         causation_id: str | None = None,
+        kind: AlertKind | None = None,
     ) -> list[AlertStatusChange]:
-        """Withdraw several (source, source_event_id) alerts in one transaction, each once."""
+        """Withdraw several (source, source_event_id) alerts (of `kind`) in one transaction, each once."""
 
         def command(tx: Tx) -> list[AlertStatusChange]:
-            return self.alert_status.cancel(tx, keys, actor=actor, reason=reason, causation_id=causation_id)
+            return self.alert_status.cancel(
+                tx, keys, actor=actor, reason=reason, causation_id=causation_id, kind=kind
+            )
 
         return await self.writer.submit(command)
 

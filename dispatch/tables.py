@@ -154,6 +154,13 @@ class TokenRow(SQLModel, table=True):
     """`token revoke`: refused from then on, and its open sockets are closed."""
     last_used_at: float | None = None
     """When the server last accepted it, written every half minute or so (dispatch/credentials.py)."""
+    sources: list[str] | None = Field(default=None, sa_column=Column(JSON(none_as_null=True), nullable=True))
+    """Gateway: glob patterns of the alert sources it speaks for; NULL with cap_senders: unbound
+    (dispatch/speaks_for.py)."""
+    cap_senders: list[str] | None = Field(
+        default=None, sa_column=Column(JSON(none_as_null=True), nullable=True)
+    )
+    """Gateway: glob patterns of the CAP senders it speaks for."""
 
 
 class UserRow(SQLModel, table=True):

@@ -12,6 +12,7 @@ from pydantic import Field, TypeAdapter, ValidationError
 from dispatch.alerts import AlertIn
 from dispatch.authz import Action
 from dispatch.errors import MalformedBody
+from dispatch.speaks_for import check_source
 from gateways import frigate, hotline
 from web.alerts import read_json
 from web.errors import error_response, json_response, validation_error
@@ -107,6 +108,7 @@ async def post_frigate_event(request: web.Request) -> web.Response:
         event = _frigate_event.validate_python(data)
     except ValidationError as err:
         return _reject(request, "frigate", validation_error(err))
+    check_source(principal, frigate.source_of(event.after.camera), "after.camera")
     outcome = await runtime.video.take_event(
         event,
         data,
@@ -154,6 +156,7 @@ async def post_hotline_call(request: web.Request) -> web.Response:
     alert = hotline.translate(call, request.app[RUNTIME].config)
     if alert is None:
         return json_response({"ignored": "no_category"}, 200)
+    check_source(principal, alert.source, "line" if kind == "entry" else "system")
     logger.info(
         "hotline call %s from %s (%s)", call.call_id, hotline.mask_number(call.caller_number), alert.category
     )

@@ -8,6 +8,7 @@ token; the cookie is SameSite=Strict as well, so two locks must both fail).
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import time
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
@@ -199,10 +200,43 @@ def authorize(request: web.Request, action: Action) -> Principal:
 
 
 def origin_allowed(request: web.Request) -> bool:
-    """A browser's Origin: the server's own, or one listed in websocket.allowed_origins."""
+    """A browser's Origin: the address this connection reached, or one in websocket.allowed_origins.
+
+    Never the request's Host header: a page of evil.example whose name resolves to this server
+    (DNS rebinding) sends `Host: evil.example` and `Origin: http://evil.example` alike.
+    """
     origin = request.headers.get("Origin")
     if origin is None:
         return True  # not a browser: tablets' native clients, services
-    allowed = request.app[RUNTIME].config.websocket.allowed_origins
-    own = {f"http://{request.host}", f"https://{request.host}"}
-    return origin in own or origin in allowed
+    origin = origin.strip().lower()
+    allowed = {
+        each.strip().rstrip("/").lower() for each in request.app[RUNTIME].config.websocket.allowed_origins
+    }
+    return origin in allowed or origin in own_origins(request)
+
+
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "[::1]")
+"""One loopback address is all of them: a page of ours at http://localhost:8080 reaches 127.0.0.1."""
+
+
+def own_origins(request: web.Request) -> frozenset[str]:
+    """The origins of the local address and port the connection arrived on (its socket, not a header)."""
+    transport = request.transport
+    address = transport.get_extra_info("sockname") if transport is not None else None
+    if not isinstance(address, tuple) or len(address) < 2:
+        return frozenset()  # a Unix socket: only the configured origins
+    host, port = str(address[0]), int(address[1])
+    secure = transport is not None and transport.get_extra_info("sslcontext") is not None
+    scheme = "https" if secure else "http"
+    try:
+        ip = ipaddress.ip_address(host.partition("%")[0])
+    except ValueError:
+        return frozenset()
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped  # IPv4 arriving on a dual-stack socket
+    if ip.is_loopback:
+        names: tuple[str, ...] = LOOPBACK_NAMES
+    else:
+        names = (f"[{ip}]" if isinstance(ip, ipaddress.IPv6Address) else str(ip),)
+    suffix = "" if port == (443 if secure else 80) else f":{port}"
+    return frozenset(f"{scheme}://{name}{suffix}" for name in names)

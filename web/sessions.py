@@ -85,7 +85,11 @@ LOGIN_DESK = web.AppKey("login_desk", LoginDesk)
 )
 async def login(request: web.Request) -> web.Response:
     if not origin_allowed(request):
-        raise Forbidden("log in from this server's own page", field="Origin")
+        raise Forbidden(
+            f"log in from this server's own page: Origin {request.headers.get('Origin')!r} is neither the "
+            "address this connection reached nor listed in websocket.allowed_origins",
+            field="Origin",
+        )
     body = LoginBody.model_validate(await read_json(request))
     runtime = request.app[RUNTIME]
     desk = request.app[LOGIN_DESK]

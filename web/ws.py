@@ -119,7 +119,13 @@ async def websocket(request: web.Request) -> web.StreamResponse:
             "token",
         )
     if not origin_allowed(request):
-        return error_response(403, "forbidden", "this Origin may not open a socket", "Origin")
+        return error_response(
+            403,
+            "forbidden",
+            f"Origin {request.headers.get('Origin')!r} may not open a socket: it is neither the address "
+            "this connection reached nor listed in websocket.allowed_origins",
+            "Origin",
+        )
     principal: Principal | None = None
     credential: str | None = None
     header = request.headers.get("Authorization")

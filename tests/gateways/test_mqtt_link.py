@@ -287,6 +287,27 @@ async def test_mqtt_bad_messages_are_counted_and_logged_and_the_loop_goes_on(
     assert any("explode" in line for line in warnings)
 
 
+async def test_mqtt_sensor_gateway_alert_for_a_source_it_does_not_speak_for_is_rejected(
+    start: Start, prefix: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = mqtt_config(prefix)
+    mqtt = {**config.mqtt.model_dump(mode="json"), "sensor_gateway_sources": {"gw-1": ["gauge-*"]}}
+    harness = await start(make_config(mqtt=mqtt))
+    link = harness.runtime.mqtt
+    assert link is not None
+    port = SYSTEM_BROKER[1]
+    batch = {"alerts": [alert("g-1", source="gauge-1"), alert("p-1", source="pump-3")]}
+
+    await mosquitto_pub(port, f"{prefix}/sensors/gw-1/alerts", batch)
+    await mosquitto_pub(port, f"{prefix}/sensors/gw-1/alerts", alert("g-2", source="gauge-2"))
+
+    await eventually(lambda: link.received["sensor_alerts"] == 1, "the gauge's own alert")
+    assert dict(link.rejected) == {"forbidden_source": 1}
+    assert await alert_count(harness) == 1  # the refused batch stored nothing, not even gauge-1
+    warnings = [r.getMessage() for r in caplog.records if r.name == "gateways.mqtt_link"]
+    assert any("forbidden_source" in line and "'pump-3'" in line for line in warnings), warnings
+
+
 # Frigate ------------------------------------------------------------------------------------------
 
 

@@ -7,8 +7,9 @@ import time
 from datetime import UTC, datetime
 
 from dispatch import database
-from dispatch.auth import TokenError
+from dispatch.auth import TokenError, binding_of
 from dispatch.pending_events import command_line_actor
+from dispatch.speaks_for import describe
 from dispatch.tokens import list_tokens, revoke_token
 
 
@@ -27,7 +28,7 @@ def list_command(database_url: str) -> int:
     finally:
         engine.dispose()
     now = time.time()
-    print("id\tname\trole\tscope\tcreated\texpires\tlast used\tstate (UTC)")
+    print("id\tname\trole\tscope\tcreated\texpires\tlast used\tstate (UTC)\tspeaks for")
     for row in rows:
         scope = row["jurisdiction_id"] or row["responder_id"] or "-"
         expires = row["expires_at"]
@@ -37,9 +38,11 @@ def list_command(database_url: str) -> int:
             state = "expired"
         else:
             state = "active"
+        speaks_for = describe(binding_of(row)) if row["role"] == "gateway" else "-"  # type: ignore[arg-type]
         print(
             f"{row['id']}\t{row['name']}\t{row['role']}\t{scope}\t{_when(row['created_at'])}\t"
-            f"{_when(expires) if expires is not None else 'never'}\t{_when(row['last_used_at'])}\t{state}"
+            f"{_when(expires) if expires is not None else 'never'}\t{_when(row['last_used_at'])}\t{state}\t"
+            f"{speaks_for}"
         )
     return 0
 

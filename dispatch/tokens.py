@@ -71,6 +71,8 @@ def list_tokens(connection: sa.Connection) -> list[dict[str, object]]:
             token_table.c.expires_at,
             token_table.c.last_used_at,
             token_table.c.revoked_at,
+            token_table.c.sources,
+            token_table.c.cap_senders,
         ).order_by(token_table.c.created_at, token_table.c.name)
     ).mappings()
     return [{"id": token_id(row["hash"]), **{k: v for k, v in row.items() if k != "hash"}} for row in rows]

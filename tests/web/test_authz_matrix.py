@@ -625,6 +625,10 @@ async def test_authz_cli_issues_a_bound_gateway_token(
     pump = await _post_as(server, token, "/api/v1/alerts", alert("p1", source="pump-3"))
     level = await _post_as(server, token, "/api/v1/alerts", alert("l1", source="level-4"))
     assert (pump.status, level.status) == (403, 202)
+    listed = cli.main(["token", "list", "--database", server.runtime.database_url, "--config", str(config)])
+    assert listed == 0
+    gauges = next(line for line in capsys.readouterr().out.splitlines() if "\tgauges\t" in line)
+    assert gauges.endswith("\tsources gauge-*, level-?; CAP senders none")
 
 
 async def test_authz_prankster_cap_cancel_of_others_alerts_cancels_nothing(server: Harness) -> None:

@@ -30,6 +30,7 @@ from dispatch.gateway_config import FrigatePlace as FrigatePlace
 from dispatch.gateway_config import FrigateRule as FrigateRule
 from dispatch.gateway_config import Mqtt as Mqtt
 from dispatch.geo import OVERLAP_TOLERANCE, GeoPolygon, Position, Strict
+from dispatch.metrics_config import MetricsSettings
 from dispatch.screens_config import Language, MapSettings, Sessions, check_timezone
 
 
@@ -209,6 +210,9 @@ class Config(Strict):
         "Asia/Shanghai", description="IANA time zone of 'today' on the screens and in the statistics."
     )
     language: Language = Field(Language.ZH_CN, description="The screens' language until a user picks one.")
+    metrics: MetricsSettings = Field(
+        default_factory=MetricsSettings, description="Prometheus metrics at /metrics (docs/metrics.md)."
+    )
 
     @field_validator("timezone")
     @classmethod

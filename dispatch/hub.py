@@ -96,6 +96,11 @@ class Hub:
         for incident_id, responder_id in connection.execute(crews):
             self._crews[incident_id].add(responder_id)
 
+    @property
+    def connection_count(self) -> int:
+        """Authenticated WebSocket connections open now."""
+        return len(self._connections)
+
     def online(self) -> dict[str, int]:
         """Responder id → how many of its devices are connected now."""
         return {responder: len(conns) for responder, conns in self._responders.items() if conns}

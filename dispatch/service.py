@@ -18,6 +18,7 @@ from dispatch.errors import IllegalTransition, NotFound
 from dispatch.intake import Intake, IntakeItem, Received
 from dispatch.intake_queue import IntakeQueue
 from dispatch.lifecycle import IncidentLifecycle
+from dispatch.metrics import Metrics
 from dispatch.policy import PolicyRunner
 from dispatch.repository import Row
 from dispatch.routing import Router
@@ -37,9 +38,10 @@ class Outcome:
 
 
 class DispatchService:
-    def __init__(self, config: Config, writer: Writer) -> None:
+    def __init__(self, config: Config, writer: Writer, metrics: Metrics | None = None) -> None:
         self.config = config
         self.writer = writer
+        self.metrics = metrics or Metrics()
         self.router = Router(config)
         self.incidents = IncidentLifecycle(config)
         self.tasks = TaskLifecycle(self.incidents)
@@ -65,6 +67,7 @@ class DispatchService:
         items = [IntakeItem(alert, raw, actor, causation_id) for alert, raw in alerts]
         received = await self._intake_queue.submit(items)
         self.accepted_alerts += sum(1 for each in received if not each.duplicate)
+        self.metrics.count_received(received)
         return received
 
     async def update_alert(

@@ -111,7 +111,7 @@ class TaskRow(SQLModel, table=True):
 
 
 class EventRow(SQLModel, table=True):
-    """The append-only, hash-chained event log (DESIGN §3, §7.4)."""
+    """The append-only, hash-chained event log (docs/architecture.md)."""
 
     __tablename__ = "event"
     __table_args__ = (sa.Index("ix_event_occurred_at", "occurred_at"),)

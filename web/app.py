@@ -20,6 +20,7 @@ from dispatch.deadlines import DeadlineScheduler
 from dispatch.devices import DeviceDesk
 from dispatch.events import DomainEvent
 from dispatch.hub import Hub
+from dispatch.metrics import Metrics
 from dispatch.presence import Positions
 from dispatch.service import DispatchService
 from dispatch.video import VideoIntake
@@ -33,6 +34,7 @@ from web import (
     health,
     incidents,
     jurisdictions,
+    metrics,
     my_tasks,
     pages,
     reports,
@@ -62,14 +64,16 @@ class Runtime:
         self.write_engine = database.create_engine(database_url, writer=True, synchronous=synchronous)
         self.read_engine = database.create_engine(database_url, synchronous=synchronous)
         self.bus = EventBus()
+        self.metrics = Metrics()
         self.writer = Writer(
             self.write_engine,
             self.bus,
             clock,
             max_batch=config.intake.group_commit_max,
             on_commit=self._committed,
+            on_batch=self.metrics.observe_commit,
         )
-        self.service = DispatchService(config, self.writer)
+        self.service = DispatchService(config, self.writer, self.metrics)
         self.deadlines = DeadlineScheduler(self.service, clock)
         self.video = VideoIntake(self.service)
         self.hub = Hub(config)
@@ -149,7 +153,7 @@ def create_app(
 ) -> web.Application:
     """The one place that builds the object graph; long-lived tasks start and stop with the app."""
     app = web.Application(
-        middlewares=[error_middleware, auth_middleware],
+        middlewares=[metrics.intake_metrics_middleware, error_middleware, auth_middleware],
         client_max_size=config.intake.max_body_bytes,
     )
     runtime = Runtime(config, database_url, clock or SystemClock(), mqtt_password)
@@ -203,4 +207,5 @@ def create_app(
     stats.add_routes(app)
     reports.add_routes(app)
     pages.add_routes(app)
+    metrics.add_routes(app)
     return app

@@ -12,6 +12,7 @@ from typing import Any
 import aiomqtt
 import orjson
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from dispatch.config import Config
 from dispatch.devices import SEEN_WITHIN_S
@@ -243,6 +244,33 @@ async def test_mqtt_readiness_shows_both_sessions_and_counters(start: Start, pre
     assert ready.mqtt is not None and ready.mqtt.connected
     assert ready.mqtt.sessions == {f"{prefix}-server": True, f"{prefix}-server-tablets": True}
     assert ready.mqtt.rejected == {"malformed_json": 1}
+
+
+async def test_mqtt_metrics_count_alerts_on_the_mqtt_channel_and_the_link(start: Start, prefix: str) -> None:
+    harness = await start(mqtt_config(prefix))
+    batch = {"alerts": [alert("m-1"), alert("m-2", location=EAST_N), alert("m-1")]}
+    await mosquitto_pub(SYSTEM_BROKER[1], f"{prefix}/sensors/gw-1/alerts", batch)
+    await mosquitto_pub(SYSTEM_BROKER[1], f"{prefix}/sensors/gw-1/alerts", b"not json")
+    link = harness.runtime.mqtt
+    assert link is not None
+    await eventually(lambda: _count_is(harness, 2), "two distinct alerts")
+    await eventually(lambda: link.rejected["malformed_json"] == 1, "the rejection")
+
+    response = await harness.client.get("/metrics", headers=harness.auth("admin"))
+    assert response.status == 200
+    samples = {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(await response.text())
+        for sample in family.samples
+    }
+
+    assert samples[("dispatch_alerts_received_total", (("channel", "mqtt"),))] == 2
+    assert samples[("dispatch_alerts_duplicate_total", (("channel", "mqtt"),))] == 1
+    assert samples[("dispatch_mqtt_connected", ())] == 1
+    assert samples[("dispatch_mqtt_rejected_total", (("kind", "malformed_json"),))] == 1
+    assert samples[("dispatch_mqtt_received_total", (("kind", "sensor_alerts"),))] == 1
+    assert samples[("dispatch_mqtt_outbox_messages", ())] == 0
+    assert samples[("dispatch_mqtt_session_up", (("client_id", f"{prefix}-server"),))] == 1
 
 
 # Bad input ---------------------------------------------------------------------------------------

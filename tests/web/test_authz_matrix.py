@@ -1,4 +1,4 @@
-"""The authorization matrix (DESIGN §7.7): every route and WebSocket message × every kind of caller.
+"""The authorization matrix: every route and WebSocket message × every kind of caller.
 
 The world: one incident in town west (its task is grid-west-n-1's) and one in town east.
 Callers: admin, the city's dispatcher, the west dispatcher (in scope), the east dispatcher
@@ -177,6 +177,7 @@ REQUESTS: dict[Route, Request] = {
     # The west incident's alert: the world's first alert and first incident, so both have id 1.
     ("GET", "/api/v1/alerts/{id}"): Request("/api/v1/alerts/{incident}"),
     ("GET", "/api/v1/stats"): Request("/api/v1/stats"),
+    ("GET", "/metrics"): Request("/metrics"),
 }
 
 # fmt: off
@@ -219,6 +220,8 @@ REST_MATRIX: dict[Route, dict[str, Any]] = {
     ("GET", "/api/v1/stats"):                      row(200,  200, 200, 200, 403,   403,   403,    401, 200),
     ("GET", "/api/v1/events"):                     row(200,  200, 200, 200, 403,   403,   403,    401, 403),
     ("GET", "/api/v1/responders"):                 row(200,  200, 200, 200, 403,   403,   403,    401, 403),
+    # The whole server's figures (read_metrics): admin only; metrics.listen serves them apart.
+    ("GET", "/metrics"):                           row(200,  403, 403, 403, 403,   403,   403,    401, 403),
 }
 # fmt: on
 

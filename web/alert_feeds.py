@@ -17,6 +17,7 @@ from web.alerts import read_json
 from web.errors import error_response, json_response, validation_error
 from web.keys import RUNTIME
 from web.openapi import operation
+from web.request_body import read_body
 from web.schemas import ErrorBody
 from web.security import authorize
 
@@ -96,10 +97,11 @@ async def post_cap(request: web.Request) -> web.Response:
             "unsupported_media_type",
             f"send the CAP message as application/xml or text/xml, not {request.content_type!r}",
         )
-    raw = await request.read()
+    raw = await read_body(request)
     if not raw:
         raise cap.MalformedXml("the request body is empty; send a CAP message")
     message = cap.translate(raw, runtime.config.cap)
+    cap.check_times(message, runtime.service.time_window())
     causation_id = request.headers.get("X-Request-Id")
     body: dict[str, object] = {
         "msg_type": message.message_type.value,
@@ -150,6 +152,7 @@ async def post_alertmanager(request: web.Request) -> web.Response:
     limit = runtime.config.intake.max_batch
     if len(webhook.alerts) > limit:
         return error_response(413, "too_large", f"at most {limit} alerts per notification", "alerts")
+    alertmanager.check_times(webhook, runtime.service.time_window())
     notices = alertmanager.translate(webhook, runtime.config)
     firing = [(notice.alert, notice.raw) for notice in notices if notice.alert is not None]
     for index, notice in enumerate(notices):

@@ -495,6 +495,29 @@ OTHER_CASES = [
         ),
         id="task-extra-field",
     ),
+    pytest.param(
+        _request(
+            "POST", "/api/v1/incidents/1/merge", 422, "invalid", "into_incident_id", {"into_incident_id": "2"}
+        ),
+        id="merge-into-text-id",
+    ),
+    pytest.param(
+        _request(
+            "POST",
+            "/api/v1/incidents/1/reassign",
+            422,
+            "invalid",
+            "task_id",
+            {"task_id": True, "responder_id": "duty-west-1"},
+        ),
+        id="reassign-task-id-true",
+    ),
+    pytest.param(
+        _request(
+            "POST", "/api/v1/session", 422, "invalid", "password", {"name": "wang", "password": 123456789}
+        ),
+        id="login-password-number",
+    ),
     pytest.param(_request("GET", "/api/v1/nowhere", 404, "not_found", None), id="unknown-path"),
     pytest.param(_request("DELETE", "/api/v1/alerts", 405, "method_not_allowed", None), id="wrong-method"),
 ]

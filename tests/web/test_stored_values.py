@@ -1,9 +1,8 @@
-"""Reads never fail on a stored value: a time no calendar holds still serializes (item: poisoned data)."""
+"""Reads never fail on a stored value: a time no calendar holds still serializes."""
 
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -22,24 +21,20 @@ READS = [
     "/api/v1/events",
     "/api/v1/alerts/1",
     "/api/v1/stats",
-    "/api/v1/reports/incidents.csv?since=2026-09-20T00:00:00Z",
+    "/api/v1/reports/incidents.csv?since=2026-09-20T00:00:00Z&until=2026-09-22T00:00:00Z",
 ]
 
 
-def _poison(value: float) -> Any:
+def _poison(connection: sa.Connection, value: float) -> None:
     """Write `value` where a sender's or the server's time is kept, as a broken past might have."""
-
-    def write(connection: sa.Connection) -> None:
-        connection.execute(alert_table.update().where(alert_table.c.id == 1).values(observed_at=value))
-        connection.execute(event_table.update().where(event_table.c.seq == 1).values(occurred_at=value))
-        milestones = {"reported": 1e300, "dispatched": -1e300}  # JSON has no infinity
-        connection.execute(
-            incident_table.update()
-            .where(incident_table.c.id == 1)
-            .values(last_alert_at=value, milestones=milestones)
-        )
-
-    return write
+    connection.execute(alert_table.update().where(alert_table.c.id == 1).values(observed_at=value))
+    connection.execute(event_table.update().where(event_table.c.seq == 1).values(occurred_at=value))
+    milestones = {"reported": 1e300, "dispatched": -1e300, "resolved": 1e300}  # JSON has no infinity
+    connection.execute(
+        incident_table.update()
+        .where(incident_table.c.id == 1)
+        .values(last_alert_at=value, milestones=milestones)
+    )
 
 
 @pytest.mark.parametrize(
@@ -58,14 +53,19 @@ async def test_reads_serialize_a_stored_time_out_of_range(
 ) -> None:
     await server.post_alert(alert("good-1"))
     with server.runtime.write_engine.begin() as connection:
-        _poison(value)(connection)
+        _poison(connection, value)
 
     for path in READS:
         response = await server.client.get(path, headers=server.auth("admin"))
         assert response.status == 200, (path, await response.text())
     detail = await server.incident(1)
     assert detail["alerts"][0]["observed_at"] == shown
-    assert detail["milestones"] == {"reported": LAST, "dispatched": FIRST}
+    assert detail["last_alert_at"] == shown
+    assert detail["milestones"] == {"reported": LAST, "dispatched": FIRST, "resolved": LAST}
+    events = await (await server.client.get("/api/v1/events", headers=server.auth("admin"))).json()
+    assert events["events"][0]["occurred_at"] == shown
+    report = await server.client.get(READS[-1], headers=server.auth("admin"))
+    assert LAST in await report.text()  # the resolution time, which no local calendar holds
 
     # A later alert correlated into (or beside) that incident is taken and read like any other.
     clock.advance(60)

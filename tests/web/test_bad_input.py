@@ -1074,3 +1074,69 @@ async def test_gateway_bad_message_is_refused_naming_the_field(
 
     await _error(response, 422, "invalid", case.field)
     assert await _snapshot(server) == before
+
+
+# What stays accepted at the edges of those rules --------------------------------------------------
+
+ACCEPTED_AT_THE_EDGE = [
+    # Exactly intake.max_future_skew (10 minutes) ahead of the test clock.
+    pytest.param(
+        Foreign("/api/v1/alerts", _json(alert("edge-1", observed_at="2026-09-21T14:23:20Z")), ""), id="skew"
+    ),
+    pytest.param(
+        Foreign("/api/v1/alerts", _json(alert("edge-1", observed_at="2000-01-01T00:00:00Z")), ""),
+        id="year-2000",
+    ),
+    pytest.param(
+        Foreign("/api/v1/alerts", _with_raw(alert("edge-1"), "attributes", _deep(16)), ""), id="16-deep"
+    ),
+    pytest.param(
+        Foreign("/api/v1/alerts", _json(alert("edge-1", location={"lat": 28, "lon": 112})), ""),
+        id="whole-degrees",
+    ),
+    # Alertmanager's forecast of a firing alert's end, and CAP's expiry two days ahead.
+    pytest.param(
+        Foreign("/api/v1/alerts/alertmanager", _am(endsAt="2026-09-21T15:13:20Z"), ""),
+        id="firing-ends-at-ahead",
+    ),
+    pytest.param(
+        Foreign(
+            "/api/v1/alerts/cap",
+            _cap_info_extra("<expires>2026-09-23T14:00:00+08:00</expires>"),
+            "",
+            "application/xml",
+        ),
+        id="cap-expires-in-two-days",
+    ),
+    pytest.param(
+        Foreign("/api/v1/alerts/frigate", _frigate(sub_label=["Bob", 0.92], score=1), ""),
+        id="frigate-integer-score",
+    ),
+]
+
+
+@pytest.mark.parametrize("case", ACCEPTED_AT_THE_EDGE)
+async def test_gateway_message_at_the_edge_is_accepted(gateways_server: Harness, case: Foreign) -> None:
+    response = await gateways_server.client.post(
+        case.path,
+        data=case.body,
+        headers={"Content-Type": case.content_type, **gateways_server.auth("gateway")},
+    )
+
+    assert response.status in (200, 202), await response.text()
+    assert (await _snapshot(gateways_server))["counts"]["alert"] >= (1 if response.status == 202 else 0)
+
+
+async def test_intake_max_future_skew_is_configurable(make_server: ServerFactory) -> None:
+    server = await make_server(make_config(intake={"max_future_skew": "1h"}))
+
+    await server.post_alert(alert("ahead-50m", observed_at="2026-09-21T15:03:20Z"))
+    response = await server.client.post(
+        "/api/v1/alerts",
+        json=alert("ahead-70m", observed_at="2026-09-21T15:23:20Z"),
+        headers=server.auth("gateway"),
+    )
+
+    error = await _error(response, 422, "invalid", "observed_at")
+    assert "3600 s ahead" in error["message"]
+    assert (await _snapshot(server))["counts"]["alert"] == 1

@@ -10,6 +10,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 
 from dispatch.errors import InvalidInput
 from dispatch.geo import Position
+from dispatch.wire_limits import MAX_BYTES, MAX_DEPTH, free_form
 
 
 class AlertKind(StrEnum):
@@ -31,13 +32,15 @@ def _int_as_text(value: Any) -> Any:
 class AlertIn(BaseModel):
     """One alert as a sender writes it (its fields: README, HTTP API)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+    # strict: a number is a JSON number, a flag a JSON boolean ("2" and true are not severities);
+    # times and enumerations are text on the wire, so those fields read text.
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True, strict=True)
 
     source: str = Field(min_length=1, max_length=128, description="Gateway or device id.")
     source_event_id: Annotated[str, BeforeValidator(_int_as_text)] = Field(
         min_length=1, max_length=256, description="The sender's own event id: the idempotency key."
     )
-    kind: AlertKind = Field(description="sensor, video, hotline, cap, monitoring or manual.")
+    kind: AlertKind = Field(strict=False, description="sensor, video, hotline, cap, monitoring or manual.")
     category: str = Field(min_length=1, max_length=64, description="A category of config.yaml.")
     severity: int | None = Field(
         None, ge=1, le=4, description="1 (I, most severe) … 4 (IV); the category's default if absent."
@@ -46,10 +49,15 @@ class AlertIn(BaseModel):
     jurisdiction: str | None = Field(
         None, max_length=64, description="Jurisdiction id, when no position is known."
     )
-    observed_at: datetime | None = Field(None, description="RFC 3339; the receive time if absent.")
+    observed_at: datetime | None = Field(
+        None, strict=False, description="RFC 3339; the receive time if absent."
+    )
     title: str | None = Field(None, max_length=200)
     description: str | None = Field(None, max_length=4000)
-    attributes: dict[str, Any] = Field(default_factory=dict, description="Anything else, kept as is.")
+    attributes: Annotated[dict[str, Any], free_form()] = Field(
+        default_factory=dict,
+        description=f"Anything else, kept as is (≤ {MAX_DEPTH} levels deep, ≤ {MAX_BYTES} bytes of JSON).",
+    )
 
     @field_validator("observed_at")
     @classmethod
@@ -60,7 +68,7 @@ class AlertIn(BaseModel):
 
 
 class AlertBatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     alerts: list[AlertIn] = Field(min_length=1, description="One or more alerts.")
 

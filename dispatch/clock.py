@@ -51,7 +51,23 @@ class ManualClock:
             woken.cancel()
 
 
+_FIRST = "0001-01-01T00:00:00.000Z"
+_LAST = "9999-12-31T23:59:59.999Z"
+
+
 def to_rfc3339(epoch: float | None) -> str | None:
+    """Epoch seconds as RFC 3339 UTC. Total: whatever a row holds, a read never fails on it.
+
+    A time beyond what RFC 3339 can write shows as its first or last instant (0001-01-01,
+    9999-12-31); one that is no number at all (NaN, text in an SQLite column) as the first.
+    """
     if epoch is None:
         return None
-    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    try:
+        moment = datetime.fromtimestamp(float(epoch), UTC)
+    except (OverflowError, OSError, ValueError, TypeError):
+        try:
+            return _LAST if float(epoch) > 0 else _FIRST
+        except (TypeError, ValueError):
+            return _FIRST
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")

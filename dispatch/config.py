@@ -139,6 +139,13 @@ class Intake(Strict):
     group_commit_max: int = Field(
         512, ge=1, description="Most commands committed in one database transaction."
     )
+    max_future_skew: Seconds = Field(
+        600.0,
+        description=(
+            "How far ahead of the server's clock a sender's time (observed_at, startsAt, CAP sent, "
+            "a call's time) may lie before the alert is refused (422); none may be before 2000."
+        ),
+    )
 
 
 class WebSocket(Strict):

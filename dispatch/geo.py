@@ -26,6 +26,8 @@ OVERLAP_TOLERANCE = 1e-9
 class Position(Strict):
     """A WGS-84 point."""
 
+    model_config = ConfigDict(strict=True)  # numbers only: "28.1" and true are no latitude
+
     lat: float = Field(ge=-90, le=90, description="Latitude in degrees.")
     lon: float = Field(ge=-180, le=180, description="Longitude in degrees.")
 

@@ -16,6 +16,7 @@ import orjson
 import sqlalchemy as sa
 
 from dispatch.alerts import AlertIn
+from dispatch.clock import Clock
 from dispatch.config import Config, Severity
 from dispatch.correlation import Correlator, Placed, place_key
 from dispatch.errors import InvalidInput
@@ -24,6 +25,7 @@ from dispatch.policy import PolicyRunner
 from dispatch.repository import Row
 from dispatch.routing import Router
 from dispatch.tables import alert_table, incident_table
+from dispatch.wire_limits import TimeWindow
 from dispatch.writer import Tx
 from state_machines import IncidentState
 
@@ -72,8 +74,9 @@ def alert_key(source: str, source_event_id: str) -> str:
 
 
 class Intake:
-    def __init__(self, config: Config, router: Router, policy: PolicyRunner) -> None:
+    def __init__(self, config: Config, router: Router, policy: PolicyRunner, clock: Clock) -> None:
         self.config = config
+        self.clock = clock
         self.router = router
         self.policy = policy
         self.correlator = Correlator(config)
@@ -89,6 +92,13 @@ class Intake:
             raise InvalidInput(f"unknown jurisdiction {alert.jurisdiction!r}", field=f"{where}jurisdiction")
         if alert.location is None and alert.jurisdiction is None:
             raise InvalidInput("an alert needs a location or a jurisdiction", field=f"{where}location")
+        if alert.observed_at is not None:
+            # Gateways check their own fields first (startsAt, sent …) to name them; this
+            # catches every channel, MQTT sensors included.
+            self.time_window().check(alert.observed_at, f"{where}observed_at")
+
+    def time_window(self) -> TimeWindow:
+        return TimeWindow(self.clock.now(), self.config.intake.max_future_skew)
 
     def place_many(self, alerts: Sequence[AlertIn]) -> list[Placed]:
         """The deepest jurisdiction of each point; the city, flagged, when outside them all."""

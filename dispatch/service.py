@@ -24,6 +24,7 @@ from dispatch.repository import Row
 from dispatch.routing import Router
 from dispatch.tables import incident_table, responder_table
 from dispatch.task_lifecycle import TaskLifecycle
+from dispatch.wire_limits import TimeWindow
 from dispatch.writer import Tx, Writer
 
 SYSTEM = Principal(Role.SYSTEM, "delivery")
@@ -48,13 +49,17 @@ class DispatchService:
         self.policy = PolicyRunner(config, self.incidents, self.tasks)
         self.incidents.policy = self.policy
         self.incidents.tasks = self.tasks
-        self.intake = Intake(config, self.router, self.policy)
+        self.intake = Intake(config, self.router, self.policy, writer.clock)
         self._intake_queue = IntakeQueue(writer, self.intake)
         self.alert_status = AlertStatus(config, self.incidents)
         self.accepted_alerts = 0
         """Alerts stored (not duplicates) since this process started, from every gateway."""
 
     # Alerts -----------------------------------------------------------------------------------
+
+    def time_window(self) -> TimeWindow:
+        """When a sender's times may lie, now (config `intake.max_future_skew`)."""
+        return self.intake.time_window()
 
     def check_alerts(self, alerts: Sequence[AlertIn], batch: bool) -> None:
         for index, alert in enumerate(alerts):

@@ -149,6 +149,11 @@ class Writer:
         self.commands = 0
 
     @property
+    def clock(self) -> Clock:
+        """The clock every transaction's `now` comes from."""
+        return self._clock
+
+    @property
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 

@@ -8,19 +8,22 @@ after it resolved starts anew (a new alert). A `resolved` alert names the key to
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, ConfigDict, Field, ValidationError
 
 from dispatch.alerts import AlertIn, AlertKind
 from dispatch.config import Config
 from dispatch.errors import InvalidInput
 from dispatch.geo import Position
+from dispatch.wire_limits import ShallowExtras, TimeWindow, free_form
 
 DEFAULT_SOURCE = "alertmanager"
+ZERO_TIME = datetime(1, 1, 1, tzinfo=UTC)
+"""Go's zero time: Alertmanager's endsAt of an alert with no end known."""
 TITLE_MAX = 200
 DESCRIPTION_MAX = 4000
 
@@ -30,33 +33,41 @@ class AlertStatus(StrEnum):
     RESOLVED = "resolved"
 
 
-class AlertmanagerAlert(BaseModel):
+class AlertmanagerAlert(ShallowExtras):
     """One alert of a notification, as Alertmanager sends it (fields added later are kept, unread)."""
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True, strict=True)
 
-    status: AlertStatus = Field(description="firing or resolved.")
-    labels: dict[str, str] = Field(
+    status: AlertStatus = Field(strict=False, description="firing or resolved.")
+    labels: Annotated[dict[str, str], free_form()] = Field(
         description=(
             "alertname, severity (critical/warning/info), lat and lon, jurisdiction, category, and any other."
         )
     )
-    annotations: dict[str, str] = Field(default_factory=dict, description="summary → title, description.")
-    startsAt: datetime = Field(description="RFC 3339; with the fingerprint, the alert's key.")
-    endsAt: datetime | None = Field(None, description="RFC 3339; the zero time while firing.")
+    annotations: Annotated[dict[str, str], free_form()] = Field(
+        default_factory=dict, description="summary → title, description."
+    )
+    startsAt: AwareDatetime = Field(
+        strict=False, description="RFC 3339; with the fingerprint, the alert's key."
+    )
+    endsAt: AwareDatetime | None = Field(
+        None,
+        strict=False,
+        description="RFC 3339; the zero time (0001-01-01T00:00:00Z) or a forecast while firing.",
+    )
     generatorURL: str | None = Field(None, max_length=2000)
     fingerprint: str = Field(min_length=1, max_length=128, description="Alertmanager's hash of the labels.")
 
 
-class AlertmanagerWebhook(BaseModel):
+class AlertmanagerWebhook(ShallowExtras):
     """A webhook notification (Alertmanager's `webhook_config`, payload version 4)."""
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True, strict=True)
 
     version: Literal["4"] = Field(description="The payload version; only 4 is understood.")
     groupKey: str | None = Field(None, max_length=2000)
     truncatedAlerts: int = Field(0, ge=0, description="Alerts left out by `max_alerts`.")
-    status: AlertStatus = Field(description="resolved when every alert of the group is.")
+    status: AlertStatus = Field(strict=False, description="resolved when every alert of the group is.")
     receiver: str = Field(max_length=128, description="The receiver's name: the alerts' source.")
     groupLabels: dict[str, str] = Field(default_factory=dict)
     commonLabels: dict[str, str] = Field(default_factory=dict)
@@ -74,6 +85,15 @@ class Notice:
     source_event_id: str
     raw: str
     alert: AlertIn | None = None
+
+
+def check_times(webhook: AlertmanagerWebhook, window: TimeWindow) -> None:
+    """InvalidInput naming the first time outside the window; a firing endsAt is a forecast."""
+    for index, each in enumerate(webhook.alerts):
+        where = f"alerts.{index}."
+        window.check(each.startsAt, f"{where}startsAt")
+        if each.endsAt is not None and each.endsAt != ZERO_TIME:
+            window.check(each.endsAt, f"{where}endsAt", forecast=each.status == AlertStatus.FIRING)
 
 
 def translate(webhook: AlertmanagerWebhook, config: Config) -> list[Notice]:

@@ -28,6 +28,7 @@ from dispatch.alerts import AlertIn, AlertKind
 from dispatch.config import CapGateway
 from dispatch.errors import DispatchError, InvalidInput
 from dispatch.geo import Position
+from dispatch.wire_limits import TimeWindow, check_free_form
 
 NAMESPACES = ("urn:oasis:names:tc:emergency:cap:1.2", "urn:oasis:names:tc:emergency:cap:1.1")
 TITLE_MAX = 200
@@ -35,6 +36,7 @@ DESCRIPTION_MAX = 4000
 
 # CAP severity → our grade (1 = I, most severe); Unknown takes the category's default.
 SEVERITY = {"Extreme": 1, "Severe": 2, "Moderate": 3, "Minor": 4}
+FORECASTS = ("effective", "onset", "expires")
 
 
 class MalformedXml(DispatchError):
@@ -89,6 +91,10 @@ class CapMessage:
     """Alert and Update: the alert to receive."""
     ignored: str | None = None
     """Why nothing is to be done (a Test or Exercise message, an Ack, an Error)."""
+    sent: datetime | None = None
+    """When the sender sent it (`sent`)."""
+    forecasts: list[tuple[str, datetime]] = field(default_factory=list)
+    """Each info's effective, onset and expires, with its field: times that look ahead."""
 
     @property
     def own_references(self) -> list[Reference]:
@@ -134,17 +140,34 @@ def translate(raw: bytes, settings: CapGateway) -> CapMessage:
         raise InvalidInput(
             f"a {message_type} message needs references to earlier messages", field="references"
         )
-    if status != "Actual":
-        return CapMessage(message_type, sender, identifier, references, ignored=f"status {status}")
-    if message_type in (MessageType.ACK, MessageType.ERROR):
-        return CapMessage(message_type, sender, identifier, references, ignored=f"msgType {message_type}")
-    if message_type == MessageType.CANCEL:
-        return CapMessage(message_type, sender, identifier, references)
     infos = message.children("info")
-    if not infos:
-        raise InvalidInput(f"an {message_type} message needs at least one info block", field="info")
-    alert = _alert(message, infos, settings, sender, identifier, sent, references)
-    return CapMessage(message_type, sender, identifier, references, alert=alert)
+    forecasts = [
+        (f"info.{name}", _time(text, f"info.{name}"))
+        for info in infos
+        for name in FORECASTS
+        if (text := info.text(name)) is not None
+    ]
+    ignored: str | None = None
+    alert: AlertIn | None = None
+    if status != "Actual":
+        ignored = f"status {status}"
+    elif message_type in (MessageType.ACK, MessageType.ERROR):
+        ignored = f"msgType {message_type}"
+    elif message_type != MessageType.CANCEL:
+        if not infos:
+            raise InvalidInput(f"an {message_type} message needs at least one info block", field="info")
+        alert = _alert(message, infos, settings, sender, identifier, sent, references)
+    return CapMessage(
+        message_type, sender, identifier, references, alert, ignored, sent=sent, forecasts=forecasts
+    )
+
+
+def check_times(message: CapMessage, window: TimeWindow) -> None:
+    """InvalidInput naming the first time outside the window (effective, onset, expires look ahead)."""
+    if message.sent is not None:
+        window.check(message.sent, "sent")
+    for name, moment in message.forecasts:
+        window.check(moment, name, forecast=True)
 
 
 # The pieces ---------------------------------------------------------------------------------------
@@ -281,6 +304,8 @@ def _alert(
 
 
 def _info(info: _Message) -> dict[str, Any]:
+    parameters = [list(pair) for pair in info.pairs("parameter")]
+    check_free_form(parameters, "info.parameter")
     return {
         "language": info.text("language") or "en-US",
         "category": info.texts("category"),
@@ -293,7 +318,7 @@ def _info(info: _Message) -> dict[str, Any]:
         "instruction": info.text("instruction"),
         "sender_name": info.text("senderName"),
         "event_codes": [list(pair) for pair in info.pairs("eventCode")],
-        "parameters": [list(pair) for pair in info.pairs("parameter")],
+        "parameters": parameters,
         "effective": info.text("effective"),
         "onset": info.text("onset"),
         "expires": info.text("expires"),

@@ -16,14 +16,20 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field, ValidationError
 
 from dispatch.alerts import AlertIn, AlertKind
 from dispatch.config import Config, FrigatePlace, FrigateRule
+from dispatch.errors import InvalidInput
+from dispatch.wire_limits import EARLIEST_EPOCH, ShallowExtras, free_form
 
 LATEST_EPOCH = 32_503_680_000.0  # year 3000: a later timestamp is a broken clock, not a date
+# A camera clock running ahead is not refused (an alarm must not be lost to it): the alert is
+# dated now at the latest (`_Sighting.matched`), and the stored epoch floats always read back.
+SUB_LABEL_MAX_BYTES = 1024
+"""A sub label is a name or [name, score]: small."""
 TOP_SCORE_RISE = 0.05
 """How much higher an object's best score must get before its alert is rewritten."""
 REVIEW_PREFIX = "review:"
@@ -38,20 +44,26 @@ class FrigateEventType(StrEnum):
     END = "end"
 
 
-class FrigateObject(BaseModel):
+class FrigateObject(ShallowExtras):
     """A tracked object as Frigate describes it (fields Frigate adds later are kept, unread)."""
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True, strict=True)
 
     id: str = Field(min_length=1, max_length=200, description="Frigate's id of the tracked object.")
     camera: str = Field(min_length=1, max_length=64, description="Camera name in Frigate's config.")
     label: str = Field(min_length=1, max_length=64, description="person, car, fire, smoke, boat …")
-    sub_label: Any = Field(None, description="A recognized name, or [name, score].")
+    sub_label: Annotated[Any, free_form(max_bytes=SUB_LABEL_MAX_BYTES)] = Field(
+        None, description="A recognized name, or [name, score]."
+    )
     score: float | None = Field(None, ge=0, le=1, description="Score of the current frame.")
     top_score: float | None = Field(None, ge=0, le=1, description="Best score so far.")
     false_positive: bool = Field(False, description="Frigate's own verdict: not (yet) a real object.")
-    start_time: float = Field(ge=0, le=LATEST_EPOCH, description="When the object appeared (epoch s).")
-    end_time: float | None = Field(None, ge=0, le=LATEST_EPOCH, description="When it left (epoch s).")
+    start_time: float = Field(
+        ge=EARLIEST_EPOCH, le=LATEST_EPOCH, description="When the object appeared (epoch s)."
+    )
+    end_time: float | None = Field(
+        None, ge=EARLIEST_EPOCH, le=LATEST_EPOCH, description="When it left (epoch s)."
+    )
     current_zones: list[str] = Field(default_factory=list, description="Zones it is in now.")
     entered_zones: list[str] = Field(default_factory=list, description="Zones it has entered.")
     has_snapshot: bool = Field(False, description="A snapshot can be fetched from Frigate.")
@@ -59,12 +71,12 @@ class FrigateObject(BaseModel):
     stationary: bool = Field(False, description="It has stopped moving.")
 
 
-class FrigateEvent(BaseModel):
+class FrigateEvent(ShallowExtras):
     """One `frigate/events` message, exactly as Frigate publishes it."""
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True, strict=True)
 
-    type: FrigateEventType = Field(description="new, update or end.")
+    type: FrigateEventType = Field(strict=False, description="new, update or end.")
     before: FrigateObject | None = Field(None, description="The object before this change.")
     after: FrigateObject = Field(description="The object after this change: what is translated.")
 
@@ -74,10 +86,10 @@ class FrigateReviewSeverity(StrEnum):
     DETECTION = "detection"
 
 
-class FrigateReviewData(BaseModel):
+class FrigateReviewData(ShallowExtras):
     """What a review item saw, gathered over its objects."""
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True, strict=True)
 
     detections: list[str] = Field(default_factory=list, description="Ids of its tracked objects.")
     objects: list[str] = Field(
@@ -88,26 +100,32 @@ class FrigateReviewData(BaseModel):
     audio: list[str] = Field(default_factory=list, description="Audio labels heard (scream, fire_alarm …).")
 
 
-class FrigateReviewItem(BaseModel):
+class FrigateReviewItem(ShallowExtras):
     """A review item (Frigate ≥ 0.14): a stretch of one camera's activity, graded."""
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True, strict=True)
 
     id: str = Field(min_length=1, max_length=200, description="Frigate's id of the review item.")
     camera: str = Field(min_length=1, max_length=64, description="Camera name in Frigate's config.")
-    start_time: float = Field(ge=0, le=LATEST_EPOCH, description="When the activity began (epoch s).")
-    end_time: float | None = Field(None, ge=0, le=LATEST_EPOCH, description="When it ended (epoch s).")
-    severity: FrigateReviewSeverity = Field(description="alert or detection (Frigate's `review` config).")
+    start_time: float = Field(
+        ge=EARLIEST_EPOCH, le=LATEST_EPOCH, description="When the activity began (epoch s)."
+    )
+    end_time: float | None = Field(
+        None, ge=EARLIEST_EPOCH, le=LATEST_EPOCH, description="When it ended (epoch s)."
+    )
+    severity: FrigateReviewSeverity = Field(
+        strict=False, description="alert or detection (Frigate's `review` config)."
+    )
     thumb_path: str | None = Field(None, max_length=1000, description="Thumbnail path on the NVR.")
     data: FrigateReviewData = Field(description="Objects, zones and audio of the item.")
 
 
-class FrigateReview(BaseModel):
+class FrigateReview(ShallowExtras):
     """One `frigate/reviews` message, exactly as Frigate publishes it."""
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True, strict=True)
 
-    type: FrigateEventType = Field(description="new, update or end.")
+    type: FrigateEventType = Field(strict=False, description="new, update or end.")
     before: FrigateReviewItem | None = Field(None, description="The item before this change.")
     after: FrigateReviewItem = Field(description="The item after this change: what is translated.")
 
@@ -237,18 +255,23 @@ class _Sighting:
         self, source_event_id: str, observed: float, attributes: dict[str, Any], objects: tuple[str, ...]
     ) -> Matched:
         """`observed` is never after now: a camera clock running ahead never dates an alert later."""
-        alert = AlertIn(
-            source=source_of(self.camera),
-            source_event_id=source_event_id,
-            kind=AlertKind.VIDEO,
-            category=self.rule.category,
-            severity=int(self.rule.severity) if self.rule.severity is not None else None,
-            location=self.place.location,
-            jurisdiction=self.place.jurisdiction,
-            observed_at=datetime.fromtimestamp(observed, UTC),
-            title=f"{self.camera}: {self.label}" + (f" @ {self.zone}" if self.zone else ""),
-            attributes={"frigate": attributes},
-        )
+        try:
+            alert = AlertIn(
+                source=source_of(self.camera),
+                source_event_id=source_event_id,
+                kind=AlertKind.VIDEO,
+                category=self.rule.category,
+                severity=int(self.rule.severity) if self.rule.severity is not None else None,
+                location=self.place.location,
+                jurisdiction=self.place.jurisdiction,
+                observed_at=datetime.fromtimestamp(observed, UTC),
+                title=f"{self.camera}: {self.label}" + (f" @ {self.zone}" if self.zone else ""),
+                attributes={"frigate": attributes},
+            )
+        except ValidationError as err:  # e.g. attributes over their size: ours, so MQTT counts it
+            problem = err.errors()[0]
+            where = ".".join(str(part) for part in problem["loc"])
+            raise InvalidInput(f"{where}: {problem['msg']}", field=where) from err
         return Matched(alert, (self.camera, self.zone, self.label), objects)
 
 

@@ -18,6 +18,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from dispatch.alerts import AlertIn, AlertKind
 from dispatch.config import Config
 from dispatch.geo import Position
+from dispatch.wire_limits import TimeWindow
 
 PhoneNumber = Annotated[str, Field(pattern=r"^\+?[0-9][0-9 -]{2,31}$", description="Caller's number.")]
 _DIGIT_RUN = re.compile(r"\+?\d[\d -]{6,}\d")
@@ -38,7 +39,7 @@ def mask_numbers_in(text: str) -> str:
 
 
 class _Call(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True, strict=True)
 
     call_id: str = Field(min_length=1, max_length=128, description="The call's id: the idempotency key.")
     caller_number: PhoneNumber
@@ -59,7 +60,9 @@ class CallEntry(_Call):
     severity: int | None = Field(None, ge=1, le=4, description="1 (I) … 4 (IV); default: the category's.")
     statement: str = Field(min_length=1, max_length=4000, description="What the caller said.")
     callback_wanted: bool = Field(False, description="The caller asked to be called back.")
-    received_at: AwareDatetime | None = Field(None, description="When the call came in; now if absent.")
+    received_at: AwareDatetime | None = Field(
+        None, strict=False, description="When the call came in; now if absent."
+    )
 
 
 class TelephonyEventType(StrEnum):
@@ -75,7 +78,7 @@ class TelephonyEvent(_Call):
         TelephonyEventType.CALL_STARTED, TelephonyEventType.CALL_ANSWERED, TelephonyEventType.CALL_ENDED
     ] = Field(description="call_started, call_answered or call_ended.")
     system: str = Field(pattern=r"^[0-9A-Za-z_.-]{1,64}$", description="The telephony system's id.")
-    occurred_at: AwareDatetime = Field(description="When it happened (RFC 3339).")
+    occurred_at: AwareDatetime = Field(strict=False, description="When it happened (RFC 3339).")
     cell_location: Position | None = Field(None, description="The serving cell's position.")
     cell_radius_m: float | None = Field(None, gt=0, le=100_000, description="Cell radius.")
     category: str | None = Field(
@@ -84,6 +87,15 @@ class TelephonyEvent(_Call):
 
 
 HotlineCall = Annotated[CallEntry | TelephonyEvent, Field(discriminator="type")]
+
+
+def check_times(call: CallEntry | TelephonyEvent, window: TimeWindow) -> None:
+    """InvalidInput naming the call's time when it lies outside the window."""
+    if isinstance(call, CallEntry):
+        if call.received_at is not None:
+            window.check(call.received_at, "received_at")
+    else:
+        window.check(call.occurred_at, "occurred_at")
 
 
 def translate(call: CallEntry | TelephonyEvent, config: Config) -> AlertIn | None:

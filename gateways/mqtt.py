@@ -113,7 +113,7 @@ class Topics:
 class Ack(BaseModel):
     """A tablet's acknowledgement or other task trigger, from its acks topic."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     task_id: int = Field(ge=1, lt=1 << 63, description="The task, as in its task_assigned event.")
     trigger: str = Field(description="deliver, accept, decline, depart, arrive or complete.")
@@ -122,7 +122,7 @@ class Ack(BaseModel):
 
 
 class Location(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, strict=True)
 
     lat: float = Field(ge=-90, le=90)
     lon: float = Field(ge=-180, le=180)

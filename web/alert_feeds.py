@@ -19,6 +19,7 @@ from web.alerts import read_json
 from web.errors import error_response, json_response, validation_error
 from web.keys import RUNTIME
 from web.openapi import operation
+from web.request_body import read_body
 from web.schemas import ErrorBody
 from web.security import authorize
 
@@ -124,11 +125,12 @@ async def post_cap(request: web.Request) -> web.Response:
             "unsupported_media_type",
             f"send the CAP message as application/xml or text/xml, not {request.content_type!r}",
         )
-    raw = await request.read()
+    raw = await read_body(request)
     if not raw:
         raise cap.MalformedXml("the request body is empty; send a CAP message")
     message = cap.translate(raw, runtime.config.cap)
     check_cap_sender(principal, message.sender)
+    cap.check_times(message, runtime.service.time_window())
     causation_id = request.headers.get("X-Request-Id")
     ignored_references = [
         _ignored(reference, cap.ReferenceIgnored.OTHER_SENDER) for reference in message.foreign_references
@@ -207,6 +209,7 @@ async def post_alertmanager(request: web.Request) -> web.Response:
     if len(webhook.alerts) > limit:
         return error_response(413, "too_large", f"at most {limit} alerts per notification", "alerts")
     check_source(principal, alertmanager.source_of(webhook), "receiver")
+    alertmanager.check_times(webhook, runtime.service.time_window())
     notices = alertmanager.translate(webhook, runtime.config)
     firing = [(notice.alert, notice.raw) for notice in notices if notice.alert is not None]
     for index, notice in enumerate(notices):

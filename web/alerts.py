@@ -15,6 +15,7 @@ from dispatch.speaks_for import check_source
 from web.errors import error_response, json_response, validation_error
 from web.keys import RUNTIME
 from web.openapi import operation
+from web.request_body import read_body, require_json
 from web.schemas import AlertResults, Received
 from web.security import authorize
 
@@ -22,7 +23,8 @@ _alert = TypeAdapter(AlertIn)
 
 
 async def read_json(request: web.Request) -> Any:
-    body = await request.read()
+    require_json(request)
+    body = await read_body(request)
     if not body:
         raise MalformedBody("the request body is empty; send JSON")
     try:

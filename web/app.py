@@ -155,6 +155,8 @@ def create_app(
     app = web.Application(
         middlewares=[metrics.intake_metrics_middleware, error_middleware, auth_middleware],
         client_max_size=config.intake.max_body_bytes,
+        # Bodies are decoded by web/request_body.py: a JSON answer for a broken one, no traceback.
+        handler_args={"auto_decompress": False},
     )
     runtime = Runtime(config, database_url, clock or SystemClock(), mqtt_password)
     app[RUNTIME] = runtime

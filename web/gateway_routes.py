@@ -11,7 +11,7 @@ from pydantic import Field, TypeAdapter, ValidationError
 
 from dispatch.alerts import AlertIn
 from dispatch.authz import Action
-from dispatch.errors import MalformedBody
+from dispatch.errors import DispatchError
 from dispatch.speaks_for import check_source
 from gateways import frigate, hotline
 from web.alerts import read_json
@@ -66,7 +66,7 @@ def _reject(request: web.Request, route: str, response: web.Response) -> web.Res
 async def _read(request: web.Request, route: str) -> Any:
     try:
         return await read_json(request)
-    except MalformedBody:
+    except DispatchError:  # not JSON, not decodable, not a JSON media type
         request.app[REJECTED][route] = request.app[REJECTED].get(route, 0) + 1
         raise
 
@@ -153,6 +153,7 @@ async def post_hotline_call(request: web.Request) -> web.Response:
         call = adapter.validate_python(data)
     except ValidationError as err:
         return _reject(request, "hotline", validation_error(err))
+    hotline.check_times(call, request.app[RUNTIME].service.time_window())
     alert = hotline.translate(call, request.app[RUNTIME].config)
     if alert is None:
         return json_response({"ignored": "no_category"}, 200)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -65,7 +65,7 @@ DISPATCHER_TASK_TRIGGERS = frozenset({TaskTrigger.CANCEL})
 
 
 class IncidentTriggerBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     reason: str | None = Field(
         None, max_length=2000, description="Why; lands in the timeline. resolve: the summary (required)."
@@ -80,7 +80,7 @@ class IncidentTriggerBody(BaseModel):
 
 
 class TaskTriggerBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     note: str | None = Field(None, max_length=2000, description="Responder's note (result, reason).")
 
@@ -109,6 +109,10 @@ def parse_time(value: str | None, field: str) -> float | None:
         raise InvalidInput(f"{field} must be an RFC 3339 time", field=field) from err
     if parsed.tzinfo is None:
         raise InvalidInput(f"{field} needs a UTC offset", field=field)
+    try:  # 9999-12-31T23:59:59-23:59 parses, yet lies past the last day UTC can name
+        parsed.astimezone(UTC)
+    except OverflowError as err:
+        raise InvalidInput(f"{field} is out of range: {value!r}", field=field) from err
     return parsed.timestamp()
 
 

@@ -26,12 +26,13 @@ REF_TEMPLATE = "#/components/schemas/{model}"
 H = TypeVar("H", bound=Callable[..., Any])
 
 ERROR_DESCRIPTIONS = {
-    400: "The body is not JSON.",
+    400: "The body is not JSON, or does not decode by its Content-Encoding.",
     401: "No bearer token, or an unknown one.",
     403: "The caller's role may not do this (or its gateway token does not speak for the alert's source).",
     404: "No such resource within the caller's jurisdiction subtree.",
     409: "The trigger is not allowed now; `state` and `allowed` say what is.",
     413: "The body, or the batch, is too large.",
+    415: "Content-Type is not JSON (application/json), or Content-Encoding is not gzip or deflate.",
     422: "A field or parameter is invalid; `field` names it.",
     429: "Too many wrong passwords in a row: wait `retry_after` seconds (also the Retry-After header).",
     503: "Not ready.",
@@ -281,7 +282,7 @@ def _operation(
     if handler_roles:
         errors |= {401, 403}
     if each.body is not None:
-        errors |= {400, 413, 422}
+        errors |= {400, 413, 415, 422}
         result["requestBody"] = {
             "required": each.body_required,
             "content": {"application/json": {"schema": schemas[("request", id(each.body))]}},

@@ -12,6 +12,7 @@ from pydantic import Field
 
 from dispatch import authz, queries, reports
 from dispatch.authz import Action
+from dispatch.clock import to_rfc3339
 from dispatch.config import Config, Tier
 from dispatch.errors import InvalidInput, NotFound
 from web import i18n
@@ -99,7 +100,12 @@ def _rows(config: Config, language: str, period: list[reports.IncidentTimes]) ->
     zone = ZoneInfo(config.timezone)
 
     def when(epoch: float | None) -> str:
-        return "" if epoch is None else datetime.fromtimestamp(epoch, zone).strftime("%Y-%m-%d %H:%M:%S")
+        if epoch is None:
+            return ""
+        try:
+            return datetime.fromtimestamp(float(epoch), zone).strftime("%Y-%m-%d %H:%M:%S")
+        except (OverflowError, OSError, ValueError, TypeError):
+            return to_rfc3339(epoch) or ""  # a stored time no calendar holds: shown, never a 500
 
     def seconds(start: float | None, end: float | None) -> str:
         return "" if start is None or end is None else f"{end - start:.0f}"

@@ -36,7 +36,7 @@ HOME = {
 
 
 class LoginBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     name: str = Field(min_length=1, max_length=256, description="The user name (`dispatch user add`).")
     password: str = Field(min_length=1, max_length=accounts.MAX_PASSWORD)

@@ -64,7 +64,7 @@ TABLET_TRIGGERS = frozenset({"accept", "decline", "depart", "arrive", "complete"
 
 
 class _Message(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # no "7" for a task id, no true for 1
 
 
 class AuthMessage(_Message):

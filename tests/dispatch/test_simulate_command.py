@@ -91,7 +91,9 @@ async def test_simulate_issues_its_own_tokens_in_the_servers_database(
         "location": {"lat": 28.838, "lon": 112.362},
     }
     response = await server.client.post(
-        "/api/v1/alerts", data=orjson.dumps(alert), headers={"Authorization": f"Bearer {credentials.gateway}"}
+        "/api/v1/alerts",
+        data=orjson.dumps(alert),
+        headers={"Authorization": f"Bearer {credentials.gateway}", "Content-Type": "application/json"},
     )
     assert response.status == 202, await response.text()
     assert credentials.desk is not None

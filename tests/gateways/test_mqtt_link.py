@@ -275,6 +275,9 @@ async def test_mqtt_metrics_count_alerts_on_the_mqtt_channel_and_the_link(start:
 
 # Bad input ---------------------------------------------------------------------------------------
 
+DEEP = b'{"a": ' * 300 + b"1" + b"}" * 300  # orjson writes at most 254 levels
+
+
 BAD_MESSAGES = [
     ("sensors/gw-1/alerts", b"{not json", "malformed_json"),
     ("sensors/gw-1/alerts", b"", "malformed_json"),
@@ -289,6 +292,21 @@ BAD_MESSAGES = [
     ("-frigate/events", b'{"type": "new"}', "invalid"),
     ("-frigate/reviews", b'{"type": "new", "after": {"id": "r"}}', "invalid"),
     ("-frigate/reviews", b"[]", "invalid"),
+    # Poisoned data: refused (and counted) like any other bad message, never left to come back.
+    ("sensors/gw-1/alerts", orjson.dumps(alert("x", observed_at="9999-12-31T23:59:59-23:59")), "invalid"),
+    ("sensors/gw-1/alerts", orjson.dumps(alert("x", severity=True)), "invalid"),
+    ("sensors/gw-1/alerts", orjson.dumps(alert("x", severity="2")), "invalid"),
+    ("sensors/gw-1/alerts", orjson.dumps(alert("x"))[:-1] + b', "attributes": ' + DEEP + b"}", "invalid"),
+    ("sensors/gw-1/alerts", b'{"a": ' * 1100 + b"1" + b"}" * 1100, "malformed_json"),
+    ("responders/grid-west-n-1/acks", b'{"task_id": "1", "trigger": "accept"}', "invalid"),
+    ("responders/grid-west-n-1/acks", b'{"task_id": true, "trigger": "accept"}', "invalid"),
+    ("responders/grid-west-n-1/location", b'{"lat": "28.1", "lon": 112.3}', "invalid"),
+    ("-frigate/events", orjson.dumps(recorded("new"))[:-2] + b', "region_data": ' + DEEP + b"}}", "invalid"),
+    (
+        "-frigate/events",
+        orjson.dumps({**recorded("new"), "after": {**recorded("new")["after"], "top_score": True}}),
+        "invalid",
+    ),
 ]
 
 
@@ -310,9 +328,12 @@ async def test_mqtt_bad_messages_are_counted_and_logged_and_the_loop_goes_on(
         expected[reason] = expected.get(reason, 0) + 1
     await eventually(lambda: dict(link.rejected) == expected, f"rejections {expected}, got {link.rejected}")
     assert await alert_count(harness) == 1
+    assert link.failed == 0
     warnings = [r.getMessage() for r in caplog.records if r.name == "gateways.mqtt_link"]
     assert any("unknown category" in line or "volcano" in line for line in warnings), warnings
     assert any("explode" in line for line in warnings)
+    assert any("observed_at" in line and "before 2000" not in line for line in warnings), warnings
+    assert any("attributes: nested 300 levels deep" in line for line in warnings), warnings
 
 
 async def test_mqtt_sensor_gateway_alert_for_a_source_it_does_not_speak_for_is_rejected(

@@ -124,7 +124,10 @@ REQUESTS: dict[Route, Request] = {
     # A camera the test config does not map: understood, ignored, nothing written.
     ("POST", "/api/v1/alerts/frigate"): Request(
         "/api/v1/alerts/frigate",
-        {"type": "update", "after": {"id": "1.0-a", "camera": "wharf", "label": "person", "start_time": 1.0}},
+        {
+            "type": "update",
+            "after": {"id": "1.0-a", "camera": "wharf", "label": "person", "start_time": 1_790_000_000.0},
+        },
     ),
     # One call about the west incident's flood: the first joins it, the others are duplicates.
     ("POST", "/api/v1/hotline/calls"): Request(

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import gzip
 import io
+import logging
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -15,6 +19,13 @@ from aiohttp import ClientResponse
 from dispatch.tables import alert_table, event_table, incident_table, task_table
 from tests.conftest import Harness, ServerFactory
 from tests.factories import alert, make_config
+from tests.gateways.test_alertmanager import SETTINGS as AM_SETTINGS
+from tests.gateways.test_alertmanager import _payload as am_payload
+from tests.gateways.test_cap import CAP
+from tests.gateways.test_frigate import FRIGATE
+from tests.gateways.test_frigate import recorded as frigate_recorded
+from tests.gateways.test_hotline import entry as hotline_entry
+from tests.gateways.test_hotline import telephony as hotline_telephony
 from web.incidents import DISPATCHER_TRIGGERS
 
 Snapshot = dict[str, Any]
@@ -76,6 +87,16 @@ def _without(name: str) -> bytes:
     body = alert("bad-1")
     del body[name]
     return _json(body)
+
+
+def _deep(levels: int) -> bytes:
+    """A JSON object nested `levels` deep, written by hand: orjson writes at most 254 levels."""
+    return b'{"a": ' * levels + b"1" + b"}" * levels
+
+
+def _with_raw(body: dict[str, Any], name: str, raw: bytes) -> bytes:
+    """`body` as JSON with one more field whose value is `raw` JSON text."""
+    return _json(body)[:-1] + b", " + _json(name) + b": " + raw + b"}"
 
 
 def _gateway(server: Harness) -> dict[str, str]:
@@ -146,7 +167,74 @@ INTAKE_CASES = [
         Case(_json(alert("bad-1", observed_at="yesterday")), 422, "invalid", "observed_at"),
         id="observed-at-not-a-date",
     ),
+    # Accepted once, this made every read of its incident a 500 (past year 9999 in UTC).
+    pytest.param(
+        Case(_json(alert("bad-1", observed_at="9999-12-31T23:59:59-23:59")), 422, "invalid", "observed_at"),
+        id="observed-at-past-year-9999",
+    ),
+    pytest.param(
+        Case(_json(alert("bad-1", observed_at="1999-12-31T23:59:59Z")), 422, "invalid", "observed_at"),
+        id="observed-at-before-2000",
+    ),
+    pytest.param(
+        # The test clock reads 2026-09-21T14:13:20Z; intake.max_future_skew is 10 minutes.
+        Case(_json(alert("bad-1", observed_at="2026-09-21T14:23:21Z")), 422, "invalid", "observed_at"),
+        id="observed-at-beyond-skew",
+    ),
+    pytest.param(
+        Case(
+            _batch_with_bad_fourth(alert("batch-3", source="gauge-13", observed_at="2999-01-01T00:00:00Z")),
+            422,
+            "invalid",
+            "alerts.3.observed_at",
+        ),
+        id="batch-fourth-observed-at-2999",
+    ),
     pytest.param(Case(_json(_no_place), 422, "invalid", "location"), id="neither-location-nor-jurisdiction"),
+    # Strict types: a JSON boolean or text is no number. `true` opened a grade I incident.
+    pytest.param(Case(_json(alert("bad-1", severity=True)), 422, "invalid", "severity"), id="severity-true"),
+    pytest.param(Case(_json(alert("bad-1", severity="2")), 422, "invalid", "severity"), id="severity-text-2"),
+    pytest.param(Case(_json(alert("bad-1", severity=2.0)), 422, "invalid", "severity"), id="severity-2.0"),
+    pytest.param(
+        Case(_json(alert("bad-1", location={"lat": "28.15", "lon": 112.1})), 422, "invalid", "location.lat"),
+        id="latitude-numeric-text",
+    ),
+    pytest.param(
+        Case(_json(alert("bad-1", location={"lat": True, "lon": 112.1})), 422, "invalid", "location.lat"),
+        id="latitude-true",
+    ),
+    pytest.param(
+        Case(_json({**alert("x"), "source_event_id": True}), 422, "invalid", "source_event_id"),
+        id="source-event-id-true",
+    ),
+    # Free-form values: orjson writes 254 levels at most; past that a stored alert was a 500.
+    pytest.param(
+        Case(_with_raw(alert("bad-1"), "attributes", _deep(300)), 422, "invalid", "attributes"),
+        id="attributes-300-deep",
+    ),
+    pytest.param(
+        Case(_with_raw(alert("bad-1"), "attributes", _deep(17)), 422, "invalid", "attributes"),
+        id="attributes-17-deep",
+    ),
+    pytest.param(
+        Case(_json(alert("bad-1", attributes={"note": "x" * (16 * 1024)})), 422, "invalid", "attributes"),
+        id="attributes-over-16-kib",
+    ),
+    pytest.param(
+        Case(
+            _json({"alerts": [alert("batch-0", source="gauge-10")]})[:-2]
+            + b", "
+            + _with_raw(alert("batch-1", source="gauge-11"), "attributes", _deep(255))
+            + b"]}",
+            422,
+            "invalid",
+            "alerts.1.attributes",
+        ),
+        id="batch-second-attributes-255-deep",
+    ),
+    # Deeper than orjson reads (1,024 levels): the body is refused as JSON, never a 500.
+    pytest.param(Case(_deep(1100), 400, "malformed_json", None), id="body-1100-deep"),
+    pytest.param(Case(b"[" * 600 + b"]" * 600, 422, "invalid", None), id="body-600-deep-list"),
     pytest.param(
         Case(_json(alert("bad-1", jurisdiction="atlantis")), 422, "invalid", "jurisdiction"),
         id="unknown-jurisdiction",
@@ -243,7 +331,7 @@ async def test_intake_bad_request_is_refused_and_changes_nothing(
 async def test_intake_bad_batch_can_be_resent_once_fixed(server: Harness, accepted: Snapshot) -> None:
     bad = alert("batch-3", source="gauge-13", category="volcano")
     response = await server.client.post(
-        "/api/v1/alerts", data=_batch_with_bad_fourth(bad), headers=server.auth("gateway")
+        "/api/v1/alerts", data=_batch_with_bad_fourth(bad), headers={**_JSON, **server.auth("gateway")}
     )
     await _error(response, 422, "invalid", "alerts.3.category")
 
@@ -407,6 +495,29 @@ OTHER_CASES = [
         ),
         id="task-extra-field",
     ),
+    pytest.param(
+        _request(
+            "POST", "/api/v1/incidents/1/merge", 422, "invalid", "into_incident_id", {"into_incident_id": "2"}
+        ),
+        id="merge-into-text-id",
+    ),
+    pytest.param(
+        _request(
+            "POST",
+            "/api/v1/incidents/1/reassign",
+            422,
+            "invalid",
+            "task_id",
+            {"task_id": True, "responder_id": "duty-west-1"},
+        ),
+        id="reassign-task-id-true",
+    ),
+    pytest.param(
+        _request(
+            "POST", "/api/v1/session", 422, "invalid", "password", {"name": "wang", "password": 123456789}
+        ),
+        id="login-password-number",
+    ),
     pytest.param(_request("GET", "/api/v1/nowhere", 404, "not_found", None), id="unknown-path"),
     pytest.param(_request("DELETE", "/api/v1/alerts", 405, "method_not_allowed", None), id="wrong-method"),
 ]
@@ -476,3 +587,556 @@ async def test_incident_illegal_transition_offers_only_triggers_the_caller_may_s
     error = await _error(response, 409, "illegal_transition", "trigger")
     # Each trigger offered must be one this endpoint takes, or the client is sent in a circle.
     assert set(error["allowed"]) <= set(DISPATCHER_TRIGGERS)
+
+
+# Media types and content codings --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Sent:
+    """A request to any intake or action route with the headers that make it wrong."""
+
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    status: int
+    code: str
+    field: str | None
+    role: str = "gateway"
+
+
+_GOOD = _json(alert("bad-1"))
+
+
+def _raw_deflate(data: bytes) -> bytes:
+    """Deflate without the zlib wrapper, as some senders write HTTP's `deflate`."""
+    packer = zlib.compressobj(wbits=-15)
+    return packer.compress(data) + packer.flush()
+
+
+_JSON = {"Content-Type": "application/json"}
+
+MEDIA_CASES = [
+    pytest.param(
+        Sent(
+            "/api/v1/alerts",
+            {"Content-Type": "text/plain"},
+            _GOOD,
+            415,
+            "unsupported_media_type",
+            "Content-Type",
+        ),
+        id="alerts-text-plain",
+    ),
+    pytest.param(
+        Sent(
+            "/api/v1/alerts",
+            {"Content-Type": "application/xml"},
+            _GOOD,
+            415,
+            "unsupported_media_type",
+            "Content-Type",
+        ),
+        id="alerts-application-xml",
+    ),
+    pytest.param(
+        Sent(
+            "/api/v1/alerts",
+            {"Content-Type": "application/x-www-form-urlencoded"},
+            _GOOD,
+            415,
+            "unsupported_media_type",
+            "Content-Type",
+        ),
+        id="alerts-form",
+    ),
+    pytest.param(
+        Sent(
+            "/api/v1/alerts/alertmanager",
+            {"Content-Type": "text/plain"},
+            _GOOD,
+            415,
+            "unsupported_media_type",
+            "Content-Type",
+        ),
+        id="alertmanager-text-plain",
+    ),
+    pytest.param(
+        Sent(
+            "/api/v1/alerts/frigate",
+            {"Content-Type": "text/plain"},
+            _GOOD,
+            415,
+            "unsupported_media_type",
+            "Content-Type",
+        ),
+        id="frigate-text-plain",
+    ),
+    pytest.param(
+        Sent(
+            "/api/v1/hotline/calls",
+            {"Content-Type": "application/xml"},
+            _GOOD,
+            415,
+            "unsupported_media_type",
+            "Content-Type",
+        ),
+        id="hotline-application-xml",
+    ),
+    pytest.param(
+        Sent(
+            "/api/v1/incidents/1/resolve",
+            {"Content-Type": "text/plain"},
+            _json({"reason": "done"}),
+            415,
+            "unsupported_media_type",
+            "Content-Type",
+            "admin",
+        ),
+        id="resolve-text-plain",
+    ),
+    pytest.param(
+        Sent(
+            "/api/v1/alerts/cap",
+            {"Content-Type": "application/json"},
+            _GOOD,
+            415,
+            "unsupported_media_type",
+            None,
+        ),
+        id="cap-json",
+    ),
+    # A body that is not what its Content-Encoding says: a 500 and two tracebacks before.
+    pytest.param(
+        Sent(
+            "/api/v1/alerts",
+            {**_JSON, "Content-Encoding": "deflate"},
+            b"garbage" * 20,
+            400,
+            "bad_encoding",
+            "Content-Encoding",
+        ),
+        id="deflate-garbage",
+    ),
+    pytest.param(
+        Sent(
+            "/api/v1/alerts",
+            {**_JSON, "Content-Encoding": "gzip"},
+            b"garbage" * 20,
+            400,
+            "bad_encoding",
+            "Content-Encoding",
+        ),
+        id="gzip-garbage",
+    ),
+    pytest.param(
+        Sent(
+            "/api/v1/alerts",
+            {**_JSON, "Content-Encoding": "gzip"},
+            gzip.compress(_GOOD)[:-8],
+            400,
+            "bad_encoding",
+            "Content-Encoding",
+        ),
+        id="gzip-truncated",
+    ),
+    # Before: a text/plain 400 asking the operator to install Brotli.
+    pytest.param(
+        Sent(
+            "/api/v1/alerts",
+            {**_JSON, "Content-Encoding": "br"},
+            b"\x0b\x02\x80{}\x03",
+            415,
+            "unsupported_media_type",
+            "Content-Encoding",
+        ),
+        id="brotli",
+    ),
+    pytest.param(
+        Sent(
+            "/api/v1/alerts",
+            {**_JSON, "Content-Encoding": "zstd"},
+            _GOOD,
+            415,
+            "unsupported_media_type",
+            "Content-Encoding",
+        ),
+        id="zstd",
+    ),
+    pytest.param(
+        Sent(
+            "/api/v1/alerts/cap",
+            {"Content-Type": "application/xml", "Content-Encoding": "deflate"},
+            b"<alert/>",
+            400,
+            "bad_encoding",
+            "Content-Encoding",
+        ),
+        id="cap-deflate-garbage",
+    ),
+    pytest.param(
+        Sent(
+            "/api/v1/alerts",
+            {**_JSON, "Content-Encoding": "gzip"},
+            gzip.compress(_json(alert("bad-1", description="x" * (2 * 1024 * 1024)))),
+            413,
+            "too_large",
+            None,
+        ),
+        id="gzip-bomb-over-body-limit",
+    ),
+]
+
+
+@pytest.mark.parametrize("case", MEDIA_CASES)
+async def test_media_type_or_coding_refused_as_json_without_traceback(
+    server: Harness, accepted: Snapshot, case: Sent, caplog: pytest.LogCaptureFixture
+) -> None:
+    headers = {**case.headers, **server.auth(case.role)}
+
+    response = await server.client.post(case.path, data=case.body, headers=headers)
+
+    await _error(response, case.status, case.code, case.field)
+    assert await _snapshot(server) == accepted
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info] == []
+
+
+@pytest.mark.parametrize(
+    ("headers", "body"),
+    [
+        pytest.param({"Content-Encoding": "gzip"}, gzip.compress(_json(alert("zipped"))), id="gzip"),
+        pytest.param(
+            {"Content-Encoding": "deflate"}, zlib.compress(_json(alert("zipped"))), id="deflate-zlib"
+        ),
+        pytest.param(
+            {"Content-Encoding": "deflate"},
+            _raw_deflate(_json(alert("zipped"))),
+            id="deflate-raw",
+        ),
+        pytest.param(
+            {"Content-Type": "application/json; charset=utf-8"}, _json(alert("zipped")), id="charset"
+        ),
+        pytest.param({"Content-Type": "application/alert+json"}, _json(alert("zipped")), id="plus-json"),
+    ],
+)
+async def test_intake_takes_json_compressed_or_with_parameters(
+    server: Harness, headers: dict[str, str], body: bytes
+) -> None:
+    response = await server.client.post(
+        "/api/v1/alerts", data=body, headers={**_JSON, **headers, **server.auth("gateway")}
+    )
+
+    assert response.status == 202, await response.text()
+    assert (await response.json())["duplicate"] is False
+    assert (await _snapshot(server))["counts"]["alert"] == 1
+
+
+# Gateways' own formats ----------------------------------------------------------------------------
+
+_CAP_ALERT = (Path(__file__).parents[1] / "gateways" / "fixtures" / "cap" / "yj_flood_alert.xml").read_text()
+_DEEP_MARK = b'"__deep__"'
+
+
+def _cap(**replace: str) -> bytes:
+    """The recorded CAP flood alert with some text swapped (before → after)."""
+    text = _CAP_ALERT
+    for before, after in replace.items():
+        assert before in text, before
+        text = text.replace(before, after, 1)
+    return text.encode()
+
+
+def _cap_info_extra(xml: str) -> bytes:
+    return _CAP_ALERT.replace("<headline>", xml + "<headline>", 1).encode()
+
+
+def _am(*, status: str = "firing", deep: str | None = None, **fields: Any) -> bytes:
+    """A recorded Alertmanager notification with fields of its first alert changed."""
+    payload = am_payload("firing.json" if status == "firing" else "resolved.json")
+    payload["alerts"][0].update(fields)
+    if deep is not None:
+        payload["alerts"][0][deep] = "__deep__"
+    return _json(payload).replace(_DEEP_MARK, _deep(300))
+
+
+def _frigate(*, deep: str | None = None, **after: Any) -> bytes:
+    """A recorded Frigate `new` message with fields of `after` changed."""
+    message = frigate_recorded("new")
+    message["after"].update(after)
+    if deep is not None:
+        message["after"][deep] = "__deep__"
+    return _json(message).replace(_DEEP_MARK, _deep(300))
+
+
+@dataclass(frozen=True)
+class Foreign:
+    path: str
+    body: bytes
+    field: str
+    content_type: str = "application/json"
+
+
+GATEWAY_CASES = [
+    # Times (the test clock reads 2026-09-21T14:13:20Z, intake.max_future_skew is 10 minutes)
+    pytest.param(
+        Foreign(
+            "/api/v1/hotline/calls",
+            _json(hotline_entry(received_at="9999-12-31T23:59:59-23:59")),
+            "received_at",
+        ),
+        id="hotline-received-at-9999",
+    ),
+    pytest.param(
+        Foreign(
+            "/api/v1/hotline/calls",
+            _json(hotline_telephony(occurred_at="1999-12-31T00:00:00Z")),
+            "occurred_at",
+        ),
+        id="telephony-occurred-at-1999",
+    ),
+    pytest.param(
+        Foreign(
+            "/api/v1/hotline/calls",
+            _json(hotline_telephony(occurred_at="2026-09-21T15:00:00Z")),
+            "occurred_at",
+        ),
+        id="telephony-occurred-at-47-minutes-ahead",
+    ),
+    pytest.param(
+        Foreign(
+            "/api/v1/alerts/alertmanager", _am(startsAt="9999-12-31T23:59:59-23:59"), "alerts.0.startsAt"
+        ),
+        id="alertmanager-starts-at-9999",
+    ),
+    pytest.param(
+        Foreign("/api/v1/alerts/alertmanager", _am(startsAt="2026-07-01T00:00:15"), "alerts.0.startsAt"),
+        id="alertmanager-starts-at-without-offset",
+    ),
+    pytest.param(
+        Foreign(
+            "/api/v1/alerts/alertmanager",
+            _am(status="resolved", endsAt="2027-01-01T00:00:00Z"),
+            "alerts.0.endsAt",
+        ),
+        id="alertmanager-resolved-ends-at-ahead",
+    ),
+    pytest.param(
+        Foreign("/api/v1/alerts/alertmanager", _am(endsAt="9999-12-31T23:59:59-23:59"), "alerts.0.endsAt"),
+        id="alertmanager-firing-ends-at-9999",
+    ),
+    pytest.param(
+        Foreign(
+            "/api/v1/alerts/cap",
+            _cap(**{"2026-07-01T08:00:00+08:00": "9999-12-31T23:59:59-23:59"}),
+            "sent",
+            "application/xml",
+        ),
+        id="cap-sent-9999",
+    ),
+    pytest.param(
+        Foreign(
+            "/api/v1/alerts/cap",
+            _cap_info_extra("<expires>2099-01-01T00:00:00Z</expires>"),
+            "info.expires",
+            "application/xml",
+        ),
+        id="cap-expires-2099",
+    ),
+    pytest.param(
+        Foreign(
+            "/api/v1/alerts/cap", _cap_info_extra("<onset>soon</onset>"), "info.onset", "application/xml"
+        ),
+        id="cap-onset-not-a-time",
+    ),
+    pytest.param(
+        Foreign(
+            "/api/v1/alerts/cap",
+            _cap_info_extra("<effective>1999-06-01T00:00:00Z</effective>"),
+            "info.effective",
+            "application/xml",
+        ),
+        id="cap-effective-1999",
+    ),
+    pytest.param(
+        Foreign("/api/v1/alerts/frigate", _frigate(start_time=0), "after.start_time"),
+        id="frigate-start-time-1970",
+    ),
+    # Strict types
+    pytest.param(
+        Foreign("/api/v1/hotline/calls", _json(hotline_entry(severity=True)), "severity"),
+        id="hotline-severity-true",
+    ),
+    pytest.param(
+        Foreign("/api/v1/hotline/calls", _json(hotline_entry(severity="1")), "severity"),
+        id="hotline-severity-text",
+    ),
+    pytest.param(
+        Foreign("/api/v1/hotline/calls", _json(hotline_entry(callback_wanted="yes")), "callback_wanted"),
+        id="hotline-callback-wanted-text",
+    ),
+    pytest.param(
+        Foreign("/api/v1/hotline/calls", _json(hotline_telephony(cell_radius_m="500")), "cell_radius_m"),
+        id="telephony-cell-radius-text",
+    ),
+    pytest.param(
+        Foreign(
+            "/api/v1/alerts/alertmanager",
+            _json({**am_payload("firing.json"), "truncatedAlerts": "0"}),
+            "truncatedAlerts",
+        ),
+        id="alertmanager-truncated-alerts-text",
+    ),
+    pytest.param(
+        Foreign(
+            "/api/v1/alerts/alertmanager", _am(labels={"alertname": "x", "lat": 28.1}), "alerts.0.labels.lat"
+        ),
+        id="alertmanager-label-number",
+    ),
+    pytest.param(
+        Foreign("/api/v1/alerts/frigate", _frigate(top_score=True), "after.top_score"),
+        id="frigate-score-true",
+    ),
+    pytest.param(
+        Foreign("/api/v1/alerts/frigate", _frigate(top_score="0.9"), "after.top_score"),
+        id="frigate-score-text",
+    ),
+    pytest.param(
+        Foreign("/api/v1/alerts/frigate", _frigate(false_positive=0), "after.false_positive"),
+        id="frigate-false-positive-0",
+    ),
+    pytest.param(
+        Foreign("/api/v1/alerts/frigate", _frigate(start_time="1790000000.4"), "after.start_time"),
+        id="frigate-start-time-text",
+    ),
+    # Free-form values: depth and size
+    pytest.param(
+        Foreign("/api/v1/alerts/frigate", _frigate(deep="sub_label"), "after.sub_label"),
+        id="frigate-sub-label-300-deep",
+    ),
+    pytest.param(
+        Foreign("/api/v1/alerts/frigate", _frigate(sub_label=["x" * 2000, 0.9]), "after.sub_label"),
+        id="frigate-sub-label-2-kib",
+    ),
+    pytest.param(
+        Foreign("/api/v1/alerts/frigate", _frigate(deep="region_data"), "after"),
+        id="frigate-unknown-field-300-deep",
+    ),
+    pytest.param(
+        Foreign("/api/v1/alerts/alertmanager", _am(deep="extra"), "alerts.0"),
+        id="alertmanager-unknown-field-300-deep",
+    ),
+    pytest.param(
+        Foreign(
+            "/api/v1/alerts/alertmanager",
+            _am(annotations={"summary": "flood", "runbook": "x" * (17 * 1024)}),
+            "alerts.0.annotations",
+        ),
+        id="alertmanager-annotations-17-kib",
+    ),
+    pytest.param(
+        Foreign(
+            "/api/v1/alerts/cap",
+            _cap_info_extra(
+                "<parameter><valueName>layer</valueName><value>" + "x" * (17 * 1024) + "</value></parameter>"
+            ),
+            "info.parameter",
+            "application/xml",
+        ),
+        id="cap-parameter-17-kib",
+    ),
+    pytest.param(
+        Foreign(
+            "/api/v1/hotline/calls",
+            _with_raw(hotline_entry(), "statement_extra", _deep(300)),
+            "statement_extra",
+        ),
+        id="hotline-unknown-field-300-deep",
+    ),
+]
+
+
+@pytest.fixture
+async def gateways_server(make_server: ServerFactory) -> Harness:
+    return await make_server(make_config(frigate=FRIGATE, cap=CAP, alertmanager=AM_SETTINGS))
+
+
+@pytest.mark.parametrize("case", GATEWAY_CASES)
+async def test_gateway_bad_message_is_refused_naming_the_field(
+    gateways_server: Harness, case: Foreign
+) -> None:
+    server = gateways_server
+    await server.post_alert(alert("good-1"))
+    before = await _snapshot(server)
+
+    response = await server.client.post(
+        case.path, data=case.body, headers={"Content-Type": case.content_type, **server.auth("gateway")}
+    )
+
+    await _error(response, 422, "invalid", case.field)
+    assert await _snapshot(server) == before
+
+
+# What stays accepted at the edges of those rules --------------------------------------------------
+
+ACCEPTED_AT_THE_EDGE = [
+    # Exactly intake.max_future_skew (10 minutes) ahead of the test clock.
+    pytest.param(
+        Foreign("/api/v1/alerts", _json(alert("edge-1", observed_at="2026-09-21T14:23:20Z")), ""), id="skew"
+    ),
+    pytest.param(
+        Foreign("/api/v1/alerts", _json(alert("edge-1", observed_at="2000-01-01T00:00:00Z")), ""),
+        id="year-2000",
+    ),
+    pytest.param(
+        Foreign("/api/v1/alerts", _with_raw(alert("edge-1"), "attributes", _deep(16)), ""), id="16-deep"
+    ),
+    pytest.param(
+        Foreign("/api/v1/alerts", _json(alert("edge-1", location={"lat": 28, "lon": 112})), ""),
+        id="whole-degrees",
+    ),
+    # Alertmanager's forecast of a firing alert's end, and CAP's expiry two days ahead.
+    pytest.param(
+        Foreign("/api/v1/alerts/alertmanager", _am(endsAt="2026-09-21T15:13:20Z"), ""),
+        id="firing-ends-at-ahead",
+    ),
+    pytest.param(
+        Foreign(
+            "/api/v1/alerts/cap",
+            _cap_info_extra("<expires>2026-09-23T14:00:00+08:00</expires>"),
+            "",
+            "application/xml",
+        ),
+        id="cap-expires-in-two-days",
+    ),
+    pytest.param(
+        Foreign("/api/v1/alerts/frigate", _frigate(sub_label=["Bob", 0.92], score=1), ""),
+        id="frigate-integer-score",
+    ),
+]
+
+
+@pytest.mark.parametrize("case", ACCEPTED_AT_THE_EDGE)
+async def test_gateway_message_at_the_edge_is_accepted(gateways_server: Harness, case: Foreign) -> None:
+    response = await gateways_server.client.post(
+        case.path,
+        data=case.body,
+        headers={"Content-Type": case.content_type, **gateways_server.auth("gateway")},
+    )
+
+    assert response.status in (200, 202), await response.text()
+    assert (await _snapshot(gateways_server))["counts"]["alert"] >= (1 if response.status == 202 else 0)
+
+
+async def test_intake_max_future_skew_is_configurable(make_server: ServerFactory) -> None:
+    server = await make_server(make_config(intake={"max_future_skew": "1h"}))
+
+    await server.post_alert(alert("ahead-50m", observed_at="2026-09-21T15:03:20Z"))
+    response = await server.client.post(
+        "/api/v1/alerts",
+        json=alert("ahead-70m", observed_at="2026-09-21T15:23:20Z"),
+        headers=server.auth("gateway"),
+    )
+
+    error = await _error(response, 422, "invalid", "observed_at")
+    assert "3600 s ahead" in error["message"]
+    assert (await _snapshot(server))["counts"]["alert"] == 1

@@ -279,8 +279,23 @@ async def test_ws_allowed_origin_from_config_may_connect(make_server: ServerFact
         ({"type": "trigger", "id": "x", "task_id": "seven", "trigger": "accept"}, "invalid"),
         ({"type": "position", "lat": 200, "lon": 0}, "invalid"),
         ({"type": "trigger", "id": "x", "task_id": 1, "trigger": "close"}, "illegal_transition"),
+        # Strict types: text or a boolean is no number, even when it reads as one.
+        ({"type": "trigger", "id": "x", "task_id": "1", "trigger": "accept"}, "invalid"),
+        ({"type": "trigger", "id": "x", "task_id": True, "trigger": "accept"}, "invalid"),
+        ({"type": "position", "lat": "28.1", "lon": 112.3}, "invalid"),
+        ({"type": "resume", "after": "0"}, "invalid"),
     ],
-    ids=["not-json", "unknown-type", "wrong-type", "latitude-200", "not-a-tablet-trigger"],
+    ids=[
+        "not-json",
+        "unknown-type",
+        "wrong-type",
+        "latitude-200",
+        "not-a-tablet-trigger",
+        "task-id-text",
+        "task-id-true",
+        "latitude-text",
+        "resume-after-text",
+    ],
 )
 async def test_ws_bad_input_gets_an_error_and_changes_nothing(
     server: Harness, message: Any, code: str

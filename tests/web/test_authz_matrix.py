@@ -566,7 +566,7 @@ OUTSIDE_THE_BINDING: dict[str, tuple[str, Any, str, str]] = {
     ),
     "frigate": (
         "/api/v1/alerts/frigate",
-        {"type": "new", "after": {"id": "1.0-a", "camera": "wharf", "label": "person", "start_time": 1.0}},
+        {"type": "new", "after": {"id": "1.0-a", "camera": "wharf", "label": "person", "start_time": 1_790_000_000.0}},
         "after.camera",
         "frigate:wharf",
     ),

@@ -11,6 +11,7 @@ from enum import StrEnum
 from dispatch.auth import Principal, Role
 from dispatch.config import Config, Tier
 from dispatch.errors import Forbidden, NotFound
+from dispatch.mutual_aid import lenders_to
 
 
 class Action(StrEnum):
@@ -81,6 +82,25 @@ def scope(principal: Principal, config: Config) -> list[str] | None:
     return [node.id for node in config.jurisdictions if config.is_within(node.id, principal.jurisdiction_id)]
 
 
+def responder_scope(principal: Principal, config: Config) -> list[str] | None:
+    """Jurisdictions whose units the principal may task: its scope and what mutual aid lends it."""
+    own = scope(principal, config)
+    if own is None or principal.jurisdiction_id is None:
+        return own
+    lenders = lenders_to(config, principal.jurisdiction_id)
+    lent = [
+        node.id
+        for node in config.jurisdictions
+        if node.id not in own and any(config.is_within(node.id, lender) for lender in lenders)
+    ]
+    return own + lent
+
+
+def may_task(principal: Principal, config: Config, responder_jurisdiction_id: str) -> bool:
+    found = responder_scope(principal, config)
+    return found is None or responder_jurisdiction_id in found
+
+
 def map_scope(principal: Principal, config: Config) -> list[str] | None:
     """Jurisdictions whose outlines the principal's map shows; None means every one.
 
@@ -133,3 +153,19 @@ def check_task(
         return
     if not sees_incident(principal, config, jurisdiction_id, owner_id):
         raise NotFound(f"task {task_id} does not exist", field="id")
+
+
+def check_touched_incident(
+    principal: Principal, config: Config, incident_id: int, place: tuple[str, str] | None, field: str
+) -> None:
+    """An incident an action names besides its own (a merge's target): missing or hidden alike."""
+    if place is None or not sees_incident(principal, config, *place):
+        raise NotFound(f"incident {incident_id} does not exist", field=field)
+
+
+def check_responder(
+    principal: Principal, config: Config, responder_id: str, jurisdiction_id: str | None
+) -> None:
+    """A unit to task: in the caller's scope or lent to it by mutual aid; else as if missing."""
+    if jurisdiction_id is None or not may_task(principal, config, jurisdiction_id):
+        raise NotFound(f"responder {responder_id!r} does not exist", field="responder_id")

@@ -30,6 +30,7 @@ from dispatch.gateway_config import FrigatePlace as FrigatePlace
 from dispatch.gateway_config import FrigateRule as FrigateRule
 from dispatch.gateway_config import Mqtt as Mqtt
 from dispatch.geo import OVERLAP_TOLERANCE, GeoPolygon, Position, Strict
+from dispatch.mutual_aid import MutualAid, check_mutual_aid
 from dispatch.screens_config import Language, MapSettings, Sessions, check_timezone
 
 
@@ -192,6 +193,10 @@ class Config(Strict):
     policies: dict[Identifier, Policy] = Field(min_length=1)
     categories: list[Category] = Field(min_length=1)
     responders: list[Responder] = Field(default_factory=list)
+    mutual_aid: list[MutualAid] = Field(
+        default_factory=list,
+        description="Who may borrow whose units across jurisdictions; none: each subtree its own units.",
+    )
     cap: CapGateway = Field(default_factory=CapGateway, description="CAP 1.2 warning intake.")
     alertmanager: AlertmanagerGateway = Field(
         default_factory=AlertmanagerGateway, description="Prometheus Alertmanager webhook intake."
@@ -261,6 +266,7 @@ class Config(Strict):
         self._check_policies()
         self._check_categories()
         self._check_responders()
+        check_mutual_aid(self)
         self._check_alert_gateways()
         self._check_frigate()
         self._check_mqtt()

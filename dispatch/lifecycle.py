@@ -150,7 +150,7 @@ class IncidentLifecycle:
             try:
                 target = repository.incident(tx.connection, into)
             except NotFound as err:
-                raise InvalidInput(str(err), field="into_incident_id") from err
+                raise NotFound(str(err), field="into_incident_id") from err
             if target["state"] not in OPEN_INCIDENT_STATES:
                 raise InvalidInput(f"incident {into} is {target['state']}", field="into_incident_id")
             change.merge_target = target
@@ -161,7 +161,7 @@ class IncidentLifecycle:
             raise InvalidInput(f"{trigger} needs responder_id", field="responder_id")
         responder = repository.responder(tx.connection, responder_id)
         if responder is None:
-            raise InvalidInput(f"no responder {responder_id!r}", field="responder_id")
+            raise NotFound(f"responder {responder_id!r} does not exist", field="responder_id")
         if responder["status"] == "off_duty":
             raise InvalidInput(f"responder {responder_id!r} is off duty", field="responder_id")
         return responder
@@ -175,7 +175,7 @@ class IncidentLifecycle:
         # A task of another incident is reported like a missing one: ids elsewhere stay private.
         task = next((each for each in tasks if each["id"] == task_id), None)
         if task is None:
-            raise InvalidInput(f"incident {row['id']} has no task {task_id}", field="task_id")
+            raise NotFound(f"incident {row['id']} has no task {task_id}", field="task_id")
         if task["state"] not in OPEN_TASK_STATES:
             raise InvalidInput(f"task {task_id} is {task['state']}, no longer open", field="task_id")
         responder = self._on_duty_responder(tx, "reassign", change.params.get("responder_id"))

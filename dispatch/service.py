@@ -9,7 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from dispatch import authz, repository
+from dispatch import authz, queries, repository
 from dispatch.alert_status import AlertStatus, AlertStatusChange, AlertUpdate
 from dispatch.alerts import AlertIn
 from dispatch.auth import Principal, Role
@@ -148,6 +148,7 @@ class DispatchService:
         def command(tx: Tx) -> Outcome:
             row = repository.incident(tx.connection, incident_id)
             self._check_scope(principal, row)
+            self._check_touched(tx, principal, row, trigger, params or {})
             changed = self.incidents.fire(
                 tx,
                 row,
@@ -222,6 +223,25 @@ class DispatchService:
             incident["jurisdiction_id"],
             incident["owner_jurisdiction_id"],
         )
+
+    def _check_touched(
+        self, tx: Tx, principal: Principal, row: Row, trigger: str, params: Mapping[str, Any]
+    ) -> None:
+        """What the trigger names besides its incident is in the caller's scope too.
+
+        Checked in the same transaction as the change, so both see the same rows. A task named
+        by reassign must be one of this incident's (the lifecycle checks), so it is in scope.
+        """
+        into = params.get("into_incident_id")
+        if trigger == "merge" and isinstance(into, int) and into != row["id"]:
+            place = queries.incident_scope_ids(tx.connection, into)
+            authz.check_touched_incident(principal, self.config, into, place, "into_incident_id")
+        responder_id = params.get("responder_id")
+        if trigger in ("assign", "reassign") and isinstance(responder_id, str) and responder_id:
+            unit = repository.responder(tx.connection, responder_id)
+            authz.check_responder(
+                principal, self.config, responder_id, None if unit is None else unit["jurisdiction_id"]
+            )
 
     # Deadlines --------------------------------------------------------------------------------
 

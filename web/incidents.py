@@ -204,9 +204,9 @@ async def incident_suggestions(request: web.Request) -> web.Response:
     limit = parse_int(request.query.get("limit", "10"), "limit")
     if not 1 <= limit <= queries.MAX_SUGGESTIONS:
         raise InvalidInput(f"limit is 1 to {queries.MAX_SUGGESTIONS}", field="limit")
-    scope = _scope(request, principal)
+    units = authz.responder_scope(principal, runtime.config)  # its own, and those mutual aid lends it
     body = await runtime.read(
-        lambda connection: queries.suggestions(connection, runtime.config, incident_id, limit, scope)
+        lambda connection: queries.suggestions(connection, runtime.config, incident_id, limit, units)
     )
     if body is None:
         raise NotFound(f"incident {incident_id} does not exist", field="id")

@@ -23,8 +23,8 @@ import pytest
 import websockets
 from aiohttp import ClientResponse
 
-from tests.conftest import Harness
-from tests.factories import EAST_N, WEST_N, alert
+from tests.conftest import Harness, ServerFactory
+from tests.factories import EAST_N, WEST_N, alert, make_config
 
 WAIT = 10.0  # a safety net against hangs, never a timing assertion
 MISSING_ID = 999_999
@@ -474,3 +474,228 @@ async def test_authz_matrix_websocket_message_answers_each_caller(
 
     assert outcomes == WS_MATRIX[message_type]
     assert set(MESSAGES) == set(WS_MATRIX)
+
+
+# What an action touches -----------------------------------------------------------------------
+# The incident in the path is only the first thing a trigger touches: a merge's target, a
+# reassign's or assign's responder and a task are all checked against the caller's scope, and
+# each one out of scope answers exactly as a missing one (404), changing nothing.
+
+WEST_DESK = CALLERS[WEST]
+MUTUAL_AID_WEST_FROM_EAST = [{"borrower": "west", "lenders": ["east"]}]
+
+
+@dataclass(frozen=True)
+class Touch:
+    """One trigger of the west dispatcher's that names something of town east (or nothing real)."""
+
+    path: str
+    """Formatted with `incident`, `task`, `east_incident`, `east_task` and `target`."""
+    body: dict[str, Any]
+    field: str
+    """The field the 404 names."""
+    hidden: Any
+    """The east thing it names, from the towns."""
+
+
+TOUCHES: dict[str, Touch] = {
+    "merge into another town's incident": Touch(
+        "/api/v1/incidents/{incident}/merge",
+        {"into_incident_id": "{target}", "reason": "same flood"},
+        "into_incident_id",
+        lambda towns: towns.east_incident,
+    ),
+    "reassign to another town's responder": Touch(
+        "/api/v1/incidents/{incident}/reassign",
+        {"task_id": "{task}", "responder_id": "{target}", "reason": "closer"},
+        "responder_id",
+        lambda towns: "duty-east-1",
+    ),
+    "assign another town's responder": Touch(
+        "/api/v1/incidents/{incident}/assign",
+        {"responder_id": "{target}", "reason": "more hands"},
+        "responder_id",
+        lambda towns: "duty-east-1",
+    ),
+    "reassign another incident's task": Touch(
+        "/api/v1/incidents/{incident}/reassign",
+        {"task_id": "{target}", "responder_id": "duty-west-1", "reason": "closer"},
+        "task_id",
+        lambda towns: towns.east_task,
+    ),
+}
+MISSING: dict[str, Any] = {
+    "into_incident_id": MISSING_ID,
+    "responder_id": "grid-nowhere-1",
+    "task_id": MISSING_ID,
+}
+
+
+@dataclass(frozen=True)
+class TwoTowns:
+    incident: int
+    task: int
+    east_incident: int
+    east_task: int
+
+
+@pytest.fixture
+async def two_towns(server: Harness, towns: Towns) -> TwoTowns:
+    [east_task] = (await server.incident(towns.east_incident))["tasks"]
+    return TwoTowns(towns.incident, towns.task, towns.east_incident, east_task["id"])
+
+
+async def _world(server: Harness, two_towns: TwoTowns) -> dict[str, Any]:
+    """Everything a touch could change: both incidents as an admin reads them, and the units."""
+    responders = await server.client.get("/api/v1/responders", headers=server.auth("admin"))
+    return {
+        "west": await server.incident(two_towns.incident),
+        "east": await server.incident(two_towns.east_incident),
+        "responders": (await responders.json())["responders"],
+    }
+
+
+async def _touch(server: Harness, two_towns: TwoTowns, touch: Touch, target: Any) -> ClientResponse:
+    body = {key: target if value == "{target}" else value for key, value in touch.body.items()}
+    if body.get("task_id") == "{task}":
+        body["task_id"] = two_towns.task
+    path = touch.path.format(incident=two_towns.incident)
+    return await server.client.post(path, json=body, headers=_bearer(_token(server, WEST_DESK)))
+
+
+@pytest.mark.parametrize("touch", list(TOUCHES))
+async def test_authz_touching_another_towns_resource_answers_like_missing(
+    server: Harness, two_towns: TwoTowns, touch: str
+) -> None:
+    what = TOUCHES[touch]
+    before = await _world(server, two_towns)
+
+    hidden = await _touch(server, two_towns, what, what.hidden(two_towns))
+    missing = await _touch(server, two_towns, what, MISSING[what.field])
+
+    assert (hidden.status, missing.status) == (404, 404), await hidden.text()
+    hidden_error, missing_error = (await hidden.json())["error"], (await missing.json())["error"]
+    assert (hidden_error["code"], hidden_error["field"]) == ("not_found", what.field)
+    named = str(what.hidden(two_towns))
+    assert hidden_error["message"].replace(named, "X") == missing_error["message"].replace(
+        str(MISSING[what.field]), "X"
+    )
+    assert await _world(server, two_towns) == before
+
+
+async def test_authz_merge_from_another_towns_incident_answers_like_missing(
+    server: Harness, two_towns: TwoTowns
+) -> None:
+    before = await _world(server, two_towns)
+    headers = _bearer(_token(server, WEST_DESK))
+
+    hidden = await server.client.post(
+        f"/api/v1/incidents/{two_towns.east_incident}/merge",
+        json={"into_incident_id": two_towns.incident},
+        headers=headers,
+    )
+    missing = await server.client.post(
+        f"/api/v1/incidents/{MISSING_ID}/merge",
+        json={"into_incident_id": two_towns.incident},
+        headers=headers,
+    )
+
+    assert (hidden.status, missing.status) == (404, 404)
+    assert (await hidden.json())["error"]["message"].replace(str(two_towns.east_incident), "N") == (
+        await missing.json()
+    )["error"]["message"].replace(str(MISSING_ID), "N")
+    assert await _world(server, two_towns) == before
+
+
+@pytest.mark.parametrize("trigger", ["cancel"])
+async def test_authz_acting_on_another_towns_task_answers_like_missing(
+    server: Harness, two_towns: TwoTowns, trigger: str
+) -> None:
+    before = await _world(server, two_towns)
+    headers = _bearer(_token(server, WEST_DESK))
+
+    hidden = await server.client.post(f"/api/v1/tasks/{two_towns.east_task}/{trigger}", headers=headers)
+    missing = await server.client.post(f"/api/v1/tasks/{MISSING_ID}/{trigger}", headers=headers)
+
+    assert (hidden.status, missing.status) == (404, 404)
+    assert (await hidden.json())["error"]["message"].replace(str(two_towns.east_task), "N") == (
+        await missing.json()
+    )["error"]["message"].replace(str(MISSING_ID), "N")
+    assert await _world(server, two_towns) == before
+
+
+async def test_authz_merge_into_a_missing_incident_is_404_and_a_cancelled_one_422(
+    server: Harness, two_towns: TwoTowns
+) -> None:
+    other = (await server.post_alert(alert("w2", location={"lat": 28.05, "lon": 112.1})))["incident_id"]
+    await server.incident_trigger(other, "cancel", {"reason": "false alarm"})
+
+    missing = await server.incident_trigger(
+        two_towns.incident, "merge", {"into_incident_id": MISSING_ID}, expect=404
+    )
+    cancelled = await server.incident_trigger(
+        two_towns.incident, "merge", {"into_incident_id": other}, expect=422
+    )
+
+    assert missing["error"] == {
+        "code": "not_found",
+        "message": f"incident {MISSING_ID} does not exist",
+        "field": "into_incident_id",
+    }
+    assert (cancelled["error"]["field"], cancelled["error"]["message"]) == (
+        "into_incident_id",
+        f"incident {other} is cancelled",
+    )
+
+
+@pytest.mark.parametrize("trigger", ["reassign", "assign"])
+async def test_authz_mutual_aid_lets_a_town_task_another_towns_unit(
+    make_server: ServerFactory, trigger: str
+) -> None:
+    server = await make_server(make_config(mutual_aid=MUTUAL_AID_WEST_FROM_EAST))
+    west = (await server.post_alert(alert("w1", location=WEST_N)))["incident_id"]
+    [task] = (await server.incident(west))["tasks"]
+    body: dict[str, Any] = {"responder_id": "duty-east-1", "reason": "mutual aid"}
+    if trigger == "reassign":
+        body["task_id"] = task["id"]
+    headers = _bearer(_token(server, WEST_DESK))
+
+    response = await server.client.post(f"/api/v1/incidents/{west}/{trigger}", json=body, headers=headers)
+
+    assert response.status == 200, await response.text()
+    tasks = (await server.incident(west))["tasks"]
+    assert "duty-east-1" in [each["responder_id"] for each in tasks if each["state"] == "pending"]
+
+
+async def test_authz_mutual_aid_is_one_way(make_server: ServerFactory) -> None:
+    server = await make_server(make_config(mutual_aid=MUTUAL_AID_WEST_FROM_EAST))
+    east = (await server.post_alert(alert("e1", source="gauge-east", location=EAST_N)))["incident_id"]
+    headers = _bearer(_token(server, CALLERS[EAST]))
+
+    response = await server.client.post(
+        f"/api/v1/incidents/{east}/assign", json={"responder_id": "duty-west-1"}, headers=headers
+    )
+
+    assert response.status == 404, await response.text()
+    assert (await response.json())["error"]["field"] == "responder_id"
+
+
+@pytest.mark.parametrize(
+    ("mutual_aid", "east_units"),
+    [([], []), (MUTUAL_AID_WEST_FROM_EAST, ["duty-east-1", "grid-east-s-1"])],
+    ids=["without-mutual-aid", "with-mutual-aid"],
+)
+async def test_authz_suggestions_offer_the_units_a_town_may_borrow(
+    make_server: ServerFactory, mutual_aid: list[dict[str, Any]], east_units: list[str]
+) -> None:
+    server = await make_server(make_config(mutual_aid=mutual_aid))
+    west = (await server.post_alert(alert("w1", location=WEST_N)))["incident_id"]
+    await server.post_alert(alert("e1", source="gauge-east", location=EAST_N))  # grid-east-n-1 busy
+
+    response = await server.client.get(
+        f"/api/v1/incidents/{west}/suggestions?limit=100", headers=_bearer(_token(server, WEST_DESK))
+    )
+
+    assert response.status == 200, await response.text()
+    offered = [unit["id"] for unit in (await response.json())["responders"]]
+    assert sorted(unit for unit in offered if unit.startswith(("duty-east", "grid-east"))) == east_units

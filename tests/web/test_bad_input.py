@@ -358,7 +358,7 @@ OTHER_CASES = [
     pytest.param(_request("GET", "/api/v1/events?limit=0", 422, "invalid", "limit"), id="events-limit"),
     pytest.param(
         _request(
-            "POST", "/api/v1/incidents/1/assign", 422, "invalid", "responder_id", {"responder_id": "nobody"}
+            "POST", "/api/v1/incidents/1/assign", 404, "not_found", "responder_id", {"responder_id": "nobody"}
         ),
         id="assign-nobody",
     ),
@@ -394,8 +394,8 @@ OTHER_CASES = [
         _request(
             "POST",
             "/api/v1/incidents/1/reassign",
-            422,
-            "invalid",
+            404,
+            "not_found",
             "task_id",
             {"task_id": 99, "responder_id": "duty-west-1"},
         ),

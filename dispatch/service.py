@@ -24,16 +24,19 @@ from dispatch.routing import Router
 from dispatch.tables import incident_table, responder_table
 from dispatch.task_lifecycle import TaskLifecycle
 from dispatch.writer import Tx, Writer
+from state_machines import INCIDENT, TASK
 
 SYSTEM = Principal(Role.SYSTEM, "delivery")
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """The row after a trigger, and whether it changed (a repeat changes nothing)."""
+    """The row after a trigger, whether it changed (a repeat changes nothing), and what next."""
 
     row: Row
     changed: bool
+    triggers: list[str]
+    """The triggers the caller may send now, in the row's new state."""
 
 
 class DispatchService:
@@ -134,6 +137,20 @@ class DispatchService:
         return await self.writer.submit(command)
 
     # Triggers ---------------------------------------------------------------------------------
+    # Every transport (REST, WebSocket, MQTT acks) calls these with the caller's principal, and
+    # only these decide: the role and its triggers first, then, inside the writer transaction
+    # (so the check and the change see the same rows), the scope of everything touched.
+
+    @staticmethod
+    def check_incident_trigger(principal: Principal, trigger: str) -> None:
+        """May this role send `trigger` at all? Needs no rows: a transport asks before it reads
+        a body, so a caller refused learns nothing of it. trigger_incident asks again."""
+        authz.check_incident_trigger(principal, trigger)
+
+    @staticmethod
+    def check_task_trigger(principal: Principal, trigger: str) -> None:
+        """As check_incident_trigger, for a task trigger."""
+        authz.check_task_trigger(principal, trigger)
 
     async def trigger_incident(
         self,
@@ -145,6 +162,9 @@ class DispatchService:
         causation_id: str | None = None,
         params: dict[str, Any] | None = None,
     ) -> Outcome:
+        self.check_incident_trigger(principal, trigger)
+        mine = authz.incident_triggers(principal)
+
         def command(tx: Tx) -> Outcome:
             row = repository.incident(tx.connection, incident_id)
             self._check_scope(principal, row)
@@ -158,9 +178,12 @@ class DispatchService:
                 reason=reason,
                 **(params or {}),
             )
-            return Outcome(row, changed)
+            return Outcome(row, changed, _next(INCIDENT.triggers_from(row["state"]), mine))
 
-        return await self.writer.submit(command)
+        try:
+            return await self.writer.submit(command)
+        except IllegalTransition as err:
+            raise err.only(mine) from None
 
     async def trigger_task(
         self,
@@ -172,6 +195,9 @@ class DispatchService:
         channel: str | None = None,
         causation_id: str | None = None,
     ) -> Outcome:
+        self.check_task_trigger(principal, trigger)
+        mine = authz.task_triggers(principal)
+
         def command(tx: Tx) -> Outcome:
             row = repository.task(tx.connection, task_id)
             incident = repository.incident(tx.connection, row["incident_id"])
@@ -192,9 +218,12 @@ class DispatchService:
                 note=note,
                 channel=channel,
             )
-            return Outcome(row, changed)
+            return Outcome(row, changed, _next(TASK.triggers_from(row["state"]), mine))
 
-        return await self.writer.submit(command)
+        try:
+            return await self.writer.submit(command)
+        except IllegalTransition as err:
+            raise err.only(mine) from None
 
     async def mark_sent(self, pushed: Sequence[tuple[int, str]]) -> None:
         """Task frames went out, each on its channel: pending becomes sent (later states stay).
@@ -303,3 +332,7 @@ class DispatchService:
                 .where(responder_table.c.id.in_(sorted(removed)))
                 .values(status="off_duty", updated_at=tx.now)
             )
+
+
+def _next(triggers: list[str], mine: frozenset[str]) -> list[str]:
+    return [each for each in triggers if each in mine]

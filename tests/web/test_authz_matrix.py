@@ -8,7 +8,9 @@ screen (read-only).
 
 The expectations are data. A route the router serves without a row here fails the test: a new
 endpoint is not done until its row says who may call it. A resource out of scope answers
-exactly as one that does not exist.
+exactly as one that does not exist, and so does anything else an action names (a merge's
+target, a unit to task, a task to hand over) unless config `mutual_aid` lends it. A task
+trigger gets the same answer over REST, the WebSocket and MQTT: the service alone decides.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import pytest
 import websockets
 from aiohttp import ClientResponse
 
+from gateways.mqtt import translate_ack
 from tests.conftest import Harness, ServerFactory
 from tests.factories import EAST_N, WEST_N, alert, make_config
 
@@ -397,13 +400,16 @@ WS_MATRIX: dict[str, dict[str, Any]] = {
         "resumed: east, west", "resumed: east, west", "resumed: west", "resumed: east",
         "resumed: west", "resumed: east", "closed 4403", "closed 4401", "resumed: east, west",
     ),
+    # A receipt is `deliver`: not a trigger of a dispatcher's (it may cancel), as over REST.
     "receipt": row(
-        "result forbidden", "result forbidden", "result forbidden", "result forbidden",
-        "ok", "result not_found", "closed 4403", "closed 4401", "result forbidden",
+        "result illegal_transition", "result illegal_transition", "result illegal_transition",
+        "result illegal_transition", "ok", "result not_found", "closed 4403", "closed 4401",
+        "result forbidden",
     ),
     "trigger": row(
-        "result forbidden", "result forbidden", "result forbidden", "result forbidden",
-        "ok", "result not_found", "closed 4403", "closed 4401", "result forbidden",
+        "result illegal_transition", "result illegal_transition", "result illegal_transition",
+        "result illegal_transition", "ok", "result not_found", "closed 4403", "closed 4401",
+        "result forbidden",
     ),
     "position": row(
         "error forbidden", "error forbidden", "error forbidden", "error forbidden",
@@ -699,3 +705,69 @@ async def test_authz_suggestions_offer_the_units_a_town_may_borrow(
     assert response.status == 200, await response.text()
     offered = [unit["id"] for unit in (await response.json())["responders"]]
     assert sorted(unit for unit in offered if unit.startswith(("duty-east", "grid-east"))) == east_units
+
+
+# Every transport, one decision ----------------------------------------------------------------
+# A task trigger over REST, over the WebSocket and as an MQTT ack reaches the same service
+# method, which alone decides: the same caller, task and trigger get the same answer on each.
+# (The MQTT ack goes through the link's own steps, translate_ack and the device desk, without
+# the broker in between; tests/gateways/test_mqtt_link.py drives those through Mosquitto.)
+
+# (caller, which task, trigger, the answer on every transport the caller can use)
+TRANSPORT_CASES = [
+    (WEST_UNIT, "west", "complete", "ok"),  # a repeat on its done task: changes nothing
+    (WEST_UNIT, "west", "cancel", "illegal_transition"),  # a dispatcher's trigger
+    (WEST_UNIT, "west", "expire", "illegal_transition"),  # the system's
+    (EAST_UNIT, "west", "accept", "not_found"),  # another unit's task: as if missing
+    (WEST_UNIT, "missing", "accept", "not_found"),
+    (WEST, "west", "cancel", "illegal_transition"),  # allowed, but the task is done
+    (WEST, "west", "accept", "illegal_transition"),  # a responder's trigger
+    (EAST, "west", "cancel", "not_found"),
+    (SCREEN, "west", "cancel", "forbidden"),
+]
+
+
+async def _over_rest(server: Harness, caller: Caller, task_id: int, trigger: str) -> str:
+    response = await server.client.post(
+        f"/api/v1/tasks/{task_id}/{trigger}", headers=_bearer(_token(server, caller))
+    )
+    return "ok" if response.status == 200 else (await response.json())["error"]["code"]
+
+
+async def _over_websocket(server: Harness, caller: Caller, task_id: int, trigger: str) -> str:
+    headers = _bearer(_token(server, caller))
+    async with websockets.connect(_url(server), additional_headers=headers) as ws:
+        assert (await _frame(ws))["type"] == "hello"
+        message = {"type": "trigger", "id": "transport-1", "task_id": task_id, "trigger": trigger}
+        [result] = [f for f in await _answers(ws, message) if f["type"] == "result"]
+    return "ok" if result["ok"] else str(result["error"]["code"])
+
+
+async def _over_mqtt(server: Harness, caller: Caller, task_id: int, trigger: str) -> str:
+    assert caller.responder is not None
+    ack = translate_ack(orjson.dumps({"task_id": task_id, "trigger": trigger}))
+    result = await server.runtime.devices.task_trigger(caller.responder, ack)
+    return "ok" if result["ok"] else str(result["error"]["code"])
+
+
+@pytest.mark.parametrize(
+    ("caller", "task", "trigger", "answer"),
+    TRANSPORT_CASES,
+    ids=[f"{caller}-{task}-{trigger}" for caller, task, trigger, _ in TRANSPORT_CASES],
+)
+async def test_authz_every_transport_answers_a_task_trigger_alike(
+    server: Harness, done_task: Towns, caller: str, task: str, trigger: str, answer: str
+) -> None:
+    who = CALLERS[caller]
+    task_id = done_task.task if task == "west" else MISSING_ID
+    before = await server.incident(done_task.incident)
+
+    answers = {
+        "rest": await _over_rest(server, who, task_id, trigger),
+        "websocket": await _over_websocket(server, who, task_id, trigger),
+    }
+    if who.role == "responder":  # only units have an acks topic
+        answers["mqtt"] = await _over_mqtt(server, who, task_id, trigger)
+
+    assert answers == dict.fromkeys(answers, answer)
+    assert await server.incident(done_task.incident) == before

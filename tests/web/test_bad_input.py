@@ -12,10 +12,10 @@ import pytest
 import sqlalchemy as sa
 from aiohttp import ClientResponse
 
+from dispatch.authz import INCIDENT_TRIGGERS
 from dispatch.tables import alert_table, event_table, incident_table, task_table
 from tests.conftest import Harness, ServerFactory
 from tests.factories import alert, make_config
-from web.incidents import DISPATCHER_TRIGGERS
 
 Snapshot = dict[str, Any]
 Headers = Callable[[Harness], dict[str, str]]
@@ -475,4 +475,4 @@ async def test_incident_illegal_transition_offers_only_triggers_the_caller_may_s
 
     error = await _error(response, 409, "illegal_transition", "trigger")
     # Each trigger offered must be one this endpoint takes, or the client is sent in a circle.
-    assert set(error["allowed"]) <= set(DISPATCHER_TRIGGERS)
+    assert set(error["allowed"]) <= set(INCIDENT_TRIGGERS)

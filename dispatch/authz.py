@@ -189,6 +189,12 @@ def map_scope(principal: Principal, config: Config) -> list[str] | None:
     return scope(principal, config)
 
 
+def covers_node(principal: Principal, config: Config, jurisdiction_id: str) -> bool:
+    """The jurisdiction is in the principal's scope (an unknown id never is, unless all are)."""
+    found = scope(principal, config)
+    return found is None or jurisdiction_id in found
+
+
 def covers(jurisdictions: Collection[str] | None, jurisdiction_id: str, owner_id: str) -> bool:
     """A scope covers an incident located in it or owned by it (None: every incident)."""
     return jurisdictions is None or jurisdiction_id in jurisdictions or owner_id in jurisdictions

@@ -213,9 +213,7 @@ class IncidentLifecycle:
         if wanted is not None:
             node = self.config.jurisdiction_by_id.get(wanted)
             if node is None or node.parent != owner_id:
-                raise InvalidInput(
-                    f"{wanted!r} is not a jurisdiction directly under {owner_id!r}", field="jurisdiction"
-                )
+                raise not_a_child(wanted, owner_id)
             return node
         path = list(self.config.ancestors(row["jurisdiction_id"]))
         for node in path:
@@ -412,6 +410,11 @@ class IncidentLifecycle:
                     causation_id=change.causation_id,
                     note=f"incident {change.trigger}",
                 )
+
+
+def not_a_child(wanted: str, owner_id: str) -> InvalidInput:
+    """Delegate's refusal of a jurisdiction: unknown, not under the owner, or not the caller's."""
+    return InvalidInput(f"{wanted!r} is not a jurisdiction directly under {owner_id!r}", field="jurisdiction")
 
 
 def _without(items: list[str], item: str) -> list[str]:

@@ -17,7 +17,7 @@ from dispatch.config import Config
 from dispatch.errors import IllegalTransition, NotFound
 from dispatch.intake import Intake, IntakeItem, Received
 from dispatch.intake_queue import IntakeQueue
-from dispatch.lifecycle import IncidentLifecycle
+from dispatch.lifecycle import IncidentLifecycle, not_a_child
 from dispatch.policy import PolicyRunner
 from dispatch.repository import Row
 from dispatch.routing import Router
@@ -258,6 +258,9 @@ class DispatchService:
     ) -> None:
         """What the trigger names besides its incident is in the caller's scope too.
 
+        A delegate's jurisdiction too: handing an incident to a node outside the caller's
+        subtree answers as an unknown node does.
+
         Checked in the same transaction as the change, so both see the same rows. A task named
         by reassign must be one of this incident's (the lifecycle checks), so it is in scope.
         """
@@ -265,6 +268,13 @@ class DispatchService:
         if trigger == "merge" and isinstance(into, int) and into != row["id"]:
             place = queries.incident_scope_ids(tx.connection, into)
             authz.check_touched_incident(principal, self.config, into, place, "into_incident_id")
+        wanted = params.get("jurisdiction")
+        if (
+            trigger == "delegate"
+            and isinstance(wanted, str)
+            and not authz.covers_node(principal, self.config, wanted)
+        ):
+            raise not_a_child(wanted, row["owner_jurisdiction_id"])  # as an unknown one
         responder_id = params.get("responder_id")
         if trigger in ("assign", "reassign") and isinstance(responder_id, str) and responder_id:
             unit = repository.responder(tx.connection, responder_id)

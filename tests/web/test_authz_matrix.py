@@ -771,3 +771,25 @@ async def test_authz_every_transport_answers_a_task_trigger_alike(
 
     assert answers == dict.fromkeys(answers, answer)
     assert await server.incident(done_task.incident) == before
+
+
+async def test_authz_delegating_to_another_town_answers_like_an_unknown_jurisdiction(
+    server: Harness, two_towns: TwoTowns
+) -> None:
+    for _ in range(2):  # street → town → city: the west incident is the city's now
+        await server.incident_trigger(two_towns.incident, "escalate", {"reason": "too big"})
+    assert (await server.incident(two_towns.incident))["owner"]["jurisdiction"] == "city"
+    before = await _world(server, two_towns)
+    headers = _bearer(_token(server, WEST_DESK))
+    path = f"/api/v1/incidents/{two_towns.incident}/delegate"
+
+    hidden = await server.client.post(path, json={"jurisdiction": "east"}, headers=headers)
+    unknown = await server.client.post(path, json={"jurisdiction": "atlantis"}, headers=headers)
+
+    assert (hidden.status, unknown.status) == (422, 422)
+    hidden_error, unknown_error = (await hidden.json())["error"], (await unknown.json())["error"]
+    assert hidden_error["field"] == "jurisdiction"
+    assert hidden_error["message"].replace("'east'", "X") == unknown_error["message"].replace(
+        "'atlantis'", "X"
+    )
+    assert await _world(server, two_towns) == before

@@ -31,6 +31,7 @@ from dispatch.gateway_config import FrigateRule as FrigateRule
 from dispatch.gateway_config import Mqtt as Mqtt
 from dispatch.geo import OVERLAP_TOLERANCE, GeoPolygon, Position, Strict
 from dispatch.metrics_config import MetricsSettings
+from dispatch.mutual_aid import MutualAid, check_mutual_aid
 from dispatch.screens_config import Language, MapSettings, Sessions, check_timezone
 
 
@@ -203,6 +204,10 @@ class Config(Strict):
     policies: dict[Identifier, Policy] = Field(min_length=1)
     categories: list[Category] = Field(min_length=1)
     responders: list[Responder] = Field(default_factory=list)
+    mutual_aid: list[MutualAid] = Field(
+        default_factory=list,
+        description="Who may borrow whose units across jurisdictions; none: each subtree its own units.",
+    )
     cap: CapGateway = Field(default_factory=CapGateway, description="CAP 1.2 warning intake.")
     alertmanager: AlertmanagerGateway = Field(
         default_factory=AlertmanagerGateway, description="Prometheus Alertmanager webhook intake."
@@ -275,6 +280,7 @@ class Config(Strict):
         self._check_policies()
         self._check_categories()
         self._check_responders()
+        check_mutual_aid(self)
         self._check_alert_gateways()
         self._check_frigate()
         self._check_mqtt()

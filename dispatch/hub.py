@@ -189,9 +189,7 @@ class Hub:
                 yield from list(self._responders.get(responder_id, ()))
         place = self._places.get(incident_id)
         for conn in list(self._dispatchers):
-            if conn.scope is None or (
-                place is not None and (place[0] in conn.scope or place[1] in conn.scope)
-            ):
+            if conn.scope is None or (place is not None and authz.covers(conn.scope, *place)):
                 yield conn
 
     def _alarms(self, event: DomainEvent) -> Iterable[tuple[Connection, str]]:

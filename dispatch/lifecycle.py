@@ -150,7 +150,7 @@ class IncidentLifecycle:
             try:
                 target = repository.incident(tx.connection, into)
             except NotFound as err:
-                raise InvalidInput(str(err), field="into_incident_id") from err
+                raise NotFound(str(err), field="into_incident_id") from err
             if target["state"] not in OPEN_INCIDENT_STATES:
                 raise InvalidInput(f"incident {into} is {target['state']}", field="into_incident_id")
             change.merge_target = target
@@ -161,7 +161,7 @@ class IncidentLifecycle:
             raise InvalidInput(f"{trigger} needs responder_id", field="responder_id")
         responder = repository.responder(tx.connection, responder_id)
         if responder is None:
-            raise InvalidInput(f"no responder {responder_id!r}", field="responder_id")
+            raise NotFound(f"responder {responder_id!r} does not exist", field="responder_id")
         if responder["status"] == "off_duty":
             raise InvalidInput(f"responder {responder_id!r} is off duty", field="responder_id")
         return responder
@@ -175,7 +175,7 @@ class IncidentLifecycle:
         # A task of another incident is reported like a missing one: ids elsewhere stay private.
         task = next((each for each in tasks if each["id"] == task_id), None)
         if task is None:
-            raise InvalidInput(f"incident {row['id']} has no task {task_id}", field="task_id")
+            raise NotFound(f"incident {row['id']} has no task {task_id}", field="task_id")
         if task["state"] not in OPEN_TASK_STATES:
             raise InvalidInput(f"task {task_id} is {task['state']}, no longer open", field="task_id")
         responder = self._on_duty_responder(tx, "reassign", change.params.get("responder_id"))
@@ -213,9 +213,7 @@ class IncidentLifecycle:
         if wanted is not None:
             node = self.config.jurisdiction_by_id.get(wanted)
             if node is None or node.parent != owner_id:
-                raise InvalidInput(
-                    f"{wanted!r} is not a jurisdiction directly under {owner_id!r}", field="jurisdiction"
-                )
+                raise not_a_child(wanted, owner_id)
             return node
         path = list(self.config.ancestors(row["jurisdiction_id"]))
         for node in path:
@@ -412,6 +410,11 @@ class IncidentLifecycle:
                     causation_id=change.causation_id,
                     note=f"incident {change.trigger}",
                 )
+
+
+def not_a_child(wanted: str, owner_id: str) -> InvalidInput:
+    """Delegate's refusal of a jurisdiction: unknown, not under the owner, or not the caller's."""
+    return InvalidInput(f"{wanted!r} is not a jurisdiction directly under {owner_id!r}", field="jurisdiction")
 
 
 def _without(items: list[str], item: str) -> list[str]:

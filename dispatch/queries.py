@@ -92,9 +92,14 @@ def alert_channels(connection: sa.Connection, incident_ids: list[int]) -> dict[i
     return counts
 
 
-def incident_detail(connection: sa.Connection, incident_id: int) -> dict[str, Any] | None:
+def incident_detail(
+    connection: sa.Connection, incident_id: int, scope: list[str] | None
+) -> dict[str, Any] | None:
+    """The incident with its tasks, alerts and timeline; None if missing or outside `scope`."""
     row = (
-        connection.execute(sa.select(incident_table).where(incident_table.c.id == incident_id))
+        connection.execute(
+            sa.select(incident_table).where(incident_table.c.id == incident_id, in_scope(scope))
+        )
         .mappings()
         .first()
     )
@@ -128,17 +133,15 @@ def incident_detail(connection: sa.Connection, incident_id: int) -> dict[str, An
     return body
 
 
-def alert_with_raw(connection: sa.Connection, alert_id: int) -> dict[str, Any] | None:
-    """One alert with its raw payload as the sender wrote it, and its incident's place (for scope)."""
+def alert_with_raw(
+    connection: sa.Connection, alert_id: int, scope: list[str] | None
+) -> dict[str, Any] | None:
+    """One alert with its raw payload as the sender wrote it; None if missing or its incident unseen."""
     row = (
         connection.execute(
-            sa.select(
-                alert_table,
-                incident_table.c.jurisdiction_id.label("incident_jurisdiction"),
-                incident_table.c.owner_jurisdiction_id,
-            )
+            sa.select(alert_table)
             .join(incident_table, incident_table.c.id == alert_table.c.incident_id)
-            .where(alert_table.c.id == alert_id)
+            .where(alert_table.c.id == alert_id, in_scope(scope))
         )
         .mappings()
         .first()
@@ -149,7 +152,6 @@ def alert_with_raw(connection: sa.Connection, alert_id: int) -> dict[str, Any] |
     body["raw"] = row["raw"]
     body["resolved_at"] = to_rfc3339(row["resolved_at"])
     body["cancelled_at"] = to_rfc3339(row["cancelled_at"])
-    body["scope"] = (row["incident_jurisdiction"], row["owner_jurisdiction_id"])
     return body
 
 
@@ -225,15 +227,23 @@ def responders(connection: sa.Connection, scope: list[str] | None) -> list[dict[
 
 
 def suggestions(
-    connection: sa.Connection, config: Config, incident_id: int, limit: int, scope: list[str] | None
+    connection: sa.Connection,
+    config: Config,
+    incident_id: int,
+    limit: int,
+    scope: list[str] | None,
+    units: list[str] | None,
 ) -> dict[str, Any] | None:
     """The available responders nearest the incident: qualified ones first, then by distance.
 
     Distances run from the incident's position, or from its owner's center when it has none,
-    to where each responder was last seen (its position moves with presence updates).
+    to where each responder was last seen (its position moves with presence updates). None if
+    the incident is missing or outside `scope`; only units of the jurisdictions `units` names.
     """
     incident = (
-        connection.execute(sa.select(incident_table).where(incident_table.c.id == incident_id))
+        connection.execute(
+            sa.select(incident_table).where(incident_table.c.id == incident_id, in_scope(scope))
+        )
         .mappings()
         .first()
     )
@@ -247,8 +257,8 @@ def suggestions(
     category = config.category_by_id.get(incident["category"])
     needed = set(category.skills) if category else set()
     query = sa.select(responder_table).where(responder_table.c.status == "available")
-    if scope is not None:
-        query = query.where(responder_table.c.jurisdiction_id.in_(scope))
+    if units is not None:
+        query = query.where(responder_table.c.jurisdiction_id.in_(units))
     ranked: list[tuple[bool, float, str, dict[str, Any]]] = []
     for row in connection.execute(query).mappings():
         distance = round(distance_m(lat, lon, row["lat"], row["lon"]), 1)

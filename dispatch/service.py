@@ -9,7 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from dispatch import authz, repository
+from dispatch import authz, queries, repository
 from dispatch.alert_status import AlertStatus, AlertStatusChange, AlertUpdate
 from dispatch.alerts import AlertIn, AlertKind
 from dispatch.auth import Principal, Role
@@ -17,7 +17,7 @@ from dispatch.config import Config
 from dispatch.errors import IllegalTransition, NotFound
 from dispatch.intake import Intake, IntakeItem, Received
 from dispatch.intake_queue import IntakeQueue
-from dispatch.lifecycle import IncidentLifecycle
+from dispatch.lifecycle import IncidentLifecycle, not_a_child
 from dispatch.metrics import Metrics
 from dispatch.policy import PolicyRunner
 from dispatch.repository import Row
@@ -26,16 +26,19 @@ from dispatch.tables import incident_table, responder_table
 from dispatch.task_lifecycle import TaskLifecycle
 from dispatch.wire_limits import TimeWindow
 from dispatch.writer import Tx, Writer
+from state_machines import INCIDENT, TASK
 
 SYSTEM = Principal(Role.SYSTEM, "delivery")
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """The row after a trigger, and whether it changed (a repeat changes nothing)."""
+    """The row after a trigger, whether it changed (a repeat changes nothing), and what next."""
 
     row: Row
     changed: bool
+    triggers: list[str]
+    """The triggers the caller may send now, in the row's new state."""
 
 
 class DispatchService:
@@ -146,6 +149,20 @@ class DispatchService:
         return await self.writer.submit(command)
 
     # Triggers ---------------------------------------------------------------------------------
+    # Every transport (REST, WebSocket, MQTT acks) calls these with the caller's principal, and
+    # only these decide: the role and its triggers first, then, inside the writer transaction
+    # (so the check and the change see the same rows), the scope of everything touched.
+
+    @staticmethod
+    def check_incident_trigger(principal: Principal, trigger: str) -> None:
+        """May this role send `trigger` at all? Needs no rows: a transport asks before it reads
+        a body, so a caller refused learns nothing of it. trigger_incident asks again."""
+        authz.check_incident_trigger(principal, trigger)
+
+    @staticmethod
+    def check_task_trigger(principal: Principal, trigger: str) -> None:
+        """As check_incident_trigger, for a task trigger."""
+        authz.check_task_trigger(principal, trigger)
 
     async def trigger_incident(
         self,
@@ -157,9 +174,13 @@ class DispatchService:
         causation_id: str | None = None,
         params: dict[str, Any] | None = None,
     ) -> Outcome:
+        self.check_incident_trigger(principal, trigger)
+        mine = authz.incident_triggers(principal)
+
         def command(tx: Tx) -> Outcome:
             row = repository.incident(tx.connection, incident_id)
             self._check_scope(principal, row)
+            self._check_touched(tx, principal, row, trigger, params or {})
             changed = self.incidents.fire(
                 tx,
                 row,
@@ -169,9 +190,12 @@ class DispatchService:
                 reason=reason,
                 **(params or {}),
             )
-            return Outcome(row, changed)
+            return Outcome(row, changed, _next(INCIDENT.triggers_from(row["state"]), mine))
 
-        return await self.writer.submit(command)
+        try:
+            return await self.writer.submit(command)
+        except IllegalTransition as err:
+            raise err.only(mine) from None
 
     async def trigger_task(
         self,
@@ -183,6 +207,9 @@ class DispatchService:
         channel: str | None = None,
         causation_id: str | None = None,
     ) -> Outcome:
+        self.check_task_trigger(principal, trigger)
+        mine = authz.task_triggers(principal)
+
         def command(tx: Tx) -> Outcome:
             row = repository.task(tx.connection, task_id)
             incident = repository.incident(tx.connection, row["incident_id"])
@@ -203,9 +230,12 @@ class DispatchService:
                 note=note,
                 channel=channel,
             )
-            return Outcome(row, changed)
+            return Outcome(row, changed, _next(TASK.triggers_from(row["state"]), mine))
 
-        return await self.writer.submit(command)
+        try:
+            return await self.writer.submit(command)
+        except IllegalTransition as err:
+            raise err.only(mine) from None
 
     async def mark_sent(self, pushed: Sequence[tuple[int, str]]) -> None:
         """Task frames went out, each on its channel: pending becomes sent (later states stay).
@@ -234,6 +264,35 @@ class DispatchService:
             incident["jurisdiction_id"],
             incident["owner_jurisdiction_id"],
         )
+
+    def _check_touched(
+        self, tx: Tx, principal: Principal, row: Row, trigger: str, params: Mapping[str, Any]
+    ) -> None:
+        """What the trigger names besides its incident is in the caller's scope too.
+
+        A delegate's jurisdiction too: handing an incident to a node outside the caller's
+        subtree answers as an unknown node does.
+
+        Checked in the same transaction as the change, so both see the same rows. A task named
+        by reassign must be one of this incident's (the lifecycle checks), so it is in scope.
+        """
+        into = params.get("into_incident_id")
+        if trigger == "merge" and isinstance(into, int) and into != row["id"]:
+            place = queries.incident_scope_ids(tx.connection, into)
+            authz.check_touched_incident(principal, self.config, into, place, "into_incident_id")
+        wanted = params.get("jurisdiction")
+        if (
+            trigger == "delegate"
+            and isinstance(wanted, str)
+            and not authz.covers_node(principal, self.config, wanted)
+        ):
+            raise not_a_child(wanted, row["owner_jurisdiction_id"])  # as an unknown one
+        responder_id = params.get("responder_id")
+        if trigger in ("assign", "reassign") and isinstance(responder_id, str) and responder_id:
+            unit = repository.responder(tx.connection, responder_id)
+            authz.check_responder(
+                principal, self.config, responder_id, None if unit is None else unit["jurisdiction_id"]
+            )
 
     # Deadlines --------------------------------------------------------------------------------
 
@@ -295,3 +354,7 @@ class DispatchService:
                 .where(responder_table.c.id.in_(sorted(removed)))
                 .values(status="off_duty", updated_at=tx.now)
             )
+
+
+def _next(triggers: list[str], mine: frozenset[str]) -> list[str]:
+    return [each for each in triggers if each in mine]

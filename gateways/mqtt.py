@@ -24,9 +24,10 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from dispatch.alerts import AlertIn, refuse_nul
 from dispatch.errors import DispatchError
 from dispatch.geo import Position
+from state_machines import TaskTrigger
 
-TABLET_TRIGGERS = frozenset({"deliver", "accept", "decline", "depart", "arrive", "complete"})
-"""What a responder's device may send on its acks topic (`deliver`: the task reached it)."""
+TASK_TRIGGERS = frozenset(TaskTrigger)
+"""The words an ack may carry; which of them a responder may send, dispatch/authz.py decides."""
 
 
 class TopicKind(StrEnum):
@@ -195,8 +196,8 @@ def translate_ack(payload: bytes) -> Ack:
         ack = _ack.validate_python(data)
     except ValidationError as err:
         raise Rejected(RejectReason.INVALID, describe(err)) from err
-    if ack.trigger not in TABLET_TRIGGERS:
-        allowed = ", ".join(sorted(TABLET_TRIGGERS))
+    if ack.trigger not in TASK_TRIGGERS:
+        allowed = ", ".join(sorted(TASK_TRIGGERS))
         raise Rejected(RejectReason.INVALID, f"trigger: {ack.trigger!r} is not one of {allowed}")
     return ack
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,11 +10,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from dispatch import authz, queries
 from dispatch.auth import Principal
-from dispatch.authz import Action
+from dispatch.authz import DISPATCHER_TASK_TRIGGERS, INCIDENT_TRIGGERS, RESPONDER_TASK_TRIGGERS, Action
 from dispatch.config import Tier
-from dispatch.errors import IllegalTransition, InvalidInput, NotFound
+from dispatch.errors import InvalidInput, NotFound
 from dispatch.service import Outcome
-from state_machines import INCIDENT, TASK, IncidentState, IncidentTrigger, TaskTrigger
+from state_machines import INCIDENT, IncidentState, TaskTrigger
 from web.alerts import read_json
 from web.errors import json_response
 from web.keys import RUNTIME
@@ -34,34 +33,6 @@ from web.schemas import (
     TaskChanged,
 )
 from web.security import PRINCIPAL, authorize
-
-DISPATCHER_TRIGGERS = frozenset(
-    {
-        IncidentTrigger.VERIFY,
-        IncidentTrigger.ASSIGN,
-        IncidentTrigger.ESCALATE,
-        IncidentTrigger.DELEGATE,
-        IncidentTrigger.RESOLVE,
-        IncidentTrigger.CLOSE,
-        IncidentTrigger.REOPEN,
-        IncidentTrigger.CANCEL,
-        IncidentTrigger.MERGE,
-        IncidentTrigger.REASSIGN,
-        IncidentTrigger.ADD_DEPARTMENT,
-        IncidentTrigger.REMOVE_DEPARTMENT,
-    }
-)
-RESPONDER_TRIGGERS = frozenset(
-    {
-        TaskTrigger.DELIVER,
-        TaskTrigger.ACCEPT,
-        TaskTrigger.DECLINE,
-        TaskTrigger.DEPART,
-        TaskTrigger.ARRIVE,
-        TaskTrigger.COMPLETE,
-    }
-)
-DISPATCHER_TASK_TRIGGERS = frozenset({TaskTrigger.CANCEL})
 
 
 class IncidentTriggerBody(BaseModel):
@@ -181,13 +152,12 @@ async def get_incident(request: web.Request) -> web.Response:
     principal = authorize(request, Action.READ_INCIDENTS)
     runtime = request.app[RUNTIME]
     incident_id = parse_int(request.match_info["id"], "id")
-    body = await runtime.read(lambda connection: queries.incident_detail(connection, incident_id))
-    if body is None:
+    scope = _scope(request, principal)
+    body = await runtime.read(lambda connection: queries.incident_detail(connection, incident_id, scope))
+    if body is None:  # missing, or outside the caller's scope: alike
         raise NotFound(f"incident {incident_id} does not exist", field="id")
-    authz.check_incident(
-        principal, runtime.config, incident_id, body["jurisdiction"], body["owner"]["jurisdiction"]
-    )
-    body["triggers"] = [each for each in INCIDENT.triggers_from(body["state"]) if each in DISPATCHER_TRIGGERS]
+    mine = authz.incident_triggers(principal)
+    body["triggers"] = [each for each in INCIDENT.triggers_from(body["state"]) if each in mine]
     return json_response(body)
 
 
@@ -209,14 +179,12 @@ async def incident_suggestions(request: web.Request) -> web.Response:
     if not 1 <= limit <= queries.MAX_SUGGESTIONS:
         raise InvalidInput(f"limit is 1 to {queries.MAX_SUGGESTIONS}", field="limit")
     scope = _scope(request, principal)
+    units = authz.responder_scope(principal, runtime.config)  # its own, and those mutual aid lends it
     body = await runtime.read(
-        lambda connection: queries.suggestions(connection, runtime.config, incident_id, limit, scope)
+        lambda connection: queries.suggestions(connection, runtime.config, incident_id, limit, scope, units)
     )
-    if body is None:
+    if body is None:  # missing, or outside the caller's scope: alike
         raise NotFound(f"incident {incident_id} does not exist", field="id")
-    authz.check_incident(
-        principal, runtime.config, incident_id, body["jurisdiction"], body["owner"]["jurisdiction"]
-    )
     return json_response(body)
 
 
@@ -233,7 +201,7 @@ async def _body(request: web.Request, model: type[BaseModel]) -> Any:
     description="A dispatcher's trigger; 409 names the state and the triggers allowed now.",
     path={
         "id": identifier("incident"),
-        "trigger": PathParameter("The dispatcher's trigger.", values=lambda: DISPATCHER_TRIGGERS),
+        "trigger": PathParameter("The dispatcher's trigger.", values=lambda: INCIDENT_TRIGGERS),
     },
     body=IncidentTriggerBody,
     body_required=False,
@@ -241,16 +209,11 @@ async def _body(request: web.Request, model: type[BaseModel]) -> Any:
     errors=[404, 409],
 )
 async def incident_trigger(request: web.Request) -> web.Response:
-    principal = authorize(request, Action.ACT_ON_INCIDENT)
+    principal = request[PRINCIPAL]  # the service decides what it may do, as for every transport
     runtime = request.app[RUNTIME]
-    incident_id = parse_int(request.match_info["id"], "id")
     trigger = request.match_info["trigger"]
-    if trigger not in DISPATCHER_TRIGGERS:
-        raise IllegalTransition(
-            f"{trigger!r} is not a dispatcher's trigger",
-            state="",
-            allowed=sorted(DISPATCHER_TRIGGERS),
-        )
+    runtime.service.check_incident_trigger(principal, trigger)
+    incident_id = parse_int(request.match_info["id"], "id")
     body: IncidentTriggerBody = await _body(request, IncidentTriggerBody)
     params: dict[str, Any] = {}
     if body.responder_id is not None:
@@ -263,24 +226,16 @@ async def incident_trigger(request: web.Request) -> web.Response:
         params["task_id"] = body.task_id
     if body.department is not None:
         params["department"] = body.department
-    try:
-        outcome = await runtime.service.trigger_incident(
-            incident_id,
-            trigger,
-            principal,
-            reason=body.reason,
-            causation_id=request.headers.get("X-Request-Id"),
-            params=params,
-        )
-    except IllegalTransition as err:
-        raise err.only(DISPATCHER_TRIGGERS) from None
-    channels = await runtime.read(lambda connection: queries.alert_channels(connection, [incident_id]))
-    return _outcome(
-        queries.incident_json(outcome.row, channels.get(incident_id)),
-        outcome,
-        INCIDENT.triggers_from,
-        DISPATCHER_TRIGGERS,
+    outcome = await runtime.service.trigger_incident(
+        incident_id,
+        trigger,
+        principal,
+        reason=body.reason,
+        causation_id=request.headers.get("X-Request-Id"),
+        params=params,
     )
+    channels = await runtime.read(lambda connection: queries.alert_channels(connection, [incident_id]))
+    return _outcome(queries.incident_json(outcome.row, channels.get(incident_id)), outcome)
 
 
 @operation(
@@ -292,7 +247,7 @@ async def incident_trigger(request: web.Request) -> web.Response:
         "id": identifier("task"),
         "trigger": PathParameter(
             "The responder's trigger, or cancel.",
-            values=lambda: RESPONDER_TRIGGERS | DISPATCHER_TASK_TRIGGERS,
+            values=lambda: RESPONDER_TASK_TRIGGERS | DISPATCHER_TASK_TRIGGERS,
         ),
     },
     body=TaskTriggerBody,
@@ -301,43 +256,27 @@ async def incident_trigger(request: web.Request) -> web.Response:
     errors=[404, 409],
 )
 async def task_trigger(request: web.Request) -> web.Response:
-    principal = request[PRINCIPAL]
+    principal = request[PRINCIPAL]  # the service decides what it may do, as for every transport
     runtime = request.app[RUNTIME]
     task_id = parse_int(request.match_info["id"], "id")
     trigger = request.match_info["trigger"]
-    if authz.may(principal, Action.RESPOND_TO_TASK):
-        allowed = RESPONDER_TRIGGERS
-    else:
-        authz.require(principal, Action.MANAGE_TASK)
-        allowed = DISPATCHER_TASK_TRIGGERS
-    if trigger not in allowed:
-        raise IllegalTransition(
-            f"{trigger!r} is not a {principal.role}'s task trigger", state="", allowed=sorted(allowed)
-        )
+    runtime.service.check_task_trigger(principal, trigger)
     body: TaskTriggerBody = await _body(request, TaskTriggerBody)
-    try:
-        outcome = await runtime.service.trigger_task(
-            task_id,
-            trigger,
-            principal,
-            note=body.note,
-            channel="rest" if trigger == TaskTrigger.DELIVER else None,
-            causation_id=request.headers.get("X-Request-Id"),
-        )
-    except IllegalTransition as err:
-        raise err.only(allowed) from None
-    return _outcome(queries.task_json(outcome.row), outcome, TASK.triggers_from, allowed)
+    outcome = await runtime.service.trigger_task(
+        task_id,
+        trigger,
+        principal,
+        note=body.note,
+        channel="rest" if trigger == TaskTrigger.DELIVER else None,
+        causation_id=request.headers.get("X-Request-Id"),
+    )
+    return _outcome(queries.task_json(outcome.row), outcome)
 
 
-def _outcome(
-    body: dict[str, Any],
-    outcome: Outcome,
-    triggers: Callable[[str], list[str]],
-    mine: frozenset[str],
-) -> web.Response:
+def _outcome(body: dict[str, Any], outcome: Outcome) -> web.Response:
     """The row, whether it changed, and the triggers the caller may send next."""
     body["changed"] = outcome.changed
-    body["triggers"] = [each for each in triggers(outcome.row["state"]) if each in mine]
+    body["triggers"] = outcome.triggers
     return json_response(body)
 
 

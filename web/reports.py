@@ -214,11 +214,9 @@ async def alert_detail(request: web.Request) -> web.Response:
     principal = authorize(request, Action.READ_INCIDENTS)
     runtime = request.app[RUNTIME]
     alert_id = parse_int(request.match_info["id"], "id")
-    body = await runtime.read(lambda connection: queries.alert_with_raw(connection, alert_id))
-    if body is None:
-        raise NotFound(f"alert {alert_id} does not exist", field="id")
-    jurisdiction, owner = body.pop("scope")
-    if not authz.sees_incident(principal, runtime.config, jurisdiction, owner):
+    scope = authz.scope(principal, runtime.config)
+    body = await runtime.read(lambda connection: queries.alert_with_raw(connection, alert_id, scope))
+    if body is None:  # missing, or of an incident outside the caller's scope: alike
         raise NotFound(f"alert {alert_id} does not exist", field="id")
     return json_response(body)
 

@@ -287,6 +287,8 @@ BAD_MESSAGES = [
     ("sensors/gw-1/alerts", orjson.dumps(alert("x", title="a\u0000b")), "invalid"),
     ("responders/grid-west-n-1/acks", b'{"task_id": 1, "trigger": "explode"}', "invalid"),
     ("responders/grid-west-n-1/acks", b'{"task_id": 999999, "trigger": "accept"}', "refused"),
+    # A dispatcher's trigger: a word of the task machine, refused by the service (authz.py).
+    ("responders/grid-west-n-1/acks", b'{"task_id": 1, "trigger": "cancel"}', "refused"),
     ("responders/nobody/acks", b'{"task_id": 1, "trigger": "accept"}', "unknown_responder"),
     ("responders/grid-west-n-1/location", b'{"lat": 123, "lon": 0}', "invalid"),
     ("-frigate/events", b'{"type": "new"}', "invalid"),

@@ -8,7 +8,9 @@ screen (read-only).
 
 The expectations are data. A route the router serves without a row here fails the test: a new
 endpoint is not done until its row says who may call it. A resource out of scope answers
-exactly as one that does not exist.
+exactly as one that does not exist, and so does anything else an action names (a merge's
+target, a unit to task, a task to hand over) unless config `mutual_aid` lends it. A task
+trigger gets the same answer over REST, the WebSocket and MQTT: the service alone decides.
 """
 
 from __future__ import annotations
@@ -30,8 +32,9 @@ from aiohttp import ClientResponse
 from dispatch import cli
 from dispatch.auth import issue_token
 from dispatch.tables import alert_table, event_table
-from tests.conftest import Harness
-from tests.factories import EAST_N, WEST_N, alert, config_data
+from gateways.mqtt import translate_ack
+from tests.conftest import Harness, ServerFactory
+from tests.factories import EAST_N, WEST_N, alert, config_data, make_config
 
 WAIT = 10.0  # a safety net against hangs, never a timing assertion
 MISSING_ID = 999_999
@@ -410,13 +413,16 @@ WS_MATRIX: dict[str, dict[str, Any]] = {
         "resumed: east, west", "resumed: east, west", "resumed: west", "resumed: east",
         "resumed: west", "resumed: east", "closed 4403", "closed 4401", "resumed: east, west",
     ),
+    # A receipt is `deliver`: not a trigger of a dispatcher's (it may cancel), as over REST.
     "receipt": row(
-        "result forbidden", "result forbidden", "result forbidden", "result forbidden",
-        "ok", "result not_found", "closed 4403", "closed 4401", "result forbidden",
+        "result illegal_transition", "result illegal_transition", "result illegal_transition",
+        "result illegal_transition", "ok", "result not_found", "closed 4403", "closed 4401",
+        "result forbidden",
     ),
     "trigger": row(
-        "result forbidden", "result forbidden", "result forbidden", "result forbidden",
-        "ok", "result not_found", "closed 4403", "closed 4401", "result forbidden",
+        "result illegal_transition", "result illegal_transition", "result illegal_transition",
+        "result illegal_transition", "ok", "result not_found", "closed 4403", "closed 4401",
+        "result forbidden",
     ),
     "position": row(
         "error forbidden", "error forbidden", "error forbidden", "error forbidden",
@@ -566,7 +572,8 @@ OUTSIDE_THE_BINDING: dict[str, tuple[str, Any, str, str]] = {
     ),
     "frigate": (
         "/api/v1/alerts/frigate",
-        {"type": "new", "after": {"id": "1.0-a", "camera": "wharf", "label": "person", "start_time": 1_790_000_000.0}},
+        {"type": "new",
+         "after": {"id": "1.0-a", "camera": "wharf", "label": "person", "start_time": 1_790_000_000.0}},
         "after.camera",
         "frigate:wharf",
     ),
@@ -667,3 +674,316 @@ async def test_authz_prankster_cap_cancel_of_others_alerts_cancels_nothing(serve
         incident = await server.incident(incident_id)
         assert incident["state"] == "dispatched"
         assert "alert_cancelled" not in [event["type"] for event in incident["timeline"]]
+
+
+# What an action touches -----------------------------------------------------------------------
+# The incident in the path is only the first thing a trigger touches: a merge's target, a
+# reassign's or assign's responder and a task are all checked against the caller's scope, and
+# each one out of scope answers exactly as a missing one (404), changing nothing.
+
+WEST_DESK = CALLERS[WEST]
+MUTUAL_AID_WEST_FROM_EAST = [{"borrower": "west", "lenders": ["east"]}]
+
+
+@dataclass(frozen=True)
+class Touch:
+    """One trigger of the west dispatcher's that names something of town east (or nothing real)."""
+
+    path: str
+    """Formatted with `incident`, `task`, `east_incident`, `east_task` and `target`."""
+    body: dict[str, Any]
+    field: str
+    """The field the 404 names."""
+    hidden: Any
+    """The east thing it names, from the towns."""
+
+
+TOUCHES: dict[str, Touch] = {
+    "merge into another town's incident": Touch(
+        "/api/v1/incidents/{incident}/merge",
+        {"into_incident_id": "{target}", "reason": "same flood"},
+        "into_incident_id",
+        lambda towns: towns.east_incident,
+    ),
+    "reassign to another town's responder": Touch(
+        "/api/v1/incidents/{incident}/reassign",
+        {"task_id": "{task}", "responder_id": "{target}", "reason": "closer"},
+        "responder_id",
+        lambda towns: "duty-east-1",
+    ),
+    "assign another town's responder": Touch(
+        "/api/v1/incidents/{incident}/assign",
+        {"responder_id": "{target}", "reason": "more hands"},
+        "responder_id",
+        lambda towns: "duty-east-1",
+    ),
+    "reassign another incident's task": Touch(
+        "/api/v1/incidents/{incident}/reassign",
+        {"task_id": "{target}", "responder_id": "duty-west-1", "reason": "closer"},
+        "task_id",
+        lambda towns: towns.east_task,
+    ),
+}
+MISSING: dict[str, Any] = {
+    "into_incident_id": MISSING_ID,
+    "responder_id": "grid-nowhere-1",
+    "task_id": MISSING_ID,
+}
+
+
+@dataclass(frozen=True)
+class TwoTowns:
+    incident: int
+    task: int
+    east_incident: int
+    east_task: int
+
+
+@pytest.fixture
+async def two_towns(server: Harness, towns: Towns) -> TwoTowns:
+    [east_task] = (await server.incident(towns.east_incident))["tasks"]
+    return TwoTowns(towns.incident, towns.task, towns.east_incident, east_task["id"])
+
+
+async def _world(server: Harness, two_towns: TwoTowns) -> dict[str, Any]:
+    """Everything a touch could change: both incidents as an admin reads them, and the units."""
+    responders = await server.client.get("/api/v1/responders", headers=server.auth("admin"))
+    return {
+        "west": await server.incident(two_towns.incident),
+        "east": await server.incident(two_towns.east_incident),
+        "responders": (await responders.json())["responders"],
+    }
+
+
+async def _touch(server: Harness, two_towns: TwoTowns, touch: Touch, target: Any) -> ClientResponse:
+    body = {key: target if value == "{target}" else value for key, value in touch.body.items()}
+    if body.get("task_id") == "{task}":
+        body["task_id"] = two_towns.task
+    path = touch.path.format(incident=two_towns.incident)
+    return await server.client.post(path, json=body, headers=_bearer(_token(server, WEST_DESK)))
+
+
+@pytest.mark.parametrize("touch", list(TOUCHES))
+async def test_authz_touching_another_towns_resource_answers_like_missing(
+    server: Harness, two_towns: TwoTowns, touch: str
+) -> None:
+    what = TOUCHES[touch]
+    before = await _world(server, two_towns)
+
+    hidden = await _touch(server, two_towns, what, what.hidden(two_towns))
+    missing = await _touch(server, two_towns, what, MISSING[what.field])
+
+    assert (hidden.status, missing.status) == (404, 404), await hidden.text()
+    hidden_error, missing_error = (await hidden.json())["error"], (await missing.json())["error"]
+    assert (hidden_error["code"], hidden_error["field"]) == ("not_found", what.field)
+    named = str(what.hidden(two_towns))
+    assert hidden_error["message"].replace(named, "X") == missing_error["message"].replace(
+        str(MISSING[what.field]), "X"
+    )
+    assert await _world(server, two_towns) == before
+
+
+async def test_authz_merge_from_another_towns_incident_answers_like_missing(
+    server: Harness, two_towns: TwoTowns
+) -> None:
+    before = await _world(server, two_towns)
+    headers = _bearer(_token(server, WEST_DESK))
+
+    hidden = await server.client.post(
+        f"/api/v1/incidents/{two_towns.east_incident}/merge",
+        json={"into_incident_id": two_towns.incident},
+        headers=headers,
+    )
+    missing = await server.client.post(
+        f"/api/v1/incidents/{MISSING_ID}/merge",
+        json={"into_incident_id": two_towns.incident},
+        headers=headers,
+    )
+
+    assert (hidden.status, missing.status) == (404, 404)
+    assert (await hidden.json())["error"]["message"].replace(str(two_towns.east_incident), "N") == (
+        await missing.json()
+    )["error"]["message"].replace(str(MISSING_ID), "N")
+    assert await _world(server, two_towns) == before
+
+
+@pytest.mark.parametrize("trigger", ["cancel"])
+async def test_authz_acting_on_another_towns_task_answers_like_missing(
+    server: Harness, two_towns: TwoTowns, trigger: str
+) -> None:
+    before = await _world(server, two_towns)
+    headers = _bearer(_token(server, WEST_DESK))
+
+    hidden = await server.client.post(f"/api/v1/tasks/{two_towns.east_task}/{trigger}", headers=headers)
+    missing = await server.client.post(f"/api/v1/tasks/{MISSING_ID}/{trigger}", headers=headers)
+
+    assert (hidden.status, missing.status) == (404, 404)
+    assert (await hidden.json())["error"]["message"].replace(str(two_towns.east_task), "N") == (
+        await missing.json()
+    )["error"]["message"].replace(str(MISSING_ID), "N")
+    assert await _world(server, two_towns) == before
+
+
+async def test_authz_merge_into_a_missing_incident_is_404_and_a_cancelled_one_422(
+    server: Harness, two_towns: TwoTowns
+) -> None:
+    other = (await server.post_alert(alert("w2", location={"lat": 28.05, "lon": 112.1})))["incident_id"]
+    await server.incident_trigger(other, "cancel", {"reason": "false alarm"})
+
+    missing = await server.incident_trigger(
+        two_towns.incident, "merge", {"into_incident_id": MISSING_ID}, expect=404
+    )
+    cancelled = await server.incident_trigger(
+        two_towns.incident, "merge", {"into_incident_id": other}, expect=422
+    )
+
+    assert missing["error"] == {
+        "code": "not_found",
+        "message": f"incident {MISSING_ID} does not exist",
+        "field": "into_incident_id",
+    }
+    assert (cancelled["error"]["field"], cancelled["error"]["message"]) == (
+        "into_incident_id",
+        f"incident {other} is cancelled",
+    )
+
+
+@pytest.mark.parametrize("trigger", ["reassign", "assign"])
+async def test_authz_mutual_aid_lets_a_town_task_another_towns_unit(
+    make_server: ServerFactory, trigger: str
+) -> None:
+    server = await make_server(make_config(mutual_aid=MUTUAL_AID_WEST_FROM_EAST))
+    west = (await server.post_alert(alert("w1", location=WEST_N)))["incident_id"]
+    [task] = (await server.incident(west))["tasks"]
+    body: dict[str, Any] = {"responder_id": "duty-east-1", "reason": "mutual aid"}
+    if trigger == "reassign":
+        body["task_id"] = task["id"]
+    headers = _bearer(_token(server, WEST_DESK))
+
+    response = await server.client.post(f"/api/v1/incidents/{west}/{trigger}", json=body, headers=headers)
+
+    assert response.status == 200, await response.text()
+    tasks = (await server.incident(west))["tasks"]
+    assert "duty-east-1" in [each["responder_id"] for each in tasks if each["state"] == "pending"]
+
+
+async def test_authz_mutual_aid_is_one_way(make_server: ServerFactory) -> None:
+    server = await make_server(make_config(mutual_aid=MUTUAL_AID_WEST_FROM_EAST))
+    east = (await server.post_alert(alert("e1", source="gauge-east", location=EAST_N)))["incident_id"]
+    headers = _bearer(_token(server, CALLERS[EAST]))
+
+    response = await server.client.post(
+        f"/api/v1/incidents/{east}/assign", json={"responder_id": "duty-west-1"}, headers=headers
+    )
+
+    assert response.status == 404, await response.text()
+    assert (await response.json())["error"]["field"] == "responder_id"
+
+
+@pytest.mark.parametrize(
+    ("mutual_aid", "east_units"),
+    [([], []), (MUTUAL_AID_WEST_FROM_EAST, ["duty-east-1", "grid-east-s-1"])],
+    ids=["without-mutual-aid", "with-mutual-aid"],
+)
+async def test_authz_suggestions_offer_the_units_a_town_may_borrow(
+    make_server: ServerFactory, mutual_aid: list[dict[str, Any]], east_units: list[str]
+) -> None:
+    server = await make_server(make_config(mutual_aid=mutual_aid))
+    west = (await server.post_alert(alert("w1", location=WEST_N)))["incident_id"]
+    await server.post_alert(alert("e1", source="gauge-east", location=EAST_N))  # grid-east-n-1 busy
+
+    response = await server.client.get(
+        f"/api/v1/incidents/{west}/suggestions?limit=100", headers=_bearer(_token(server, WEST_DESK))
+    )
+
+    assert response.status == 200, await response.text()
+    offered = [unit["id"] for unit in (await response.json())["responders"]]
+    assert sorted(unit for unit in offered if unit.startswith(("duty-east", "grid-east"))) == east_units
+
+
+# Every transport, one decision ----------------------------------------------------------------
+# A task trigger over REST, over the WebSocket and as an MQTT ack reaches the same service
+# method, which alone decides: the same caller, task and trigger get the same answer on each.
+# (The MQTT ack goes through the link's own steps, translate_ack and the device desk, without
+# the broker in between; tests/gateways/test_mqtt_link.py drives those through Mosquitto.)
+
+# (caller, which task, trigger, the answer on every transport the caller can use)
+TRANSPORT_CASES = [
+    (WEST_UNIT, "west", "complete", "ok"),  # a repeat on its done task: changes nothing
+    (WEST_UNIT, "west", "cancel", "illegal_transition"),  # a dispatcher's trigger
+    (WEST_UNIT, "west", "expire", "illegal_transition"),  # the system's
+    (EAST_UNIT, "west", "accept", "not_found"),  # another unit's task: as if missing
+    (WEST_UNIT, "missing", "accept", "not_found"),
+    (WEST, "west", "cancel", "illegal_transition"),  # allowed, but the task is done
+    (WEST, "west", "accept", "illegal_transition"),  # a responder's trigger
+    (EAST, "west", "cancel", "not_found"),
+    (SCREEN, "west", "cancel", "forbidden"),
+]
+
+
+async def _over_rest(server: Harness, caller: Caller, task_id: int, trigger: str) -> str:
+    response = await server.client.post(
+        f"/api/v1/tasks/{task_id}/{trigger}", headers=_bearer(_token(server, caller))
+    )
+    return "ok" if response.status == 200 else (await response.json())["error"]["code"]
+
+
+async def _over_websocket(server: Harness, caller: Caller, task_id: int, trigger: str) -> str:
+    headers = _bearer(_token(server, caller))
+    async with websockets.connect(_url(server), additional_headers=headers) as ws:
+        assert (await _frame(ws))["type"] == "hello"
+        message = {"type": "trigger", "id": "transport-1", "task_id": task_id, "trigger": trigger}
+        [result] = [f for f in await _answers(ws, message) if f["type"] == "result"]
+    return "ok" if result["ok"] else str(result["error"]["code"])
+
+
+async def _over_mqtt(server: Harness, caller: Caller, task_id: int, trigger: str) -> str:
+    assert caller.responder is not None
+    ack = translate_ack(orjson.dumps({"task_id": task_id, "trigger": trigger}))
+    result = await server.runtime.devices.task_trigger(caller.responder, ack)
+    return "ok" if result["ok"] else str(result["error"]["code"])
+
+
+@pytest.mark.parametrize(
+    ("caller", "task", "trigger", "answer"),
+    TRANSPORT_CASES,
+    ids=[f"{caller}-{task}-{trigger}" for caller, task, trigger, _ in TRANSPORT_CASES],
+)
+async def test_authz_every_transport_answers_a_task_trigger_alike(
+    server: Harness, done_task: Towns, caller: str, task: str, trigger: str, answer: str
+) -> None:
+    who = CALLERS[caller]
+    task_id = done_task.task if task == "west" else MISSING_ID
+    before = await server.incident(done_task.incident)
+
+    answers = {
+        "rest": await _over_rest(server, who, task_id, trigger),
+        "websocket": await _over_websocket(server, who, task_id, trigger),
+    }
+    if who.role == "responder":  # only units have an acks topic
+        answers["mqtt"] = await _over_mqtt(server, who, task_id, trigger)
+
+    assert answers == dict.fromkeys(answers, answer)
+    assert await server.incident(done_task.incident) == before
+
+
+async def test_authz_delegating_to_another_town_answers_like_an_unknown_jurisdiction(
+    server: Harness, two_towns: TwoTowns
+) -> None:
+    for _ in range(2):  # street → town → city: the west incident is the city's now
+        await server.incident_trigger(two_towns.incident, "escalate", {"reason": "too big"})
+    assert (await server.incident(two_towns.incident))["owner"]["jurisdiction"] == "city"
+    before = await _world(server, two_towns)
+    headers = _bearer(_token(server, WEST_DESK))
+    path = f"/api/v1/incidents/{two_towns.incident}/delegate"
+
+    hidden = await server.client.post(path, json={"jurisdiction": "east"}, headers=headers)
+    unknown = await server.client.post(path, json={"jurisdiction": "atlantis"}, headers=headers)
+
+    assert (hidden.status, unknown.status) == (422, 422)
+    hidden_error, unknown_error = (await hidden.json())["error"], (await unknown.json())["error"]
+    assert hidden_error["field"] == "jurisdiction"
+    assert hidden_error["message"].replace("'east'", "X") == unknown_error["message"].replace(
+        "'atlantis'", "X"
+    )
+    assert await _world(server, two_towns) == before

@@ -16,6 +16,7 @@ import pytest
 import sqlalchemy as sa
 from aiohttp import ClientResponse
 
+from dispatch.authz import INCIDENT_TRIGGERS
 from dispatch.tables import alert_table, event_table, incident_table, task_table
 from tests.conftest import Harness, ServerFactory
 from tests.factories import alert, make_config
@@ -26,7 +27,6 @@ from tests.gateways.test_frigate import FRIGATE
 from tests.gateways.test_frigate import recorded as frigate_recorded
 from tests.gateways.test_hotline import entry as hotline_entry
 from tests.gateways.test_hotline import telephony as hotline_telephony
-from web.incidents import DISPATCHER_TRIGGERS
 
 Snapshot = dict[str, Any]
 Headers = Callable[[Harness], dict[str, str]]
@@ -446,7 +446,7 @@ OTHER_CASES = [
     pytest.param(_request("GET", "/api/v1/events?limit=0", 422, "invalid", "limit"), id="events-limit"),
     pytest.param(
         _request(
-            "POST", "/api/v1/incidents/1/assign", 422, "invalid", "responder_id", {"responder_id": "nobody"}
+            "POST", "/api/v1/incidents/1/assign", 404, "not_found", "responder_id", {"responder_id": "nobody"}
         ),
         id="assign-nobody",
     ),
@@ -482,8 +482,8 @@ OTHER_CASES = [
         _request(
             "POST",
             "/api/v1/incidents/1/reassign",
-            422,
-            "invalid",
+            404,
+            "not_found",
             "task_id",
             {"task_id": 99, "responder_id": "duty-west-1"},
         ),
@@ -586,7 +586,7 @@ async def test_incident_illegal_transition_offers_only_triggers_the_caller_may_s
 
     error = await _error(response, 409, "illegal_transition", "trigger")
     # Each trigger offered must be one this endpoint takes, or the client is sent in a circle.
-    assert set(error["allowed"]) <= set(DISPATCHER_TRIGGERS)
+    assert set(error["allowed"]) <= set(INCIDENT_TRIGGERS)
 
 
 # Media types and content codings --------------------------------------------------------------

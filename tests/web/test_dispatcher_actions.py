@@ -235,16 +235,16 @@ async def tasks(server: Harness) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize(
-    ("task", "responder_id", "field"),
+    ("task", "responder_id", "field", "status"),
     [
-        ("missing", "duty-west-1", "task_id"),
-        ("other", "duty-west-1", "task_id"),
-        ("cancelled", "duty-west-1", "task_id"),
-        ("open", "nobody", "responder_id"),
-        ("open", "urban-city-1", "responder_id"),  # off duty
-        ("open", "grid-west-n-1", "responder_id"),  # holds that task already
-        ("open", None, "responder_id"),
-        (None, "duty-west-1", "task_id"),
+        ("missing", "duty-west-1", "task_id", 404),
+        ("other", "duty-west-1", "task_id", 404),  # like a missing one: ids elsewhere stay private
+        ("cancelled", "duty-west-1", "task_id", 422),
+        ("open", "nobody", "responder_id", 404),
+        ("open", "urban-city-1", "responder_id", 422),  # off duty
+        ("open", "grid-west-n-1", "responder_id", 422),  # holds that task already
+        ("open", None, "responder_id", 422),
+        (None, "duty-west-1", "task_id", 422),
     ],
     ids=[
         "unknown-task",
@@ -258,14 +258,20 @@ async def tasks(server: Harness) -> dict[str, Any]:
     ],
 )
 async def test_reassign_refusal_names_the_field_and_changes_nothing(
-    server: Harness, tasks: dict[str, Any], task: str | None, responder_id: str | None, field: str
+    server: Harness,
+    tasks: dict[str, Any],
+    task: str | None,
+    responder_id: str | None,
+    field: str,
+    status: int,
 ) -> None:
     before = await server.incident(tasks["incident"])
     body = {"task_id": tasks.get(task or ""), "responder_id": responder_id, "reason": "try"}
 
-    refused = await server.incident_trigger(tasks["incident"], "reassign", body, expect=422)
+    refused = await server.incident_trigger(tasks["incident"], "reassign", body, expect=status)
 
-    assert (refused["error"]["code"], refused["error"]["field"]) == ("invalid", field)
+    code = {404: "not_found", 422: "invalid"}[status]
+    assert (refused["error"]["code"], refused["error"]["field"]) == (code, field)
     assert await server.incident(tasks["incident"]) == before
 
 

@@ -9,14 +9,9 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from dispatch.alerts import AlertBatch, AlertIn
+from dispatch.authz import DISPATCHER_TASK_TRIGGERS, INCIDENT_TRIGGERS, RESPONDER_TASK_TRIGGERS
 from tests.conftest import Harness
-from web.incidents import (
-    DISPATCHER_TASK_TRIGGERS,
-    DISPATCHER_TRIGGERS,
-    RESPONDER_TRIGGERS,
-    IncidentTriggerBody,
-    TaskTriggerBody,
-)
+from web.incidents import IncidentTriggerBody, TaskTriggerBody
 
 # GET /ws upgrades to a WebSocket: its messages are described in README (WebSocket), not here.
 NOT_HTTP_OPERATIONS = {("GET", "/ws")}
@@ -85,9 +80,9 @@ async def test_openapi_triggers_and_config_ids_are_read_when_built(server: Harne
         values: list[str] = next(each for each in parameters if each["name"] == name)["schema"]["enum"]
         return values
 
-    assert enum("/api/v1/incidents/{id}/{trigger}", "trigger") == sorted(DISPATCHER_TRIGGERS)
+    assert enum("/api/v1/incidents/{id}/{trigger}", "trigger") == sorted(INCIDENT_TRIGGERS)
     assert enum("/api/v1/tasks/{id}/{trigger}", "trigger") == sorted(
-        RESPONDER_TRIGGERS | DISPATCHER_TASK_TRIGGERS
+        RESPONDER_TASK_TRIGGERS | DISPATCHER_TASK_TRIGGERS
     )
     category = document["components"]["schemas"]["AlertIn"]["properties"]["category"]
     assert category["enum"] == [each.id for each in server.config.categories]

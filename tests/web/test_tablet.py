@@ -9,14 +9,17 @@ from typing import Any
 import pytest
 from playwright.async_api import Page, Playwright, ViewportSize, expect
 
+from dispatch.authz import RESPONDER_TASK_TRIGGERS
 from state_machines.task import TASK_TRANSITIONS, TaskState
 from tests.factories import WEST_N, alert
 from tests.screens import CHROMIUM, CHROMIUM_ARGS, PHONE, TABLET, ScreenServer, eventually
 from web import i18n
 from web.i18n import tablet as tablet_words
-from web.ws import TABLET_TRIGGERS
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+TABLET_TRIGGERS = RESPONDER_TASK_TRIGGERS - {"deliver"}
+"""The tablet's buttons: a responder's triggers but the receipt, which it sends by itself."""
 
 UNIT = "grid-west-n-1"
 """The grid worker of street west-n: an alert at WEST_N gives it a task."""

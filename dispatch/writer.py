@@ -62,6 +62,8 @@ class Tx:
     events: list[DomainEvent] = field(default_factory=list)
     rows: list[dict[str, Any]] = field(default_factory=list)
     committed: list[Callable[[], None]] = field(default_factory=list)
+    deadlines: list[float] = field(default_factory=list)
+    """Step deadlines stored by this transaction: the scheduler hears of them after it commits."""
 
     def record(self, event: DomainEvent) -> DomainEvent:
         sealed, row = self.ledger.seal(event)
@@ -79,6 +81,7 @@ class Tx:
             len(self.events),
             len(self.rows),
             len(self.committed),
+            len(self.deadlines),
             Head(self.ledger.head.seq, self.ledger.head.hash),
         )
         ids = self.ids.snapshot()
@@ -90,7 +93,8 @@ class Tx:
             del self.events[marks[0] :]
             del self.rows[marks[1] :]
             del self.committed[marks[2] :]
-            self.ledger.head = marks[3]
+            del self.deadlines[marks[3] :]
+            self.ledger.head = marks[4]
             self.ids.restore(ids)
             if not getattr(err, "expected", False):
                 logger.exception("command failed")
@@ -129,12 +133,14 @@ class Writer:
         *,
         max_batch: int = 512,
         on_commit: Callable[[list[DomainEvent]], None] | None = None,
+        on_deadlines: Callable[[list[float]], None] | None = None,
     ) -> None:
         self._engine = engine
         self._bus = bus
         self._clock = clock
         self._max_batch = max_batch
         self._on_commit = on_commit
+        self._on_deadlines = on_deadlines
         self._queue: queue.SimpleQueue[_Pending[Any] | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -215,7 +221,7 @@ class Writer:
             # The only command failed: its transaction is rolled back as its savepoint would be.
             self.ledger.head = head_before
             self.ids.restore(ids_before)
-            self._answer(batch, [(False, failed.error)], [])
+            self._answer(batch, [(False, failed.error)], [], [])
             return
         except Exception as err:
             # The commit itself failed (disk full, database gone): nobody's change happened.
@@ -223,7 +229,7 @@ class Writer:
             self.ledger.head = head_before
             self.ids.restore(ids_before)
             self._reload()
-            self._answer(batch, [(False, err)] * len(batch), [])
+            self._answer(batch, [(False, err)] * len(batch), [], [])
             return
         self.batches += 1
         self.commands += len(batch)
@@ -232,7 +238,7 @@ class Writer:
                 callback()
             except Exception:
                 logger.exception("after-commit callback failed")
-        self._answer(batch, outcomes, tx.events)
+        self._answer(batch, outcomes, tx.events, tx.deadlines)
 
     @staticmethod
     def _alone(tx: Tx, command: Command[Any]) -> tuple[bool, Any]:
@@ -257,13 +263,21 @@ class Writer:
             logger.warning("could not re-read the chain head; keeping the last known one", exc_info=True)
 
     def _answer(
-        self, batch: list[_Pending[Any]], outcomes: list[tuple[bool, Any]], events: list[DomainEvent]
+        self,
+        batch: list[_Pending[Any]],
+        outcomes: list[tuple[bool, Any]],
+        events: list[DomainEvent],
+        deadlines: list[float],
     ) -> None:
         assert self._loop is not None
-        self._loop.call_soon_threadsafe(self._deliver, batch, outcomes, events)
+        self._loop.call_soon_threadsafe(self._deliver, batch, outcomes, events, deadlines)
 
     def _deliver(
-        self, batch: list[_Pending[Any]], outcomes: list[tuple[bool, Any]], events: list[DomainEvent]
+        self,
+        batch: list[_Pending[Any]],
+        outcomes: list[tuple[bool, Any]],
+        events: list[DomainEvent],
+        deadlines: list[float],
     ) -> None:
         for pending, (ok, value) in zip(batch, outcomes, strict=True):
             if pending.future.done():
@@ -272,6 +286,8 @@ class Writer:
                 pending.future.set_result(value)
             else:
                 pending.future.set_exception(value)
+        if deadlines and self._on_deadlines is not None:
+            self._on_deadlines(deadlines)
         if events:
             if self._on_commit is not None:
                 self._on_commit(events)

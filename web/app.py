@@ -66,7 +66,7 @@ class Runtime:
             self.bus,
             clock,
             max_batch=config.intake.group_commit_max,
-            on_commit=self._committed,
+            on_deadlines=self._deadlines_moved,
         )
         self.service = DispatchService(config, self.writer)
         self.deadlines = DeadlineScheduler(self.service, clock)
@@ -83,8 +83,8 @@ class Runtime:
         if config.mqtt.url is not None:
             self.mqtt = MqttLink(config.mqtt, self.devices, password=mqtt_password)
 
-    def _committed(self, events: list[DomainEvent]) -> None:
-        self.deadlines.notice(events)
+    def _deadlines_moved(self, deadlines: list[float]) -> None:
+        self.deadlines.moved(deadlines)
 
     async def read(self, query: Callable[[sa.Connection], T]) -> T:
         """Run a read-only query on a reader connection, off the event loop."""

@@ -15,6 +15,7 @@ from dispatch import accounts, auth, database
 from dispatch.bus import EventBus
 from dispatch.clock import Clock, SystemClock
 from dispatch.config import Config
+from dispatch.database_health import DatabaseHealth
 from dispatch.deadlines import DeadlineScheduler
 from dispatch.devices import DeviceDesk
 from dispatch.events import DomainEvent
@@ -61,12 +62,14 @@ class Runtime:
         self.write_engine = database.create_engine(database_url, writer=True, synchronous=synchronous)
         self.read_engine = database.create_engine(database_url, synchronous=synchronous)
         self.bus = EventBus()
+        self.database_health = DatabaseHealth()
         self.writer = Writer(
             self.write_engine,
             self.bus,
             clock,
             max_batch=config.intake.group_commit_max,
             on_deadlines=self._deadlines_moved,
+            health=self.database_health,
         )
         self.service = DispatchService(config, self.writer)
         self.deadlines = DeadlineScheduler(self.service, clock)
@@ -93,7 +96,7 @@ class Runtime:
             with self.read_engine.connect() as connection:
                 return query(connection)
 
-        return await asyncio.get_running_loop().run_in_executor(self._readers, run)
+        return await asyncio.get_running_loop().run_in_executor(self._readers, self.database_health.call, run)
 
     async def lookup_token(self, token: str) -> auth.Principal | None:
         return await self.read(lambda connection: auth.lookup(connection, token))

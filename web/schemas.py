@@ -273,6 +273,7 @@ class MqttStatus(Wire):
 
 class Ready(Wire):
     status: Literal["ready"]
+    database: Literal["ok"] = Field(description="The database answered just now.")
     next_deadline_at: float | None = Field(
         description="Epoch seconds of the next deadline the scheduler awaits."
     )

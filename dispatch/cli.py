@@ -188,6 +188,7 @@ def _serve(args: argparse.Namespace) -> int:
     from aiohttp import web
 
     from web import create_app
+    from web.slow_clients import server_options
 
     logging.basicConfig(
         level=args.log_level.upper(),
@@ -224,7 +225,15 @@ def _serve(args: argparse.Namespace) -> int:
             "(README: HTTPS for tablets)",
             args.host,
         )
-    web.run_app(app, host=args.host, port=args.port, ssl_context=ssl_context, print=None, access_log=None)
+    web.run_app(
+        app,
+        host=args.host,
+        port=args.port,
+        ssl_context=ssl_context,
+        print=None,
+        access_log=None,
+        **server_options(config),
+    )
     return 0
 
 

@@ -43,6 +43,7 @@ from web import (
 from web.errors import MAX_BODY, error_middleware
 from web.keys import RUNTIME
 from web.security import SESSIONS, TOKENS, SessionCache, TokenCache, auth_middleware
+from web.slow_clients import SLOW_CLIENTS, SlowClients, body_deadline_middleware
 
 logger = logging.getLogger(__name__)
 
@@ -150,12 +151,13 @@ def create_app(
 ) -> web.Application:
     """The one place that builds the object graph; long-lived tasks start and stop with the app."""
     app = web.Application(
-        middlewares=[error_middleware, auth_middleware],
+        middlewares=[error_middleware, auth_middleware, body_deadline_middleware],
         client_max_size=config.intake.max_body_bytes,
     )
     runtime = Runtime(config, database_url, clock or SystemClock(), mqtt_password)
     app[RUNTIME] = runtime
     app[MAX_BODY] = config.intake.max_body_bytes
+    app[SLOW_CLIENTS] = SlowClients(config.web)
     app[TOKENS] = TokenCache(runtime.lookup_token)
     app[SESSIONS] = SessionCache(runtime.lookup_session, runtime.clock.now)
 

@@ -11,6 +11,7 @@ from web.errors import error_response, json_response
 from web.keys import RUNTIME
 from web.openapi import operation
 from web.schemas import Health, Ready
+from web.slow_clients import SLOW_CLIENTS
 
 
 @operation("Liveness", tag="health", responses={200: Health})
@@ -25,7 +26,7 @@ async def healthz(_request: web.Request) -> web.Response:
         "The database answers and the writer runs. While the database is unreachable: 503 with "
         "`Retry-After` and `error.database` `unreachable` (since `error.unreachable_since`). "
         "`mqtt` tells the MQTT link's state and counters; a broker outage does not make the "
-        "server unready."
+        "server unready. `web` counts requests ended for a slow body and bodies hung up on."
     ),
     responses={200: Ready},
     errors=[503],
@@ -56,6 +57,7 @@ async def readyz(request: web.Request) -> web.Response:
             "database": "ok",
             "next_deadline_at": runtime.deadlines.next_due,
             "mqtt": mqtt,
+            "web": request.app[SLOW_CLIENTS].stats(),
         }
     )
 

@@ -249,6 +249,7 @@ def _serve(args: argparse.Namespace) -> int:
     from aiohttp import web
 
     from web import create_app
+    from web.slow_clients import server_options
 
     logging.basicConfig(
         level=args.log_level.upper(),
@@ -294,7 +295,14 @@ def _serve(args: argparse.Namespace) -> int:
             "(README: HTTPS for tablets)",
             args.host,
         )
-    web.run_app(app, sock=sockets, ssl_context=ssl_context, print=None, access_log=None)
+    web.run_app(
+        app,
+        sock=sockets,
+        ssl_context=ssl_context,
+        print=None,
+        access_log=None,
+        **server_options(config),
+    )
     return 0
 
 

@@ -170,6 +170,23 @@ class WebSocket(Strict):
     )
 
 
+class Web(Strict):
+    header_timeout: Seconds = Field(
+        10.0,
+        description=(
+            "A connection must deliver a whole request head this soon after it opens or after its "
+            "previous answer; else it is closed. Idle kept-alive connections close after it too."
+        ),
+    )
+    body_timeout: Seconds = Field(
+        30.0, description="A request body must arrive whole this soon after its head; else 408."
+    )
+    log_interval: Seconds = Field(
+        60.0,
+        description="Timed-out and abandoned requests are logged in one summary line at most this often.",
+    )
+
+
 class SqliteSynchronous(StrEnum):
     FULL = "full"
     NORMAL = "normal"
@@ -199,6 +216,7 @@ class Config(Strict):
     intake: Intake = Field(default_factory=Intake)
     storage: Storage = Field(default_factory=Storage)
     websocket: WebSocket = Field(default_factory=WebSocket)
+    web: Web = Field(default_factory=Web, description="Slow and abandoned HTTP requests.")
     jurisdictions: list[Jurisdiction] = Field(min_length=1)
     departments: list[Department] = Field(min_length=1)
     policies: dict[Identifier, Policy] = Field(min_length=1)

@@ -32,7 +32,11 @@ def create_engine(url: str, *, writer: bool = False, synchronous: str = "FULL") 
         engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **json)
         _tune_sqlite(engine, synchronous, "BEGIN IMMEDIATE" if writer else "BEGIN")
     else:
-        engine = sa.create_engine(url, pool_size=4, max_overflow=4, pool_pre_ping=True, **json)
+        # A host that drops packets would otherwise hold a request for the OS's TCP timeout.
+        timeout = {} if "connect_timeout" in sa.engine.make_url(url).query else {"connect_timeout": 10}
+        engine = sa.create_engine(
+            url, pool_size=4, max_overflow=4, pool_pre_ping=True, connect_args=timeout, **json
+        )
     return engine
 
 

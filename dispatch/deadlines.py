@@ -6,7 +6,6 @@ import asyncio
 import logging
 
 from dispatch.clock import Clock
-from dispatch.events import DomainEvent, TaskAssigned
 from dispatch.service import DispatchService
 
 logger = logging.getLogger(__name__)
@@ -15,22 +14,29 @@ RETRY_AFTER_FAILURE_S = 5.0
 
 
 class DeadlineScheduler:
-    """Deadlines live in the incident rows; this loop only decides when to look at them."""
+    """Deadlines live in the incident rows; this loop only decides when to look at them.
+
+    Every committed transaction that stored a step deadline reports it (`moved`), whichever
+    path stored it: intake, a manual escalate or delegate, a reassignment, a reopen.
+    """
 
     def __init__(self, service: DispatchService, clock: Clock) -> None:
         self._service = service
         self._clock = clock
         self._wake = asyncio.Event()
+        self._looking = False
         self.next_due: float | None = None
         self.fired = 0
 
-    def notice(self, events: list[DomainEvent]) -> None:
-        """Called after each commit: an earlier deadline than the one awaited wakes the loop."""
-        for event in events:
-            due = event.accept_deadline_at if isinstance(event, TaskAssigned) else None
-            if due is not None and (self.next_due is None or due < self.next_due):
-                self.next_due = due
-                self._wake.set()
+    def moved(self, deadlines: list[float]) -> None:
+        """Called after a commit that stored deadlines: wake when one is earlier than awaited.
+
+        While a look is in flight its answer may predate this commit, so look again then.
+        """
+        earliest = min(deadlines)
+        if self._looking or self.next_due is None or earliest < self.next_due:
+            self.next_due = earliest if self.next_due is None else min(self.next_due, earliest)
+            self._wake.set()
 
     async def run_once(self) -> int:
         """Fire what is due now; returns how many incidents' deadlines fired."""
@@ -42,6 +48,7 @@ class DeadlineScheduler:
     async def run(self) -> None:
         while True:
             self._wake.clear()
+            self._looking = True
             try:
                 fired = await self.run_once()
             except asyncio.CancelledError:
@@ -50,6 +57,8 @@ class DeadlineScheduler:
                 logger.exception("firing deadlines failed; retrying in %ss", RETRY_AFTER_FAILURE_S)
                 await asyncio.sleep(RETRY_AFTER_FAILURE_S)
                 continue
+            finally:
+                self._looking = False
             if fired:
                 logger.info("fired %d deadline(s)", fired)
                 continue  # there may be more than one batch due

@@ -51,3 +51,19 @@ class IllegalTransition(DispatchError):
         """The same refusal, listing only the triggers this caller may send."""
         allowed = [each for each in self.allowed if each in callable_by_caller]
         return IllegalTransition(self.message, state=self.state, allowed=allowed)
+
+
+class DatabaseUnavailable(Exception):
+    """The database does not answer: nothing was written; the caller may retry after a while.
+
+    Not a DispatchError on purpose: it refuses nothing about the request, and a transport
+    must not treat it as a final answer (MQTT leaves the message unacknowledged).
+    """
+
+    status = 503
+    code = "database_unavailable"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retry_after = retry_after

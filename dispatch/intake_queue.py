@@ -48,6 +48,11 @@ class IntakeQueue:
         try:
             outcomes = await self._writer.submit(lambda tx: self._run(tx, taken))
         except BaseException as err:  # the commit failed: nobody's alerts were stored
+            if not taken:  # refused before the pass ran (database unreachable): still waiting here
+                with self._lock:
+                    taken.extend(self._waiting)
+                    self._waiting = []
+                    self._scheduled = False
             for request in taken:
                 if not request.future.done():
                     request.future.set_exception(err)

@@ -75,7 +75,7 @@ class PolicyRunner:
             if self._open_step(tx, incident, step, owner, actor=actor, causation_id=causation_id):
                 return True
             reason = f"no qualified responder free at {owner.id}"
-        repository.update(tx.connection, incident_table, incident, step_deadline_at=None)
+        repository.set_step_deadline(tx, incident, None)
         tx.record(
             IncidentUnanswered(
                 occurred_at=tx.now,
@@ -104,7 +104,7 @@ class PolicyRunner:
         if incident["state"] in (IncidentState.REPORTED, IncidentState.VERIFYING):
             self.incidents.fire(tx, incident, "dispatch", actor=actor, causation_id=causation_id)
         deadline = tx.now + step["accept_within"]
-        repository.update(tx.connection, incident_table, incident, step_deadline_at=deadline)
+        repository.set_step_deadline(tx, incident, deadline)
         for responder, distance in chosen:
             self.open_task(
                 tx, incident, responder, distance, deadline, actor=actor, causation_id=causation_id
@@ -122,7 +122,7 @@ class PolicyRunner:
         index = next((i for i, step in enumerate(steps) if step["tier"] == tier), None)
         self._expire_unanswered(tx, incident, actor=change.actor, causation_id=change.causation_id)
         if index is None:
-            repository.update(tx.connection, incident_table, incident, step_deadline_at=None)
+            repository.set_step_deadline(tx, incident, None)
             return
         step = steps[index]
         owner = self.config.jurisdiction_by_id[incident["owner_jurisdiction_id"]]
@@ -131,17 +131,12 @@ class PolicyRunner:
             tx, incident, step, owner, actor=change.actor, causation_id=change.causation_id
         )
         if not opened:
-            repository.update(
-                tx.connection,
-                incident_table,
-                incident,
-                step_deadline_at=tx.now + step["accept_within"],
-            )
+            repository.set_step_deadline(tx, incident, tx.now + step["accept_within"])
 
     def deadline_passed(self, tx: Tx, incident: Row, *, causation_id: str) -> None:
         """The step's time is up: expire what was not answered; climb if nobody accepted."""
         actor = "system:deadline"
-        repository.update(tx.connection, incident_table, incident, step_deadline_at=None)
+        repository.set_step_deadline(tx, incident, None)
         tasks = self._expire_unanswered(tx, incident, actor=actor, causation_id=causation_id)
         if any(task["state"] in OPEN_TASK_STATES for task in tasks):
             return  # someone accepted: the incident is in hand
@@ -291,7 +286,7 @@ class PolicyRunner:
         else:
             distance = None
         if incident["step_deadline_at"] is None:
-            repository.update(tx.connection, incident_table, incident, step_deadline_at=deadline)
+            repository.set_step_deadline(tx, incident, deadline)
         self.open_task(
             tx, incident, responder, distance, deadline, actor=change.actor, causation_id=change.causation_id
         )

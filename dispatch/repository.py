@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from dispatch.errors import NotFound
 from dispatch.tables import incident_table, responder_table, task_table
+
+if TYPE_CHECKING:
+    from dispatch.writer import Tx
 
 Row = dict[str, Any]
 
@@ -48,11 +51,27 @@ def _update_statement(table: sa.Table, columns: tuple[str, ...]) -> sa.Update:
 
 def update(connection: sa.Connection, table: sa.Table, row: Row, **values: Any) -> None:
     """Write `values` to the row and to its in-memory copy."""
+    if values.get("step_deadline_at") is not None:
+        # A deadline the scheduler does not hear of would never fire.
+        raise ValueError("store a step deadline with set_step_deadline, which tells the scheduler")
     statement = _update_statement(table, tuple(values))
     connection.execute(statement, {"_id": row["id"], **{f"_{k}": v for k, v in values.items()}})
     row.update(values)
 
 
+def set_step_deadline(tx: Tx, incident: Row, due: float | None) -> None:
+    """Store (or clear) the incident's step deadline; the scheduler hears of it at commit."""
+    tx.connection.execute(_set_step_deadline, {"_id": incident["id"], "_due": due})
+    incident["step_deadline_at"] = due
+    if due is not None:
+        tx.deadlines.append(due)
+
+
+_set_step_deadline = (
+    incident_table.update()
+    .where(incident_table.c.id == sa.bindparam("_id"))
+    .values(step_deadline_at=sa.bindparam("_due", type_=incident_table.c.step_deadline_at.type))
+)
 _tasks_of = (
     sa.select(task_table)
     .where(task_table.c.incident_id == sa.bindparam("incident_id"))

@@ -11,8 +11,10 @@ the event log's chain has a single author.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import queue
+import select
 import threading
 import time
 from collections.abc import Callable
@@ -23,6 +25,7 @@ import sqlalchemy as sa
 
 from dispatch.bus import EventBus
 from dispatch.clock import Clock
+from dispatch.database_health import DatabaseHealth, is_unreachable
 from dispatch.events import DomainEvent
 from dispatch.ledger import Head, Ledger
 from dispatch.tables import alert_table, incident_table, task_table
@@ -30,6 +33,9 @@ from dispatch.tables import alert_table, incident_table, task_table
 logger = logging.getLogger(__name__)
 
 R = TypeVar("R")
+
+IDLE_PING_S = 1.0
+"""A connection idle this long is pinged before a batch: its server may have gone silently."""
 
 
 class Ids:
@@ -63,6 +69,8 @@ class Tx:
     events: list[DomainEvent] = field(default_factory=list)
     rows: list[dict[str, Any]] = field(default_factory=list)
     committed: list[Callable[[], None]] = field(default_factory=list)
+    deadlines: list[float] = field(default_factory=list)
+    """Step deadlines stored by this transaction: the scheduler hears of them after it commits."""
 
     def record(self, event: DomainEvent) -> DomainEvent:
         sealed, row = self.ledger.seal(event)
@@ -80,6 +88,7 @@ class Tx:
             len(self.events),
             len(self.rows),
             len(self.committed),
+            len(self.deadlines),
             Head(self.ledger.head.seq, self.ledger.head.hash),
         )
         ids = self.ids.snapshot()
@@ -91,9 +100,10 @@ class Tx:
             del self.events[marks[0] :]
             del self.rows[marks[1] :]
             del self.committed[marks[2] :]
-            self.ledger.head = marks[3]
+            del self.deadlines[marks[3] :]
+            self.ledger.head = marks[4]
             self.ids.restore(ids)
-            if not getattr(err, "expected", False):
+            if not getattr(err, "expected", False) and not is_unreachable(err):
                 logger.exception("command failed")
             return False, err
         savepoint.commit()
@@ -131,6 +141,8 @@ class Writer:
         max_batch: int = 512,
         on_commit: Callable[[list[DomainEvent]], None] | None = None,
         on_batch: Callable[[int, float], None] | None = None,
+        on_deadlines: Callable[[list[float]], None] | None = None,
+        health: DatabaseHealth | None = None,
     ) -> None:
         self._engine = engine
         self._bus = bus
@@ -139,6 +151,11 @@ class Writer:
         self._on_commit = on_commit
         self._on_batch = on_batch
         """Told each committed batch's size and seconds, on the writer thread (metrics)."""
+        self._on_deadlines = on_deadlines
+        self.health = health or DatabaseHealth()
+        self._stale = False
+        """The connection was lost: open a new one (and re-read the chain head) before the next batch."""
+        self._last_used = 0.0
         self._queue: queue.SimpleQueue[_Pending[Any] | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -164,6 +181,7 @@ class Writer:
             self.ledger.load(self._connection)
             self.ids = Ids(self._connection)
         self._thread = threading.Thread(target=self._run, name="dispatch-writer", daemon=True)
+        self._last_used = time.monotonic()
         self._thread.start()
 
     async def stop(self) -> None:
@@ -204,6 +222,10 @@ class Writer:
                 return
 
     def _commit(self, batch: list[_Pending[Any]]) -> None:
+        refusal = self._prepare()
+        if refusal is not None:
+            self._answer(batch, [(False, refusal)] * len(batch), [], [])
+            return
         assert self._connection is not None and self.ids is not None
         connection = self._connection
         started = time.perf_counter()
@@ -225,16 +247,31 @@ class Writer:
             # The only command failed: its transaction is rolled back as its savepoint would be.
             self.ledger.head = head_before
             self.ids.restore(ids_before)
-            self._answer(batch, [(False, failed.error)], [])
+            error: BaseException = failed.error
+            if is_unreachable(error):
+                self._stale = True
+                error = self.health.failed(error)
+            self._answer(batch, [(False, error)], [], [])
             return
         except Exception as err:
-            # The commit itself failed (disk full, database gone): nobody's change happened.
+            if is_unreachable(err):
+                # The database went away: nobody's change happened (or, if only the answer to
+                # COMMIT was lost, it did, and the reconnect re-reads the chain head and ids).
+                self.ledger.head = head_before
+                self.ids.restore(ids_before)
+                self._stale = True
+                unavailable = self.health.failed(err)
+                self._answer(batch, [(False, unavailable)] * len(batch), [], [])
+                return
+            # The commit itself failed (disk full): nobody's change happened.
             logger.exception("group commit of %d commands failed", len(batch))
             self.ledger.head = head_before
             self.ids.restore(ids_before)
             self._reload()
-            self._answer(batch, [(False, err)] * len(batch), [])
+            self._answer(batch, [(False, err)] * len(batch), [], [])
             return
+        self._last_used = time.monotonic()
+        self.health.answered()
         self.batches += 1
         self.commands += len(batch)
         if self._on_batch is not None:
@@ -244,14 +281,73 @@ class Writer:
                 callback()
             except Exception:
                 logger.exception("after-commit callback failed")
-        self._answer(batch, outcomes, tx.events)
+        self._answer(batch, outcomes, tx.events, tx.deadlines)
+
+    def _prepare(self) -> BaseException | None:
+        """Make sure the connection answers before a batch; the refusal to give when it cannot."""
+        try:
+            # A file has no connection to lose; a server's connection may have gone.
+            server = not self._stale and self._engine.dialect.name != "sqlite"
+            if server and (self._server_spoke() or time.monotonic() - self._last_used > IDLE_PING_S):
+                self._ping()
+            if self._stale:
+                self._reconnect()
+        except Exception as err:
+            if is_unreachable(err):
+                return self.health.failed(err)
+            logger.exception("could not reconnect to the database")
+            return err
+        return None
+
+    def _server_spoke(self) -> bool:
+        """Whether the idle connection's socket has something to read: between our own
+        statements that is the server closing it (a restart, a network cut). Costs no round trip."""
+        assert self._connection is not None
+        try:
+            socket = self._connection.connection.dbapi_connection.fileno()  # type: ignore[union-attr]
+            readable, _, _ = select.select([socket], [], [], 0)
+        except Exception:
+            return True  # no socket to look at: let the ping find out
+        return bool(readable)
+
+    def _ping(self) -> None:
+        """Like the pool's pre-ping, for the one connection the writer keeps."""
+        assert self._connection is not None
+        try:
+            with self._connection.begin():
+                self._connection.exec_driver_sql("SELECT 1")
+        except Exception as err:
+            if not is_unreachable(err):
+                raise
+            self._stale = True  # lost while idle: the database may be back, so reconnect at once
+
+    def _reconnect(self) -> None:
+        """A new connection, and the chain head and ids as stored: a commit whose answer was
+        lost may have landed after all."""
+        if self._connection is not None:
+            with contextlib.suppress(Exception):
+                self._connection.invalidate()
+            with contextlib.suppress(Exception):
+                self._connection.close()
+            self._connection = None
+        connection = self._engine.connect()
+        try:
+            with connection.begin():
+                self.ledger.load(connection)
+                self.ids = Ids(connection)
+        except BaseException:
+            connection.close()
+            raise
+        self._connection = connection
+        self._stale = False
+        logger.info("writer reconnected to the database")
 
     @staticmethod
     def _alone(tx: Tx, command: Command[Any]) -> tuple[bool, Any]:
         try:
             return True, command(tx)
         except Exception as err:
-            if not getattr(err, "expected", False):
+            if not getattr(err, "expected", False) and not is_unreachable(err):
                 logger.exception("command failed")
             raise _Failed(err) from err
 
@@ -269,13 +365,21 @@ class Writer:
             logger.warning("could not re-read the chain head; keeping the last known one", exc_info=True)
 
     def _answer(
-        self, batch: list[_Pending[Any]], outcomes: list[tuple[bool, Any]], events: list[DomainEvent]
+        self,
+        batch: list[_Pending[Any]],
+        outcomes: list[tuple[bool, Any]],
+        events: list[DomainEvent],
+        deadlines: list[float],
     ) -> None:
         assert self._loop is not None
-        self._loop.call_soon_threadsafe(self._deliver, batch, outcomes, events)
+        self._loop.call_soon_threadsafe(self._deliver, batch, outcomes, events, deadlines)
 
     def _deliver(
-        self, batch: list[_Pending[Any]], outcomes: list[tuple[bool, Any]], events: list[DomainEvent]
+        self,
+        batch: list[_Pending[Any]],
+        outcomes: list[tuple[bool, Any]],
+        events: list[DomainEvent],
+        deadlines: list[float],
     ) -> None:
         for pending, (ok, value) in zip(batch, outcomes, strict=True):
             if pending.future.done():
@@ -284,6 +388,8 @@ class Writer:
                 pending.future.set_result(value)
             else:
                 pending.future.set_exception(value)
+        if deadlines and self._on_deadlines is not None:
+            self._on_deadlines(deadlines)
         if events:
             if self._on_commit is not None:
                 self._on_commit(events)

@@ -34,7 +34,7 @@ import aiomqtt
 
 from dispatch.alerts import AlertIn
 from dispatch.config import Mqtt
-from dispatch.errors import DispatchError
+from dispatch.errors import DatabaseUnavailable, DispatchError
 from dispatch.events import DomainEvent, TaskAssigned, TaskChanged
 from dispatch.hub import event_body
 from gateways.mqtt import (
@@ -366,6 +366,11 @@ class _Session:
             logger.warning("MQTT %s: rejected (invalid): %s", topic, err.message)
         except asyncio.CancelledError:
             raise  # the connection went: unacknowledged, the broker offers it again
+        except DatabaseUnavailable:
+            # Nothing was committed: unacknowledged, like a failure. The outage is logged
+            # once where it was noticed, not once per message.
+            link.failed += 1
+            return
         except Exception:
             link.failed += 1
             logger.exception("MQTT %s: handling failed; left for the broker to offer again", topic)

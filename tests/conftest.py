@@ -23,6 +23,7 @@ from tests.factories import make_config
 from web import create_app
 from web.app import Runtime
 from web.keys import RUNTIME
+from web.slow_clients import server_options
 
 POSTGRES_ADMIN_URL = os.environ.get("DISPATCH_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -160,15 +161,27 @@ class Harness:
 ServerFactory = Callable[..., Awaitable[Harness]]
 
 
+class LoopbackServer(TestServer):
+    """aiohttp's test server with the options `serve` gives aiohttp (and any the test adds)."""
+
+    def __init__(self, app: Any, options: dict[str, Any]) -> None:
+        super().__init__(app)
+        self._options = options
+
+    async def _make_runner(self, **kwargs: Any) -> Any:
+        return await super()._make_runner(**{**kwargs, **self._options})
+
+
 @pytest.fixture
 async def make_server(database_url: str, clock: ManualClock) -> AsyncIterator[ServerFactory]:
     """Start servers on the test's database; each call is a fresh process-like start."""
     running: list[TestClient[Any, Any]] = []
 
-    async def make(config: Config | None = None, *, run_scheduler: bool = False) -> Harness:
+    async def make(config: Config | None = None, *, run_scheduler: bool = False, **server: Any) -> Harness:
+        """`server`: aiohttp server options over those `serve` uses (web/slow_clients.py)."""
         config = config or make_config()
         app = create_app(config, database_url=database_url, clock=clock, run_scheduler=run_scheduler)
-        client: TestClient[Any, Any] = TestClient(TestServer(app))
+        client: TestClient[Any, Any] = TestClient(LoopbackServer(app, {**server_options(config), **server}))
         await client.start_server()
         running.append(client)
         return Harness(client, app[RUNTIME], config)

@@ -16,6 +16,7 @@ from dispatch.bus import EventBus
 from dispatch.clock import Clock, SystemClock
 from dispatch.config import Config
 from dispatch.credentials import CredentialWatch
+from dispatch.database_health import DatabaseHealth
 from dispatch.deadlines import DeadlineScheduler
 from dispatch.devices import DeviceDesk
 from dispatch.events import DomainEvent
@@ -45,6 +46,7 @@ from web import (
 from web.errors import MAX_BODY, error_middleware
 from web.keys import RUNTIME
 from web.security import SESSION_CACHE_SECONDS, SESSIONS, TOKENS, SessionCache, TokenCache, auth_middleware
+from web.slow_clients import SLOW_CLIENTS, SlowClients, body_deadline_middleware
 
 logger = logging.getLogger(__name__)
 
@@ -65,13 +67,15 @@ class Runtime:
         self.read_engine = database.create_engine(database_url, synchronous=synchronous)
         self.bus = EventBus()
         self.metrics = Metrics()
+        self.database_health = DatabaseHealth()
         self.writer = Writer(
             self.write_engine,
             self.bus,
             clock,
             max_batch=config.intake.group_commit_max,
-            on_commit=self._committed,
             on_batch=self.metrics.observe_commit,
+            on_deadlines=self._deadlines_moved,
+            health=self.database_health,
         )
         self.service = DispatchService(config, self.writer, self.metrics)
         self.deadlines = DeadlineScheduler(self.service, clock)
@@ -88,8 +92,8 @@ class Runtime:
         if config.mqtt.url is not None:
             self.mqtt = MqttLink(config.mqtt, self.devices, password=mqtt_password)
 
-    def _committed(self, events: list[DomainEvent]) -> None:
-        self.deadlines.notice(events)
+    def _deadlines_moved(self, deadlines: list[float]) -> None:
+        self.deadlines.moved(deadlines)
 
     async def read(self, query: Callable[[sa.Connection], T]) -> T:
         """Run a read-only query on a reader connection, off the event loop."""
@@ -98,7 +102,7 @@ class Runtime:
             with self.read_engine.connect() as connection:
                 return query(connection)
 
-        return await asyncio.get_running_loop().run_in_executor(self._readers, run)
+        return await asyncio.get_running_loop().run_in_executor(self._readers, self.database_health.call, run)
 
     async def lookup_token(self, token: str) -> tokens.TokenGrant | None:
         return await self.read(lambda connection: tokens.lookup_grant(connection, token))
@@ -153,7 +157,12 @@ def create_app(
 ) -> web.Application:
     """The one place that builds the object graph; long-lived tasks start and stop with the app."""
     app = web.Application(
-        middlewares=[metrics.intake_metrics_middleware, error_middleware, auth_middleware],
+        middlewares=[
+            metrics.intake_metrics_middleware,
+            error_middleware,
+            auth_middleware,
+            body_deadline_middleware,
+        ],
         client_max_size=config.intake.max_body_bytes,
         # Bodies are decoded by web/request_body.py: a JSON answer for a broken one, no traceback.
         handler_args={"auto_decompress": False},
@@ -161,6 +170,7 @@ def create_app(
     runtime = Runtime(config, database_url, clock or SystemClock(), mqtt_password)
     app[RUNTIME] = runtime
     app[MAX_BODY] = config.intake.max_body_bytes
+    app[SLOW_CLIENTS] = SlowClients(config.web)
     app[TOKENS] = TokenCache(runtime.lookup_token, runtime.clock.now)
     app[SESSIONS] = SessionCache(runtime.lookup_session, runtime.clock.now)
 

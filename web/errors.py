@@ -10,7 +10,7 @@ import orjson
 from aiohttp import web
 from pydantic import ValidationError
 
-from dispatch.errors import DispatchError, IllegalTransition
+from dispatch.errors import DatabaseUnavailable, DispatchError, IllegalTransition
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +59,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         )
     except DispatchError as err:
         return error_response(err.status, err.code, err.message, err.field)
+    except DatabaseUnavailable as err:  # logged once per outage where it was noticed
+        response = error_response(err.status, err.code, err.message)
+        response.headers["Retry-After"] = str(err.retry_after)
+        return response
     except ValidationError as err:
         return validation_error(err)
     except web.HTTPException as err:

@@ -189,7 +189,7 @@ async def incident_suggestions(request: web.Request) -> web.Response:
 
 
 async def _body(request: web.Request, model: type[BaseModel]) -> Any:
-    if not request.can_read_body:
+    if not request.body_exists:  # read already (web/slow_clients.py), so not can_read_body
         return model()
     return model.model_validate(await read_json(request))  # errors: see web/errors.py
 

@@ -271,12 +271,21 @@ class MqttStatus(Wire):
     outbox_dropped: int = Field(description="Task messages dropped from a full outbox (oldest first).")
 
 
+class WebStatus(Wire):
+    body_timed_out: int = Field(
+        description="Requests answered 408: the body came slower than `web.body_timeout`."
+    )
+    abandoned: int = Field(description="Requests whose client hung up while sending the body.")
+
+
 class Ready(Wire):
     status: Literal["ready"]
+    database: Literal["ok"] = Field(description="The database answered just now.")
     next_deadline_at: float | None = Field(
         description="Epoch seconds of the next deadline the scheduler awaits."
     )
     mqtt: MqttStatus | None = Field(description="The MQTT link; null when MQTT is off (no `mqtt.url`).")
+    web: WebStatus = Field(description="Slow and abandoned HTTP requests since start.")
 
 
 # Query strings --------------------------------------------------------------------------------

@@ -249,6 +249,7 @@ def _serve(args: argparse.Namespace) -> int:
     from aiohttp import web
 
     from web import create_app
+    from web.metrics import LISTENER as METRICS_LISTENER
     from web.slow_clients import server_options
 
     logging.basicConfig(
@@ -276,14 +277,21 @@ def _serve(args: argparse.Namespace) -> int:
     ssl_context = _tls(args)
     sockets = startup.listen(args.host, args.port)
     try:
+        if config.metrics.listen is not None:
+            sockets_of_metrics = startup.listen(config.metrics.host, config.metrics.port, "metrics.listen")
+            sockets += sockets_of_metrics
+        else:
+            sockets_of_metrics = []
         _bootstrap_admin(args.database, config)
         app = create_app(
             config, database_url=args.database, mqtt_password=os.environ.get("DISPATCH_MQTT_PASSWORD")
         )
+        app[METRICS_LISTENER].sockets = sockets_of_metrics
     except BaseException:
         for sock in sockets:
             sock.close()
         raise
+    sockets = [sock for sock in sockets if sock not in sockets_of_metrics]
     scheme = "https" if ssl_context else "http"
     port = sockets[0].getsockname()[1]
     print(f"dispatch: serving on {scheme}://{args.host}:{port}", flush=True)

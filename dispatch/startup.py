@@ -17,7 +17,7 @@ class StartupError(Exception):
     """Why the server cannot start, and what to do about it, in one line."""
 
 
-def listen(host: str, port: int) -> list[socket.socket]:
+def listen(host: str, port: int, setting: str = "--host/--port") -> list[socket.socket]:
     """Listening sockets on every address of host, bound before anything else happens.
 
     Binding first means a busy port is found before the database is touched or anything is
@@ -50,7 +50,10 @@ def listen(host: str, port: int) -> list[socket.socket]:
     except OSError as err:
         for sock in sockets:
             sock.close()
-        raise StartupError(_bind_problem(host, port, err)) from err
+        problem = _bind_problem(host, port, err)
+        if setting != "--host/--port":
+            problem = f"{setting}: {problem.split(': ')[0]}: change {setting} in the config"
+        raise StartupError(problem) from err
     return sockets
 
 

@@ -8,6 +8,7 @@ when Prometheus scrapes, by `ServerCollector`.
 from __future__ import annotations
 
 import logging
+import socket
 import time
 from collections.abc import AsyncIterator, Iterable
 
@@ -244,6 +245,8 @@ class Listener:
     def __init__(self) -> None:
         self.address: tuple[str, int] | None = None
         """Where it is bound, once started (port 0 in config picks a free one)."""
+        self.sockets: list[socket.socket] = []
+        """Sockets `dispatch serve` bound before start-up (a busy port is one line there); else bound here."""
 
     async def run(self, app: web.Application) -> AsyncIterator[None]:
         settings = app[RUNTIME].config.metrics
@@ -259,7 +262,11 @@ class Listener:
         runner = web.AppRunner(side, access_log=None)
         await runner.setup()
         try:
-            await web.TCPSite(runner, settings.host, settings.port).start()
+            if self.sockets:
+                for sock in self.sockets:
+                    await web.SockSite(runner, sock).start()
+            else:
+                await web.TCPSite(runner, settings.host, settings.port).start()
         except OSError:
             await runner.cleanup()
             raise

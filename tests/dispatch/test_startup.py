@@ -87,6 +87,28 @@ async def test_startup_busy_port_is_one_line_and_creates_nothing(config_file: Pa
     assert not database_file.exists()
 
 
+async def test_startup_busy_metrics_port_is_one_line_and_creates_nothing(tmp_path: Path) -> None:
+    database_file = tmp_path / "dispatch.db"
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        config_file = tmp_path / "config.yaml"
+        config_file.write_text(
+            yaml.safe_dump({**config_data(), "metrics": {"listen": f"127.0.0.1:{port}"}}, allow_unicode=True)
+        )
+
+        code, out, err = await _serve(
+            "--config", str(config_file), "--database", f"sqlite:///{database_file}", "--port", "0"
+        )
+
+    _assert_one_line(
+        code, err, f"metrics.listen: port {port} on 127.0.0.1 is already in use", "change metrics.listen"
+    )
+    assert out == ""
+    assert not database_file.exists()
+
+
 @pytest.mark.parametrize(
     ("database_url", "fragments"),
     [

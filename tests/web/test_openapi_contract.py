@@ -58,7 +58,8 @@ def _load_every_product_module() -> None:
     all, so the data generated is the same whether this file runs alone or in the whole suite."""
     for package in (dispatch, gateways, state_machines, web):
         for module in pkgutil.walk_packages(package.__path__, f"{package.__name__}."):
-            if not module.name.endswith(".__main__"):
+            # Alembic's environment and revisions run only inside an Alembic command.
+            if not module.name.endswith(".__main__") and not module.name.startswith("dispatch.migrations."):
                 importlib.import_module(module.name)
 
 

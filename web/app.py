@@ -18,6 +18,7 @@ from dispatch.config import Config
 from dispatch.deadlines import DeadlineScheduler
 from dispatch.devices import DeviceDesk
 from dispatch.events import DomainEvent
+from dispatch.hotline_intake import HotlineIntake
 from dispatch.hub import Hub
 from dispatch.presence import Positions
 from dispatch.service import DispatchService
@@ -71,6 +72,7 @@ class Runtime:
         self.service = DispatchService(config, self.writer)
         self.deadlines = DeadlineScheduler(self.service, clock)
         self.video = VideoIntake(self.service)
+        self.hotline = HotlineIntake(self.service)
         self.hub = Hub(config)
         self.positions = Positions(self.writer)
         self._pushes: set[asyncio.Task[None]] = set()

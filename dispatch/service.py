@@ -9,7 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from dispatch import authz, repository
+from dispatch import authz, repository, responder_status
 from dispatch.alert_status import AlertStatus, AlertStatusChange, AlertUpdate
 from dispatch.alerts import AlertIn
 from dispatch.auth import Principal, Role
@@ -26,6 +26,8 @@ from dispatch.task_lifecycle import TaskLifecycle
 from dispatch.writer import Tx, Writer
 
 SYSTEM = Principal(Role.SYSTEM, "delivery")
+ROSTER = Principal(Role.SYSTEM, "roster")
+"""Who takes a unit off duty when it leaves the roster of config.yaml."""
 
 
 @dataclass(frozen=True)
@@ -276,10 +278,5 @@ class DispatchService:
                         **values,
                     )
                 )
-        removed = set(existing) - set(self.config.responder_by_id)
-        if removed:
-            tx.connection.execute(
-                sa.update(responder_table)
-                .where(responder_table.c.id.in_(sorted(removed)))
-                .values(status="off_duty", updated_at=tx.now)
-            )
+        for removed in sorted(set(existing) - set(self.config.responder_by_id)):
+            responder_status.change(tx, removed, "off_duty", actor=ROSTER.actor, causation_id="config")

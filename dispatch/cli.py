@@ -1,4 +1,4 @@
-"""The `dispatch` command: serve, simulate, user, token issue, audit verify, config, diagram, mqtt-acl."""
+"""The `dispatch` command: serve, simulate, user, token issue, audit, config, diagram, mqtt-acl."""
 
 from __future__ import annotations
 
@@ -10,9 +10,15 @@ import ssl
 import sys
 import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from dispatch import database
+from dispatch.audit_key import ENVIRONMENT as AUDIT_KEY_ENVIRONMENT
+from dispatch.audit_key import AuditKey, AuditKeyError, load_key
 from dispatch.config import Config, ConfigError, load_config, parse_config
+
+if TYPE_CHECKING:
+    from dispatch.ledger import Problem
 
 logger = logging.getLogger(__name__)
 
@@ -131,7 +137,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     audit = commands.add_parser("audit", help="the event log")
     audit_commands = audit.add_subparsers(dest="audit_command", required=True)
-    audit_commands.add_parser("verify", parents=[common], help="check the hash chain")
+    audit_verify = audit_commands.add_parser(
+        "verify", parents=[common], help="check the signed chain (and that it still reaches an exported head)"
+    )
+    audit_verify.add_argument(
+        "--head",
+        metavar="FILE-OR-TEXT",
+        help="a head printed by `dispatch audit head` earlier (a file: its last line): fail if the log "
+        "was cut below it or rewritten",
+    )
+    audit_commands.add_parser(
+        "head", parents=[common], help="print the log's head (seq, hash, time) signed, to keep elsewhere"
+    )
+    audit_commands.add_parser(
+        "rekey", parents=[common], help="sign a log chained before the audit key existed (checks it first)"
+    )
 
     config = commands.add_parser("config", help="configuration")
     config_commands = config.add_subparsers(dest="config_command", required=True)
@@ -167,14 +187,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "user":
             return _user(args)
         if args.command == "audit":
-            return _audit_verify(args)
+            return _audit(args)
         if args.command == "config":
             return _config_check(args.file)
         if args.command == "diagram":
             return _diagram()
         if args.command == "mqtt-acl":
             return _mqtt_acl(args)
-    except ConfigError as err:
+    except (ConfigError, AuditKeyError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     raise AssertionError(args.command)
@@ -182,6 +202,23 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _load(args: argparse.Namespace) -> Config:
     return load_config(args.config)
+
+
+def _audit_key(args: argparse.Namespace, config: Config | None, *, create: bool) -> AuditKey:
+    """The audit key: DISPATCH_AUDIT_KEY, else audit.key_file, else the SQLite database's own."""
+    environment = os.environ.get(AUDIT_KEY_ENVIRONMENT)
+    if not environment and config is None:
+        config = _load(args)
+    key_file = config.audit.key_file if config is not None else None
+    return load_key(key_file, args.database, environment, create=create)
+
+
+def _actor() -> str:
+    """Who ran a command that the audit log records: the operating-system account."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -209,9 +246,17 @@ def _serve(args: argparse.Namespace) -> int:
         except ConfigError as err:
             print(f"dispatch: {err}", file=sys.stderr)
             return 2
-    _bootstrap_admin(args.database, config)
+    try:
+        audit_key = _audit_key(args, config, create=True)
+    except AuditKeyError as err:
+        print(f"dispatch: {err}", file=sys.stderr)
+        return 2
+    _bootstrap_admin(args.database, config, audit_key)
     app = create_app(
-        config, database_url=args.database, mqtt_password=os.environ.get("DISPATCH_MQTT_PASSWORD")
+        config,
+        database_url=args.database,
+        mqtt_password=os.environ.get("DISPATCH_MQTT_PASSWORD"),
+        audit_key=audit_key,
     )
     ssl_context = _tls(args)
     scheme = "https" if ssl_context else "http"
@@ -250,7 +295,7 @@ def _tls(args: argparse.Namespace) -> ssl.SSLContext | None:
     return context
 
 
-def _bootstrap_admin(database_url: str, config: Config) -> None:
+def _bootstrap_admin(database_url: str, config: Config, audit_key: AuditKey) -> None:
     """A fresh database has no tokens: make one admin token and show it this once."""
     from dispatch.accounts import list_users
     from dispatch.auth import has_tokens, issue_token
@@ -266,7 +311,15 @@ def _bootstrap_admin(database_url: str, config: Config) -> None:
             )
         if has_tokens(engine):
             return
-        token = issue_token(engine, config, role="admin", name="bootstrap", now=time.time())
+        token = issue_token(
+            engine,
+            config,
+            role="admin",
+            name="bootstrap",
+            now=time.time(),
+            audit_key=audit_key.secret,
+            actor="system:bootstrap",
+        )
     finally:
         engine.dispose()
     print(
@@ -281,6 +334,7 @@ def _token_issue(args: argparse.Namespace) -> int:
     from dispatch.auth import TokenError, issue_token
 
     config = _load(args)
+    audit_key = _audit_key(args, config, create=True)
     engine = database.create_engine(args.database)
     database.create_schema(engine)
     try:
@@ -292,6 +346,8 @@ def _token_issue(args: argparse.Namespace) -> int:
             jurisdiction=args.jurisdiction,
             responder=args.responder,
             now=time.time(),
+            audit_key=audit_key.secret,
+            actor=_actor(),
         )
     except TokenError as err:
         print(f"error: {err}", file=sys.stderr)
@@ -351,26 +407,51 @@ def _user(args: argparse.Namespace) -> int:
         engine.dispose()
 
 
-def _audit_verify(args: argparse.Namespace) -> int:
-    import sqlalchemy as sa
+def _audit(args: argparse.Namespace) -> int:
+    from dispatch import audit_head, ledger
 
-    from dispatch.ledger import verify
-    from dispatch.tables import event_table
-
+    key = _audit_key(args, None, create=False)
+    head: audit_head.SignedHead | None = None
+    if args.audit_command == "verify" and args.head:
+        try:
+            head = audit_head.read_signed_head(args.head)
+        except audit_head.HeadError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
     engine = database.create_engine(args.database)
     database.create_schema(engine)
     try:
+        if args.audit_command == "head":
+            with engine.connect() as connection:
+                print(audit_head.take_head(connection, key.secret, time.time()).text())
+            return 0
+        if args.audit_command == "rekey":
+            with engine.begin() as connection:
+                changed, problems = ledger.rekey(connection, key.secret)
+            _print_problems(problems)
+            if not problems:
+                print(f"ok: {changed} events signed with the audit key {key.fingerprint} ({key.origin})")
+            return 1 if problems else 0
         with engine.connect() as connection:
-            problems = list(verify(connection))
-            count = connection.execute(sa.select(sa.func.count()).select_from(event_table)).scalar()
+            problems = list(ledger.verify(connection, key.secret))
+            if head is not None and not problems:
+                problem = audit_head.check_head(connection, key.secret, head)
+                problems = [problem] if problem is not None else []
+            count = ledger.read_head(connection).seq
     finally:
         engine.dispose()
+    _print_problems(problems)
     if problems:
-        for problem in problems:
-            print(f"BROKEN at seq {problem.seq}: {problem.message}")
         return 1
-    print(f"ok: {count} events, hash chain intact")
+    reached = f", reaches the exported head of {head.at} (row {head.seq})" if head is not None else ""
+    print(f"ok: {count} events, chain intact and signed with the audit key {key.fingerprint}{reached}")
     return 0
+
+
+def _print_problems(problems: Sequence[Problem]) -> None:
+    for problem in problems:
+        where = f" at seq {problem.seq}" if problem.seq is not None else ""
+        print(f"BROKEN{where}: {problem.message}")
 
 
 def _config_check(path: str) -> int:

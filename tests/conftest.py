@@ -16,6 +16,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlmodel import SQLModel
 
 from dispatch import database
+from dispatch.audit_key import AuditKey
 from dispatch.auth import issue_token
 from dispatch.clock import ManualClock
 from dispatch.config import Config
@@ -23,6 +24,9 @@ from tests.factories import make_config
 from web import create_app
 from web.app import Runtime
 from web.keys import RUNTIME
+
+AUDIT_KEY = AuditKey(b"tests-audit-key-0123456789abcdef0123456789", "tests")
+"""What every test server signs its event log with (PostgreSQL has no default key)."""
 
 POSTGRES_ADMIN_URL = os.environ.get("DISPATCH_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -167,7 +171,9 @@ async def make_server(database_url: str, clock: ManualClock) -> AsyncIterator[Se
 
     async def make(config: Config | None = None, *, run_scheduler: bool = False) -> Harness:
         config = config or make_config()
-        app = create_app(config, database_url=database_url, clock=clock, run_scheduler=run_scheduler)
+        app = create_app(
+            config, database_url=database_url, clock=clock, run_scheduler=run_scheduler, audit_key=AUDIT_KEY
+        )
         client: TestClient[Any, Any] = TestClient(TestServer(app))
         await client.start_server()
         running.append(client)

@@ -11,7 +11,8 @@ from typing import TypeVar
 import sqlalchemy as sa
 from aiohttp import web
 
-from dispatch import accounts, auth, database
+from dispatch import accounts, auth, database, ledger
+from dispatch.audit_key import AuditKey, load_key
 from dispatch.bus import EventBus
 from dispatch.clock import Clock, SystemClock
 from dispatch.config import Config
@@ -53,9 +54,15 @@ class Runtime:
     """Everything long-lived that one server process holds."""
 
     def __init__(
-        self, config: Config, database_url: str, clock: Clock, mqtt_password: str | None = None
+        self,
+        config: Config,
+        database_url: str,
+        clock: Clock,
+        mqtt_password: str | None = None,
+        audit_key: AuditKey | None = None,
     ) -> None:
         self.config = config
+        self.audit_key = audit_key or load_key(config.audit.key_file, database_url, None, create=True)
         self.clock = clock
         self.database_url = database_url
         synchronous = config.storage.sqlite_synchronous.value.upper()
@@ -66,6 +73,7 @@ class Runtime:
             self.write_engine,
             self.bus,
             clock,
+            audit_key=self.audit_key.secret,
             max_batch=config.intake.group_commit_max,
             on_commit=self._committed,
         )
@@ -119,6 +127,11 @@ class Runtime:
 
     async def start(self) -> None:
         await asyncio.to_thread(database.create_schema, self.write_engine)
+        if await self.read(lambda connection: ledger.chained_without_key(connection, self.audit_key.secret)):
+            logger.warning(
+                "the event log begins with rows chained without the audit key (written before it was "
+                "introduced): `dispatch audit verify` reports them until `dispatch audit rekey` signs them"
+            )
         self.writer.start()
         await self.writer.submit(self.service.sync_responders)
         await self.read(self.hub.load)
@@ -146,13 +159,14 @@ def create_app(
     clock: Clock | None = None,
     run_scheduler: bool = True,
     mqtt_password: str | None = None,
+    audit_key: AuditKey | None = None,
 ) -> web.Application:
     """The one place that builds the object graph; long-lived tasks start and stop with the app."""
     app = web.Application(
         middlewares=[error_middleware, auth_middleware],
         client_max_size=config.intake.max_body_bytes,
     )
-    runtime = Runtime(config, database_url, clock or SystemClock(), mqtt_password)
+    runtime = Runtime(config, database_url, clock or SystemClock(), mqtt_password, audit_key)
     app[RUNTIME] = runtime
     app[MAX_BODY] = config.intake.max_body_bytes
     app[TOKENS] = TokenCache(runtime.lookup_token)

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from dispatch.audit_key import AuditKeyError, load_key
 from dispatch.cli import main
 from dispatch.tables import chain_head_table, event_table
-from tests.conftest import AUDIT_KEY, Harness
+from tests.conftest import AUDIT_KEY, Harness, ServerFactory
 from tests.factories import EAST_N, alert
 
 CONFIG = Path(__file__).parents[2] / "config.yaml"
@@ -360,6 +360,29 @@ async def test_ledger_rekey_signs_a_log_chained_before_the_key(
         "(DISPATCH_AUDIT_KEY))\n",
     )
     assert after[0] == 0
+
+
+async def test_ledger_server_on_a_log_chained_before_the_key_warns_and_keeps_appending(
+    make_server: ServerFactory,
+    database_url: str,
+    engine_for: Callable[[str], Any],
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    first = await make_server()
+    await _seed(first)
+    await first.client.close()
+    with engine_for(database_url).begin() as connection:
+        _rechain(connection, _sha256, 1)  # as the previous release wrote it
+
+    again = await make_server()
+    await again.post_alert(alert("e3", source="gauge-3", location=EAST_N))
+    await again.client.close()
+
+    assert "the event log begins with rows chained without the audit key" in caplog.text
+    assert main(["audit", "rekey", "--database", database_url]) == 0
+    capsys.readouterr()
+    assert _verify(database_url, capsys)[0] == 0
 
 
 async def test_ledger_rekey_refuses_a_log_tampered_with(

@@ -9,9 +9,7 @@ from enum import StrEnum
 
 import sqlalchemy as sa
 
-from dispatch import ledger
 from dispatch.config import Config
-from dispatch.events import TokenIssued
 from dispatch.tables import token_table
 
 
@@ -55,14 +53,8 @@ def issue_token(
     jurisdiction: str | None = None,
     responder: str | None = None,
     now: float,
-    audit_key: bytes | None = None,
-    actor: str = "cli",
 ) -> str:
-    """Store a new token's hash and return the token; it is shown this once and never again.
-
-    With `audit_key`, `token_issued` is appended to the event log in the same transaction
-    (the command line and the first start pass it; `actor` says who issued it).
-    """
+    """Store a new token's hash and return the token; it is shown this once and never again."""
     issuable = [each for each in Role if each != Role.SYSTEM]
     try:
         parsed_role = Role(role)
@@ -91,23 +83,7 @@ def issue_token(
                 created_at=now,
             )
         )
-        if audit_key is not None:
-            issued = TokenIssued(
-                occurred_at=now,
-                actor=actor,
-                token_id=token_id(hash_token(token)),
-                name=name,
-                role=parsed_role.value,
-                jurisdiction_id=jurisdiction,
-                responder_id=responder,
-            )
-            ledger.append(connection, audit_key, [issued])
     return token
-
-
-def token_id(token_hash: str) -> str:
-    """How the audit log names a token: enough of its hash to tell it apart, never the token."""
-    return token_hash[:12]
 
 
 def has_tokens(engine: sa.Engine) -> bool:

@@ -213,14 +213,6 @@ def _audit_key(args: argparse.Namespace, config: Config | None, *, create: bool)
     return load_key(key_file, args.database, environment, create=create)
 
 
-def _actor() -> str:
-    """Who ran a command that the audit log records: the operating-system account."""
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):
-        return "cli"
-
-
 def _serve(args: argparse.Namespace) -> int:
     from aiohttp import web
 
@@ -251,7 +243,7 @@ def _serve(args: argparse.Namespace) -> int:
     except AuditKeyError as err:
         print(f"dispatch: {err}", file=sys.stderr)
         return 2
-    _bootstrap_admin(args.database, config, audit_key)
+    _bootstrap_admin(args.database, config)
     app = create_app(
         config,
         database_url=args.database,
@@ -295,7 +287,7 @@ def _tls(args: argparse.Namespace) -> ssl.SSLContext | None:
     return context
 
 
-def _bootstrap_admin(database_url: str, config: Config, audit_key: AuditKey) -> None:
+def _bootstrap_admin(database_url: str, config: Config) -> None:
     """A fresh database has no tokens: make one admin token and show it this once."""
     from dispatch.accounts import list_users
     from dispatch.auth import has_tokens, issue_token
@@ -311,15 +303,7 @@ def _bootstrap_admin(database_url: str, config: Config, audit_key: AuditKey) -> 
             )
         if has_tokens(engine):
             return
-        token = issue_token(
-            engine,
-            config,
-            role="admin",
-            name="bootstrap",
-            now=time.time(),
-            audit_key=audit_key.secret,
-            actor="system:bootstrap",
-        )
+        token = issue_token(engine, config, role="admin", name="bootstrap", now=time.time())
     finally:
         engine.dispose()
     print(
@@ -334,7 +318,6 @@ def _token_issue(args: argparse.Namespace) -> int:
     from dispatch.auth import TokenError, issue_token
 
     config = _load(args)
-    audit_key = _audit_key(args, config, create=True)
     engine = database.create_engine(args.database)
     database.create_schema(engine)
     try:
@@ -346,8 +329,6 @@ def _token_issue(args: argparse.Namespace) -> int:
             jurisdiction=args.jurisdiction,
             responder=args.responder,
             now=time.time(),
-            audit_key=audit_key.secret,
-            actor=_actor(),
         )
     except TokenError as err:
         print(f"error: {err}", file=sys.stderr)

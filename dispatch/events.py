@@ -337,7 +337,7 @@ class UserLoginFailed(DomainEvent, type="user_login_failed"):
     remote: str | None
 
 
-# Responders and tokens: who could act, and in what state (the audit trail) -------------------
+# Responders: who could act, and in what state (the audit trail) -------------------------------
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -353,27 +353,6 @@ class ResponderStatusChanged(DomainEvent, type="responder_status_changed"):
     to_status: str
     for_incident_id: int | None = None
     for_task_id: int | None = None
-
-
-@dataclass(frozen=True, kw_only=True)
-class TokenIssued(DomainEvent, type="token_issued"):
-    """An access token was made (`dispatch token issue`, the first start's admin token)."""
-
-    token_id: str
-    """The first 12 hex digits of the token's SHA-256: names it without revealing it."""
-    name: str
-    role: str
-    jurisdiction_id: str | None
-    responder_id: str | None
-
-
-@dataclass(frozen=True, kw_only=True)
-class TokenRevoked(DomainEvent, type="token_revoked"):
-    """An access token was withdrawn; it no longer opens anything."""
-
-    token_id: str
-    name: str
-    role: str
 
 
 INCIDENT_EVENT_BY_TRIGGER: dict[str, type[IncidentChanged]] = {

@@ -107,8 +107,8 @@ class Ledger:
     ) -> None:
         """Insert the sealed rows, moving `chain_head` from `head_before` to this ledger's head.
 
-        Another process may have appended meanwhile (`dispatch token issue` while the server
-        runs): then the rows, and their events, are renumbered and re-chained after it.
+        Another process may have moved the head meanwhile (`dispatch audit rekey` while the
+        server runs): then the rows, and their events, are re-chained after it.
         """
         if not rows:
             return
@@ -147,19 +147,6 @@ class Ledger:
             head = Head(row["seq"], row["hash"])
             object.__setattr__(event, "seq", head.seq)
         self.head = head
-
-
-def append(connection: sa.Connection, key: bytes, events: Sequence[DomainEvent]) -> None:
-    """Append events from outside the server's writer (the command line), in `connection`'s
-    transaction: the head row is locked first (SQLite: the database's write lock)."""
-    connection.execute(
-        sa.update(chain_head_table).where(chain_head_table.c.id == 1).values(seq=chain_head_table.c.seq)
-    )
-    ledger = Ledger(key)
-    ledger.load(connection)
-    head_before = Head(ledger.head.seq, ledger.head.hash)
-    rows = [ledger.seal(event)[1] for event in events]
-    ledger.write(connection, rows, events, head_before)
 
 
 def chained_without_key(connection: sa.Connection, key: bytes) -> bool:

@@ -13,7 +13,7 @@ from aiohttp import ClientResponse, web
 
 from dispatch import cli
 from dispatch.tables import event_table, incident_table, task_table, token_table
-from tests.conftest import AUDIT_KEY, Harness
+from tests.conftest import Harness
 from tests.factories import EAST_N, WEST_N, alert, config_data
 
 # DESIGN §10 also opens /metrics (not routed yet) and /api/openapi.json, with its page, to anyone.
@@ -390,9 +390,8 @@ def _issue(database_url: str, config: Path, *args: str) -> list[str]:
 
 
 async def test_auth_cli_token_works_on_the_server(
-    server: Harness, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    server: Harness, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("DISPATCH_AUDIT_KEY", AUDIT_KEY.secret.decode())  # the server's, as in production
     argv = _issue(
         server.runtime.database_url,
         _config_file(tmp_path),
@@ -411,9 +410,8 @@ async def test_auth_cli_token_works_on_the_server(
 
 
 async def test_auth_cli_responder_token_acts_on_own_task(
-    server: Harness, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    server: Harness, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("DISPATCH_AUDIT_KEY", AUDIT_KEY.secret.decode())  # the server's, as in production
     task_id = (await server.incident((await server.post_alert(alert("w1")))["incident_id"]))["tasks"][0]["id"]
     argv = _issue(
         server.runtime.database_url,

@@ -118,8 +118,6 @@ ZH: dict[str, str] = {
     "event.user_logged_out": "退出登录",
     "event.user_login_failed": "登录失败",
     "event.responder_status_changed": "队伍状态变更",
-    "event.token_issued": "签发令牌",
-    "event.token_revoked": "吊销令牌",
     # Alarms (WebSocket `alarm` frames)
     "alarm.escalated_to_you": "事件上报到本级",
     "alarm.notified_all_tiers": "重大事件通报",
@@ -294,8 +292,6 @@ EN: dict[str, str] = {
     "event.user_logged_out": "Logged out",
     "event.user_login_failed": "Login failed",
     "event.responder_status_changed": "Unit status changed",
-    "event.token_issued": "Token issued",
-    "event.token_revoked": "Token revoked",
     "alarm.escalated_to_you": "Escalated to your center",
     "alarm.notified_all_tiers": "Major incident notice",
     "alarm.unanswered": "Nobody answered: act by hand",

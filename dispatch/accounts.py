@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from dispatch import second_factor
 from dispatch.auth import Principal, Role
 from dispatch.config import Config
 from dispatch.events import UserLoggedIn, UserLoggedOut, UserLoginFailed
@@ -56,7 +57,8 @@ class LoginOutcome:
     """The cookie's value, shown to the browser this once; None: refused."""
     session: Session | None
     refusal: str | None = None
-    """wrong_credentials (whatever was wrong: name, password, disabled) or throttled."""
+    """wrong_credentials (whatever was wrong: name, password, disabled), throttled; for an admin
+    whose password was right: totp_required, wrong_totp or totp_not_enrolled."""
     retry_after: float | None = None
 
 
@@ -97,7 +99,8 @@ def add_user(
     jurisdiction: str | None = None,
     responder: str | None = None,
     now: float,
-) -> None:
+) -> str | None:
+    """Add the account; for an admin, returns its second factor's secret (shown this once)."""
     if not _NAME.match(name):
         raise AccountError("NAME: 1 to 64 characters, no spaces or control characters")
     try:
@@ -119,6 +122,7 @@ def add_user(
     elif responder is not None:
         raise AccountError("--responder only goes with --role responder")
     hashed = hash_password(password)
+    totp_secret = second_factor.new_secret() if parsed == Role.ADMIN else None
     with engine.begin() as connection:
         if connection.execute(sa.select(user_table.c.name).where(user_table.c.name == name)).first():
             raise AccountError(f"user {name!r} exists already (dispatch user passwd to change its password)")
@@ -132,10 +136,12 @@ def add_user(
                 disabled=False,
                 failed_logins=0,
                 locked_until=None,
+                totp_secret=totp_secret,
                 created_at=now,
                 updated_at=now,
             )
         )
+    return totp_secret
 
 
 def set_password(engine: sa.Engine, name: str, password: str, *, now: float) -> None:
@@ -246,9 +252,19 @@ class LoginDesk:
         return until
 
     def record_attempt(
-        self, tx: Tx, name: str, password_ok: bool, remote: str | None, new_hash: str | None = None
+        self,
+        tx: Tx,
+        name: str,
+        password_ok: bool,
+        remote: str | None,
+        new_hash: str | None = None,
+        totp: str | None = None,
     ) -> LoginOutcome:
-        """After the password was checked (off the loop): open a session or count the failure."""
+        """After the password was checked (off the loop): open a session or count the failure.
+
+        An admin also needs the current code of its second factor. A missing code is asked for
+        (not counted: the page shows the code field); a wrong one counts like a wrong password.
+        """
         user = read_user(tx.connection, name)
         shown_name = name[:64]
         if user is None:
@@ -264,39 +280,67 @@ class LoginDesk:
                 )
             )
             return LoginOutcome(None, None, "wrong_credentials")
-        actor = f"{user['role']}:{user['name']}"
         until = self.throttled_until(user, tx.now)
         if until is not None:  # locked by a parallel attempt meanwhile
             self.record_throttled(tx, name, remote)
             return LoginOutcome(None, None, "throttled", until - tx.now)
-        if user["disabled"] or not password_ok:
-            failures = user["failed_logins"] + (0 if user["disabled"] else 1)
-            locked = self._lock_for(failures)
-            locked_until = tx.now + locked if locked else None
+        if user["disabled"]:
+            return self._refuse(tx, user, "disabled", remote)
+        if not password_ok:
+            return self._refuse(tx, user, "wrong_password", remote)
+        values: dict[str, object] = {"failed_logins": 0, "locked_until": None, "updated_at": tx.now}
+        if user["role"] == Role.ADMIN:
+            if user["totp_secret"] is None:
+                return self._refuse(tx, user, "totp_not_enrolled", remote, counted=False)
+            if not totp:
+                return self._refuse(tx, user, "totp_required", remote, counted=False)
+            step = second_factor.matching_step(user["totp_secret"], totp, tx.now, user["totp_last_step"])
+            if step is None:
+                return self._refuse(tx, user, "wrong_totp", remote)
+            values["totp_last_step"] = step
+        if new_hash is not None:
+            values["password_hash"] = new_hash
+        return self._open_session(tx, user, values, remote)
+
+    def _refuse(
+        self, tx: Tx, user: sa.RowMapping, reason: str, remote: str | None, *, counted: bool = True
+    ) -> LoginOutcome:
+        """A refused login, logged; a counted one (wrong password or code) may slow the account down."""
+        failures = user["failed_logins"] + (1 if counted and reason != "disabled" else 0)
+        locked = self._lock_for(failures) if counted else 0.0
+        locked_until = tx.now + locked if locked else user["locked_until"]
+        if counted:
             tx.connection.execute(
                 user_table.update()
                 .where(user_table.c.name == user["name"])
                 .values(failed_logins=failures, locked_until=locked_until, updated_at=tx.now)
             )
-            tx.record(
-                UserLoginFailed(
-                    occurred_at=tx.now,
-                    actor=actor,
-                    user=user["name"],
-                    reason="disabled" if user["disabled"] else "wrong_password",
-                    failures=failures,
-                    locked_until=locked_until,
-                    remote=remote,
-                )
+        tx.record(
+            UserLoginFailed(
+                occurred_at=tx.now,
+                actor=f"{user['role']}:{user['name']}",
+                user=user["name"],
+                reason=reason,
+                failures=failures,
+                locked_until=locked_until,
+                remote=remote,
             )
-            if locked_until is not None:
-                logger.warning(
-                    "login of %r slowed down: %d wrong passwords in a row, next attempt checked in %.0f s",
-                    user["name"],
-                    failures,
-                    locked,
-                )
-            return LoginOutcome(None, None, "wrong_credentials")
+        )
+        if counted and locked:
+            logger.warning(
+                "login of %r slowed down: %d wrong passwords or codes in a row, next checked in %.0f s",
+                user["name"],
+                failures,
+                locked,
+            )
+        shown = (
+            reason if reason in ("totp_required", "wrong_totp", "totp_not_enrolled") else "wrong_credentials"
+        )
+        return LoginOutcome(None, None, shown)
+
+    def _open_session(
+        self, tx: Tx, user: sa.RowMapping, values: dict[str, object], remote: str | None
+    ) -> LoginOutcome:
         principal = _principal(user)
         ttl = self.config.sessions.screen_ttl if principal.role == Role.SCREEN else self.config.sessions.ttl
         session_id = secrets.token_urlsafe(32)
@@ -311,12 +355,11 @@ class LoginDesk:
                 expires_at=session.expires_at,
             )
         )
-        values: dict[str, object] = {"failed_logins": 0, "locked_until": None, "updated_at": tx.now}
-        if new_hash is not None:
-            values["password_hash"] = new_hash
         tx.connection.execute(user_table.update().where(user_table.c.name == user["name"]).values(**values))
         tx.record(
-            UserLoggedIn(occurred_at=tx.now, actor=actor, user=user["name"], role=user["role"], remote=remote)
+            UserLoggedIn(
+                occurred_at=tx.now, actor=principal.actor, user=user["name"], role=user["role"], remote=remote
+            )
         )
         return LoginOutcome(session_id, session)
 

@@ -10,12 +10,13 @@ its policy says `auto_resolve`, and one whose every alert was withdrawn is cance
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
 
 from dispatch import repository
+from dispatch.alerts import AlertKind
 from dispatch.auth import Principal, Role
 from dispatch.config import Config
 from dispatch.events import AlertCancelled, AlertResolved, AlertUpdated
@@ -32,7 +33,7 @@ ALL_CANCELLED = "every alert was cancelled by its sender"
 
 SUPERSEDES = "supersedes"
 """Attribute of an alert listing the [source, source_event_id] pairs it replaces (a CAP Update):
-cancelling it cancels them too."""
+cancelling it cancels them too, when they are alerts of the same source and kind."""
 
 _by_key = sa.select(alert_table).where(alert_table.c.key.in_(sa.bindparam("keys", expanding=True)))
 _active_of = (
@@ -55,6 +56,8 @@ class AlertStatusChange:
     changed: bool
     """False: the alert was resolved or cancelled already (a repeat changes nothing)."""
     incident_state: str
+    key: tuple[str, str] | None = field(default=None, compare=False)
+    """The alert's (source, source_event_id)."""
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -89,15 +92,21 @@ class AlertStatus:
         actor: str,
         reason: str | None,
         causation_id: str | None,
+        kind: AlertKind | None = None,
     ) -> AlertStatusChange | None:
-        """None when no such alert was ever received (its sender may resolve what we never saw)."""
-        alerts = self._alerts(tx, [(source, source_event_id)])
+        """None when no such alert (of `kind`, if given) was ever received.
+
+        Its sender may resolve what we never saw; an alert of another kind under the same key
+        (a sensor posting as an Alertmanager receiver) is never touched.
+        """
+        alerts = self._alerts(tx, [(source, source_event_id)], kind)
         if not alerts:
             return None
         alert = alerts[0]
+        key = (alert["source"], alert["source_event_id"])
         incident = repository.incident(tx.connection, alert["incident_id"])
         if alert["resolved_at"] is not None or alert["cancelled_at"] is not None:
-            return AlertStatusChange(alert["id"], incident["id"], False, incident["state"])
+            return AlertStatusChange(alert["id"], incident["id"], False, incident["state"], key)
         repository.update(tx.connection, alert_table, alert, resolved_at=tx.now)
         active = self._active(tx, incident["id"])
         tx.record(
@@ -119,7 +128,7 @@ class AlertStatus:
             self.incidents.fire(
                 tx, incident, "resolve", actor=SYSTEM.actor, causation_id=causation_id, reason=ALL_RESOLVED
             )
-        return AlertStatusChange(alert["id"], incident["id"], True, incident["state"])
+        return AlertStatusChange(alert["id"], incident["id"], True, incident["state"], key)
 
     def update(
         self,
@@ -170,9 +179,13 @@ class AlertStatus:
         actor: str,
         reason: str | None,
         causation_id: str | None,
+        kind: AlertKind | None = None,
     ) -> list[AlertStatusChange]:
-        """Withdraw the alerts and those they superseded; an incident left with none is cancelled."""
-        alerts = self._with_superseded(tx, keys)
+        """Withdraw the alerts and those they superseded; an incident left with none is cancelled.
+
+        With `kind`, only alerts of that kind are touched (a CAP Cancel withdraws CAP alerts only).
+        """
+        alerts = self._with_superseded(tx, keys, kind)
         results: list[AlertStatusChange] = []
         touched: dict[int, Row] = {}
         for alert in alerts:
@@ -180,8 +193,9 @@ class AlertStatus:
                 tx.connection, alert["incident_id"]
             )
             touched[incident["id"]] = incident
+            key = (alert["source"], alert["source_event_id"])
             if alert["resolved_at"] is not None or alert["cancelled_at"] is not None:
-                results.append(AlertStatusChange(alert["id"], incident["id"], False, incident["state"]))
+                results.append(AlertStatusChange(alert["id"], incident["id"], False, incident["state"], key))
                 continue
             repository.update(tx.connection, alert_table, alert, cancelled_at=tx.now)
             tx.record(
@@ -197,7 +211,7 @@ class AlertStatus:
                     active_alerts=self._active(tx, incident["id"]),
                 )
             )
-            results.append(AlertStatusChange(alert["id"], incident["id"], True, incident["state"]))
+            results.append(AlertStatusChange(alert["id"], incident["id"], True, incident["state"], key))
         for incident in touched.values():
             if self._active(tx, incident["id"]) == 0 and self._may(incident, "cancel"):
                 self.incidents.fire(
@@ -210,22 +224,32 @@ class AlertStatus:
                 )
         return [
             AlertStatusChange(
-                each.alert_id, each.incident_id, each.changed, touched[each.incident_id]["state"]
+                each.alert_id, each.incident_id, each.changed, touched[each.incident_id]["state"], each.key
             )
             for each in results
         ]
 
     # Helpers ----------------------------------------------------------------------------------
 
-    def _alerts(self, tx: Tx, keys: Iterable[tuple[str, str]]) -> list[Row]:
+    def _alerts(self, tx: Tx, keys: Iterable[tuple[str, str]], kind: AlertKind | None = None) -> list[Row]:
         texts = [alert_key(*key) for key in keys]
         if not texts:
             return []
-        rows = {row["key"]: dict(row) for row in tx.connection.execute(_by_key, {"keys": texts}).mappings()}
+        rows = {
+            row["key"]: dict(row)
+            for row in tx.connection.execute(_by_key, {"keys": texts}).mappings()
+            if kind is None or row["kind"] == kind
+        }
         return [rows[text] for text in texts if text in rows]
 
-    def _with_superseded(self, tx: Tx, keys: Sequence[tuple[str, str]]) -> list[Row]:
-        """The alerts of `keys`, then (breadth first) every alert they superseded, each once."""
+    def _with_superseded(
+        self, tx: Tx, keys: Sequence[tuple[str, str]], kind: AlertKind | None = None
+    ) -> list[Row]:
+        """The alerts of `keys`, then (breadth first) every alert they superseded, each once.
+
+        A superseded pair of another source is never followed: an Update replaces only its own
+        sender's messages, whatever its stored `supersedes` says.
+        """
         found: list[Row] = []
         seen: set[tuple[str, str]] = set()
         pending = list(keys)
@@ -233,10 +257,15 @@ class AlertStatus:
             wanted = [key for key in dict.fromkeys(pending) if key not in seen]
             seen.update(wanted)
             pending = []
-            for alert in self._alerts(tx, wanted):
+            for alert in self._alerts(tx, wanted, kind):
                 found.append(alert)
                 for pair in alert["attributes"].get(SUPERSEDES) or ():
-                    if isinstance(pair, list) and len(pair) == 2 and all(isinstance(p, str) for p in pair):
+                    if (
+                        isinstance(pair, list)
+                        and len(pair) == 2
+                        and all(isinstance(p, str) for p in pair)
+                        and pair[0] == alert["source"]
+                    ):
                         pending.append((pair[0], pair[1]))
         return found
 

@@ -29,7 +29,7 @@ def _int_as_text(value: Any) -> Any:
 
 
 class AlertIn(BaseModel):
-    """One alert as a sender writes it (DESIGN §10)."""
+    """One alert as a sender writes it (its fields: README, HTTP API)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 

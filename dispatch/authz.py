@@ -31,6 +31,8 @@ class Action(StrEnum):
     """The overview figures of the caller's scope (the big screen, the console's header)."""
     READ_OWN_TASKS = "read_own_tasks"
     """A responder's tasks with what it needs to find the place (the tablet app)."""
+    READ_METRICS = "read_metrics"
+    """The Prometheus metrics at /metrics: the whole server's figures, so admin only."""
 
 
 ROLE_ACTIONS: dict[Role, frozenset[Action]] = {

@@ -1,4 +1,4 @@
-"""The `dispatch` command: serve, simulate, user, token issue, audit, config, diagram, mqtt-acl."""
+"""The `dispatch` command: serve, simulate, user, token, audit, db, config, diagram, mqtt-acl."""
 
 from __future__ import annotations
 
@@ -9,10 +9,13 @@ import os
 import ssl
 import sys
 import time
+import traceback
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from dispatch import database
+import sqlalchemy as sa
+
+from dispatch import database, migrations, startup
 from dispatch.audit_key import ENVIRONMENT as AUDIT_KEY_ENVIRONMENT
 from dispatch.audit_key import AuditKey, AuditKeyError, load_key
 from dispatch.config import Config, ConfigError, load_config, parse_config
@@ -115,6 +118,29 @@ def build_parser() -> argparse.ArgumentParser:
     issue.add_argument("--name", required=True, help="who holds it (shown in the audit trail)")
     issue.add_argument("--jurisdiction", help="dispatcher: the subtree it may see and act on")
     issue.add_argument("--responder", help="responder: the unit id of config.yaml")
+    issue.add_argument(
+        "--expires", metavar="DURATION", help="refused after this long, e.g. 90d, 12h (default: never)"
+    )
+    issue.add_argument(
+        "--source",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="gateway: an alert source it may post for, e.g. 'gauge-*' (repeatable; with neither "
+        "--source nor --cap-sender the token is unbound and may post for any source)",
+    )
+    issue.add_argument(
+        "--cap-sender",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="gateway: a CAP sender it may post for, e.g. ops@city.example (repeatable)",
+    )
+    revoke = token_commands.add_parser(
+        "revoke", parents=[common], help="refuse a token from now on (its sockets close within 10 s)"
+    )
+    revoke.add_argument("token", metavar="ID-or-NAME", help="its id (dispatch token list) or its name")
+    token_commands.add_parser("list", parents=[common], help="list the tokens (never their secrets)")
 
     user = commands.add_parser("user", help="people's accounts for the login page")
     user_commands = user.add_subparsers(dest="user_command", required=True)
@@ -134,6 +160,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     disable.add_argument("name")
     user_commands.add_parser("list", parents=[common], help="list the accounts")
+    totp_reset = user_commands.add_parser(
+        "totp-reset", parents=[common], help="admins: a new second-factor secret (ends its sessions)"
+    )
+    totp_reset.add_argument("name")
 
     audit = commands.add_parser("audit", help="the event log")
     audit_commands = audit.add_subparsers(dest="audit_command", required=True)
@@ -157,6 +187,17 @@ def build_parser() -> argparse.ArgumentParser:
     config_commands = config.add_subparsers(dest="config_command", required=True)
     check = config_commands.add_parser("check", help="validate a config file")
     check.add_argument("file")
+
+    db = commands.add_parser("db", help="the database schema")
+    db_commands = db.add_subparsers(dest="db_command", required=True)
+    db_commands.add_parser(
+        "upgrade", parents=[common], help="bring the schema to this release's revision (back up first)"
+    )
+    db_commands.add_parser("current", parents=[common], help="show the schema's revision")
+    revision = db_commands.add_parser(
+        "revision", help="(developers) write a migration for what dispatch/tables.py changed"
+    )
+    revision.add_argument("message", help="what changes, e.g. 'token expiry'")
 
     commands.add_parser("diagram", help="print the state machines as Mermaid")
 
@@ -183,21 +224,44 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return simulate(args)
         if args.command == "token":
-            return _token_issue(args)
+            return _token(args)
         if args.command == "user":
             return _user(args)
         if args.command == "audit":
             return _audit(args)
+        if args.command == "db":
+            return _db(args)
         if args.command == "config":
             return _config_check(args.file)
         if args.command == "diagram":
             return _diagram()
         if args.command == "mqtt-acl":
             return _mqtt_acl(args)
-    except (ConfigError, AuditKeyError) as err:
+    except ConfigError as err:
+        print(f"error: {err}{_config_fix(args, err)}", file=sys.stderr)
+        return 2
+    except AuditKeyError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except (startup.StartupError, migrations.SchemaError, sa.exc.DBAPIError) as err:
+        # One line naming the problem and the fix; the traceback only when asked for.
+        if getattr(args, "log_level", "").upper() == "DEBUG":
+            traceback.print_exc()
+        if isinstance(err, sa.exc.DBAPIError):
+            err = startup.database_problem(getattr(args, "database", ""), err)
+        print(f"dispatch: {err}", file=sys.stderr)
+        return 1
     raise AssertionError(args.command)
+
+
+def _config_fix(args: argparse.Namespace, err: ConfigError) -> str:
+    """How to fix the file --config named (`config check` names its own file)."""
+    path = getattr(args, "config", None)
+    if path is None or not str(err).startswith(f"{path}: "):
+        return ""
+    if str(err).startswith(f"{path}: cannot read"):
+        return ": give the config file with --config FILE (or DISPATCH_CONFIG)"
+    return f": correct it, then check it with `dispatch config check {path}`"
 
 
 def _load(args: argparse.Namespace) -> Config:
@@ -225,6 +289,8 @@ def _serve(args: argparse.Namespace) -> int:
     # Its INFO lines repeat every state change, which the event log already holds (and cost
     # about 6 % of the CPU under load, bench/mqtt.py).
     logging.getLogger("transitions").setLevel(max(logging.WARNING, logging.getLogger().level))
+    # Its INFO lines name its internals at every start; dispatch.migrations says what it did.
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLogger().level))
     config = _load(args)
     if args.mqtt:
         try:
@@ -238,21 +304,25 @@ def _serve(args: argparse.Namespace) -> int:
         except ConfigError as err:
             print(f"dispatch: {err}", file=sys.stderr)
             return 2
-    try:
-        audit_key = _audit_key(args, config, create=True)
-    except AuditKeyError as err:
-        print(f"dispatch: {err}", file=sys.stderr)
-        return 2
-    _bootstrap_admin(args.database, config)
-    app = create_app(
-        config,
-        database_url=args.database,
-        mqtt_password=os.environ.get("DISPATCH_MQTT_PASSWORD"),
-        audit_key=audit_key,
-    )
     ssl_context = _tls(args)
+    sockets = startup.listen(args.host, args.port)
+    try:
+        # After the port (a busy port is said first and creates nothing), before the database.
+        audit_key = _audit_key(args, config, create=True)
+        _bootstrap_admin(args.database, config)
+        app = create_app(
+            config,
+            database_url=args.database,
+            mqtt_password=os.environ.get("DISPATCH_MQTT_PASSWORD"),
+            audit_key=audit_key,
+        )
+    except BaseException:
+        for sock in sockets:
+            sock.close()
+        raise
     scheme = "https" if ssl_context else "http"
-    print(f"dispatch: serving on {scheme}://{args.host}:{args.port}", flush=True)
+    port = sockets[0].getsockname()[1]
+    print(f"dispatch: serving on {scheme}://{args.host}:{port}", flush=True)
     if ssl_context is None and args.host not in ("127.0.0.1", "localhost", "::1"):
         logger.warning(
             "serving plain HTTP on %s: browsers allow the tablet app's offline mode (service worker) "
@@ -261,7 +331,7 @@ def _serve(args: argparse.Namespace) -> int:
             "(README: HTTPS for tablets)",
             args.host,
         )
-    web.run_app(app, host=args.host, port=args.port, ssl_context=ssl_context, print=None, access_log=None)
+    web.run_app(app, sock=sockets, ssl_context=ssl_context, print=None, access_log=None)
     return 0
 
 
@@ -303,7 +373,9 @@ def _bootstrap_admin(database_url: str, config: Config) -> None:
             )
         if has_tokens(engine):
             return
-        token = issue_token(engine, config, role="admin", name="bootstrap", now=time.time())
+        token = issue_token(
+            engine, config, role="admin", name="bootstrap", actor="system:serve", now=time.time()
+        )
     finally:
         engine.dispose()
     print(
@@ -314,10 +386,27 @@ def _bootstrap_admin(database_url: str, config: Config) -> None:
     )
 
 
+def _token(args: argparse.Namespace) -> int:
+    from dispatch.token_commands import list_command, revoke_command
+
+    if args.token_command == "list":
+        return list_command(args.database)
+    if args.token_command == "revoke":
+        return revoke_command(args.database, args.token)
+    return _token_issue(args)
+
+
 def _token_issue(args: argparse.Namespace) -> int:
     from dispatch.auth import TokenError, issue_token
+    from dispatch.config_types import parse_duration
+    from dispatch.pending_events import command_line_actor
 
     config = _load(args)
+    try:
+        expires_in = None if args.expires is None else parse_duration(args.expires)
+    except ValueError as err:
+        print(f"error: --expires: {err}", file=sys.stderr)
+        return 2
     engine = database.create_engine(args.database)
     database.create_schema(engine)
     try:
@@ -328,6 +417,10 @@ def _token_issue(args: argparse.Namespace) -> int:
             name=args.name,
             jurisdiction=args.jurisdiction,
             responder=args.responder,
+            expires_in=expires_in,
+            actor=command_line_actor(),
+            sources=args.source,
+            cap_senders=args.cap_sender,
             now=time.time(),
         )
     except TokenError as err:
@@ -336,6 +429,13 @@ def _token_issue(args: argparse.Namespace) -> int:
     finally:
         engine.dispose()
     print(token)
+    if args.role == "gateway":
+        from dispatch.speaks_for import Binding, describe
+
+        bound = (
+            Binding(tuple(args.source), tuple(args.cap_sender)) if args.source or args.cap_sender else None
+        )
+        print(f"dispatch: {args.name} speaks for {describe(bound)}", file=sys.stderr)
     return 0
 
 
@@ -360,6 +460,16 @@ def _user(args: argparse.Namespace) -> int:
                 state = "disabled" if row["disabled"] else "active"
                 print(f"{row['name']}\t{row['role']}\t{scope}\t{state}")
             return 0
+        if args.user_command == "totp-reset":
+            from dispatch.second_factor import SecondFactorError, reset
+
+            try:
+                secret = reset(engine, args.name, now=time.time())
+            except SecondFactorError as err:
+                print(f"error: {err}", file=sys.stderr)
+                return 2
+            _show_second_factor(args.name, secret)
+            return 0
         if args.user_command == "disable":
             ended = accounts.disable_user(engine, args.name, now=time.time())
             print(f"{args.name}: disabled, {ended} session(s) ended")
@@ -369,7 +479,7 @@ def _user(args: argparse.Namespace) -> int:
             accounts.set_password(engine, args.name, password, now=time.time())
             print(f"{args.name}: password changed, sessions ended")
             return 0
-        accounts.add_user(
+        enrolled = accounts.add_user(
             engine,
             _load(args),
             name=args.name,
@@ -380,12 +490,25 @@ def _user(args: argparse.Namespace) -> int:
             now=time.time(),
         )
         print(f"{args.name}: added ({args.role})")
+        if enrolled is not None:
+            _show_second_factor(args.name, enrolled)
         return 0
     except accounts.AccountError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     finally:
         engine.dispose()
+
+
+def _show_second_factor(name: str, secret: str) -> None:
+    from dispatch.second_factor import provisioning_uri
+
+    print(
+        f"{name}: an admin logs in with a second factor. Add it to an authenticator app now "
+        "(shown this once):\n"
+        f"  {provisioning_uri(secret, name)}\n"
+        f"  secret: {secret}  (6 digits, every 30 s)"
+    )
 
 
 def _audit(args: argparse.Namespace) -> int:
@@ -433,6 +556,29 @@ def _print_problems(problems: Sequence[Problem]) -> None:
     for problem in problems:
         where = f" at seq {problem.seq}" if problem.seq is not None else ""
         print(f"BROKEN{where}: {problem.message}")
+
+
+def _db(args: argparse.Namespace) -> int:
+    if args.db_command == "revision":
+        print(f"wrote {migrations.revision(args.message)}: read it, then run its tests (docs/schema.md)")
+        return 0
+    engine = database.create_engine(args.database)
+    try:
+        if args.db_command == "current":
+            found = migrations.current(engine)
+            print(found.describe())
+            return 0 if found.current or found.empty else 1
+        before, after = migrations.upgrade(engine)
+    finally:
+        engine.dispose()
+    if before.current:
+        print(f"ok: {after.describe()}, nothing to do")
+    elif before.empty:
+        print(f"ok: created, {after.describe()}")
+    else:
+        was = "a database from before migrations" if before.before_migrations else before.revision
+        print(f"ok: upgraded from {was} to {after.describe()}")
+    return 0
 
 
 def _config_check(path: str) -> int:

@@ -31,6 +31,7 @@ from dispatch.gateway_config import FrigatePlace as FrigatePlace
 from dispatch.gateway_config import FrigateRule as FrigateRule
 from dispatch.gateway_config import Mqtt as Mqtt
 from dispatch.geo import OVERLAP_TOLERANCE, GeoPolygon, Position, Strict
+from dispatch.metrics_config import MetricsSettings
 from dispatch.screens_config import Language, MapSettings, Sessions, check_timezone
 
 
@@ -155,7 +156,10 @@ class WebSocket(Strict):
     max_message_bytes: int = Field(65536, ge=1024, description="Largest frame a client may send.")
     allowed_origins: list[str] = Field(
         default_factory=list,
-        description="Browser origins allowed besides the server's own (e.g. https://console.city).",
+        description=(
+            "Browser origins allowed besides the address a connection reached (IP and port; on "
+            "loopback also localhost), e.g. the name people use, https://dispatch.city.local:8443."
+        ),
     )
 
 
@@ -208,6 +212,9 @@ class Config(Strict):
         "Asia/Shanghai", description="IANA time zone of 'today' on the screens and in the statistics."
     )
     language: Language = Field(Language.ZH_CN, description="The screens' language until a user picks one.")
+    metrics: MetricsSettings = Field(
+        default_factory=MetricsSettings, description="Prometheus metrics at /metrics (docs/metrics.md)."
+    )
 
     @field_validator("timezone")
     @classmethod

@@ -52,6 +52,12 @@ def _parse_duration(value: Any) -> Any:
     return value
 
 
+def parse_duration(text: str) -> float:
+    """`90`, `90s`, `2m`, `1h` or `30d` in seconds, as config.yaml writes durations."""
+    seconds: float = _parse_duration(text)
+    return seconds
+
+
 Seconds = Annotated[float, BeforeValidator(_parse_duration), Field(gt=0)]
 """A duration in seconds; config.yaml may write it as 90, 90s, 2m, 1h or 30d."""
 

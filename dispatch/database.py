@@ -8,9 +8,8 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlmodel import SQLModel
 
-from dispatch import tables  # noqa: F401 - registers the tables on SQLModel.metadata
+from dispatch import migrations
 
 logger = logging.getLogger(__name__)
 
@@ -59,18 +58,11 @@ def _tune_sqlite(engine: sa.Engine, synchronous: str, begin: str) -> None:
 
 
 def create_schema(engine: sa.Engine) -> None:
-    with engine.begin() as connection:
-        SQLModel.metadata.create_all(connection)
-        # create_all adds missing tables only: an index added to an existing table is made here.
-        existing = {
-            (table, index["name"])
-            for (_schema, table), indexes in sa.inspect(connection).get_multi_indexes().items()
-            for index in indexes
-        }
-        for table in SQLModel.metadata.sorted_tables:
-            for index in table.indexes:
-                if (table.name, index.name) not in existing:
-                    index.create(connection)
+    """Make the schema on an empty database (by its migrations); refuse one that is not current.
+
+    Raises dispatch.migrations.SchemaError, whose message names `dispatch db upgrade`.
+    """
+    migrations.prepare(engine)
 
 
 def check_connection(connection: sa.Connection) -> None:

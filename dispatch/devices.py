@@ -13,8 +13,10 @@ from dispatch.alerts import AlertIn
 from dispatch.auth import Principal, Role
 from dispatch.clock import Clock
 from dispatch.errors import DispatchError, IllegalTransition
+from dispatch.metrics import arriving_on
 from dispatch.presence import Positions
 from dispatch.service import DispatchService
+from dispatch.speaks_for import Binding
 from dispatch.video import VideoIntake
 from gateways import frigate
 from gateways.mqtt import Ack, Location, Rejected, RejectReason, describe
@@ -55,8 +57,19 @@ class DeviceDesk:
         return responder_id in self.service.config.responder_by_id
 
     async def receive_alerts(self, gateway: str, alerts: list[tuple[AlertIn, str]]) -> None:
+        patterns = self.service.config.mqtt.sensor_gateway_sources.get(gateway)
+        if patterns is not None:
+            binding = Binding(sources=tuple(patterns))
+            for alert, _ in alerts:
+                if not binding.allows_source(alert.source):
+                    raise Rejected(
+                        RejectReason.FORBIDDEN_SOURCE,
+                        f"sensor gateway {gateway!r} does not speak for source {alert.source!r} "
+                        f"(mqtt.sensor_gateway_sources: {', '.join(patterns) or 'none'}); nothing stored",
+                    )
         self.service.check_alerts([alert for alert, _ in alerts], len(alerts) > 1)
-        await self.service.receive_alerts(alerts, actor=f"gateway:mqtt:{gateway}")
+        with arriving_on("mqtt"):
+            await self.service.receive_alerts(alerts, actor=f"gateway:mqtt:{gateway}")
 
     def seen_lately(self) -> set[str]:
         """Units whose tablet sent an ack or a position over MQTT within SEEN_WITHIN_S."""
@@ -83,11 +96,13 @@ class DeviceDesk:
 
     async def frigate_event(self, data: Any) -> None:
         event = _validated(_frigate_event, data, "event")
-        await self.video.take_event(event, data, actor=FRIGATE_ACTOR, now=self.clock.now())
+        with arriving_on("mqtt_frigate"):
+            await self.video.take_event(event, data, actor=FRIGATE_ACTOR, now=self.clock.now())
 
     async def frigate_review(self, data: Any) -> None:
         review = _validated(_frigate_review, data, "review")
-        await self.video.take_review(review, data, actor=FRIGATE_ACTOR, now=self.clock.now())
+        with arriving_on("mqtt_frigate"):
+            await self.video.take_review(review, data, actor=FRIGATE_ACTOR, now=self.clock.now())
 
     async def unanswered_tasks(self) -> list[dict[str, Any]]:
         bodies: list[dict[str, Any]] = await self._read(queries.unanswered_assignments)

@@ -355,6 +355,26 @@ class ResponderStatusChanged(DomainEvent, type="responder_status_changed"):
     for_task_id: int | None = None
 
 
+@dataclass(frozen=True, kw_only=True)
+class TokenIssued(DomainEvent, type="token_issued"):
+    """`dispatch token issue`; the actor is who ran it (`cli:` and the operating-system user)."""
+
+    token: str
+    """The token's id (the start of its hash, as `token list` shows it), never the token."""
+    name: str
+    role: str
+    jurisdiction: str | None
+    responder: str | None
+    expires_at: float | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class TokenRevoked(DomainEvent, type="token_revoked"):
+    token: str
+    name: str
+    role: str
+
+
 INCIDENT_EVENT_BY_TRIGGER: dict[str, type[IncidentChanged]] = {
     "verify": IncidentVerifying,
     "dispatch": IncidentDispatched,

@@ -162,6 +162,17 @@ class Mqtt(Strict):
             "ACL decides who may write."
         ),
     )
+    sensor_gateway_sources: dict[Identifier, list[Annotated[str, Field(min_length=1, max_length=128)]]] = (
+        Field(
+            default_factory=dict,
+            description=(
+                "The alert sources each sensor gateway speaks for, as glob patterns (`gw-west: "
+                "['gauge-*']`, like `token issue --source`). An alert on its topic for any other "
+                "source is rejected, logged and counted (`forbidden_source`); a gateway not listed "
+                "speaks for any source."
+            ),
+        )
+    )
     keepalive: int = Field(30, ge=5, le=3600, description="Seconds between MQTT pings.")
     reconnect_min: Seconds = Field(0.5, description="First wait before reconnecting after an outage.")
     reconnect_max: Seconds = Field(30.0, description="Longest wait between reconnect attempts.")

@@ -41,7 +41,7 @@ BURST_FACTOR = 50
 CLOSE_SLOW_CONSUMER = 4429
 """Closed because frames piled up: reconnect and send `resume` with the last seq received."""
 CLOSE_CREDENTIAL_ENDED = 4401
-"""The session that opened the socket ended (logout): log in again."""
+"""The session or token that opened the socket ended (logout, revoked, expired): log in again."""
 
 
 @dataclass(eq=False)
@@ -96,6 +96,11 @@ class Hub:
         for incident_id, responder_id in connection.execute(crews):
             self._crews[incident_id].add(responder_id)
 
+    @property
+    def connection_count(self) -> int:
+        """Authenticated WebSocket connections open now."""
+        return len(self._connections)
+
     def online(self) -> dict[str, int]:
         """Responder id → how many of its devices are connected now."""
         return {responder: len(conns) for responder, conns in self._responders.items() if conns}
@@ -123,8 +128,12 @@ class Hub:
             conn.sender.cancel()
             await asyncio.gather(conn.sender, return_exceptions=True)
 
+    def credentials(self) -> set[str]:
+        """The sessions and tokens (their hashes) that opened the sockets open now."""
+        return {conn.credential for conn in self._connections if conn.credential is not None}
+
     async def close_credential(self, credential: str, reason: str) -> int:
-        """Close the sockets a session or token opened (logout); returns how many."""
+        """Close the sockets a session or token opened (logout, revoked); returns how many."""
         closing = [conn for conn in list(self._connections) if conn.credential == credential]
         for conn in closing:
             conn.closed = True

@@ -11,13 +11,14 @@ import sqlalchemy as sa
 
 from dispatch import authz, repository, responder_status
 from dispatch.alert_status import AlertStatus, AlertStatusChange, AlertUpdate
-from dispatch.alerts import AlertIn
+from dispatch.alerts import AlertIn, AlertKind
 from dispatch.auth import Principal, Role
 from dispatch.config import Config
 from dispatch.errors import IllegalTransition, NotFound
 from dispatch.intake import Intake, IntakeItem, Received
 from dispatch.intake_queue import IntakeQueue
 from dispatch.lifecycle import IncidentLifecycle
+from dispatch.metrics import Metrics
 from dispatch.policy import PolicyRunner
 from dispatch.repository import Row
 from dispatch.routing import Router
@@ -39,9 +40,10 @@ class Outcome:
 
 
 class DispatchService:
-    def __init__(self, config: Config, writer: Writer) -> None:
+    def __init__(self, config: Config, writer: Writer, metrics: Metrics | None = None) -> None:
         self.config = config
         self.writer = writer
+        self.metrics = metrics or Metrics()
         self.router = Router(config)
         self.incidents = IncidentLifecycle(config)
         self.tasks = TaskLifecycle(self.incidents)
@@ -67,6 +69,7 @@ class DispatchService:
         items = [IntakeItem(alert, raw, actor, causation_id) for alert, raw in alerts]
         received = await self._intake_queue.submit(items)
         self.accepted_alerts += sum(1 for each in received if not each.duplicate)
+        self.metrics.count_received(received)
         return received
 
     async def update_alert(
@@ -96,12 +99,13 @@ class DispatchService:
         actor: str,
         reason: str | None = None,
         causation_id: str | None = None,
+        kind: AlertKind | None = None,
     ) -> AlertStatusChange | None:
-        """The sender says the alert's condition is over; None if that alert was never received."""
+        """The sender says the alert is over; None if that alert (of `kind`) was never received."""
 
         def command(tx: Tx) -> AlertStatusChange | None:
             return self.alert_status.resolve(
-                tx, source, source_event_id, actor=actor, reason=reason, causation_id=causation_id
+                tx, source, source_event_id, actor=actor, reason=reason, causation_id=causation_id, kind=kind
             )
 
         return await self.writer.submit(command)
@@ -127,11 +131,14 @@ class DispatchService:
         actor: str,
         reason: str | None = None,
         causation_id: str | None = None,
+        kind: AlertKind | None = None,
     ) -> list[AlertStatusChange]:
-        """Withdraw several (source, source_event_id) alerts in one transaction, each once."""
+        """Withdraw several (source, source_event_id) alerts (of `kind`) in one transaction, each once."""
 
         def command(tx: Tx) -> list[AlertStatusChange]:
-            return self.alert_status.cancel(tx, keys, actor=actor, reason=reason, causation_id=causation_id)
+            return self.alert_status.cancel(
+                tx, keys, actor=actor, reason=reason, causation_id=causation_id, kind=kind
+            )
 
         return await self.writer.submit(command)
 

@@ -111,7 +111,7 @@ class TaskRow(SQLModel, table=True):
 
 
 class EventRow(SQLModel, table=True):
-    """The append-only, hash-chained event log (DESIGN §3, §7.4)."""
+    """The append-only, hash-chained event log (docs/architecture.md)."""
 
     __tablename__ = "event"
     __table_args__ = (sa.Index("ix_event_occurred_at", "occurred_at"),)
@@ -148,6 +148,19 @@ class TokenRow(SQLModel, table=True):
     jurisdiction_id: str | None = None
     responder_id: str | None = None
     created_at: float
+    expires_at: float | None = None
+    """`token issue --expires`: refused from then on; None never expires."""
+    revoked_at: float | None = None
+    """`token revoke`: refused from then on, and its open sockets are closed."""
+    last_used_at: float | None = None
+    """When the server last accepted it, written every half minute or so (dispatch/credentials.py)."""
+    sources: list[str] | None = Field(default=None, sa_column=Column(JSON(none_as_null=True), nullable=True))
+    """Gateway: glob patterns of the alert sources it speaks for; NULL with cap_senders: unbound
+    (dispatch/speaks_for.py)."""
+    cap_senders: list[str] | None = Field(
+        default=None, sa_column=Column(JSON(none_as_null=True), nullable=True)
+    )
+    """Gateway: glob patterns of the CAP senders it speaks for."""
 
 
 class UserRow(SQLModel, table=True):
@@ -166,6 +179,10 @@ class UserRow(SQLModel, table=True):
     """Wrong passwords in a row since the last good one."""
     locked_until: float | None = None
     """After too many wrong passwords, no attempt is even checked before this time."""
+    totp_secret: str | None = None
+    """Admins' second factor (RFC 6238, base32), set by `user add --role admin` or `user totp-reset`."""
+    totp_last_step: int | None = None
+    """The time step of the last code accepted: a code is good for one login only."""
     created_at: float
     updated_at: float
 
@@ -183,6 +200,23 @@ class SessionRow(SQLModel, table=True):
     expires_at: float = Field(index=True)
 
 
+class PendingEventRow(SQLModel, table=True):
+    """An event recorded by a command-line process, waiting for the server's writer to chain it.
+
+    The log has a single author (dispatch/writer.py): `dispatch token issue` and `token revoke`
+    run in another process, so they leave their events here in the same transaction as their
+    change, and the server moves them into the log (at start and every half minute).
+    """
+
+    __tablename__ = "pending_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    occurred_at: float
+    actor: str
+    type: str
+    payload: str = Field(sa_column=Column(sa.Text, nullable=False))
+
+
 responder_table: sa.Table = ResponderRow.__table__  # type: ignore[attr-defined]
 alert_table: sa.Table = AlertRow.__table__  # type: ignore[attr-defined]
 incident_table: sa.Table = IncidentRow.__table__  # type: ignore[attr-defined]
@@ -192,3 +226,4 @@ chain_head_table: sa.Table = ChainHeadRow.__table__  # type: ignore[attr-defined
 token_table: sa.Table = TokenRow.__table__  # type: ignore[attr-defined]
 user_table: sa.Table = UserRow.__table__  # type: ignore[attr-defined]
 session_table: sa.Table = SessionRow.__table__  # type: ignore[attr-defined]
+pending_event_table: sa.Table = PendingEventRow.__table__  # type: ignore[attr-defined]

@@ -4,7 +4,7 @@ Commands queue up while the previous transaction commits; the next transaction t
 all (up to `max_batch`), runs each in its own SAVEPOINT so that one failing command cannot
 undo its neighbours, appends their events to the hash-chained log, and commits once. Only
 then are callers answered and events published. One thread, one connection: transitions of
-an incident are applied one at a time, in the order they were submitted (DESIGN §7.3), and
+an incident are applied one at a time, in the order they were submitted, and
 the event log's chain has a single author.
 """
 
@@ -14,6 +14,7 @@ import asyncio
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -130,12 +131,15 @@ class Writer:
         audit_key: bytes,
         max_batch: int = 512,
         on_commit: Callable[[list[DomainEvent]], None] | None = None,
+        on_batch: Callable[[int, float], None] | None = None,
     ) -> None:
         self._engine = engine
         self._bus = bus
         self._clock = clock
         self._max_batch = max_batch
         self._on_commit = on_commit
+        self._on_batch = on_batch
+        """Told each committed batch's size and seconds, on the writer thread (metrics)."""
         self._queue: queue.SimpleQueue[_Pending[Any] | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -198,6 +202,7 @@ class Writer:
     def _commit(self, batch: list[_Pending[Any]]) -> None:
         assert self._connection is not None and self.ids is not None
         connection = self._connection
+        started = time.perf_counter()
         head_before = Head(self.ledger.head.seq, self.ledger.head.hash)
         ids_before = self.ids.snapshot()
         tx = Tx(connection, self._clock.now(), self.ids, self.ledger)
@@ -227,6 +232,8 @@ class Writer:
             return
         self.batches += 1
         self.commands += len(batch)
+        if self._on_batch is not None:
+            self._on_batch(len(batch), time.perf_counter() - started)
         for callback in tx.committed:
             try:
                 callback()

@@ -78,7 +78,7 @@ class Notice:
 
 def translate(webhook: AlertmanagerWebhook, config: Config) -> list[Notice]:
     """A validated notification → one notice per alert, in order; InvalidInput names the field."""
-    source = webhook.receiver.strip() or DEFAULT_SOURCE
+    source = source_of(webhook)
     notices: list[Notice] = []
     for index, each in enumerate(webhook.alerts):
         event_id = f"{each.fingerprint}@{_rfc3339(each.startsAt)}"
@@ -88,6 +88,11 @@ def translate(webhook: AlertmanagerWebhook, config: Config) -> list[Notice]:
             alert = _alert(each, source, event_id, config, f"alerts.{index}.")
         notices.append(Notice(each.status, source, event_id, raw, alert))
     return notices
+
+
+def source_of(webhook: AlertmanagerWebhook) -> str:
+    """The source of every alert of the notification: its receiver's name."""
+    return webhook.receiver.strip() or DEFAULT_SOURCE
 
 
 def _alert(each: AlertmanagerAlert, source: str, event_id: str, config: Config, where: str) -> AlertIn:

@@ -4,7 +4,9 @@ One CAP message is one alert, however many `info` blocks (one per language) it c
 `sender` is the alert's source and its `identifier` the sender's event id. An `Update` is a
 new alert from the same sender, so intake correlates it into the incident the earlier one
 opened; it lists what it replaces under the `supersedes` attribute, so that cancelling it
-cancels those too. A `Cancel` names what it withdraws in `references`. The XML is parsed with
+cancels those too. A `Cancel` names what it withdraws in `references`. A reference is a
+(sender, identifier, sent) triple, and a sender speaks only for itself: references to another
+sender's messages are ignored (and reported), never followed. The XML is parsed with
 defusedxml and no DTD at all: CAP needs none, and entity bombs or external entities are refused.
 """
 
@@ -57,6 +59,15 @@ class MessageType(StrEnum):
     ERROR = "Error"
 
 
+class ReferenceIgnored(StrEnum):
+    """Why a reference of an Update or Cancel was not followed."""
+
+    OTHER_SENDER = "other_sender"
+    """It names another sender's message: a sender updates and withdraws only its own."""
+    NOT_RECEIVED = "not_received"
+    """No CAP alert of this sender with that identifier was received."""
+
+
 @dataclass(frozen=True)
 class Reference:
     """One `sender,identifier,sent` triple of `references`."""
@@ -78,6 +89,15 @@ class CapMessage:
     """Alert and Update: the alert to receive."""
     ignored: str | None = None
     """Why nothing is to be done (a Test or Exercise message, an Ack, an Error)."""
+
+    @property
+    def own_references(self) -> list[Reference]:
+        """The references to this sender's own messages: the only ones followed."""
+        return [each for each in self.references if each.sender == self.sender]
+
+    @property
+    def foreign_references(self) -> list[Reference]:
+        return [each for each in self.references if each.sender != self.sender]
 
 
 def parse(raw: bytes) -> ElementTree.Element:
@@ -237,8 +257,9 @@ def _alert(
             "info": described,
         }
     }
-    if references:
-        attributes[SUPERSEDES] = [[r.sender, r.identifier] for r in references]
+    own = [r for r in references if r.sender == sender]
+    if own:
+        attributes[SUPERSEDES] = [[r.sender, r.identifier] for r in own]
     try:
         return AlertIn(
             source=sender,

@@ -215,6 +215,11 @@ def translate_review(review: FrigateReview, config: Config, now: float) -> Alert
     return result.alert if isinstance(result, Matched) else None
 
 
+def source_of(camera: str) -> str:
+    """The alert source of a Frigate camera's alerts."""
+    return f"frigate:{camera}"
+
+
 @dataclass(frozen=True)
 class _Sighting:
     """A label a rule turned into a category, on a mapped camera, in a zone ("" for none)."""
@@ -233,7 +238,7 @@ class _Sighting:
     ) -> Matched:
         """`observed` is never after now: a camera clock running ahead never dates an alert later."""
         alert = AlertIn(
-            source=f"frigate:{self.camera}",
+            source=source_of(self.camera),
             source_event_id=source_event_id,
             kind=AlertKind.VIDEO,
             category=self.rule.category,

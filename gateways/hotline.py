@@ -107,6 +107,11 @@ class TelephonyEvent(_Call):
 HotlineCall = Annotated[CallEntry | TelephonyEvent, Field(discriminator="type")]
 
 
+def speaker(call: CallEntry | TelephonyEvent) -> str:
+    """Who sends the message, as a gateway token is bound to it: `hotline-LINE` or `telephony:SYSTEM`."""
+    return f"hotline-{call.line}" if isinstance(call, CallEntry) else f"telephony:{call.system}"
+
+
 def translate(call: CallEntry | TelephonyEvent, config: Config) -> AlertIn | None:
     """The alert a call stands for; None for a telephony event with no category yet. Pure."""
     if isinstance(call, CallEntry):

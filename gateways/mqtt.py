@@ -45,6 +45,8 @@ class RejectReason(StrEnum):
     INVALID = "invalid"
     TOO_LARGE = "too_large"
     UNKNOWN_RESPONDER = "unknown_responder"
+    FORBIDDEN_SOURCE = "forbidden_source"
+    """A sensor gateway's alert for a source it does not speak for (mqtt.sensor_gateway_sources)."""
     REFUSED = "refused"
     """Understood, and refused by the dispatch service (a task not the sender's, a wrong state)."""
 

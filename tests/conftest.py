@@ -38,7 +38,7 @@ def _postgres_url(name: str) -> str:
 
 @pytest.fixture(scope="session")
 def postgres_database() -> Iterator[str]:
-    """One PostgreSQL database for the test session, with the schema made once."""
+    """One PostgreSQL database for the test session, its schema made once as serve makes it."""
     name = f"dispatch_test_{uuid.uuid4().hex[:16]}"
     with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as connection:
         connection.execute(f'CREATE DATABASE "{name}"')

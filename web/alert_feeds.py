@@ -11,7 +11,9 @@ from typing import Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+from dispatch.alerts import AlertKind
 from dispatch.authz import Action
+from dispatch.speaks_for import check_cap_sender, check_source
 from gateways import alertmanager, cap
 from web.alerts import read_json
 from web.errors import error_response, json_response, validation_error
@@ -46,6 +48,20 @@ class AlertStatusOut(Wire):
     incident_state: str = Field(description="The incident's state afterwards.")
 
 
+class IgnoredReference(Wire):
+    """A reference of an Update or Cancel that was not followed."""
+
+    sender: str
+    identifier: str
+    sent: str
+    reason: Literal["other_sender", "not_received"] = Field(
+        description=(
+            "other_sender: it names another sender's message (a sender updates and withdraws only "
+            "its own); not_received: no CAP alert of this sender with that identifier was received."
+        )
+    )
+
+
 class CapResult(Wire):
     """What the CAP message did, once committed."""
 
@@ -56,12 +72,20 @@ class CapResult(Wire):
         description="Cancel: each alert withdrawn (with those the referenced messages superseded)."
     )
     ignored: str | None = Field(description="Why nothing was done (a Test message, an Ack …).")
+    ignored_references: list[IgnoredReference] = Field(
+        description="Update and Cancel: the references that were not followed, and why."
+    )
 
 
 class AlertmanagerOutcome(Wire):
     status: Literal["firing", "resolved"]
     source_event_id: str = Field(description="The alert's key: fingerprint@startsAt.")
-    alert_id: int | None = Field(description="Null: a resolved alert that was never received.")
+    alert_id: int | None = Field(
+        description=(
+            "Null: a resolved alert that was never received from this receiver (an alert of "
+            "another kind under the same key is never touched)."
+        )
+    )
     incident_id: int | None
     duplicate: bool | None = Field(description="firing: the same key was received before.")
     changed: bool | None = Field(description="resolved: false if it was resolved already or unknown.")
@@ -81,8 +105,12 @@ class AlertmanagerResults(Wire):
         "The body is one CAP 1.2 `<alert>` as XML (`Content-Type: application/xml` or `text/xml`), "
         "UTF-8, without DTD or entities. Alert and Update create an alert (an Update joins the "
         "incident its sender's earlier message opened); Cancel withdraws the alerts of the "
-        "messages in `references`, and cancels an incident left without any. A status other than "
-        "Actual, and msgType Ack or Error, are acknowledged and ignored."
+        "messages in `references`, and cancels an incident left without any. A sender speaks only "
+        "for itself: references to another sender's messages, or to anything but a CAP alert of "
+        "this sender, are not followed and are listed in `ignored_references`. A gateway token "
+        "bound to CAP senders (`dispatch token issue --cap-sender`) answers 403 for any other "
+        "`sender`, and nothing is stored. A status other than Actual, and msgType Ack or Error, "
+        "are acknowledged and ignored."
     ),
     responses={202: CapResult, 415: ErrorBody},
     errors=[400, 413, 422],
@@ -100,13 +128,18 @@ async def post_cap(request: web.Request) -> web.Response:
     if not raw:
         raise cap.MalformedXml("the request body is empty; send a CAP message")
     message = cap.translate(raw, runtime.config.cap)
+    check_cap_sender(principal, message.sender)
     causation_id = request.headers.get("X-Request-Id")
+    ignored_references = [
+        _ignored(reference, cap.ReferenceIgnored.OTHER_SENDER) for reference in message.foreign_references
+    ]
     body: dict[str, object] = {
         "msg_type": message.message_type.value,
         "identifier": message.identifier,
         "alert": None,
         "cancelled": [],
         "ignored": message.ignored,
+        "ignored_references": ignored_references if message.ignored is None else [],
     }
     if message.alert is not None:
         runtime.service.check_alerts([message.alert], batch=False)
@@ -115,15 +148,35 @@ async def post_cap(request: web.Request) -> web.Response:
         )
         body["alert"] = received.as_json()
     elif message.message_type == cap.MessageType.CANCEL and message.ignored is None:
-        changes = await runtime.service.cancel_alerts(
-            [(reference.sender, reference.identifier) for reference in message.references],
-            actor=principal.actor,
-            reason=f"CAP Cancel {message.identifier} from {message.sender}",
-            causation_id=causation_id,
+        own = message.own_references
+        changes = (
+            await runtime.service.cancel_alerts(
+                [(reference.sender, reference.identifier) for reference in own],
+                actor=principal.actor,
+                reason=f"CAP Cancel {message.identifier} from {message.sender}",
+                causation_id=causation_id,
+                kind=AlertKind.CAP,
+            )
+            if own
+            else []
         )
-        cancelled = [change.as_json() for change in changes]
-        body["cancelled"] = cancelled
+        body["cancelled"] = [change.as_json() for change in changes]
+        found = {change.key for change in changes}
+        ignored_references += [
+            _ignored(reference, cap.ReferenceIgnored.NOT_RECEIVED)
+            for reference in own
+            if (reference.sender, reference.identifier) not in found
+        ]
     return json_response(body, 202)
+
+
+def _ignored(reference: cap.Reference, reason: cap.ReferenceIgnored) -> dict[str, str]:
+    return {
+        "sender": reference.sender,
+        "identifier": reference.identifier,
+        "sent": reference.sent,
+        "reason": reason.value,
+    }
 
 
 @operation(
@@ -133,8 +186,11 @@ async def post_cap(request: web.Request) -> web.Response:
     description=(
         "Prometheus Alertmanager's webhook (payload version 4); point a `webhook_config` here with "
         "a gateway token as `http_config.authorization.credentials`. Each firing alert becomes an "
-        "alert keyed (receiver, fingerprint@startsAt); each resolved one resolves that alert, and "
-        "an incident whose every alert is resolved resolves itself if its policy has `auto_resolve`."
+        "alert keyed (receiver, fingerprint@startsAt); each resolved one resolves that alert (only "
+        "an Alertmanager alert of the same receiver, never another kind under the same key), and "
+        "an incident whose every alert is resolved resolves itself if its policy has `auto_resolve`. "
+        "A gateway token bound to sources (`dispatch token issue --source`) answers 403 for a "
+        "receiver it does not speak for, and nothing is stored."
     ),
     body=alertmanager.AlertmanagerWebhook,
     responses={202: AlertmanagerResults},
@@ -150,6 +206,7 @@ async def post_alertmanager(request: web.Request) -> web.Response:
     limit = runtime.config.intake.max_batch
     if len(webhook.alerts) > limit:
         return error_response(413, "too_large", f"at most {limit} alerts per notification", "alerts")
+    check_source(principal, alertmanager.source_of(webhook), "receiver")
     notices = alertmanager.translate(webhook, runtime.config)
     firing = [(notice.alert, notice.raw) for notice in notices if notice.alert is not None]
     for index, notice in enumerate(notices):
@@ -181,6 +238,7 @@ async def post_alertmanager(request: web.Request) -> web.Response:
                 actor=principal.actor,
                 reason="resolved in Alertmanager",
                 causation_id=causation_id,
+                kind=AlertKind.MONITORING,
             )
             outcome["changed"] = change.changed if change is not None else False
             if change is not None:

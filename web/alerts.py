@@ -11,6 +11,7 @@ from pydantic import TypeAdapter, ValidationError
 from dispatch.alerts import AlertBatch, AlertIn, refuse_nul
 from dispatch.authz import Action
 from dispatch.errors import MalformedBody
+from dispatch.speaks_for import check_source
 from web.errors import error_response, json_response, validation_error
 from web.keys import RUNTIME
 from web.openapi import operation
@@ -40,7 +41,9 @@ async def read_json(request: web.Request) -> Any:
     actions=[Action.POST_ALERTS],
     description=(
         'One alert, or `{"alerts": [...]}` (at most `intake.max_batch`, else 413). Answered only '
-        "after every alert is committed; the same (`source`, `source_event_id`) again is a duplicate."
+        "after every alert is committed; the same (`source`, `source_event_id`) again is a duplicate. "
+        "A gateway token bound to sources answers 403 naming the first `source` it does not speak "
+        "for (`alerts.N.source`), and nothing of the request is stored."
     ),
     body=AlertIn | AlertBatch,
     responses={202: Received | AlertResults},
@@ -73,6 +76,8 @@ async def post_alerts(request: web.Request) -> web.Response:
         except ValidationError as err:
             return validation_error(err, f"alerts.{index}." if batch else "")
         alerts.append((alert, orjson.dumps(item).decode()))
+    for index, (alert, _) in enumerate(alerts):
+        check_source(principal, alert.source, f"alerts.{index}.source" if batch else "source")
     runtime.service.check_alerts([alert for alert, _ in alerts], batch)
     received = await runtime.service.receive_alerts(
         alerts, actor=principal.actor, causation_id=request.headers.get("X-Request-Id")

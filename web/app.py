@@ -11,16 +11,18 @@ from typing import TypeVar
 import sqlalchemy as sa
 from aiohttp import web
 
-from dispatch import accounts, auth, database, ledger
+from dispatch import accounts, database, ledger, pending_events, tokens
 from dispatch.audit_key import AuditKey, load_key
 from dispatch.bus import EventBus
 from dispatch.clock import Clock, SystemClock
 from dispatch.config import Config
+from dispatch.credentials import CredentialWatch
 from dispatch.deadlines import DeadlineScheduler
 from dispatch.devices import DeviceDesk
 from dispatch.events import DomainEvent
 from dispatch.hotline_intake import HotlineIntake
 from dispatch.hub import Hub
+from dispatch.metrics import Metrics
 from dispatch.presence import Positions
 from dispatch.service import DispatchService
 from dispatch.video import VideoIntake
@@ -34,6 +36,7 @@ from web import (
     health,
     incidents,
     jurisdictions,
+    metrics,
     my_tasks,
     pages,
     reports,
@@ -43,7 +46,7 @@ from web import (
 )
 from web.errors import MAX_BODY, error_middleware
 from web.keys import RUNTIME
-from web.security import SESSIONS, TOKENS, SessionCache, TokenCache, auth_middleware
+from web.security import SESSION_CACHE_SECONDS, SESSIONS, TOKENS, SessionCache, TokenCache, auth_middleware
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +72,7 @@ class Runtime:
         self.write_engine = database.create_engine(database_url, writer=True, synchronous=synchronous)
         self.read_engine = database.create_engine(database_url, synchronous=synchronous)
         self.bus = EventBus()
+        self.metrics = Metrics()
         self.writer = Writer(
             self.write_engine,
             self.bus,
@@ -76,8 +80,9 @@ class Runtime:
             audit_key=self.audit_key.secret,
             max_batch=config.intake.group_commit_max,
             on_commit=self._committed,
+            on_batch=self.metrics.observe_commit,
         )
-        self.service = DispatchService(config, self.writer)
+        self.service = DispatchService(config, self.writer, self.metrics)
         self.deadlines = DeadlineScheduler(self.service, clock)
         self.video = VideoIntake(self.service)
         self.hotline = HotlineIntake(self.service)
@@ -105,8 +110,8 @@ class Runtime:
 
         return await asyncio.get_running_loop().run_in_executor(self._readers, run)
 
-    async def lookup_token(self, token: str) -> auth.Principal | None:
-        return await self.read(lambda connection: auth.lookup(connection, token))
+    async def lookup_token(self, token: str) -> tokens.TokenGrant | None:
+        return await self.read(lambda connection: tokens.lookup_grant(connection, token))
 
     async def lookup_session(self, session_id: str) -> accounts.Session | None:
         now = self.clock.now()
@@ -134,6 +139,7 @@ class Runtime:
             )
         self.writer.start()
         await self.writer.submit(self.service.sync_responders)
+        await self.writer.submit(pending_events.move_into_log)
         await self.read(self.hub.load)
         self.hub.on_task_pushed = self._task_pushed
         self.positions.on_moved = self.hub.publish_positions
@@ -163,18 +169,24 @@ def create_app(
 ) -> web.Application:
     """The one place that builds the object graph; long-lived tasks start and stop with the app."""
     app = web.Application(
-        middlewares=[error_middleware, auth_middleware],
+        middlewares=[metrics.intake_metrics_middleware, error_middleware, auth_middleware],
         client_max_size=config.intake.max_body_bytes,
     )
     runtime = Runtime(config, database_url, clock or SystemClock(), mqtt_password, audit_key)
     app[RUNTIME] = runtime
     app[MAX_BODY] = config.intake.max_body_bytes
-    app[TOKENS] = TokenCache(runtime.lookup_token)
+    app[TOKENS] = TokenCache(runtime.lookup_token, runtime.clock.now)
     app[SESSIONS] = SessionCache(runtime.lookup_session, runtime.clock.now)
 
     async def lifecycle(_app: web.Application) -> AsyncIterator[None]:
         await runtime.start()
-        background = [asyncio.create_task(runtime.positions.run(), name="position-writer")]
+        watch = CredentialWatch(
+            runtime.writer, runtime.read, runtime.hub, runtime.clock, app[TOKENS].used, SESSION_CACHE_SECONDS
+        )
+        background = [
+            asyncio.create_task(runtime.positions.run(), name="position-writer"),
+            asyncio.create_task(watch.run(), name="credential-watch"),
+        ]
         if run_scheduler:
             background.append(asyncio.create_task(runtime.deadlines.run(), name="deadline-scheduler"))
         if runtime.mqtt is not None:
@@ -211,4 +223,5 @@ def create_app(
     stats.add_routes(app)
     reports.add_routes(app)
     pages.add_routes(app)
+    metrics.add_routes(app)
     return app

@@ -10,6 +10,7 @@ from pydantic import Field, TypeAdapter, ValidationError
 
 from dispatch.authz import Action
 from dispatch.errors import MalformedBody
+from dispatch.speaks_for import check_source
 from gateways import frigate, hotline
 from web.alerts import read_json
 from web.errors import error_response, json_response, validation_error
@@ -107,6 +108,7 @@ async def post_frigate_event(request: web.Request) -> web.Response:
         event = _frigate_event.validate_python(data)
     except ValidationError as err:
         return _reject(request, "frigate", validation_error(err))
+    check_source(principal, frigate.source_of(event.after.camera), "after.camera")
     outcome = await runtime.video.take_event(
         event,
         data,
@@ -156,6 +158,8 @@ async def post_hotline_call(request: web.Request) -> web.Response:
         call = adapter.validate_python(data)
     except ValidationError as err:
         return _reject(request, "hotline", validation_error(err))
+    # A bound token speaks for its line or telephony system, whatever key the call's alert has.
+    check_source(principal, hotline.speaker(call), "line" if kind == "entry" else "system")
     outcome = await request.app[RUNTIME].hotline.take(
         call, data, actor=principal.actor, causation_id=request.headers.get("X-Request-Id")
     )

@@ -28,7 +28,7 @@ H = TypeVar("H", bound=Callable[..., Any])
 ERROR_DESCRIPTIONS = {
     400: "The body is not JSON.",
     401: "No bearer token, or an unknown one.",
-    403: "The caller's role may not do this.",
+    403: "The caller's role may not do this (or its gateway token does not speak for the alert's source).",
     404: "No such resource within the caller's jurisdiction subtree.",
     409: "The trigger is not allowed now; `state` and `allowed` say what is.",
     413: "The body, or the batch, is too large.",

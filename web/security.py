@@ -8,6 +8,7 @@ token; the cookie is SameSite=Strict as well, so two locks must both fail).
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import time
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
@@ -17,6 +18,7 @@ from aiohttp import web
 from dispatch.accounts import Session
 from dispatch.auth import Principal
 from dispatch.authz import Action, require
+from dispatch.tokens import EXPIRED, REVOKED, TokenGrant
 from web.errors import Handler, error_response
 from web.keys import RUNTIME
 
@@ -91,12 +93,28 @@ class _Cache(Generic[K]):
         self._known.pop(key, None)
 
 
-class TokenCache(_Cache[Principal]):
-    def __init__(self, lookup: Callable[[str], Awaitable[Principal | None]]) -> None:
-        super().__init__(lookup, CACHE_SECONDS)
+class TokenCache(_Cache[TokenGrant]):
+    def __init__(
+        self, lookup: Callable[[str], Awaitable[TokenGrant | None]], now: Callable[[], float] = time.time
+    ) -> None:
+        super().__init__(lookup, CACHE_SECONDS, now)
+        self.used: dict[str, float] = {}
+        """Token hash → when it was last accepted; dispatch/credentials.py stores and clears it."""
+
+    async def check(self, token: str) -> tuple[Principal | None, str]:
+        """The token's principal; or None and why not: unknown, `token expired`, `token revoked`."""
+        grant = await self.get(token)
+        if grant is None:
+            return None, "unknown token"
+        now = self._now()
+        refusal = grant.refusal(now)
+        if refusal is not None:
+            return None, refusal
+        self.used[grant.hash] = now
+        return grant.principal, ""
 
     async def principal(self, token: str) -> Principal | None:
-        return await self.get(token)
+        return (await self.check(token))[0]
 
 
 class SessionCache(_Cache[Session]):
@@ -130,11 +148,11 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     if header is not None:
         scheme, _, token = header.partition(" ")
         bearer = scheme.lower() == "bearer" and bool(token.strip())
-        principal = await request.app[TOKENS].principal(token.strip()) if bearer else None
+        principal, refusal = await request.app[TOKENS].check(token.strip()) if bearer else (None, "")
         if principal is not None:
             request[PRINCIPAL] = principal
         elif not public:  # public routes answer anyone (/ws checks its header itself)
-            return _unauthorized("unknown token" if bearer else "send Authorization: Bearer <token>")
+            return token_refused(refusal) if bearer else _unauthorized("send Authorization: Bearer <token>")
         return await handler(request)
     cookie = request.cookies.get(COOKIE)
     session = await request.app[SESSIONS].session(cookie) if cookie else None
@@ -161,10 +179,19 @@ def _canonical(request: web.Request) -> str | None:
     return resource.canonical if resource is not None else None
 
 
-def _unauthorized(message: str) -> web.Response:
-    response = error_response(401, "unauthorized", message, "Authorization")
+def _unauthorized(message: str, code: str = "unauthorized") -> web.Response:
+    response = error_response(401, code, message, "Authorization")
     response.headers["WWW-Authenticate"] = 'Bearer realm="dispatch"'
     return response
+
+
+def token_refused(refusal: str) -> web.Response:
+    """401 naming why a bearer token is refused: unknown, expired (ask for a new one) or revoked."""
+    if refusal == EXPIRED:
+        return _unauthorized("token expired: ask for a new one (dispatch token issue)", "token_expired")
+    if refusal == REVOKED:
+        return _unauthorized("token revoked: ask for a new one (dispatch token issue)", "token_revoked")
+    return _unauthorized(refusal)
 
 
 def authorize(request: web.Request, action: Action) -> Principal:
@@ -173,10 +200,43 @@ def authorize(request: web.Request, action: Action) -> Principal:
 
 
 def origin_allowed(request: web.Request) -> bool:
-    """A browser's Origin: the server's own, or one listed in websocket.allowed_origins."""
+    """A browser's Origin: the address this connection reached, or one in websocket.allowed_origins.
+
+    Never the request's Host header: a page of evil.example whose name resolves to this server
+    (DNS rebinding) sends `Host: evil.example` and `Origin: http://evil.example` alike.
+    """
     origin = request.headers.get("Origin")
     if origin is None:
         return True  # not a browser: tablets' native clients, services
-    allowed = request.app[RUNTIME].config.websocket.allowed_origins
-    own = {f"http://{request.host}", f"https://{request.host}"}
-    return origin in own or origin in allowed
+    origin = origin.strip().lower()
+    allowed = {
+        each.strip().rstrip("/").lower() for each in request.app[RUNTIME].config.websocket.allowed_origins
+    }
+    return origin in allowed or origin in own_origins(request)
+
+
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "[::1]")
+"""One loopback address is all of them: a page of ours at http://localhost:8080 reaches 127.0.0.1."""
+
+
+def own_origins(request: web.Request) -> frozenset[str]:
+    """The origins of the local address and port the connection arrived on (its socket, not a header)."""
+    transport = request.transport
+    address = transport.get_extra_info("sockname") if transport is not None else None
+    if not isinstance(address, tuple) or len(address) < 2:
+        return frozenset()  # a Unix socket: only the configured origins
+    host, port = str(address[0]), int(address[1])
+    secure = transport is not None and transport.get_extra_info("sslcontext") is not None
+    scheme = "https" if secure else "http"
+    try:
+        ip = ipaddress.ip_address(host.partition("%")[0])
+    except ValueError:
+        return frozenset()
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped  # IPv4 arriving on a dual-stack socket
+    if ip.is_loopback:
+        names: tuple[str, ...] = LOOPBACK_NAMES
+    else:
+        names = (f"[{ip}]" if isinstance(ip, ipaddress.IPv6Address) else str(ip),)
+    suffix = "" if port == (443 if secure else 80) else f":{port}"
+    return frozenset(f"{scheme}://{name}{suffix}" for name in names)

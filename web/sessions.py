@@ -40,6 +40,11 @@ class LoginBody(BaseModel):
 
     name: str = Field(min_length=1, max_length=256, description="The user name (`dispatch user add`).")
     password: str = Field(min_length=1, max_length=accounts.MAX_PASSWORD)
+    totp: str | None = Field(
+        None,
+        max_length=16,
+        description="Admins: the 6-digit code their authenticator app shows now (else 401 `totp_required`).",
+    )
 
 
 class Unauthenticated(DispatchError):
@@ -52,6 +57,14 @@ class WrongCredentials(DispatchError):
     code = "wrong_credentials"
 
 
+SECOND_FACTOR_REFUSALS = {
+    "totp_required": "this account also needs the 6-digit code its authenticator app shows now",
+    "wrong_totp": "wrong code (or one used already): enter the code the authenticator app shows now",
+    "totp_not_enrolled": "this admin account has no second factor yet: on the server run "
+    "`dispatch user totp-reset NAME` and add the code it shows to an authenticator app",
+}
+
+
 LOGIN_DESK = web.AppKey("login_desk", LoginDesk)
 
 
@@ -62,7 +75,9 @@ LOGIN_DESK = web.AppKey("login_desk", LoginDesk)
         "A person's name and password; sets the HttpOnly, SameSite=Strict session cookie and "
         "answers who it is and the CSRF token its page must send in `X-CSRF-Token` with every "
         "change. After `sessions.max_failed_logins` wrong passwords in a row the account answers "
-        "429 with `Retry-After` until its wait is over. Every attempt is in the event log."
+        "429 with `Retry-After` until its wait is over. An admin also sends `totp`, the code of its "
+        "authenticator app: without it the answer is 401 `totp_required` once the password is right; "
+        "a wrong code (401 `wrong_totp`) counts like a wrong password. Every attempt is in the event log."
     ),
     body=LoginBody,
     responses={200: SessionInfo},
@@ -70,7 +85,11 @@ LOGIN_DESK = web.AppKey("login_desk", LoginDesk)
 )
 async def login(request: web.Request) -> web.Response:
     if not origin_allowed(request):
-        raise Forbidden("log in from this server's own page", field="Origin")
+        raise Forbidden(
+            f"log in from this server's own page: Origin {request.headers.get('Origin')!r} is neither the "
+            "address this connection reached nor listed in websocket.allowed_origins",
+            field="Origin",
+        )
     body = LoginBody.model_validate(await read_json(request))
     runtime = request.app[RUNTIME]
     desk = request.app[LOGIN_DESK]
@@ -86,10 +105,12 @@ async def login(request: web.Request) -> web.Response:
     if ok and stored is not None and accounts.needs_rehash(stored):
         new_hash = await asyncio.to_thread(accounts.rehash, body.password)
     outcome: LoginOutcome = await runtime.writer.submit(
-        lambda tx: desk.record_attempt(tx, body.name, ok, remote, new_hash)
+        lambda tx: desk.record_attempt(tx, body.name, ok, remote, new_hash, body.totp)
     )
     if outcome.refusal == "throttled":
         return _throttled(outcome.retry_after or 0.0)
+    if outcome.refusal in SECOND_FACTOR_REFUSALS:
+        return error_response(401, outcome.refusal, SECOND_FACTOR_REFUSALS[outcome.refusal], "totp")
     if outcome.session is None or outcome.session_id is None:
         raise WrongCredentials("wrong name or password", field="password")
     session = outcome.session

@@ -27,7 +27,7 @@ from dispatch.errors import DispatchError, Forbidden, IllegalTransition
 from dispatch.hub import Connection, stored_event_frame
 from web.errors import error_response
 from web.keys import RUNTIME
-from web.security import COOKIE, SESSIONS, TOKENS, origin_allowed
+from web.security import COOKIE, SESSIONS, TOKENS, origin_allowed, token_refused
 
 logger = logging.getLogger(__name__)
 
@@ -119,7 +119,13 @@ async def websocket(request: web.Request) -> web.StreamResponse:
             "token",
         )
     if not origin_allowed(request):
-        return error_response(403, "forbidden", "this Origin may not open a socket", "Origin")
+        return error_response(
+            403,
+            "forbidden",
+            f"Origin {request.headers.get('Origin')!r} may not open a socket: it is neither the address "
+            "this connection reached nor listed in websocket.allowed_origins",
+            "Origin",
+        )
     principal: Principal | None = None
     credential: str | None = None
     header = request.headers.get("Authorization")
@@ -131,12 +137,12 @@ async def websocket(request: web.Request) -> web.StreamResponse:
             principal, credential = login.principal, hash_session_id(cookie)
     if header is not None:
         scheme, _, token = header.partition(" ")
-        principal = await request.app[TOKENS].principal(token.strip()) if scheme.lower() == "bearer" else None
+        principal, refusal = (
+            await request.app[TOKENS].check(token.strip()) if scheme.lower() == "bearer" else (None, "")
+        )
         credential = hash_token(token.strip())
         if principal is None:
-            response = error_response(401, "unauthorized", "unknown token", "Authorization")
-            response.headers["WWW-Authenticate"] = 'Bearer realm="dispatch"'
-            return response
+            return token_refused(refusal or "unknown token")
     # No permessage-deflate: it costs ~100 KiB per socket and compresses every frame per client.
     ws = web.WebSocketResponse(
         heartbeat=settings.heartbeat, max_msg_size=settings.max_message_bytes, compress=False
@@ -151,7 +157,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         return error_response(426, "upgrade_required", "this is a WebSocket endpoint: upgrade", "Upgrade")
     await ws.prepare(request)
     if principal is None:
-        principal = await _authenticate(request, ws, settings.auth_timeout)
+        principal, credential = await _authenticate(request, ws, settings.auth_timeout)
         if principal is None:
             return ws
     if not authz.may(principal, Action.SUBSCRIBE):
@@ -162,27 +168,30 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     return ws
 
 
-async def _authenticate(request: web.Request, ws: web.WebSocketResponse, within: float) -> Principal | None:
+async def _authenticate(
+    request: web.Request, ws: web.WebSocketResponse, within: float
+) -> tuple[Principal | None, str | None]:
+    """The auth message's principal and its token's hash (revoking the token closes the socket)."""
     try:
         async with asyncio.timeout(within):
             message = await ws.receive()
     except TimeoutError:
         await ws.close(code=CLOSE_AUTH_TIMEOUT, message=f"authenticate within {within:g}s".encode())
-        return None
+        return None, None
     if message.type != WSMsgType.TEXT:
         await ws.close(code=CLOSE_UNAUTHORIZED, message=b"first message must be auth")
-        return None
+        return None, None
     try:
         auth = AuthMessage.model_validate(orjson.loads(message.data))
     except (orjson.JSONDecodeError, ValidationError):
         await ws.close(
             code=CLOSE_UNAUTHORIZED, message=b'first message must be {"type": "auth", "token": ...}'
         )
-        return None
-    principal = await request.app[TOKENS].principal(auth.token)
+        return None, None
+    principal, refusal = await request.app[TOKENS].check(auth.token)
     if principal is None:
-        await ws.close(code=CLOSE_UNAUTHORIZED, message=b"unknown token")
-    return principal
+        await ws.close(code=CLOSE_UNAUTHORIZED, message=refusal.encode())
+    return principal, hash_token(auth.token)
 
 
 class _Session:

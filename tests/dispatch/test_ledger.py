@@ -315,7 +315,7 @@ async def test_ledger_serve_on_postgresql_without_a_key_refuses_in_one_line(
 
     printed = capsys.readouterr()
     assert code == 2 and printed.out == ""
-    assert printed.err.startswith("dispatch: no audit key: a PostgreSQL database needs one outside it")
+    assert printed.err.startswith("error: no audit key: a PostgreSQL database needs one outside it")
     assert len(printed.err.strip().splitlines()) == 1
 
 

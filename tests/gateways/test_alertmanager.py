@@ -401,3 +401,30 @@ async def test_alertmanager_real_server_incident_appears_then_resolves(
     incident = await auto_server.incident(incident_id)
     assert incident["summary"] == "all alerts resolved"
     assert [event["type"] for event in incident["timeline"]].count("alert_resolved") == 1
+
+
+async def test_alertmanager_resolve_never_touches_another_kind_under_the_same_key(am_server: Harness) -> None:
+    # A sensor alert whose (source, source_event_id) collides with an Alertmanager alert's key.
+    resolved = _payload("resolved.json")
+    [notice, *_] = _translate(resolved)
+    sensor = await am_server.post_alert(
+        {
+            "source": notice.source,
+            "source_event_id": notice.source_event_id,
+            "kind": "sensor",
+            "category": "waterlogging",
+            "jurisdiction": "west",
+        }
+    )
+
+    answer = await _post(am_server, resolved)
+
+    assert (answer["results"][0]["alert_id"], answer["results"][0]["changed"]) == (None, False)
+    resolved_at = await am_server.runtime.read(
+        lambda connection: connection.execute(
+            sa.select(alert_table.c.resolved_at).where(alert_table.c.id == sensor["alert_id"])
+        ).scalar_one()
+    )
+    assert resolved_at is None
+    incident = await am_server.incident(sensor["incident_id"])
+    assert "alert_resolved" not in [event["type"] for event in incident["timeline"]]

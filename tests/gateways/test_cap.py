@@ -13,7 +13,7 @@ from dispatch.errors import DispatchError, InvalidInput
 from dispatch.tables import alert_table, event_table, incident_table
 from gateways import cap
 from tests.conftest import Harness, ServerFactory
-from tests.factories import make_config
+from tests.factories import alert, make_config
 from web.alert_feeds import CapResult
 
 FIXTURES = Path(__file__).parent / "fixtures" / "cap"
@@ -391,6 +391,7 @@ async def test_cap_post_test_message_is_acknowledged_and_ignored(cap_server: Har
         "alert": None,
         "cancelled": [],
         "ignored": "status Test",
+        "ignored_references": [],
     }
     assert await _count(cap_server, alert_table) == 0
 
@@ -425,3 +426,62 @@ def test_cap_translate_error_message_is_ignored() -> None:
     message = cap.translate(raw, _settings())
 
     assert (message.message_type, message.ignored) == (cap.MessageType.ERROR, "msgType Error")
+
+
+# A sender speaks only for itself -------------------------------------------------------------
+
+
+async def _alert_row(server: Harness, alert_id: int) -> Any:
+    return await server.runtime.read(
+        lambda connection: connection.execute(
+            sa.select(alert_table.c.cancelled_at, alert_table.c.attributes).where(
+                alert_table.c.id == alert_id
+            )
+        ).one()
+    )
+
+
+async def test_cap_update_from_another_sender_supersedes_nothing_of_it(cap_server: Harness) -> None:
+    first = await _post(cap_server, _fixture("yj_flood_alert.xml"))
+    met = "yuanjiang-met@example.cn,flood-1,2026-07-01T08:00:00+08:00"
+    update = _message(identifier="p-1", sender="prankster@evil.example", msgType="Update", references=met)
+
+    answer = await _post(cap_server, update)
+
+    CapResult.model_validate(answer, strict=True)
+    assert answer["ignored_references"] == [
+        {
+            "sender": "yuanjiang-met@example.cn",
+            "identifier": "flood-1",
+            "sent": "2026-07-01T08:00:00+08:00",
+            "reason": "other_sender",
+        }
+    ]
+    assert "supersedes" not in (await _alert_row(cap_server, answer["alert"]["alert_id"])).attributes
+    own = "prankster@evil.example,p-1,2026-07-01T08:00:00+08:00"
+    cancel = await _post(
+        cap_server,
+        _message(identifier="p-2", sender="prankster@evil.example", msgType="Cancel", references=own),
+    )
+    assert [each["alert_id"] for each in cancel["cancelled"]] == [answer["alert"]["alert_id"]]
+    assert (await _alert_row(cap_server, first["alert"]["alert_id"])).cancelled_at is None
+    assert (await cap_server.incident(first["alert"]["incident_id"]))["state"] == "dispatched"
+
+
+async def test_cap_cancel_never_follows_a_stored_supersedes_of_another_source(cap_server: Harness) -> None:
+    # Stored before senders were held to their own messages: a CAP alert claiming a sensor's.
+    sensor = await cap_server.post_alert(alert("s-1"))
+    claim = alert(
+        "p-1", source="prankster@evil.example", kind="cap", attributes={"supersedes": [["gauge-1", "s-1"]]}
+    )
+    claimed = await cap_server.post_alert(claim)
+    own = "prankster@evil.example,p-1,2026-07-01T08:00:00+08:00"
+
+    cancel = await _post(
+        cap_server,
+        _message(identifier="p-2", sender="prankster@evil.example", msgType="Cancel", references=own),
+    )
+
+    assert [each["alert_id"] for each in cancel["cancelled"]] == [claimed["alert_id"]]
+    assert (await _alert_row(cap_server, sensor["alert_id"])).cancelled_at is None
+    assert (await cap_server.incident(sensor["incident_id"]))["state"] == "dispatched"

@@ -12,6 +12,7 @@ from typing import Any
 import aiomqtt
 import orjson
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from dispatch.config import Config
 from dispatch.devices import SEEN_WITHIN_S
@@ -245,6 +246,33 @@ async def test_mqtt_readiness_shows_both_sessions_and_counters(start: Start, pre
     assert ready.mqtt.rejected == {"malformed_json": 1}
 
 
+async def test_mqtt_metrics_count_alerts_on_the_mqtt_channel_and_the_link(start: Start, prefix: str) -> None:
+    harness = await start(mqtt_config(prefix))
+    batch = {"alerts": [alert("m-1"), alert("m-2", location=EAST_N), alert("m-1")]}
+    await mosquitto_pub(SYSTEM_BROKER[1], f"{prefix}/sensors/gw-1/alerts", batch)
+    await mosquitto_pub(SYSTEM_BROKER[1], f"{prefix}/sensors/gw-1/alerts", b"not json")
+    link = harness.runtime.mqtt
+    assert link is not None
+    await eventually(lambda: _count_is(harness, 2), "two distinct alerts")
+    await eventually(lambda: link.rejected["malformed_json"] == 1, "the rejection")
+
+    response = await harness.client.get("/metrics", headers=harness.auth("admin"))
+    assert response.status == 200
+    samples = {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(await response.text())
+        for sample in family.samples
+    }
+
+    assert samples[("dispatch_alerts_received_total", (("channel", "mqtt"),))] == 2
+    assert samples[("dispatch_alerts_duplicate_total", (("channel", "mqtt"),))] == 1
+    assert samples[("dispatch_mqtt_connected", ())] == 1
+    assert samples[("dispatch_mqtt_rejected_total", (("kind", "malformed_json"),))] == 1
+    assert samples[("dispatch_mqtt_received_total", (("kind", "sensor_alerts"),))] == 1
+    assert samples[("dispatch_mqtt_outbox_messages", ())] == 0
+    assert samples[("dispatch_mqtt_session_up", (("client_id", f"{prefix}-server"),))] == 1
+
+
 # Bad input ---------------------------------------------------------------------------------------
 
 BAD_MESSAGES = [
@@ -285,6 +313,27 @@ async def test_mqtt_bad_messages_are_counted_and_logged_and_the_loop_goes_on(
     warnings = [r.getMessage() for r in caplog.records if r.name == "gateways.mqtt_link"]
     assert any("unknown category" in line or "volcano" in line for line in warnings), warnings
     assert any("explode" in line for line in warnings)
+
+
+async def test_mqtt_sensor_gateway_alert_for_a_source_it_does_not_speak_for_is_rejected(
+    start: Start, prefix: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = mqtt_config(prefix)
+    mqtt = {**config.mqtt.model_dump(mode="json"), "sensor_gateway_sources": {"gw-1": ["gauge-*"]}}
+    harness = await start(make_config(mqtt=mqtt))
+    link = harness.runtime.mqtt
+    assert link is not None
+    port = SYSTEM_BROKER[1]
+    batch = {"alerts": [alert("g-1", source="gauge-1"), alert("p-1", source="pump-3")]}
+
+    await mosquitto_pub(port, f"{prefix}/sensors/gw-1/alerts", batch)
+    await mosquitto_pub(port, f"{prefix}/sensors/gw-1/alerts", alert("g-2", source="gauge-2"))
+
+    await eventually(lambda: link.received["sensor_alerts"] == 1, "the gauge's own alert")
+    assert dict(link.rejected) == {"forbidden_source": 1}
+    assert await alert_count(harness) == 1  # the refused batch stored nothing, not even gauge-1
+    warnings = [r.getMessage() for r in caplog.records if r.name == "gateways.mqtt_link"]
+    assert any("forbidden_source" in line and "'pump-3'" in line for line in warnings), warnings
 
 
 # Frigate ------------------------------------------------------------------------------------------

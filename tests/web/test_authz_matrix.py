@@ -1,4 +1,4 @@
-"""The authorization matrix (DESIGN §7.7): every route and WebSocket message × every kind of caller.
+"""The authorization matrix: every route and WebSocket message × every kind of caller.
 
 The world: one incident in town west (its task is grid-west-n-1's) and one in town east.
 Callers: admin, the city's dispatcher, the west dispatcher (in scope), the east dispatcher
@@ -14,17 +14,24 @@ exactly as one that does not exist.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
+import sqlalchemy as sa
 import websockets
+import yaml
 from aiohttp import ClientResponse
 
+from dispatch import cli
+from dispatch.auth import issue_token
+from dispatch.tables import alert_table, event_table
 from tests.conftest import Harness
-from tests.factories import EAST_N, WEST_N, alert
+from tests.factories import EAST_N, WEST_N, alert, config_data
 
 WAIT = 10.0  # a safety net against hangs, never a timing assertion
 MISSING_ID = 999_999
@@ -170,6 +177,7 @@ REQUESTS: dict[Route, Request] = {
     # The west incident's alert: the world's first alert and first incident, so both have id 1.
     ("GET", "/api/v1/alerts/{id}"): Request("/api/v1/alerts/{incident}"),
     ("GET", "/api/v1/stats"): Request("/api/v1/stats"),
+    ("GET", "/metrics"): Request("/metrics"),
 }
 
 # fmt: off
@@ -212,6 +220,8 @@ REST_MATRIX: dict[Route, dict[str, Any]] = {
     ("GET", "/api/v1/stats"):                      row(200,  200, 200, 200, 403,   403,   403,    401, 200),
     ("GET", "/api/v1/events"):                     row(200,  200, 200, 200, 403,   403,   403,    401, 403),
     ("GET", "/api/v1/responders"):                 row(200,  200, 200, 200, 403,   403,   403,    401, 403),
+    # The whole server's figures (read_metrics): admin only; metrics.listen serves them apart.
+    ("GET", "/metrics"):                           row(200,  403, 403, 403, 403,   403,   403,    401, 403),
 }
 # fmt: on
 
@@ -474,3 +484,183 @@ async def test_authz_matrix_websocket_message_answers_each_caller(
 
     assert outcomes == WS_MATRIX[message_type]
     assert set(MESSAGES) == set(WS_MATRIX)
+
+
+# Whom a gateway speaks for (dispatch/speaks_for.py) ------------------------------------------
+
+PUMP_ALERTMANAGER = {
+    "version": "4",
+    "status": "firing",
+    "receiver": "pumps",
+    "alerts": [
+        {
+            "status": "firing",
+            "labels": {"alertname": "PumpDown", "category": "waterlogging", "jurisdiction": "west"},
+            "startsAt": "2026-07-01T08:00:00Z",
+            "fingerprint": "0000000000000001",
+        }
+    ],
+}
+SENT = "2026-07-01T08:00:00+08:00"
+
+
+def _cap_cancel(sender: str, identifier: str, *references: str) -> bytes:
+    return (
+        '<alert xmlns="urn:oasis:names:tc:emergency:cap:1.2">'
+        f"<identifier>{identifier}</identifier><sender>{sender}</sender><sent>{SENT}</sent>"
+        f"<status>Actual</status><msgType>Cancel</msgType><scope>Public</scope>"
+        f"<references>{' '.join(references)}</references></alert>"
+    ).encode()
+
+
+def _bound_token(
+    server: Harness, name: str, *, sources: tuple[str, ...] = (), cap_senders: tuple[str, ...] = ()
+) -> str:
+    return issue_token(
+        server.runtime.write_engine,
+        server.config,
+        role="gateway",
+        name=name,
+        sources=sources,
+        cap_senders=cap_senders,
+        now=time.time(),
+    )
+
+
+async def _stored(server: Harness) -> dict[str, int]:
+    def read(connection: sa.Connection) -> dict[str, int]:
+        return {
+            table.name: connection.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+            for table in (alert_table, event_table)
+        }
+
+    return await server.runtime.read(read)
+
+
+async def _post_as(server: Harness, token: str, path: str, body: Any) -> ClientResponse:
+    headers = _bearer(token)
+    if isinstance(body, bytes):
+        headers["Content-Type"] = "application/xml"
+        return await server.client.post(path, data=body, headers=headers)
+    return await server.client.post(path, json=body, headers=headers)
+
+
+# (path, body, the field and the source named in the 403)
+OUTSIDE_THE_BINDING: dict[str, tuple[str, Any, str, str]] = {
+    "alert": ("/api/v1/alerts", alert("p1", source="pump-3"), "source", "pump-3"),
+    "batch": (
+        "/api/v1/alerts",
+        {"alerts": [alert("g1", source="gauge-7"), alert("p1", source="pump-3")]},
+        "alerts.1.source",
+        "pump-3",
+    ),
+    "hotline": (
+        "/api/v1/hotline/calls",
+        {"type": "entry", "call_id": "c-1", "caller_number": "13800000000", "location": WEST_N,
+         "category": "waterlogging", "statement": "a bound gateway"},
+        "line",
+        "hotline-12345",
+    ),
+    "frigate": (
+        "/api/v1/alerts/frigate",
+        {"type": "new", "after": {"id": "1.0-a", "camera": "wharf", "label": "person", "start_time": 1.0}},
+        "after.camera",
+        "frigate:wharf",
+    ),
+    "alertmanager": ("/api/v1/alerts/alertmanager", PUMP_ALERTMANAGER, "receiver", "pumps"),
+    "cap": (
+        "/api/v1/alerts/cap",
+        _cap_cancel("met@example.cn", "m-2", f"met@example.cn,m-1,{SENT}"),
+        "sender",
+        "met@example.cn",
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", list(OUTSIDE_THE_BINDING))
+async def test_authz_bound_gateway_outside_its_binding_is_403_and_stores_nothing(
+    server: Harness, case: str
+) -> None:
+    path, body, field, source = OUTSIDE_THE_BINDING[case]
+    token = _bound_token(server, "gauges", sources=("gauge-*",), cap_senders=("ops@city.example",))
+
+    response = await _post_as(server, token, path, body)
+
+    assert response.status == 403, await response.text()
+    error = (await response.json())["error"]
+    assert (error["code"], error["field"]) == ("forbidden", field)
+    assert repr(source) in error["message"]
+    assert await _stored(server) == {"alert": 0, "event": 0}
+
+
+async def test_authz_bound_gateway_posts_for_what_it_speaks_for(server: Harness) -> None:
+    token = _bound_token(server, "gauges", sources=("gauge-*",), cap_senders=("ops@city.example",))
+
+    gauge = await _post_as(server, token, "/api/v1/alerts", alert("g1", source="gauge-7"))
+    cap = await _post_as(
+        server,
+        token,
+        "/api/v1/alerts/cap",
+        _cap_cancel("ops@city.example", "o-2", f"ops@city.example,o-1,{SENT}"),
+    )
+
+    assert (gauge.status, cap.status) == (202, 202), await cap.text()
+    assert (await _stored(server))["alert"] == 1
+
+
+async def test_authz_cli_issues_a_bound_gateway_token(
+    server: Harness, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump(config_data(), allow_unicode=True), encoding="utf-8")
+    issue = ["token", "issue", "--database", server.runtime.database_url, "--config", str(config)]
+
+    code = cli.main(
+        [*issue, "--role", "gateway", "--name", "gauges", "--source", "gauge-*", "--source", "level-?"]
+    )
+    refused = cli.main([*issue, "--role", "dispatcher", "--name", "desk", "--source", "gauge-*"])
+
+    assert (code, refused) == (0, 2)
+    output = capsys.readouterr()
+    token = output.out.strip()
+    assert "gauges speaks for sources gauge-*, level-?; CAP senders none" in output.err
+    assert "--source and --cap-sender only go with --role gateway" in output.err
+    pump = await _post_as(server, token, "/api/v1/alerts", alert("p1", source="pump-3"))
+    level = await _post_as(server, token, "/api/v1/alerts", alert("l1", source="level-4"))
+    assert (pump.status, level.status) == (403, 202)
+    listed = cli.main(["token", "list", "--database", server.runtime.database_url, "--config", str(config)])
+    assert listed == 0
+    gauges = next(line for line in capsys.readouterr().out.splitlines() if "\tgauges\t" in line)
+    assert gauges.endswith("\tsources gauge-*, level-?; CAP senders none")
+
+
+async def test_authz_prankster_cap_cancel_of_others_alerts_cancels_nothing(server: Harness) -> None:
+    # A hotline call in the west and a sensor alert in the east, each its own incident.
+    call = await _post_as(
+        server, server.token("gateway"), "/api/v1/hotline/calls", OUTSIDE_THE_BINDING["hotline"][1]
+    )
+    assert call.status == 202, await call.text()
+    hotline = await call.json()
+    sensor = await server.post_alert(alert("e1", source="gauge-east", location=EAST_N))
+    assert hotline["incident_id"] != sensor["incident_id"]
+    prankster = _cap_cancel(
+        "prankster@evil.example", "x-1", f"hotline-12345,c-1,{SENT}", f"gauge-east,e1,{SENT}"
+    )
+    # The same with a forged sender: the hotline's source is no CAP sender of its call.
+    forged = _cap_cancel("hotline-12345", "x-2", f"hotline-12345,c-1,{SENT}")
+
+    answers = []
+    for message in (prankster, forged):
+        response = await _post_as(server, server.token("gateway"), "/api/v1/alerts/cap", message)
+        assert response.status == 202, await response.text()
+        answers.append(await response.json())
+
+    assert [answer["cancelled"] for answer in answers] == [[], []]
+    assert [[(r["sender"], r["reason"]) for r in answer["ignored_references"]] for answer in answers] == [
+        [("hotline-12345", "other_sender"), ("gauge-east", "other_sender")],
+        [("hotline-12345", "not_received")],
+    ]
+    for incident_id in (hotline["incident_id"], sensor["incident_id"]):
+        incident = await server.incident(incident_id)
+        assert incident["state"] == "dispatched"
+        assert "alert_cancelled" not in [event["type"] for event in incident["timeline"]]

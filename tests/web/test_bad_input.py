@@ -1,4 +1,4 @@
-"""Bad input (DESIGN §7.8): a clear 4xx naming the field, and nothing already accepted changes."""
+"""Bad input: a clear 4xx naming the field, and nothing already accepted changes."""
 
 from __future__ import annotations
 

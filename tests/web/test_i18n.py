@@ -30,6 +30,7 @@ def _error_codes() -> set[str]:
     # Written where they are raised (web/security.py, web/sessions.py, web/ws.py, web/health.py …).
     codes |= {"csrf", "too_many_attempts", "token_in_url", "internal", "not_ready", "upgrade_required"}
     codes |= {"not_text", "unknown_type", "already_authenticated", "unsupported_media_type"}
+    codes |= {"token_expired", "token_revoked", "totp_required", "wrong_totp", "totp_not_enrolled"}
     return codes
 
 

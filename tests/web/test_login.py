@@ -7,6 +7,8 @@ import re
 import pytest
 from playwright.async_api import expect
 
+from dispatch import accounts
+from dispatch.second_factor import code_at
 from dispatch.tables import event_table
 from tests.screens import CONSOLE_FULL_HD, PASSWORD, ScreenServer
 
@@ -122,3 +124,41 @@ async def test_login_five_wrong_passwords_slow_the_account_down(screen_server: S
     await page.wait_for_url("**/console/")
     failures = [entry for entry in await _logins(screen_server) if entry[0] == "user_login_failed"]
     assert len(failures) == 6  # five wrong passwords and one attempt while slowed down
+
+
+async def test_login_admin_is_asked_for_the_code_of_its_authenticator(screen_server: ScreenServer) -> None:
+    secret = accounts.add_user(
+        screen_server.runtime.write_engine,
+        screen_server.config,
+        name="ops",
+        role="admin",
+        password=PASSWORD,
+        now=screen_server.clock.now(),
+    )
+    assert secret is not None
+    page = await screen_server.page(CONSOLE_FULL_HD)
+    await page.goto("/")
+    code_field = page.get_by_label("动态验证码")
+    await expect(code_field).to_be_hidden()
+
+    await page.get_by_label("用户名").fill("ops")
+    await page.get_by_label("密码").fill(PASSWORD)
+    await page.get_by_role("button", name="登录").click()
+
+    await expect(code_field).to_be_visible()
+    await expect(page.get_by_role("alert")).to_contain_text("6 位动态验证码")
+    await screen_server.shot(page, "login-admin-code")
+    wrong = f"{(int(code_at(secret, screen_server.clock.now())) + 1) % 1_000_000:06d}"
+    await code_field.fill(wrong)
+    await page.get_by_role("button", name="登录").click()
+    await expect(page.get_by_role("alert")).to_contain_text("动态验证码错误")
+
+    await code_field.fill(code_at(secret, screen_server.clock.now()))
+    await page.get_by_role("button", name="登录").click()
+
+    await page.wait_for_url("**/console/")
+    assert await _logins(screen_server) == [
+        ("user_login_failed", "ops"),
+        ("user_login_failed", "ops"),
+        ("user_logged_in", "ops"),
+    ]

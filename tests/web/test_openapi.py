@@ -18,7 +18,7 @@ from web.incidents import (
     TaskTriggerBody,
 )
 
-# GET /ws upgrades to a WebSocket: its messages are described in DESIGN §10, not here.
+# GET /ws upgrades to a WebSocket: its messages are described in README (WebSocket), not here.
 NOT_HTTP_OPERATIONS = {("GET", "/ws")}
 
 

@@ -130,6 +130,22 @@ async def test_sessions_login_from_another_origin_is_refused(server: Harness) ->
     assert await audit(server) == []
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_sessions_login_from_a_foreign_origin_naming_itself_in_host_is_refused(server: Harness) -> None:
+    add(server, "city-desk")
+    port = server.client.port
+    foreign = {"Origin": f"http://evil.example:{port}", "Host": f"evil.example:{port}"}
+
+    refused = await login(server, "city-desk", **foreign)
+    own = await login(server, "city-desk", Origin=f"http://127.0.0.1:{port}")
+
+    assert refused.status == 403
+    assert (await refused.json())["error"]["field"] == "Origin"
+    assert "dispatch_session" not in refused.cookies
+    assert own.status == 200, await own.text()
+    assert "dispatch_session" in own.cookies
+
+
 async def test_sessions_logout_ends_the_session_on_the_server(server: Harness) -> None:
     add(server, "city-desk")
     cookie, csrf = await logged_in(server, "city-desk")

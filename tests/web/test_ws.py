@@ -234,6 +234,36 @@ async def test_ws_refused_before_upgrade(
     assert (await response.json())["error"]["code"]
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_ws_foreign_origin_naming_itself_in_host_is_refused(server: Harness) -> None:
+    # What a DNS-rebinding page sends: evil.example resolves to this server, so the browser's
+    # Host and Origin both say evil.example.
+    port = server.client.port
+    with pytest.raises(websockets.InvalidStatus) as refused:
+        async with websockets.connect(
+            f"ws://evil.example:{port}/ws",
+            host="127.0.0.1",
+            port=port,
+            origin=f"http://evil.example:{port}",  # type: ignore[arg-type]
+            additional_headers={"Authorization": f"Bearer {server.token('dispatcher')}"},
+            proxy=None,
+        ):
+            pass
+
+    response = refused.value.response
+    assert response.status_code == 403
+    assert orjson.loads(response.body)["error"]["field"] == "Origin"
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("name", ["127.0.0.1", "localhost"])
+async def test_ws_own_origin_may_connect(server: Harness, name: str) -> None:
+    port = server.client.port
+    token = server.token("dispatcher", name="console")
+    async with _socket(server, token, origin=f"http://{name}:{port}") as ws:  # type: ignore[arg-type]
+        assert (await _next(ws, "hello"))["role"] == "dispatcher"
+
+
 async def test_ws_allowed_origin_from_config_may_connect(make_server: ServerFactory) -> None:
     server = await make_server(make_config(websocket={"allowed_origins": ["https://console.city"]}))
     token = server.token("dispatcher", name="console")

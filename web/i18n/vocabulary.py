@@ -118,6 +118,8 @@ ZH: dict[str, str] = {
     "event.user_logged_out": "退出登录",
     "event.user_login_failed": "登录失败",
     "event.responder_status_changed": "队伍状态变更",
+    "event.token_issued": "签发令牌",
+    "event.token_revoked": "吊销令牌",
     # Alarms (WebSocket `alarm` frames)
     "alarm.escalated_to_you": "事件上报到本级",
     "alarm.notified_all_tiers": "重大事件通报",
@@ -133,6 +135,11 @@ ZH: dict[str, str] = {
     "error.illegal_transition": "当前状态不允许此操作",
     "error.unauthorized": "请先登录",
     "error.wrong_credentials": "用户名或密码错误",
+    "error.totp_required": "请输入身份验证器上的 6 位动态验证码",
+    "error.wrong_totp": "动态验证码错误或已用过，请输入当前显示的验证码",
+    "error.totp_not_enrolled": "管理员账号尚未设置动态验证码：请在服务器上运行 dispatch user totp-reset",
+    "error.token_expired": "令牌已过期，请申请新令牌",
+    "error.token_revoked": "令牌已被吊销",
     "error.too_many_attempts": "密码错误次数过多，请 {seconds} 秒后再试",
     "error.csrf": "页面已过期，请刷新后重试",
     "error.token_in_url": "不能在网址中携带令牌",
@@ -184,6 +191,8 @@ ZH: dict[str, str] = {
     "login.hint": "账号由管理员用 dispatch user add 创建",
     "login.logged_out": "已退出登录",
     "login.expired": "登录已过期，请重新登录",
+    "login.totp": "动态验证码",
+    "login.totp_hint": "管理员账号需要第二重验证：请输入身份验证器 App 当前显示的 6 位数字",
 }
 
 EN: dict[str, str] = {
@@ -292,6 +301,8 @@ EN: dict[str, str] = {
     "event.user_logged_out": "Logged out",
     "event.user_login_failed": "Login failed",
     "event.responder_status_changed": "Unit status changed",
+    "event.token_issued": "Token issued",
+    "event.token_revoked": "Token revoked",
     "alarm.escalated_to_you": "Escalated to your center",
     "alarm.notified_all_tiers": "Major incident notice",
     "alarm.unanswered": "Nobody answered: act by hand",
@@ -305,6 +316,11 @@ EN: dict[str, str] = {
     "error.illegal_transition": "Not allowed in the current state",
     "error.unauthorized": "Please log in",
     "error.wrong_credentials": "Wrong name or password",
+    "error.totp_required": "Enter the 6-digit code of your authenticator app",
+    "error.wrong_totp": "Wrong code, or one used already: enter the code shown now",
+    "error.totp_not_enrolled": "No second factor for this admin yet: run dispatch user totp-reset",
+    "error.token_expired": "Token expired: ask for a new one",
+    "error.token_revoked": "Token revoked",
     "error.too_many_attempts": "Too many wrong passwords: try again in {seconds} s",
     "error.csrf": "The page is out of date: reload and try again",
     "error.token_in_url": "Never put a token in the URL",
@@ -355,6 +371,8 @@ EN: dict[str, str] = {
     "login.hint": "Accounts are made by an administrator with dispatch user add",
     "login.logged_out": "Logged out",
     "login.expired": "Your session ended: log in again",
+    "login.totp": "Authenticator code",
+    "login.totp_hint": "Admins need a second factor: the 6 digits your authenticator app shows now",
 }
 
 STRINGS = {"zh-CN": ZH, "en": EN}

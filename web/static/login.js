@@ -1,4 +1,6 @@
 // The login page: name and password → a session cookie, then on to the role's own screen.
+// An admin account also needs its authenticator app's code: the server asks (totp_required)
+// and the page shows the code field.
 
 import { api, describeError } from "/static/common/api.js";
 import { applyWords, loadWords, otherLanguage, setLanguage, t } from "/static/common/i18n.js";
@@ -8,6 +10,8 @@ const error = document.getElementById("error");
 const notice = document.getElementById("notice");
 const submit = document.getElementById("submit");
 const languageButton = document.getElementById("language");
+const totpField = document.getElementById("totp-field");
+const SECOND_FACTOR = ["totp_required", "wrong_totp"];
 const params = new URLSearchParams(location.search);
 
 function nextPage(home) {
@@ -50,15 +54,19 @@ form.addEventListener("submit", async (submitted) => {
   submit.disabled = true;
   submit.textContent = t("login.working");
   try {
-    const session = await api("POST", "/api/v1/session", {
-      name: form.username.value.trim(),
-      password: form.password.value,
-    });
+    const body = { name: form.username.value.trim(), password: form.password.value };
+    if (!totpField.hidden && form.totp.value.trim()) body.totp = form.totp.value.trim();
+    const session = await api("POST", "/api/v1/session", body);
     location.replace(nextPage(session.home));
   } catch (err) {
     error.textContent = describeError(err);
     error.hidden = false;
-    form.password.select();
+    if (SECOND_FACTOR.includes(err.code)) {
+      totpField.hidden = false;
+      form.totp.select();
+    } else {
+      form.password.select();
+    }
   } finally {
     submit.disabled = false;
     submit.textContent = t("login.submit");

@@ -76,8 +76,9 @@ class HotlineIntake:
         outcome: CallOutcome = await self.service.writer.submit(
             lambda tx: self._take(tx, call, text, actor=actor, causation_id=causation_id)
         )
-        if outcome.received is not None and not outcome.received.duplicate:
-            self.service.accepted_alerts += 1
+        if outcome.received is not None:
+            self.service.accepted_alerts += 0 if outcome.received.duplicate else 1
+            self.service.metrics.count_received([outcome.received])
         return outcome
 
     def _take(

@@ -140,11 +140,14 @@ class AlertStatus:
         *,
         actor: str,
         causation_id: str | None,
+        columns: Mapping[str, Any] | None = None,
     ) -> AlertUpdate | None:
-        """Rewrite the alert's attributes when `changes` (of the stored ones) finds something.
+        """Rewrite the alert's attributes (and `columns`) when `changes` of the stored ones finds something.
 
         None when no such alert was ever received. The sender's gateway judges what matters;
-        an empty judgement writes nothing, so a flood of repeats leaves no trace.
+        an empty judgement writes nothing, so a flood of repeats leaves no trace. `columns`
+        are other fields the sender now knows better (a hotline call's entry after its
+        telephony events: category, place, description).
         """
         alerts = self._alerts(tx, [(source, source_event_id)])
         if not alerts:
@@ -153,7 +156,7 @@ class AlertStatus:
         found = changes(alert["attributes"])
         if not found:
             return AlertUpdate(alert["id"], alert["incident_id"], {}, alert["attributes"])
-        repository.update(tx.connection, alert_table, alert, attributes=attributes)
+        repository.update(tx.connection, alert_table, alert, **{**(columns or {}), "attributes": attributes})
         tx.record(
             AlertUpdated(
                 occurred_at=tx.now,

@@ -1,4 +1,4 @@
-"""The `dispatch` command: serve, simulate, user, token, audit verify, db, config, diagram, mqtt-acl."""
+"""The `dispatch` command: serve, simulate, user, token, audit, db, config, diagram, mqtt-acl."""
 
 from __future__ import annotations
 
@@ -11,11 +11,17 @@ import sys
 import time
 import traceback
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
 from dispatch import database, migrations, startup
+from dispatch.audit_key import ENVIRONMENT as AUDIT_KEY_ENVIRONMENT
+from dispatch.audit_key import AuditKey, AuditKeyError, load_key
 from dispatch.config import Config, ConfigError, load_config, parse_config
+
+if TYPE_CHECKING:
+    from dispatch.ledger import Problem
 
 logger = logging.getLogger(__name__)
 
@@ -161,7 +167,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     audit = commands.add_parser("audit", help="the event log")
     audit_commands = audit.add_subparsers(dest="audit_command", required=True)
-    audit_commands.add_parser("verify", parents=[common], help="check the hash chain")
+    audit_verify = audit_commands.add_parser(
+        "verify", parents=[common], help="check the signed chain (and that it still reaches an exported head)"
+    )
+    audit_verify.add_argument(
+        "--head",
+        metavar="FILE-OR-TEXT",
+        help="a head printed by `dispatch audit head` earlier (a file: its last line): fail if the log "
+        "was cut below it or rewritten",
+    )
+    audit_commands.add_parser(
+        "head", parents=[common], help="print the log's head (seq, hash, time) signed, to keep elsewhere"
+    )
+    audit_commands.add_parser(
+        "rekey", parents=[common], help="sign a log chained before the audit key existed (checks it first)"
+    )
 
     config = commands.add_parser("config", help="configuration")
     config_commands = config.add_subparsers(dest="config_command", required=True)
@@ -208,7 +228,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "user":
             return _user(args)
         if args.command == "audit":
-            return _audit_verify(args)
+            return _audit(args)
         if args.command == "db":
             return _db(args)
         if args.command == "config":
@@ -219,6 +239,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _mqtt_acl(args)
     except ConfigError as err:
         print(f"error: {err}{_config_fix(args, err)}", file=sys.stderr)
+        return 2
+    except AuditKeyError as err:
+        print(f"error: {err}", file=sys.stderr)
         return 2
     except (startup.StartupError, migrations.SchemaError, sa.exc.DBAPIError) as err:
         # One line naming the problem and the fix; the traceback only when asked for.
@@ -243,6 +266,15 @@ def _config_fix(args: argparse.Namespace, err: ConfigError) -> str:
 
 def _load(args: argparse.Namespace) -> Config:
     return load_config(args.config)
+
+
+def _audit_key(args: argparse.Namespace, config: Config | None, *, create: bool) -> AuditKey:
+    """The audit key: DISPATCH_AUDIT_KEY, else audit.key_file, else the SQLite database's own."""
+    environment = os.environ.get(AUDIT_KEY_ENVIRONMENT)
+    if not environment and config is None:
+        config = _load(args)
+    key_file = config.audit.key_file if config is not None else None
+    return load_key(key_file, args.database, environment, create=create)
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -282,9 +314,14 @@ def _serve(args: argparse.Namespace) -> int:
             sockets += sockets_of_metrics
         else:
             sockets_of_metrics = []
+        # After the port (a busy port is said first and creates nothing), before the database.
+        audit_key = _audit_key(args, config, create=True)
         _bootstrap_admin(args.database, config)
         app = create_app(
-            config, database_url=args.database, mqtt_password=os.environ.get("DISPATCH_MQTT_PASSWORD")
+            config,
+            database_url=args.database,
+            mqtt_password=os.environ.get("DISPATCH_MQTT_PASSWORD"),
+            audit_key=audit_key,
         )
         app[METRICS_LISTENER].sockets = sockets_of_metrics
     except BaseException:
@@ -490,26 +527,51 @@ def _show_second_factor(name: str, secret: str) -> None:
     )
 
 
-def _audit_verify(args: argparse.Namespace) -> int:
-    import sqlalchemy as sa
+def _audit(args: argparse.Namespace) -> int:
+    from dispatch import audit_head, ledger
 
-    from dispatch.ledger import verify
-    from dispatch.tables import event_table
-
+    key = _audit_key(args, None, create=False)
+    head: audit_head.SignedHead | None = None
+    if args.audit_command == "verify" and args.head:
+        try:
+            head = audit_head.read_signed_head(args.head)
+        except audit_head.HeadError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
     engine = database.create_engine(args.database)
     database.create_schema(engine)
     try:
+        if args.audit_command == "head":
+            with engine.connect() as connection:
+                print(audit_head.take_head(connection, key.secret, time.time()).text())
+            return 0
+        if args.audit_command == "rekey":
+            with engine.begin() as connection:
+                changed, problems = ledger.rekey(connection, key.secret)
+            _print_problems(problems)
+            if not problems:
+                print(f"ok: {changed} events signed with the audit key {key.fingerprint} ({key.origin})")
+            return 1 if problems else 0
         with engine.connect() as connection:
-            problems = list(verify(connection))
-            count = connection.execute(sa.select(sa.func.count()).select_from(event_table)).scalar()
+            problems = list(ledger.verify(connection, key.secret))
+            if head is not None and not problems:
+                problem = audit_head.check_head(connection, key.secret, head)
+                problems = [problem] if problem is not None else []
+            count = ledger.read_head(connection).seq
     finally:
         engine.dispose()
+    _print_problems(problems)
     if problems:
-        for problem in problems:
-            print(f"BROKEN at seq {problem.seq}: {problem.message}")
         return 1
-    print(f"ok: {count} events, hash chain intact")
+    reached = f", reaches the exported head of {head.at} (row {head.seq})" if head is not None else ""
+    print(f"ok: {count} events, chain intact and signed with the audit key {key.fingerprint}{reached}")
     return 0
+
+
+def _print_problems(problems: Sequence[Problem]) -> None:
+    for problem in problems:
+        where = f" at seq {problem.seq}" if problem.seq is not None else ""
+        print(f"BROKEN{where}: {problem.message}")
 
 
 def _db(args: argparse.Namespace) -> int:

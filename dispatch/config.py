@@ -17,6 +17,7 @@ from pydantic import (
     model_validator,
 )
 
+from dispatch.audit_key import AuditSettings
 from dispatch.config_types import TIER_ORDER as TIER_ORDER
 from dispatch.config_types import Identifier as Identifier
 from dispatch.config_types import Seconds as Seconds
@@ -215,6 +216,7 @@ class Config(Strict):
     correlation: Correlation = Field(default_factory=Correlation)
     intake: Intake = Field(default_factory=Intake)
     storage: Storage = Field(default_factory=Storage)
+    audit: AuditSettings = Field(default_factory=AuditSettings, description="The event log's signing key.")
     websocket: WebSocket = Field(default_factory=WebSocket)
     web: Web = Field(default_factory=Web, description="Slow and abandoned HTTP requests.")
     jurisdictions: list[Jurisdiction] = Field(min_length=1)

@@ -337,6 +337,24 @@ class UserLoginFailed(DomainEvent, type="user_login_failed"):
     remote: str | None
 
 
+# Responders: who could act, and in what state (the audit trail) -------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class ResponderStatusChanged(DomainEvent, type="responder_status_changed"):
+    """A unit became busy (tasked), available (its task ended) or off duty (left the roster).
+
+    Not an incident's event (the envelope's incident and task stay empty, so no timeline or
+    socket carries it); `for_incident_id`/`for_task_id` name what caused it.
+    """
+
+    responder_id: str
+    from_status: str
+    to_status: str
+    for_incident_id: int | None = None
+    for_task_id: int | None = None
+
+
 @dataclass(frozen=True, kw_only=True)
 class TokenIssued(DomainEvent, type="token_issued"):
     """`dispatch token issue`; the actor is who ran it (`cli:` and the operating-system user)."""

@@ -267,7 +267,11 @@ class Hub:
         def read(connection: sa.Connection, after: int, limit: int) -> list[dict[str, Any]]:
             if principal.role == Role.RESPONDER:
                 return queries.events_for_responder(connection, principal.responder_id or "", after, limit)
-            return queries.events_after(connection, after, limit, None if scope is None else list(scope))
+            # Only incidents' events, as live (publish): the audit trail (units' status, logins,
+            # tokens) is read with GET /api/v1/events.
+            return queries.events_after(
+                connection, after, limit, None if scope is None else list(scope), incidents_only=True
+            )
 
         return read
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dispatch import repository
+from dispatch import repository, responder_status
 from dispatch.config import Config, Jurisdiction, Tier
 from dispatch.events import IncidentUnanswered, TaskAssigned
 from dispatch.lifecycle import (
@@ -252,7 +252,6 @@ class PolicyRunner:
                 "updated_at": tx.now,
             },
         )
-        repository.set_responder_status(tx.connection, responder["id"], "busy", tx.now)
         tx.record(
             TaskAssigned(
                 occurred_at=tx.now,
@@ -271,6 +270,16 @@ class PolicyRunner:
                 lon=incident["lon"],
                 title=incident["title"],
             )
+        )
+        responder_status.change(
+            tx,
+            responder["id"],
+            "busy",
+            actor=actor,
+            causation_id=causation_id,
+            incident_id=incident["id"],
+            task_id=task_id,
+            current=responder["status"],
         )
         return task_id
 

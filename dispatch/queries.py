@@ -165,9 +165,16 @@ def incident_scope_ids(connection: sa.Connection, incident_id: int) -> tuple[str
 
 
 def events_after(
-    connection: sa.Connection, after: int, limit: int, scope: list[str] | None
+    connection: sa.Connection,
+    after: int,
+    limit: int,
+    scope: list[str] | None,
+    *,
+    incidents_only: bool = False,
 ) -> list[dict[str, Any]]:
     query = sa.select(event_table).where(event_table.c.seq > after)
+    if incidents_only:
+        query = query.where(event_table.c.incident_id.is_not(None))
     if scope is not None:
         visible = sa.select(incident_table.c.id).where(in_scope(scope))
         query = query.where(event_table.c.incident_id.in_(visible))

@@ -104,4 +104,5 @@ def available_responders(connection: sa.Connection, jurisdiction_id: str) -> lis
 
 
 def set_responder_status(connection: sa.Connection, responder_id: str, status: str, now: float) -> None:
+    """Only the bare write: changes of a unit's status go through responder_status.change (logged)."""
     connection.execute(_set_status, {"_id": responder_id, "_status": status, "_updated_at": now})

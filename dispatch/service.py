@@ -9,7 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from dispatch import authz, queries, repository
+from dispatch import authz, queries, repository, responder_status
 from dispatch.alert_status import AlertStatus, AlertStatusChange, AlertUpdate
 from dispatch.alerts import AlertIn, AlertKind
 from dispatch.auth import Principal, Role
@@ -29,6 +29,8 @@ from dispatch.writer import Tx, Writer
 from state_machines import INCIDENT, TASK
 
 SYSTEM = Principal(Role.SYSTEM, "delivery")
+ROSTER = Principal(Role.SYSTEM, "roster")
+"""Who takes a unit off duty when it leaves the roster of config.yaml."""
 
 
 @dataclass(frozen=True)
@@ -347,13 +349,8 @@ class DispatchService:
                         **values,
                     )
                 )
-        removed = set(existing) - set(self.config.responder_by_id)
-        if removed:
-            tx.connection.execute(
-                sa.update(responder_table)
-                .where(responder_table.c.id.in_(sorted(removed)))
-                .values(status="off_duty", updated_at=tx.now)
-            )
+        for removed in sorted(set(existing) - set(self.config.responder_by_id)):
+            responder_status.change(tx, removed, "off_duty", actor=ROSTER.actor, causation_id="config")
 
 
 def _next(triggers: list[str], mine: frozenset[str]) -> list[str]:

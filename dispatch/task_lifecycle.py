@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from transitions import EventData
 
-from dispatch import repository
+from dispatch import repository, responder_status
 from dispatch.errors import IllegalTransition
 from dispatch.events import TASK_EVENT_BY_TRIGGER
 from dispatch.lifecycle import OPEN_INCIDENT_STATES, Change, build_machine, change_of
@@ -95,7 +95,15 @@ class TaskLifecycle:
             values["delivered_via"] = channel
         repository.update(tx.connection, task_table, row, **values)
         if dest in (TaskState.DECLINED, TaskState.EXPIRED, TaskState.CANCELLED, TaskState.DONE):
-            repository.set_responder_status(tx.connection, row["responder_id"], "available", tx.now)
+            responder_status.change(
+                tx,
+                row["responder_id"],
+                "available",
+                actor=change.actor,
+                causation_id=change.causation_id,
+                incident_id=row["incident_id"],
+                task_id=row["id"],
+            )
 
     def _incident_of(self, change: Change) -> Row:
         return repository.incident(change.tx.connection, change.row["incident_id"])

@@ -138,6 +138,7 @@ class Writer:
         bus: EventBus,
         clock: Clock,
         *,
+        audit_key: bytes,
         max_batch: int = 512,
         on_commit: Callable[[list[DomainEvent]], None] | None = None,
         on_batch: Callable[[int, float], None] | None = None,
@@ -160,7 +161,7 @@ class Writer:
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._connection: sa.Connection | None = None
-        self.ledger = Ledger()
+        self.ledger = Ledger(audit_key)
         self.ids: Ids | None = None
         self.batches = 0
         self.commands = 0
@@ -235,14 +236,13 @@ class Writer:
         outcomes: list[tuple[bool, Any]] = []
         try:
             with connection.begin():
-                first_seq = head_before.seq + 1
                 if len(batch) == 1:
                     # Alone in its transaction: a failure rolls the whole of it back anyway.
                     outcomes.append(self._alone(tx, batch[0].command))
                 else:
                     for pending in batch:
                         outcomes.append(tx.isolated(pending.command))
-                self.ledger.write(connection, tx.rows, first_seq)
+                self.ledger.write(connection, tx.rows, tx.events, head_before)
         except _Failed as failed:
             # The only command failed: its transaction is rolled back as its savepoint would be.
             self.ledger.head = head_before

@@ -16,6 +16,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlmodel import SQLModel
 
 from dispatch import database
+from dispatch.audit_key import AuditKey
 from dispatch.auth import issue_token
 from dispatch.clock import ManualClock
 from dispatch.config import Config
@@ -24,6 +25,9 @@ from web import create_app
 from web.app import Runtime
 from web.keys import RUNTIME
 from web.slow_clients import server_options
+
+AUDIT_KEY = AuditKey(b"tests-audit-key-0123456789abcdef0123456789", "tests")
+"""What every test server signs its event log with (PostgreSQL has no default key)."""
 
 POSTGRES_ADMIN_URL = os.environ.get("DISPATCH_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -180,7 +184,9 @@ async def make_server(database_url: str, clock: ManualClock) -> AsyncIterator[Se
     async def make(config: Config | None = None, *, run_scheduler: bool = False, **server: Any) -> Harness:
         """`server`: aiohttp server options over those `serve` uses (web/slow_clients.py)."""
         config = config or make_config()
-        app = create_app(config, database_url=database_url, clock=clock, run_scheduler=run_scheduler)
+        app = create_app(
+            config, database_url=database_url, clock=clock, run_scheduler=run_scheduler, audit_key=AUDIT_KEY
+        )
         client: TestClient[Any, Any] = TestClient(LoopbackServer(app, {**server_options(config), **server}))
         await client.start_server()
         running.append(client)

@@ -368,7 +368,7 @@ async def test_server_killed_mid_stream_keeps_acknowledged_alerts_and_fires_miss
 
     code, output = await run_cli("audit", "verify", "--database", database_url)
     assert code == 0, output
-    assert "hash chain intact" in output
+    assert "chain intact and signed with the audit key" in output
 
 
 # MQTT: kill -9 while QoS 1 alerts stream in ---------------------------------------------------------

@@ -11,7 +11,8 @@ from typing import TypeVar
 import sqlalchemy as sa
 from aiohttp import web
 
-from dispatch import accounts, database, pending_events, tokens
+from dispatch import accounts, database, ledger, pending_events, tokens
+from dispatch.audit_key import AuditKey, load_key
 from dispatch.bus import EventBus
 from dispatch.clock import Clock, SystemClock
 from dispatch.config import Config
@@ -20,6 +21,7 @@ from dispatch.database_health import DatabaseHealth
 from dispatch.deadlines import DeadlineScheduler
 from dispatch.devices import DeviceDesk
 from dispatch.events import DomainEvent
+from dispatch.hotline_intake import HotlineIntake
 from dispatch.hub import Hub
 from dispatch.metrics import Metrics
 from dispatch.presence import Positions
@@ -57,9 +59,15 @@ class Runtime:
     """Everything long-lived that one server process holds."""
 
     def __init__(
-        self, config: Config, database_url: str, clock: Clock, mqtt_password: str | None = None
+        self,
+        config: Config,
+        database_url: str,
+        clock: Clock,
+        mqtt_password: str | None = None,
+        audit_key: AuditKey | None = None,
     ) -> None:
         self.config = config
+        self.audit_key = audit_key or load_key(config.audit.key_file, database_url, None, create=True)
         self.clock = clock
         self.database_url = database_url
         synchronous = config.storage.sqlite_synchronous.value.upper()
@@ -72,6 +80,7 @@ class Runtime:
             self.write_engine,
             self.bus,
             clock,
+            audit_key=self.audit_key.secret,
             max_batch=config.intake.group_commit_max,
             on_batch=self.metrics.observe_commit,
             on_deadlines=self._deadlines_moved,
@@ -80,6 +89,7 @@ class Runtime:
         self.service = DispatchService(config, self.writer, self.metrics)
         self.deadlines = DeadlineScheduler(self.service, clock)
         self.video = VideoIntake(self.service)
+        self.hotline = HotlineIntake(self.service)
         self.hub = Hub(config)
         self.positions = Positions(self.writer)
         self._pushes: set[asyncio.Task[None]] = set()
@@ -126,6 +136,11 @@ class Runtime:
 
     async def start(self) -> None:
         await asyncio.to_thread(database.create_schema, self.write_engine)
+        if await self.read(lambda connection: ledger.chained_without_key(connection, self.audit_key.secret)):
+            logger.warning(
+                "the event log begins with rows chained without the audit key (written before it was "
+                "introduced): `dispatch audit verify` reports them until `dispatch audit rekey` signs them"
+            )
         self.writer.start()
         await self.writer.submit(self.service.sync_responders)
         await self.writer.submit(pending_events.move_into_log)
@@ -154,6 +169,7 @@ def create_app(
     clock: Clock | None = None,
     run_scheduler: bool = True,
     mqtt_password: str | None = None,
+    audit_key: AuditKey | None = None,
 ) -> web.Application:
     """The one place that builds the object graph; long-lived tasks start and stop with the app."""
     app = web.Application(
@@ -167,7 +183,7 @@ def create_app(
         # Bodies are decoded by web/request_body.py: a JSON answer for a broken one, no traceback.
         handler_args={"auto_decompress": False},
     )
-    runtime = Runtime(config, database_url, clock or SystemClock(), mqtt_password)
+    runtime = Runtime(config, database_url, clock or SystemClock(), mqtt_password, audit_key)
     app[RUNTIME] = runtime
     app[MAX_BODY] = config.intake.max_body_bytes
     app[SLOW_CLIENTS] = SlowClients(config.web)

@@ -5,11 +5,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import orjson
 from aiohttp import web
 from pydantic import Field, TypeAdapter, ValidationError
 
-from dispatch.alerts import AlertIn
 from dispatch.authz import Action
 from dispatch.errors import DispatchError
 from dispatch.speaks_for import check_source
@@ -56,6 +54,17 @@ class FrigateReceived(Received):
     resolved: bool = Field(description="An `end` message marked the object's alert resolved.")
 
 
+class HotlineReceived(Received):
+    """A hotline message's receipt, sent once committed."""
+
+    updated: bool = Field(
+        description=(
+            "A later message of the call (or of the same caller within the window) rewrote its "
+            "alert: `alert_updated` is on the incident's timeline."
+        )
+    )
+
+
 def _reject(request: web.Request, route: str, response: web.Response) -> web.Response:
     counts = request.app[REJECTED]
     counts[route] = counts.get(route, 0) + 1
@@ -69,15 +78,6 @@ async def _read(request: web.Request, route: str) -> Any:
     except DispatchError:  # not JSON, not decodable, not a JSON media type
         request.app[REJECTED][route] = request.app[REJECTED].get(route, 0) + 1
         raise
-
-
-async def _intake(request: web.Request, alert: AlertIn, raw: Any, actor: str) -> dict[str, Any]:
-    runtime = request.app[RUNTIME]
-    runtime.service.check_alerts([alert], False)
-    [received] = await runtime.service.receive_alerts(
-        [(alert, orjson.dumps(raw).decode())], actor=actor, causation_id=request.headers.get("X-Request-Id")
-    )
-    return received.as_json()
 
 
 @operation(
@@ -129,13 +129,18 @@ async def post_frigate_event(request: web.Request) -> web.Response:
     actions=[Action.POST_ALERTS],
     description=(
         "A call-taker's entry (`type: entry`) or a telephony event (`call_started`, "
-        "`call_answered`, `call_ended`). Each call is one alert keyed by its `call_id`; calls "
-        "about the same thing (same category, near in space and time) join one incident, whose "
-        "`alert_count` counts the callers. The caller's number is kept for dispatchers only. "
-        'A telephony event without a category answers 200 `{"ignored": "no_category"}`.'
+        "`call_answered`, `call_ended`). Each call is one alert keyed by its `call_id`, whichever "
+        "message arrives first: the entry and the call's telephony events rewrite it in place "
+        "(`updated: true`, `alert_updated` on the incident's timeline: the call's state, the "
+        "entry's category, place and description); an identical repeat writes nothing. A second "
+        "call from the same number within the correlation window, about the same category, "
+        "joins the first call's alert: one caller. Calls about the same thing (same category, "
+        "near in space and time) join one incident, whose `alert_count` counts the callers. The "
+        "caller's number is kept for dispatchers only. A telephony event without a category, "
+        'of a call not yet known, answers 200 `{"ignored": "no_category"}`.'
     ),
     body=hotline.HotlineCall,
-    responses={202: Received, 200: IgnoredBody},
+    responses={202: HotlineReceived, 200: IgnoredBody},
 )
 async def post_hotline_call(request: web.Request) -> web.Response:
     principal = authorize(request, Action.POST_ALERTS)
@@ -154,14 +159,18 @@ async def post_hotline_call(request: web.Request) -> web.Response:
     except ValidationError as err:
         return _reject(request, "hotline", validation_error(err))
     hotline.check_times(call, request.app[RUNTIME].service.time_window())
-    alert = hotline.translate(call, request.app[RUNTIME].config)
-    if alert is None:
-        return json_response({"ignored": "no_category"}, 200)
-    check_source(principal, alert.source, "line" if kind == "entry" else "system")
-    logger.info(
-        "hotline call %s from %s (%s)", call.call_id, hotline.mask_number(call.caller_number), alert.category
+    # A bound token speaks for its line or telephony system, whatever key the call's alert has.
+    check_source(principal, hotline.speaker(call), "line" if kind == "entry" else "system")
+    outcome = await request.app[RUNTIME].hotline.take(
+        call, data, actor=principal.actor, causation_id=request.headers.get("X-Request-Id")
     )
-    return json_response(await _intake(request, alert, data, principal.actor), 202)
+    if outcome.ignored is not None:
+        return json_response({"ignored": outcome.ignored}, 200)
+    assert outcome.received is not None
+    logger.info(
+        "hotline call %s (%s) from %s", call.call_id, call.type, hotline.mask_number(call.caller_number)
+    )
+    return json_response({**outcome.received.as_json(), "updated": outcome.updated}, 202)
 
 
 def add_routes(app: web.Application) -> None:

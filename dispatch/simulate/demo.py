@@ -23,6 +23,7 @@ from shapely.geometry import Point as ShapelyPoint
 
 from dispatch import database
 from dispatch.accounts import add_user
+from dispatch.audit_key import AuditKey
 from dispatch.config import Config, Jurisdiction, Responder, Tier
 from dispatch.simulate import access
 from dispatch.simulate.clock import SimulationClock
@@ -140,7 +141,11 @@ async def demo_server(config: Config, *, host: str, port: int, directory: Path) 
     database_url = f"sqlite:///{directory / 'demo.db'}"
     password = new_password()
     unit, credentials = await asyncio.to_thread(prepare, config, database_url, password)
-    runner = web.AppRunner(create_app(config, database_url=database_url), access_log=None)
+    # A throwaway log needs no key that outlives it.
+    audit_key = AuditKey(secrets.token_hex(32).encode(), "the demo (kept in memory)")
+    runner = web.AppRunner(
+        create_app(config, database_url=database_url, audit_key=audit_key), access_log=None
+    )
     await runner.setup()
     try:
         site = web.TCPSite(runner, host, port)

@@ -23,7 +23,7 @@ from dispatch import database, migrations
 from dispatch.auth import issue_token
 from dispatch.cli import main
 from dispatch.clock import ManualClock
-from tests.conftest import POSTGRES_ADMIN_URL, _postgres_url
+from tests.conftest import AUDIT_KEY, POSTGRES_ADMIN_URL, _postgres_url
 from tests.factories import make_config
 from web import create_app
 from web.keys import RUNTIME
@@ -99,7 +99,10 @@ def test_migrations_form_one_line_of_numbered_revisions() -> None:
 
 
 async def test_migrations_upgrade_the_previous_release_and_keep_every_row(
-    previous_release_url: str, engine_for: Callable[[str], Any], capsys: pytest.CaptureFixture[str]
+    previous_release_url: str,
+    engine_for: Callable[[str], Any],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     engine = engine_for(previous_release_url)
     before = _rows(engine)
@@ -131,8 +134,17 @@ async def test_migrations_upgrade_the_previous_release_and_keep_every_row(
     with engine.connect() as connection:
         assert _differences(connection) == []
     database.create_schema(engine)  # serve starts now
+    # The previous release chained its log without a key: verify says so until rekey signs it.
+    monkeypatch.setenv("DISPATCH_AUDIT_KEY", AUDIT_KEY.secret.decode())
+    assert main(["audit", "verify", "--database", previous_release_url]) == 1
+    unkeyed = "BROKEN at seq 1: row 1 onwards were chained without the audit key"
+    assert capsys.readouterr().out.startswith(unkeyed)
+    assert main(["audit", "rekey", "--database", previous_release_url]) == 0
+    capsys.readouterr()
     assert main(["audit", "verify", "--database", previous_release_url]) == 0
-    assert capsys.readouterr().out == "ok: 18 events, hash chain intact\n"
+    assert capsys.readouterr().out == (
+        f"ok: 18 events, chain intact and signed with the audit key {AUDIT_KEY.fingerprint}\n"
+    )
 
 
 async def test_migrations_previous_release_data_is_served_after_the_upgrade(
@@ -140,7 +152,13 @@ async def test_migrations_previous_release_data_is_served_after_the_upgrade(
 ) -> None:
     migrations.upgrade(engine_for(previous_release_url))
     config = make_config()
-    app = create_app(config, database_url=previous_release_url, clock=ManualClock(), run_scheduler=False)
+    app = create_app(
+        config,
+        database_url=previous_release_url,
+        clock=ManualClock(),
+        run_scheduler=False,
+        audit_key=AUDIT_KEY,
+    )
     async with TestClient(TestServer(app)) as client:
         admin = issue_token(app[RUNTIME].write_engine, config, role="admin", name="ops", now=time.time())
         response = await client.get("/api/v1/incidents/1", headers={"Authorization": f"Bearer {admin}"})

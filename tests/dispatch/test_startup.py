@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import sqlite3
 import sys
@@ -13,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 import yaml
 
-from tests.conftest import POSTGRES_ADMIN_URL
+from tests.conftest import AUDIT_KEY, POSTGRES_ADMIN_URL
 from tests.factories import config_data
 
 pytestmark = pytest.mark.slow
@@ -50,6 +51,8 @@ async def _serve(*args: str) -> tuple[int, str, str]:
         *args,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
+        # PostgreSQL needs an audit key before the database is even tried (docs/audit.md).
+        env={**os.environ, "DISPATCH_AUDIT_KEY": AUDIT_KEY.secret.decode()},
     )
     try:
         out, err = await asyncio.wait_for(process.communicate(), 60)

@@ -69,7 +69,7 @@ async def test_writer_failed_command_leaves_its_batch_neighbours_and_the_chain_i
         lambda c: c.execute(sa.select(sa.func.count()).select_from(incident_table)).scalar()
     )
     assert count >= 1
-    problems = await server.runtime.read(lambda c: list(verify(c)))
+    problems = await server.runtime.read(lambda c: list(verify(c, server.runtime.audit_key.secret)))
     assert problems == []
 
 

@@ -10,6 +10,7 @@ import pytest
 import websockets
 
 from dispatch.alerts import AlertKind
+from dispatch.clock import ManualClock
 from gateways.hotline import CallEntry, TelephonyEvent, mask_number, mask_numbers_in, translate
 from tests.conftest import Harness
 from tests.factories import WEST_N, make_config
@@ -59,7 +60,7 @@ async def test_hotline_translate_entry_keeps_the_caller_in_attributes_only() -> 
     alert = translate(CallEntry.model_validate(entry()), make_config())
 
     assert alert is not None
-    assert (alert.source, alert.source_event_id, alert.kind) == ("hotline-12345", "c-1", AlertKind.HOTLINE)
+    assert (alert.source, alert.source_event_id, alert.kind) == ("hotline", "c-1", AlertKind.HOTLINE)
     assert alert.category == "waterlogging" and alert.description == "路口积水齐膝，车过不去"
     assert alert.attributes["caller"] == {"number": NUMBER, "name": "王女士", "callback_wanted": True}
     assert alert.title == "热线 12345：Waterlogging，西街 12 号门口"
@@ -75,8 +76,9 @@ async def test_hotline_translate_masks_a_number_written_into_the_address() -> No
 async def test_hotline_translate_telephony_events_of_one_call_share_a_key(event: str) -> None:
     alert = translate(TelephonyEvent.model_validate(telephony(event)), make_config())
     assert alert is not None
-    assert (alert.source, alert.source_event_id) == ("telephony:pbx-1", "pbx-77")
+    assert (alert.source, alert.source_event_id) == ("hotline", "pbx-77")
     assert alert.location is not None and alert.attributes["caller"] == {"number": NUMBER}
+    assert alert.attributes["telephony"]["state"] == event
 
 
 async def test_hotline_translate_telephony_event_without_category_is_no_alert() -> None:
@@ -124,9 +126,88 @@ async def test_hotline_same_call_twice_is_one_caller(server: Harness) -> None:
     _, first = await call(server, entry())
     status, again = await call(server, entry(), role="dispatcher")
     assert status == 202 and again == {**first, "duplicate": True}
+
+
+def updates(incident: Any) -> list[dict[str, Any]]:
+    return [each["payload"]["changes"] for each in incident["timeline"] if each["type"] == "alert_updated"]
+
+
+async def test_hotline_entry_then_telephony_events_are_one_alert_updated_in_place(server: Harness) -> None:
+    status, first = await call(server, entry("pbx-77"))
+    assert status == 202 and first["duplicate"] is False
+    answers = [
+        await call(server, telephony(event)) for event in ("call_started", "call_answered", "call_ended")
+    ]
+
+    assert answers == [(202, {**first, "duplicate": True, "updated": True})] * 3
+    incident = await server.incident(first["incident_id"])
+    [alert] = incident["alerts"]
+    assert incident["alert_count"] == 1
+    assert alert["attributes"]["telephony"]["state"] == "call_ended"
+    assert list(alert["attributes"]["telephony"]["times"]) == ["call_started", "call_answered", "call_ended"]
+    assert alert["description"] == "路口积水齐膝，车过不去"  # the entry's words stay
+    assert [each["call_state"] for each in updates(incident)] == [
+        [None, "call_started"],
+        ["call_started", "call_answered"],
+        ["call_answered", "call_ended"],
+    ]
+
+
+async def test_hotline_telephony_first_then_entry_enriches_the_same_alert(server: Harness) -> None:
     _, started = await call(server, telephony("call_started"))
+    place = {"lat": WEST_N["lat"] + 0.001, "lon": WEST_N["lon"]}
+    status, entered = await call(
+        server, entry("pbx-77", category="vending", location=place, address="西街 14 号", severity=2)
+    )
     _, ended = await call(server, telephony("call_ended"))
-    assert ended == {**started, "duplicate": True}
+
+    assert status == 202 and entered == {**started, "duplicate": True, "updated": True}
+    assert ended == entered
+    incident = await server.incident(started["incident_id"])
+    [alert] = incident["alerts"]
+    assert incident["alert_count"] == 1
+    assert (alert["category"], alert["severity"], alert["location"]) == ("vending", 2, place)
+    assert alert["title"] == "热线 12345：Street vending，西街 14 号"
+    assert alert["description"] == "路口积水齐膝，车过不去"
+    assert alert["attributes"]["caller"] == {"number": NUMBER, "name": "王女士", "callback_wanted": True}
+    assert alert["attributes"]["telephony"]["state"] == "call_ended"
+    [enriched, hung_up] = updates(incident)
+    assert enriched["category"] == ["waterlogging", "vending"] and enriched["description"] == [None, None]
+    assert hung_up == {"call_state": ["call_started", "call_ended"]}
+    assert NUMBER not in orjson.dumps(incident["timeline"]).decode()  # responders on it read the timeline
+
+
+async def test_hotline_repeated_messages_of_a_call_write_nothing(server: Harness) -> None:
+    _, first = await call(server, entry("pbx-77"))
+    _, answered = await call(server, telephony("call_answered"))
+    repeats = [await call(server, body) for body in (entry("pbx-77"), telephony("call_answered"))]
+
+    assert answered["updated"] is True
+    assert repeats == [(202, {**first, "duplicate": True, "updated": False})] * 2
+    incident = await server.incident(first["incident_id"])
+    assert len(updates(incident)) == 1 and incident["alert_count"] == 1
+
+
+async def test_hotline_second_call_from_the_same_number_within_the_window_is_one_caller(
+    server: Harness, clock: ManualClock
+) -> None:
+    _, first = await call(server, entry("c-1"))
+    clock.advance(600)
+    _, again = await call(server, entry("c-2", caller_number="+86 138-1234-1234", statement="水还在涨"))
+    _, its_event = await call(server, telephony("call_ended", call_id="c-2"))
+    _, other = await call(server, entry("c-3", caller_number="13900000001"))
+
+    assert again == its_event == {**first, "duplicate": True, "updated": True}
+    assert other["incident_id"] == first["incident_id"] and other["alert_id"] != first["alert_id"]
+    incident = await server.incident(first["incident_id"])
+    assert incident["alert_count"] == 2  # two callers, three calls
+    alert = next(each for each in incident["alerts"] if each["id"] == first["alert_id"])
+    assert alert["attributes"]["calls"] == ["c-1", "c-2"]
+    assert alert["description"] == "路口积水齐膝，车过不去\n— 水还在涨"
+
+    clock.advance(server.config.correlation.window + 1)
+    _, later = await call(server, entry("c-4"))
+    assert later["duplicate"] is False and later["alert_id"] not in (first["alert_id"], other["alert_id"])
 
 
 async def test_hotline_telephony_event_without_category_is_ignored(server: Harness) -> None:

@@ -57,7 +57,8 @@ async def accepted(server: Harness) -> Snapshot:
     answer = await server.post_alert(alert("good-1"))
     assert answer == {"alert_id": 1, "incident_id": 1, "duplicate": False}
     snapshot = await _snapshot(server)
-    assert snapshot["counts"] == {"alert": 1, "incident": 1, "task": 1, "event": 4}
+    # alert_received, incident_reported, incident_dispatched, task_assigned, responder_status_changed
+    assert snapshot["counts"] == {"alert": 1, "incident": 1, "task": 1, "event": 5}
     assert snapshot["incidents"][0]["state"] == "dispatched"
     return snapshot
 

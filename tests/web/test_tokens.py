@@ -16,7 +16,7 @@ from dispatch import accounts, cli
 from dispatch.auth import hash_token, issue_token, token_id
 from dispatch.clock import ManualClock
 from dispatch.tables import event_table, token_table
-from tests.conftest import Harness
+from tests.conftest import AUDIT_KEY, Harness
 from tests.factories import config_data
 from web.security import CACHE_SECONDS, SESSION_CACHE_SECONDS
 
@@ -154,7 +154,12 @@ async def test_tokens_revoke_refuses_the_token_and_closes_its_sockets(
 
 
 async def test_tokens_issue_and_revoke_are_in_the_log_with_who_did_it(
-    make_server: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str], engine_for: Any, database_url: str
+    make_server: Any,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    engine_for: Any,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     config = _config_file(tmp_path)
     args = ["--config", config, "--database", database_url]
@@ -178,6 +183,7 @@ async def test_tokens_issue_and_revoke_are_in_the_log_with_who_did_it(
         )
     assert events[0][2]["token"] == token_id(row["hash"])
     assert row["expires_at"] == pytest.approx(row["created_at"] + 90 * 86400)
+    monkeypatch.setenv("DISPATCH_AUDIT_KEY", AUDIT_KEY.secret.decode())  # the server's key
     assert cli.main(["audit", "verify", "--database", database_url]) == 0
 
 

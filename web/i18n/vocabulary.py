@@ -117,6 +117,7 @@ ZH: dict[str, str] = {
     "event.user_logged_in": "登录",
     "event.user_logged_out": "退出登录",
     "event.user_login_failed": "登录失败",
+    "event.responder_status_changed": "队伍状态变更",
     "event.token_issued": "签发令牌",
     "event.token_revoked": "吊销令牌",
     # Alarms (WebSocket `alarm` frames)
@@ -299,6 +300,7 @@ EN: dict[str, str] = {
     "event.user_logged_in": "Logged in",
     "event.user_logged_out": "Logged out",
     "event.user_login_failed": "Login failed",
+    "event.responder_status_changed": "Unit status changed",
     "event.token_issued": "Token issued",
     "event.token_revoked": "Token revoked",
     "alarm.escalated_to_you": "Escalated to your center",

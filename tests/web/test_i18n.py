@@ -31,6 +31,7 @@ def _error_codes() -> set[str]:
     codes |= {"csrf", "too_many_attempts", "token_in_url", "internal", "not_ready", "upgrade_required"}
     codes |= {"not_text", "unknown_type", "already_authenticated", "unsupported_media_type"}
     codes |= {"token_expired", "token_revoked", "totp_required", "wrong_totp", "totp_not_enrolled"}
+    codes |= {"request_timeout", "database_unavailable"}  # web/slow_clients.py, dispatch/errors.py
     return codes
 
 

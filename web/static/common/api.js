@@ -83,7 +83,11 @@ export function onSessionEnded(handler) {
   sessionEnded = handler;
 }
 
+/** Set by logout(): the sockets the server closes on logout must not race its own navigation. */
+let leaving = false;
+
 export function toLogin(reason) {
+  if (leaving) return;
   if (sessionEnded) {
     sessionEnded(reason);
     return;
@@ -95,6 +99,7 @@ export function toLogin(reason) {
 }
 
 export async function logout() {
+  leaving = true;
   try {
     await api("DELETE", "/api/v1/session");
   } finally {

@@ -28,6 +28,15 @@ from tests.gateways.test_frigate import recorded as frigate_recorded
 from tests.gateways.test_hotline import entry as hotline_entry
 from tests.gateways.test_hotline import telephony as hotline_telephony
 
+
+@pytest.fixture
+def database_url(sqlite_url: str) -> str:
+    """An HTTP-edge table: what is refused is decided before anything reaches the database, so it
+    runs on SQLite only, for the suite's time. Where stored values matter, tests run on both
+    (tests/web/test_stored_values.py, the gateways' tests, the authorization matrix)."""
+    return sqlite_url
+
+
 Snapshot = dict[str, Any]
 Headers = Callable[[Harness], dict[str, str]]
 

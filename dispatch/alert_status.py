@@ -141,15 +141,17 @@ class AlertStatus:
         actor: str,
         causation_id: str | None,
         columns: Mapping[str, Any] | None = None,
+        kind: AlertKind | None = None,
     ) -> AlertUpdate | None:
         """Rewrite the alert's attributes (and `columns`) when `changes` of the stored ones finds something.
 
         None when no such alert was ever received. The sender's gateway judges what matters;
         an empty judgement writes nothing, so a flood of repeats leaves no trace. `columns`
         are other fields the sender now knows better (a hotline call's entry after its
-        telephony events: category, place, description).
+        telephony events: category, place, description). With `kind`, an alert of another kind
+        under the same key is never touched (None, as if never received).
         """
-        alerts = self._alerts(tx, [(source, source_event_id)])
+        alerts = self._alerts(tx, [(source, source_event_id)], kind)
         if not alerts:
             return None
         alert = alerts[0]

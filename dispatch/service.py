@@ -89,12 +89,21 @@ class DispatchService:
         *,
         actor: str,
         causation_id: str | None = None,
+        kind: AlertKind | None = None,
     ) -> AlertUpdate | None:
-        """Rewrite the alert's attributes if `changes` of the stored ones finds any; None: no such alert."""
+        """Rewrite the alert's attributes if `changes` of the stored ones finds any; None: no such
+        alert (of `kind`, if given)."""
 
         def command(tx: Tx) -> AlertUpdate | None:
             return self.alert_status.update(
-                tx, source, source_event_id, attributes, changes, actor=actor, causation_id=causation_id
+                tx,
+                source,
+                source_event_id,
+                attributes,
+                changes,
+                actor=actor,
+                causation_id=causation_id,
+                kind=kind,
             )
 
         return await self.writer.submit(command)

@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 
-from dispatch.alerts import AlertIn
+from dispatch.alerts import AlertIn, AlertKind
 from dispatch.intake import Received
 from dispatch.service import DispatchService
 from gateways import frigate
@@ -90,6 +90,7 @@ class VideoIntake:
                 self.gateway.judge(alert),
                 actor=actor,
                 causation_id=causation_id,
+                kind=AlertKind.VIDEO,
             )
             if update is not None:
                 self.gateway.passed_on.remember(alert.source, alert.source_event_id, update.attributes)
@@ -97,7 +98,12 @@ class VideoIntake:
         resolved = False
         if ending is not None:
             change = await self.service.resolve_alert(
-                alert.source, alert.source_event_id, actor=actor, reason=ending, causation_id=causation_id
+                alert.source,
+                alert.source_event_id,
+                actor=actor,
+                reason=ending,
+                causation_id=causation_id,
+                kind=AlertKind.VIDEO,
             )
             resolved = change is not None
         return VideoOutcome(received=received, updated=updated, resolved=resolved)

@@ -27,7 +27,7 @@ from gateways.frigate import (
 )
 from gateways.frigate_flood import Cooldown, FrigateGateway, PassedOn
 from tests.conftest import Harness, ServerFactory
-from tests.factories import WEST_N, make_config
+from tests.factories import WEST_N, alert, make_config
 
 FIXTURES = Path(__file__).parent / "fixtures"
 NOW = 1_790_000_100.0
@@ -548,6 +548,27 @@ async def test_frigate_route_end_resolves_the_alert_of_the_object(frigate_server
     incident = await frigate_server.incident(first["incident_id"])
     assert types(incident)[-2:] == ["alert_updated", "alert_resolved"]
     assert incident["alerts"][0]["attributes"]["frigate"]["end_time"] == 1790000042.1
+
+
+async def test_frigate_route_never_updates_or_resolves_another_kind_under_the_same_key(
+    frigate_server: Harness,
+) -> None:
+    # A sensor alert posted (by any gateway token) under the camera's source and the object's id.
+    posing = await frigate_server.post_alert(
+        alert(OBJECT_ID, source="frigate:wharf", kind="sensor", attributes={"level_cm": 40})
+    )
+
+    status, ended = await post(frigate_server, recorded("end"))
+
+    assert status == 202
+    assert (ended["duplicate"], ended["updated"], ended["resolved"]) == (True, False, False)
+    incident = await frigate_server.incident(posing["incident_id"])
+    response = await frigate_server.client.get(
+        f"/api/v1/alerts/{posing['alert_id']}", headers=frigate_server.auth("admin")
+    )
+    stored = await response.json()
+    assert (stored["attributes"], stored["resolved_at"]) == ({"level_cm": 40}, None)
+    assert "alert_updated" not in types(incident) and "alert_resolved" not in types(incident)
 
 
 @pytest.mark.parametrize(

@@ -140,7 +140,6 @@ class Writer:
         *,
         audit_key: bytes,
         max_batch: int = 512,
-        on_commit: Callable[[list[DomainEvent]], None] | None = None,
         on_batch: Callable[[int, float], None] | None = None,
         on_deadlines: Callable[[list[float]], None] | None = None,
         health: DatabaseHealth | None = None,
@@ -149,7 +148,6 @@ class Writer:
         self._bus = bus
         self._clock = clock
         self._max_batch = max_batch
-        self._on_commit = on_commit
         self._on_batch = on_batch
         """Told each committed batch's size and seconds, on the writer thread (metrics)."""
         self._on_deadlines = on_deadlines
@@ -391,6 +389,4 @@ class Writer:
         if deadlines and self._on_deadlines is not None:
             self._on_deadlines(deadlines)
         if events:
-            if self._on_commit is not None:
-                self._on_commit(events)
             self._bus.publish(events)

@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
-from dispatch import database, migrations, startup
+from dispatch import database, ledger, migrations, startup
 from dispatch.audit_key import ENVIRONMENT as AUDIT_KEY_ENVIRONMENT
-from dispatch.audit_key import AuditKey, AuditKeyError, load_key
+from dispatch.audit_key import AuditKey, AuditKeyError, default_key_file, load_key
 from dispatch.config import Config, ConfigError, load_config, parse_config
 
 if TYPE_CHECKING:
@@ -314,9 +314,19 @@ def _serve(args: argparse.Namespace) -> int:
             sockets += sockets_of_metrics
         else:
             sockets_of_metrics = []
-        # After the port (a busy port is said first and creates nothing), before the database.
-        audit_key = _audit_key(args, config, create=True)
+        # After the port (a busy port is said first and creates nothing), before the database: a
+        # key that is missing and cannot be made (PostgreSQL) is one line, and nothing is created.
+        # One that the server may make (its first start) is made once the schema is found good, so
+        # a refused start leaves no key file behind.
+        audit_key: AuditKey | None = None
+        try:
+            audit_key = _audit_key(args, config, create=False)
+        except AuditKeyError:
+            if not config.audit.key_file and default_key_file(args.database) is None:
+                raise
         _bootstrap_admin(args.database, config)
+        if audit_key is None:
+            audit_key = _audit_key(args, config, create=True)
         app = create_app(
             config,
             database_url=args.database,
@@ -528,9 +538,10 @@ def _show_second_factor(name: str, secret: str) -> None:
 
 
 def _audit(args: argparse.Namespace) -> int:
-    from dispatch import audit_head, ledger
+    from dispatch import audit_head
 
-    key = _audit_key(args, None, create=False)
+    # rekey signs the log with the key, so it may make the server's key as its first start would.
+    key = _audit_key(args, None, create=args.audit_command == "rekey")
     head: audit_head.SignedHead | None = None
     if args.audit_command == "verify" and args.head:
         try:
@@ -585,6 +596,8 @@ def _db(args: argparse.Namespace) -> int:
             print(found.describe())
             return 0 if found.current or found.empty else 1
         before, after = migrations.upgrade(engine)
+        with engine.connect() as connection:
+            unkeyed = ledger.begins_unkeyed(connection)
     finally:
         engine.dispose()
     if before.current:
@@ -594,6 +607,12 @@ def _db(args: argparse.Namespace) -> int:
     else:
         was = "a database from before migrations" if before.before_migrations else before.revision
         print(f"ok: upgraded from {was} to {after.describe()}")
+    if unkeyed:
+        print(
+            "next: the event log was chained before the audit key; run `dispatch audit rekey` once "
+            "(with the server's audit key): it checks the old chain and signs it, and `dispatch audit "
+            "verify` fails until then"
+        )
     return 0
 
 

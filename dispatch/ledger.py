@@ -149,6 +149,13 @@ class Ledger:
         self.head = head
 
 
+def begins_unkeyed(connection: sa.Connection) -> bool:
+    """Whether the log's first row was hashed without a key (a log from before the audit key),
+    told without the key: an HMAC never equals the plain SHA-256 of the same material."""
+    first = connection.execute(sa.select(event_table).where(event_table.c.seq == 1)).mappings().first()
+    return first is not None and unkeyed_hash(GENESIS, dict(first)) == first["hash"]
+
+
 def chained_without_key(connection: sa.Connection, key: bytes) -> bool:
     """Whether the log begins with rows hashed before it was keyed (an upgraded database)."""
     first = connection.execute(sa.select(event_table).where(event_table.c.seq == 1)).mappings().first()

@@ -126,6 +126,9 @@ async def test_migrations_upgrade_the_previous_release_and_keep_every_row(
     assert main(["db", "upgrade", "--database", previous_release_url]) == 0
     assert capsys.readouterr().out == (
         f"ok: upgraded from a database from before migrations to revision {migrations.head()} (the newest)\n"
+        "next: the event log was chained before the audit key; run `dispatch audit rekey` once (with the "
+        "server's audit key): it checks the old chain and signs it, and `dispatch audit verify` fails "
+        "until then\n"
     )
 
     after = _rows(engine)
@@ -249,3 +252,28 @@ async def test_migrations_upgrade_adds_an_index_a_still_older_release_lacked(
             index["name"] for index in sa.inspect(connection).get_indexes("event")
         }
         assert _differences(connection) == []
+
+
+def test_migrations_upgraded_sqlite_log_is_signed_by_rekey_with_a_key_made_next_to_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An operator upgrading a SQLite deployment before its first start on this release: rekey
+    makes the key file the server would make (next to the database, owner only) and signs with it."""
+    monkeypatch.delenv("DISPATCH_AUDIT_KEY", raising=False)
+    path = tmp_path / "previous.db"
+    with sqlite3.connect(path) as connection:
+        connection.executescript(
+            (PREVIOUS / "schema-sqlite.sql").read_text() + (PREVIOUS / "rows.sql").read_text()
+        )
+    url = f"sqlite:///{path}"
+    assert main(["db", "upgrade", "--database", url]) == 0
+    assert "run `dispatch audit rekey` once" in capsys.readouterr().out
+
+    assert main(["audit", "rekey", "--database", url]) == 0
+    assert main(["audit", "verify", "--database", url]) == 0
+
+    key_file = tmp_path / "previous.db.audit-key"
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("ok: 18 events signed with the audit key")
+    assert out[1].startswith("ok: 18 events, chain intact and signed with the audit key")

@@ -42,7 +42,7 @@ def config_file(tmp_path: Path) -> Path:
     return path
 
 
-async def _serve(*args: str) -> tuple[int, str, str]:
+async def _serve(*args: str, audit_key: bool = True) -> tuple[int, str, str]:
     process = await asyncio.create_subprocess_exec(
         *DISPATCH,
         "serve",
@@ -52,7 +52,9 @@ async def _serve(*args: str) -> tuple[int, str, str]:
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         # PostgreSQL needs an audit key before the database is even tried (docs/audit.md).
-        env={**os.environ, "DISPATCH_AUDIT_KEY": AUDIT_KEY.secret.decode()},
+        env={**os.environ, "DISPATCH_AUDIT_KEY": AUDIT_KEY.secret.decode()}
+        if audit_key
+        else {name: value for name, value in os.environ.items() if name != "DISPATCH_AUDIT_KEY"},
     )
     try:
         out, err = await asyncio.wait_for(process.communicate(), 60)
@@ -167,8 +169,9 @@ async def test_startup_traceback_only_with_log_level_debug(config_file: Path) ->
     )
 
 
+@pytest.mark.parametrize("audit_key", [True, False], ids=["key-given", "key-next-to-the-database"])
 async def test_startup_refuses_the_previous_release_database_until_upgraded(
-    config_file: Path, tmp_path: Path
+    config_file: Path, tmp_path: Path, audit_key: bool
 ) -> None:
     path = tmp_path / "previous.db"
     with sqlite3.connect(path) as connection:
@@ -177,13 +180,14 @@ async def test_startup_refuses_the_previous_release_database_until_upgraded(
         )
 
     code, out, err = await _serve(
-        "--config", str(config_file), "--database", f"sqlite:///{path}", "--port", "0"
+        "--config", str(config_file), "--database", f"sqlite:///{path}", "--port", "0", audit_key=audit_key
     )
 
     _assert_one_line(code, err, "made by a release before schema migrations", "run `dispatch db upgrade`")
     assert out == ""
     with sqlite3.connect(path) as connection:
         assert connection.execute("SELECT count(*) FROM token").fetchone() == (3,)
+    assert not (tmp_path / "previous.db.audit-key").exists()  # a refused start leaves no key behind
 
 
 @pytest.mark.parametrize(

@@ -156,16 +156,6 @@ def begins_unkeyed(connection: sa.Connection) -> bool:
     return first is not None and unkeyed_hash(GENESIS, dict(first)) == first["hash"]
 
 
-def chained_without_key(connection: sa.Connection, key: bytes) -> bool:
-    """Whether the log begins with rows hashed before it was keyed (an upgraded database)."""
-    first = connection.execute(sa.select(event_table).where(event_table.c.seq == 1)).mappings().first()
-    return (
-        first is not None
-        and not _signed_by(key, dict(first))
-        and unkeyed_hash(GENESIS, dict(first)) == first["hash"]
-    )
-
-
 @dataclass(frozen=True)
 class Problem:
     seq: int | None

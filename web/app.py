@@ -136,7 +136,7 @@ class Runtime:
 
     async def start(self) -> None:
         await asyncio.to_thread(database.create_schema, self.write_engine)
-        if await self.read(lambda connection: ledger.chained_without_key(connection, self.audit_key.secret)):
+        if await self.read(ledger.begins_unkeyed):
             logger.warning(
                 "the event log begins with rows chained without the audit key (written before it was "
                 "introduced): `dispatch audit verify` reports them until `dispatch audit rekey` signs them"

@@ -91,8 +91,8 @@ class Workload:
     """
 
     def __init__(self, config_path: Path, seed: int) -> None:
-        from dispatch.config import Tier, load_config
-        from dispatch.routing import Router
+        from dispatch.config.model import Tier, load_config
+        from dispatch.core.routing import Router
 
         config = load_config(config_path)
         self._rng = random.Random(seed)
@@ -284,8 +284,8 @@ def fresh_database(base_url: str | None, directory: Path) -> Iterator[str]:
 def stored_counts(database_url: str) -> dict[str, int]:
     import sqlalchemy as sa
 
-    from dispatch import database
-    from dispatch.tables import alert_table, event_table, incident_table, task_table
+    from dispatch.storage import database
+    from dispatch.storage.tables import alert_table, event_table, incident_table, task_table
 
     engine = database.create_engine(database_url)
     try:

@@ -287,8 +287,8 @@ class SpreadAlerts:
     """
 
     def __init__(self, config_path: Path, seed: int) -> None:
-        from dispatch.config import Tier, load_config
-        from dispatch.routing import Router
+        from dispatch.config.model import Tier, load_config
+        from dispatch.core.routing import Router
 
         config = load_config(config_path)
         if config.correlation.radius_m >= GRID_SPACING_M:
@@ -360,8 +360,8 @@ def new_session(kind: str) -> Session:
 
 def write_config(base: Path, target: Path, session: Session, units_per_street: int, seed: int) -> int:
     """The base config with our MQTT prefix and client id, and extra street units if asked; its unit count."""
-    from dispatch.config import Tier, load_config
-    from dispatch.routing import Router
+    from dispatch.config.model import Tier, load_config
+    from dispatch.core.routing import Router
 
     data = yaml.safe_load(base.read_text(encoding="utf-8"))
     data["mqtt"] = {"client_id": session.client_id, "prefix": session.prefix, "frigate_prefix": None}
@@ -455,7 +455,7 @@ class AlertCount:
     """The alerts table's row count, read from the SQLite file read-only (WAL: never blocks the writer)."""
 
     def __init__(self, database: Path) -> None:
-        from dispatch.tables import alert_table
+        from dispatch.storage.tables import alert_table
 
         self._connection = sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=5)
         self._query = f'SELECT count(*) FROM "{alert_table.name}"'
@@ -846,7 +846,7 @@ def openers(database: Path) -> dict[str, tuple[int, bool]]:
 
     As bench/ws.py has it: the alert that opened an incident is the incident's lowest alert id.
     """
-    from dispatch.tables import alert_table
+    from dispatch.storage.tables import alert_table
 
     connection = sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=5)
     try:

@@ -117,7 +117,7 @@ class Tokens:
 
 def issue(database_url: str, config: Path, *args: str) -> str:
     """One `dispatch token issue …`, through the command's own entry point."""
-    from dispatch.cli import main as dispatch_main
+    from dispatch.cli.main import main as dispatch_main
 
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
@@ -128,7 +128,7 @@ def issue(database_url: str, config: Path, *args: str) -> str:
 
 
 def make_template(directory: Path, config_path: Path) -> Tokens:
-    from dispatch.config import load_config
+    from dispatch.config.model import load_config
 
     config = load_config(config_path)
     url = f"sqlite:///{directory / 'template.db'}"
@@ -775,8 +775,8 @@ class AlertFactory:
     """Alerts for the bench: new incidents far apart, and repeats at hotspots that correlate."""
 
     def __init__(self, config_path: Path, seed: int, policy: str | None = None) -> None:
-        from dispatch.config import Tier, load_config
-        from dispatch.routing import Router
+        from dispatch.config.model import Tier, load_config
+        from dispatch.core.routing import Router
 
         self.config = load_config(config_path)
         self.rng = random.Random(seed)

@@ -1,5 +1,5 @@
 """`python -m dispatch`: the same as the `dispatch` command."""
 
-from dispatch.cli import main
+from dispatch.cli.main import main
 
 raise SystemExit(main())

@@ -8,15 +8,15 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from pydantic import TypeAdapter, ValidationError
 
-from dispatch import queries
-from dispatch.alerts import AlertIn
-from dispatch.auth import Principal, Role
-from dispatch.clock import Clock
-from dispatch.errors import DispatchError, IllegalTransition
-from dispatch.metrics import arriving_on
-from dispatch.presence import Positions
+from dispatch.access.auth import Principal, Role
+from dispatch.access.speaks_for import Binding
+from dispatch.core.presence import Positions
+from dispatch.intake.alerts import AlertIn
+from dispatch.ops.metrics import arriving_on
 from dispatch.service import DispatchService
-from dispatch.speaks_for import Binding
+from dispatch.shared.clock import Clock
+from dispatch.shared.errors import DispatchError, IllegalTransition
+from dispatch.storage import queries
 from dispatch.video import VideoIntake
 from gateways import frigate
 from gateways.mqtt import Ack, Location, Rejected, RejectReason, describe

@@ -16,14 +16,14 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 
-from dispatch.alerts import AlertIn
-from dispatch.intake import IntakeItem, Received, alert_key
-from dispatch.lifecycle import OPEN_INCIDENT_STATES
-from dispatch.repository import Row
-from dispatch.routing import distance_m
+from dispatch.core.incidents import OPEN_INCIDENT_STATES
+from dispatch.core.routing import distance_m
+from dispatch.intake.alerts import AlertIn
+from dispatch.intake.pipeline import IntakeItem, Received, alert_key
 from dispatch.service import DispatchService
-from dispatch.tables import alert_table, incident_table
-from dispatch.writer import Tx
+from dispatch.storage.repository import Row
+from dispatch.storage.tables import alert_table, incident_table
+from dispatch.storage.writer import Tx
 from gateways import hotline
 
 RECENT_CALLS = 1000

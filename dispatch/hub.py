@@ -19,11 +19,10 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 
-from dispatch import authz
-from dispatch.auth import Principal, Role
-from dispatch.clock import to_rfc3339
-from dispatch.config import Config
-from dispatch.events import (
+from dispatch.access import authz
+from dispatch.access.auth import Principal, Role
+from dispatch.config.model import Config
+from dispatch.events.catalog import (
     DomainEvent,
     IncidentEscalated,
     IncidentNotified,
@@ -33,7 +32,8 @@ from dispatch.events import (
     TaskAssigned,
     TaskChanged,
 )
-from dispatch.tables import incident_table, task_table
+from dispatch.shared.clock import to_rfc3339
+from dispatch.storage.tables import incident_table, task_table
 
 logger = logging.getLogger(__name__)
 
@@ -260,7 +260,7 @@ class Hub:
 
     def replay_query(self, conn: Connection) -> Callable[..., list[dict[str, Any]]]:
         """A read for the events after a seq that this connection may see, in order."""
-        from dispatch import queries
+        from dispatch.storage import queries
 
         principal, scope = conn.principal, conn.scope
 

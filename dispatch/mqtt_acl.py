@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-from dispatch.config import Config
+from dispatch.config.model import Config
 
 # mosquitto_passwd's `$7$` format (Mosquitto 2.x): PBKDF2-HMAC-SHA512, these parameters, standard
 # base64. The broker reads the iteration count from each line, but we write what its tool writes.

@@ -9,23 +9,25 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from dispatch import authz, queries, repository, responder_status
-from dispatch.alert_status import AlertStatus, AlertStatusChange, AlertUpdate
-from dispatch.alerts import AlertIn, AlertKind
-from dispatch.auth import Principal, Role
-from dispatch.config import Config
-from dispatch.errors import IllegalTransition, NotFound
-from dispatch.intake import Intake, IntakeItem, Received
-from dispatch.intake_queue import IntakeQueue
-from dispatch.lifecycle import IncidentLifecycle, not_a_child
-from dispatch.metrics import Metrics
-from dispatch.policy import PolicyRunner
-from dispatch.repository import Row
-from dispatch.routing import Router
-from dispatch.tables import incident_table, responder_table
-from dispatch.task_lifecycle import TaskLifecycle
-from dispatch.wire_limits import TimeWindow
-from dispatch.writer import Tx, Writer
+from dispatch.access import authz
+from dispatch.access.auth import Principal, Role
+from dispatch.config.model import Config
+from dispatch.core import responder_status
+from dispatch.core.escalation import PolicyRunner
+from dispatch.core.incidents import IncidentLifecycle, not_a_child
+from dispatch.core.routing import Router
+from dispatch.core.tasks import TaskLifecycle
+from dispatch.intake.alerts import AlertIn, AlertKind
+from dispatch.intake.pipeline import Intake, IntakeItem, Received
+from dispatch.intake.queue import IntakeQueue
+from dispatch.intake.status import AlertStatus, AlertStatusChange, AlertUpdate
+from dispatch.intake.wire_limits import TimeWindow
+from dispatch.ops.metrics import Metrics
+from dispatch.shared.errors import IllegalTransition, NotFound
+from dispatch.storage import queries, repository
+from dispatch.storage.repository import Row
+from dispatch.storage.tables import incident_table, responder_table
+from dispatch.storage.writer import Tx, Writer
 from state_machines import INCIDENT, TASK
 
 SYSTEM = Principal(Role.SYSTEM, "delivery")

@@ -7,8 +7,8 @@ from typing import Any
 
 import orjson
 
-from dispatch.alerts import AlertIn, AlertKind
-from dispatch.intake import Received
+from dispatch.intake.alerts import AlertIn, AlertKind
+from dispatch.intake.pipeline import Received
 from dispatch.service import DispatchService
 from gateways import frigate
 from gateways.frigate_flood import FrigateGateway

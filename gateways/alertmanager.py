@@ -15,11 +15,11 @@ from typing import Annotated, Any, Literal
 import orjson
 from pydantic import AwareDatetime, ConfigDict, Field, ValidationError
 
-from dispatch.alerts import AlertIn, AlertKind
-from dispatch.config import Config
-from dispatch.errors import InvalidInput
-from dispatch.geo import Position
-from dispatch.wire_limits import ShallowExtras, TimeWindow, free_form
+from dispatch.config.model import Config
+from dispatch.intake.alerts import AlertIn, AlertKind
+from dispatch.intake.wire_limits import ShallowExtras, TimeWindow, free_form
+from dispatch.shared.errors import InvalidInput
+from dispatch.shared.geo import Position
 
 DEFAULT_SOURCE = "alertmanager"
 ZERO_TIME = datetime(1, 1, 1, tzinfo=UTC)

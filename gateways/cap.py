@@ -23,12 +23,12 @@ import defusedxml.ElementTree as SafeElementTree
 from pydantic import ValidationError
 from shapely.geometry import Polygon
 
-from dispatch.alert_status import SUPERSEDES
-from dispatch.alerts import AlertIn, AlertKind
-from dispatch.config import CapGateway
-from dispatch.errors import DispatchError, InvalidInput
-from dispatch.geo import Position
-from dispatch.wire_limits import TimeWindow, check_free_form
+from dispatch.config.model import CapGateway
+from dispatch.intake.alerts import AlertIn, AlertKind
+from dispatch.intake.status import SUPERSEDES
+from dispatch.intake.wire_limits import TimeWindow, check_free_form
+from dispatch.shared.errors import DispatchError, InvalidInput
+from dispatch.shared.geo import Position
 
 NAMESPACES = ("urn:oasis:names:tc:emergency:cap:1.2", "urn:oasis:names:tc:emergency:cap:1.1")
 TITLE_MAX = 200

@@ -20,10 +20,10 @@ from typing import Annotated, Any
 
 from pydantic import ConfigDict, Field, ValidationError
 
-from dispatch.alerts import AlertIn, AlertKind
-from dispatch.config import Config, FrigatePlace, FrigateRule
-from dispatch.errors import InvalidInput
-from dispatch.wire_limits import EARLIEST_EPOCH, ShallowExtras, free_form
+from dispatch.config.model import Config, FrigatePlace, FrigateRule
+from dispatch.intake.alerts import AlertIn, AlertKind
+from dispatch.intake.wire_limits import EARLIEST_EPOCH, ShallowExtras, free_form
+from dispatch.shared.errors import InvalidInput
 
 LATEST_EPOCH = 32_503_680_000.0  # year 3000: a later timestamp is a broken clock, not a date
 # A camera clock running ahead is not refused (an alarm must not be lost to it): the alert is

@@ -14,8 +14,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from dispatch.alerts import AlertIn
-from dispatch.config import Config
+from dispatch.config.model import Config
+from dispatch.intake.alerts import AlertIn
 from gateways.frigate import (
     FrigateEvent,
     FrigateReview,

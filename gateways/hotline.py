@@ -19,10 +19,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from dispatch.alerts import AlertIn, AlertKind
-from dispatch.config import Config
-from dispatch.geo import Position
-from dispatch.wire_limits import TimeWindow
+from dispatch.config.model import Config
+from dispatch.intake.alerts import AlertIn, AlertKind
+from dispatch.intake.wire_limits import TimeWindow
+from dispatch.shared.geo import Position
 
 SOURCE = "hotline"
 """Every call's alert has this source, so a call's entry and its telephony events share a key."""

@@ -21,13 +21,13 @@ from typing import Any
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from dispatch.alerts import AlertIn, refuse_nul
-from dispatch.errors import DispatchError
-from dispatch.geo import Position
+from dispatch.intake.alerts import AlertIn, refuse_nul
+from dispatch.shared.errors import DispatchError
+from dispatch.shared.geo import Position
 from state_machines import TaskTrigger
 
 TASK_TRIGGERS = frozenset(TaskTrigger)
-"""The words an ack may carry; which of them a responder may send, dispatch/authz.py decides."""
+"""The words an ack may carry; which of them a responder may send, dispatch/access/authz.py decides."""
 
 
 class TopicKind(StrEnum):

@@ -32,11 +32,11 @@ from urllib.parse import unquote, urlsplit
 
 import aiomqtt
 
-from dispatch.alerts import AlertIn
-from dispatch.config import Mqtt
-from dispatch.errors import DatabaseUnavailable, DispatchError
-from dispatch.events import DomainEvent, TaskAssigned, TaskChanged
+from dispatch.config.model import Mqtt
+from dispatch.events.catalog import DomainEvent, TaskAssigned, TaskChanged
 from dispatch.hub import event_body
+from dispatch.intake.alerts import AlertIn
+from dispatch.shared.errors import DatabaseUnavailable, DispatchError
 from gateways.mqtt import (
     Ack,
     Location,

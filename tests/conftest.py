@@ -15,11 +15,11 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlmodel import SQLModel
 
-from dispatch import database
-from dispatch.audit_key import AuditKey
-from dispatch.auth import issue_token
-from dispatch.clock import ManualClock
-from dispatch.config import Config
+from dispatch.access.auth import issue_token
+from dispatch.config.model import Config
+from dispatch.shared.clock import ManualClock
+from dispatch.storage import database
+from dispatch.storage.audit_key import AuditKey
 from tests.factories import make_config
 from web import create_app
 from web.app import Runtime

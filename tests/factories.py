@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dispatch.config import Config, parse_config
+from dispatch.config.model import Config, parse_config
 
 
 def box(west: float, south: float, east: float, north: float) -> dict[str, Any]:

@@ -33,10 +33,10 @@ from playwright.async_api import (
     expect,
 )
 
-from dispatch import accounts
-from dispatch.auth import issue_token
-from dispatch.clock import ManualClock
-from dispatch.config import Config
+from dispatch.access import accounts
+from dispatch.access.auth import issue_token
+from dispatch.config.model import Config
+from dispatch.shared.clock import ManualClock
 from tests.factories import make_config
 from web import create_app
 from web.app import Runtime

@@ -23,10 +23,10 @@ import pytest
 import sqlalchemy as sa
 import yaml
 
-from dispatch import database
-from dispatch.auth import issue_token
-from dispatch.config import load_config
-from dispatch.tables import alert_table, event_table, incident_table
+from dispatch.access.auth import issue_token
+from dispatch.config.model import load_config
+from dispatch.storage import database
+from dispatch.storage.tables import alert_table, event_table, incident_table
 from tests.brokers import SYSTEM_BROKER, forget_server_sessions
 from tests.factories import WEST_N, alert, config_data
 

@@ -11,9 +11,9 @@ from typing import Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from dispatch.alerts import AlertKind
-from dispatch.authz import Action
-from dispatch.speaks_for import check_cap_sender, check_source
+from dispatch.access.authz import Action
+from dispatch.access.speaks_for import check_cap_sender, check_source
+from dispatch.intake.alerts import AlertKind
 from gateways import alertmanager, cap
 from web.alerts import read_json
 from web.errors import error_response, json_response, validation_error

@@ -8,10 +8,10 @@ import orjson
 from aiohttp import web
 from pydantic import TypeAdapter, ValidationError
 
-from dispatch.alerts import AlertBatch, AlertIn, refuse_nul
-from dispatch.authz import Action
-from dispatch.errors import MalformedBody
-from dispatch.speaks_for import check_source
+from dispatch.access.authz import Action
+from dispatch.access.speaks_for import check_source
+from dispatch.intake.alerts import AlertBatch, AlertIn, refuse_nul
+from dispatch.shared.errors import MalformedBody
 from web.errors import error_response, json_response, validation_error
 from web.keys import RUNTIME
 from web.openapi import operation

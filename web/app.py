@@ -11,23 +11,24 @@ from typing import TypeVar
 import sqlalchemy as sa
 from aiohttp import web
 
-from dispatch import accounts, database, ledger, pending_events, tokens
-from dispatch.audit_key import AuditKey, load_key
-from dispatch.bus import EventBus
-from dispatch.clock import Clock, SystemClock
-from dispatch.config import Config
-from dispatch.credentials import CredentialWatch
-from dispatch.database_health import DatabaseHealth
-from dispatch.deadlines import DeadlineScheduler
+from dispatch.access import accounts, tokens
+from dispatch.access.credentials import CredentialWatch
+from dispatch.config.model import Config
+from dispatch.core.deadlines import DeadlineScheduler
+from dispatch.core.presence import Positions
 from dispatch.devices import DeviceDesk
-from dispatch.events import DomainEvent
+from dispatch.events.bus import EventBus
+from dispatch.events.catalog import DomainEvent
 from dispatch.hotline_intake import HotlineIntake
 from dispatch.hub import Hub
-from dispatch.metrics import Metrics
-from dispatch.presence import Positions
+from dispatch.ops.metrics import Metrics
 from dispatch.service import DispatchService
+from dispatch.shared.clock import Clock, SystemClock
+from dispatch.storage import database, ledger, pending_events
+from dispatch.storage.audit_key import AuditKey, load_key
+from dispatch.storage.health import DatabaseHealth
+from dispatch.storage.writer import Writer
 from dispatch.video import VideoIntake
-from dispatch.writer import Writer
 from gateways.mqtt_link import MqttLink
 from web import (
     alert_feeds,

@@ -10,7 +10,7 @@ import orjson
 from aiohttp import web
 from pydantic import ValidationError
 
-from dispatch.errors import DatabaseUnavailable, DispatchError, IllegalTransition
+from dispatch.shared.errors import DatabaseUnavailable, DispatchError, IllegalTransition
 
 logger = logging.getLogger(__name__)
 

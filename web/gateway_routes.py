@@ -8,9 +8,9 @@ from typing import Any
 from aiohttp import web
 from pydantic import Field, TypeAdapter, ValidationError
 
-from dispatch.authz import Action
-from dispatch.errors import DispatchError
-from dispatch.speaks_for import check_source
+from dispatch.access.authz import Action
+from dispatch.access.speaks_for import check_source
+from dispatch.shared.errors import DispatchError
 from gateways import frigate, hotline
 from web.alerts import read_json
 from web.errors import error_response, json_response, validation_error

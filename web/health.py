@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from dispatch import database
-from dispatch.clock import to_rfc3339
-from dispatch.errors import DatabaseUnavailable
+from dispatch.shared.clock import to_rfc3339
+from dispatch.shared.errors import DatabaseUnavailable
+from dispatch.storage import database
 from web.errors import error_response, json_response
 from web.keys import RUNTIME
 from web.openapi import operation

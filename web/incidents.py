@@ -8,12 +8,13 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from dispatch import authz, queries
-from dispatch.auth import Principal
-from dispatch.authz import DISPATCHER_TASK_TRIGGERS, INCIDENT_TRIGGERS, RESPONDER_TASK_TRIGGERS, Action
-from dispatch.config import Tier
-from dispatch.errors import InvalidInput, NotFound
+from dispatch.access import authz
+from dispatch.access.auth import Principal
+from dispatch.access.authz import DISPATCHER_TASK_TRIGGERS, INCIDENT_TRIGGERS, RESPONDER_TASK_TRIGGERS, Action
+from dispatch.config.model import Tier
 from dispatch.service import Outcome
+from dispatch.shared.errors import InvalidInput, NotFound
+from dispatch.storage import queries
 from state_machines import INCIDENT, IncidentState, TaskTrigger
 from web.alerts import read_json
 from web.errors import json_response

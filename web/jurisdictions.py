@@ -6,9 +6,9 @@ from typing import Any
 
 from aiohttp import web
 
-from dispatch import authz
-from dispatch.authz import Action
-from dispatch.config import TIER_ORDER, Config
+from dispatch.access import authz
+from dispatch.access.authz import Action
+from dispatch.config.model import TIER_ORDER, Config
 from web.errors import json_response
 from web.keys import RUNTIME
 from web.openapi import operation

@@ -18,9 +18,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from dispatch.authz import Action
-from dispatch.config_types import Tier
-from dispatch.metrics import StoredState, intake_channel, read_state
+from dispatch.access.authz import Action
+from dispatch.config.values import Tier
+from dispatch.ops.metrics import StoredState, intake_channel, read_state
 from state_machines import TaskState
 from web.errors import Handler
 from web.gateway_routes import REJECTED

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from dispatch import queries, tablet_view
-from dispatch.authz import Action
+from dispatch.access.authz import Action
+from dispatch.storage import queries
+from dispatch.views import tablet as tablet_view
 from gateways.hotline import mask_numbers_in
 from web.errors import json_response
 from web.keys import RUNTIME

@@ -16,9 +16,9 @@ from aiohttp import web
 from pydantic import TypeAdapter
 from pydantic.json_schema import JsonSchemaMode
 
-from dispatch.auth import Role
-from dispatch.authz import ROLE_ACTIONS, Action
-from dispatch.config import Config
+from dispatch.access.auth import Role
+from dispatch.access.authz import ROLE_ACTIONS, Action
+from dispatch.config.model import Config
 from web.schemas import MAX_ID, ErrorBody, Query
 
 REF_TEMPLATE = "#/components/schemas/{model}"
@@ -84,7 +84,7 @@ class Operation:
     summary: str
     tag: str
     actions: tuple[Action, ...]
-    """Any one of them admits the caller (dispatch/authz.py); none means public."""
+    """Any one of them admits the caller (dispatch/access/authz.py); none means public."""
     description: str = ""
     body: Any = None
     """A model, or a union of models, the handler validates the JSON body with."""

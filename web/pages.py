@@ -16,7 +16,7 @@ import orjson
 import xstatic.pkg.leaflet
 from aiohttp import web
 
-from dispatch.config import Config
+from dispatch.config.model import Config
 from web import i18n
 from web.keys import RUNTIME
 from web.openapi import Media, PathParameter, operation

@@ -11,9 +11,9 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from dispatch.config import Tier
-from dispatch.geo import Position
-from dispatch.screens_config import Language, TileCoordinates
+from dispatch.config.model import Tier
+from dispatch.config.screens import Language, TileCoordinates
+from dispatch.shared.geo import Position
 from state_machines import IncidentState, TaskState
 from web.schemas import AlertOut, Grade, Owner, Wire
 
@@ -168,7 +168,7 @@ class AlertWithRaw(AlertOut):
     cancelled_at: datetime | None = Field(description="When its sender withdrew it.")
 
 
-# Statistics (GET /api/v1/stats, dispatch/stats.py) -----------------------------------------------
+# Statistics (GET /api/v1/stats, dispatch/views/stats.py) -----------------------------------------------
 
 
 class StateCount(Wire):

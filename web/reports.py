@@ -10,11 +10,13 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from pydantic import Field
 
-from dispatch import authz, queries, reports
-from dispatch.authz import Action
-from dispatch.clock import to_rfc3339
-from dispatch.config import Config, Tier
-from dispatch.errors import InvalidInput, NotFound
+from dispatch.access import authz
+from dispatch.access.authz import Action
+from dispatch.config.model import Config, Tier
+from dispatch.shared.clock import to_rfc3339
+from dispatch.shared.errors import InvalidInput, NotFound
+from dispatch.storage import queries
+from dispatch.views import reports
 from web import i18n
 from web.errors import json_response
 from web.incidents import parse_int, parse_time

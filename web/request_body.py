@@ -12,7 +12,7 @@ import zlib
 
 from aiohttp import web
 
-from dispatch.errors import DispatchError
+from dispatch.shared.errors import DispatchError
 from web.errors import MAX_BODY
 
 CODINGS = ("gzip", "deflate", "identity")

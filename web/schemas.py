@@ -1,6 +1,6 @@
 """The wire shapes of responses and query strings, as pydantic models, for the OpenAPI document.
 
-Each response model mirrors a function of dispatch/queries.py (or a handler's own JSON)
+Each response model mirrors a function of dispatch/storage/queries.py (or a handler's own JSON)
 field for field; tests/web/test_schemas.py validates real responses against them with
 unknown keys refused, so the document cannot drift from what the server sends.
 """
@@ -12,10 +12,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from dispatch.alerts import AlertKind
-from dispatch.config import Tier
-from dispatch.geo import Position
-from dispatch.queries import MAX_LIMIT, MAX_SUGGESTIONS
+from dispatch.config.model import Tier
+from dispatch.intake.alerts import AlertKind
+from dispatch.shared.geo import Position
+from dispatch.storage.queries import MAX_LIMIT, MAX_SUGGESTIONS
 from state_machines import IncidentState, TaskState
 
 Grade = Literal["I", "II", "III", "IV"]

@@ -15,10 +15,10 @@ from typing import Generic, TypeVar
 
 from aiohttp import web
 
-from dispatch.accounts import Session
-from dispatch.auth import Principal
-from dispatch.authz import Action, require
-from dispatch.tokens import EXPIRED, REVOKED, TokenGrant
+from dispatch.access.accounts import Session
+from dispatch.access.auth import Principal
+from dispatch.access.authz import Action, require
+from dispatch.access.tokens import EXPIRED, REVOKED, TokenGrant
 from web.errors import Handler, error_response
 from web.keys import RUNTIME
 
@@ -99,7 +99,7 @@ class TokenCache(_Cache[TokenGrant]):
     ) -> None:
         super().__init__(lookup, CACHE_SECONDS, now)
         self.used: dict[str, float] = {}
-        """Token hash → when it was last accepted; dispatch/credentials.py stores and clears it."""
+        """Token hash → when it was last accepted; dispatch/access/credentials.py stores and clears it."""
 
     async def check(self, token: str) -> tuple[Principal | None, str]:
         """The token's principal; or None and why not: unknown, `token expired`, `token revoked`."""
@@ -195,7 +195,7 @@ def token_refused(refusal: str) -> web.Response:
 
 
 def authorize(request: web.Request, action: Action) -> Principal:
-    """The caller, when its role may take `action` (dispatch/authz.py decides); 403 otherwise."""
+    """The caller, when its role may take `action` (dispatch/access/authz.py decides); 403 otherwise."""
     return require(request[PRINCIPAL], action)
 
 

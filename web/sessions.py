@@ -10,13 +10,13 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from dispatch import accounts
-from dispatch.accounts import LoginDesk, LoginOutcome
-from dispatch.auth import Principal, Role
-from dispatch.clock import to_rfc3339
-from dispatch.config import Config
-from dispatch.errors import DispatchError, Forbidden
-from dispatch.screens_config import SecureCookie
+from dispatch.access import accounts
+from dispatch.access.accounts import LoginDesk, LoginOutcome
+from dispatch.access.auth import Principal, Role
+from dispatch.config.model import Config
+from dispatch.config.screens import SecureCookie
+from dispatch.shared.clock import to_rfc3339
+from dispatch.shared.errors import DispatchError, Forbidden
 from web.alerts import read_json
 from web.errors import error_response, json_response
 from web.keys import RUNTIME

@@ -19,7 +19,7 @@ from typing import Any
 from aiohttp import ClientConnectionResetError, web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from dispatch.config import Config, Web
+from dispatch.config.model import Config, Web
 from web.errors import Handler, error_response
 
 logger = logging.getLogger(__name__)

@@ -12,11 +12,12 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from pydantic import Field
 
-from dispatch import authz, stats
-from dispatch.authz import Action
-from dispatch.clock import Clock
-from dispatch.errors import InvalidInput
-from dispatch.events import DomainEvent
+from dispatch.access import authz
+from dispatch.access.authz import Action
+from dispatch.events.catalog import DomainEvent
+from dispatch.shared.clock import Clock
+from dispatch.shared.errors import InvalidInput
+from dispatch.views import stats
 from web.errors import json_response
 from web.keys import RUNTIME
 from web.openapi import operation

@@ -19,12 +19,13 @@ import orjson
 from aiohttp import WSMsgType, web
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from dispatch import authz, queries
-from dispatch.accounts import hash_session_id
-from dispatch.auth import Principal, hash_token
-from dispatch.authz import Action
-from dispatch.errors import DispatchError, Forbidden, IllegalTransition
+from dispatch.access import authz
+from dispatch.access.accounts import hash_session_id
+from dispatch.access.auth import Principal, hash_token
+from dispatch.access.authz import Action
 from dispatch.hub import Connection, stored_event_frame
+from dispatch.shared.errors import DispatchError, Forbidden, IllegalTransition
+from dispatch.storage import queries
 from web.errors import error_response
 from web.keys import RUNTIME
 from web.security import COOKIE, SESSIONS, TOKENS, origin_allowed, token_refused

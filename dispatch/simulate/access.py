@@ -13,9 +13,9 @@ from pathlib import Path
 import orjson
 import sqlalchemy as sa
 
-from dispatch import database
-from dispatch.auth import issue_token
-from dispatch.config import Config, Responder
+from dispatch.access.auth import issue_token
+from dispatch.config.model import Config, Responder
+from dispatch.storage import database
 
 
 class AccessError(ValueError):

@@ -6,7 +6,7 @@ import random
 import string
 from dataclasses import dataclass, replace
 
-from dispatch.config import Config, FrigateRule
+from dispatch.config.model import Config, FrigateRule
 from dispatch.simulate.happenings import FrigateMessage, Origin, Tracked
 from dispatch.simulate.places import Point
 

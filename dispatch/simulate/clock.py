@@ -7,7 +7,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
-from dispatch.clock import ManualClock
+from dispatch.shared.clock import ManualClock
 
 
 class SimulationClock(Protocol):

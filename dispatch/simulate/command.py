@@ -12,7 +12,7 @@ import secrets
 import sys
 from urllib.parse import urlsplit
 
-from dispatch.config import Config, ConfigError, Mqtt, load_config
+from dispatch.config.model import Config, ConfigError, Mqtt, load_config
 from dispatch.simulate.access import (
     AccessError,
     Credentials,

@@ -21,14 +21,14 @@ from typing import TextIO
 from aiohttp import web
 from shapely.geometry import Point as ShapelyPoint
 
-from dispatch import database
-from dispatch.accounts import add_user
-from dispatch.audit_key import AuditKey
-from dispatch.config import Config, Jurisdiction, Responder, Tier
+from dispatch.access.accounts import add_user
+from dispatch.config.model import Config, Jurisdiction, Responder, Tier
 from dispatch.simulate import access
 from dispatch.simulate.clock import SimulationClock
 from dispatch.simulate.places import is_urban
 from dispatch.simulate.runner import Settings, Simulator, stop_on_sigterm
+from dispatch.storage import database
+from dispatch.storage.audit_key import AuditKey
 from web import create_app
 
 CITY_DISPATCHER = "demo"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dispatch.clock import to_rfc3339
+from dispatch.shared.clock import to_rfc3339
 from dispatch.simulate.happenings import SensorReading
 
 DEFAULT_GATEWAY = "simulator"

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from dispatch.clock import to_rfc3339
+from dispatch.shared.clock import to_rfc3339
 from dispatch.simulate.happenings import FrigateMessage, HotlineCall, Tracked
 
 

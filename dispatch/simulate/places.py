@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from shapely.geometry import Point as ShapelyPoint
 from shapely.geometry.base import BaseGeometry
 
-from dispatch.config import Config, Jurisdiction, Tier
+from dispatch.config.model import Config, Jurisdiction, Tier
 
 METRES_PER_DEGREE = 111_320.0
 URBAN_SUFFIX = "街道"

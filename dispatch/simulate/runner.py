@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from dispatch.config import Config
+from dispatch.config.model import Config
 from dispatch.simulate.access import Credentials
 from dispatch.simulate.agenda import Agenda
 from dispatch.simulate.clock import SimulationClock, WallClock

@@ -13,7 +13,7 @@ import random
 from collections.abc import Iterator
 from itertools import count, takewhile
 
-from dispatch.config import Config, Jurisdiction
+from dispatch.config.model import Config, Jurisdiction
 from dispatch.simulate import cameras, sensors, texts
 from dispatch.simulate.happenings import Happening, HotlineCall, Origin
 from dispatch.simulate.places import (

@@ -7,7 +7,7 @@ import random
 from collections.abc import Iterator
 from itertools import count
 
-from dispatch.config import Config, Jurisdiction
+from dispatch.config.model import Config, Jurisdiction
 from dispatch.simulate import texts
 from dispatch.simulate.happenings import Origin, SensorReading
 from dispatch.simulate.places import GaugeSite, Point, is_urban, place_name, stable_point

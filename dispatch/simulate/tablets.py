@@ -22,7 +22,7 @@ from typing import Any
 import aiohttp
 import orjson
 
-from dispatch.config import Responder
+from dispatch.config.model import Responder
 from dispatch.simulate import texts
 from dispatch.simulate.agenda import Action, Agenda
 from dispatch.simulate.places import Point, distance_m, offset, toward

@@ -16,8 +16,8 @@ import aiomqtt
 import pytest
 import yaml
 
-from dispatch.cli import main
-from dispatch.config import ConfigError
+from dispatch.cli.main import main
+from dispatch.config.model import ConfigError
 from dispatch.mqtt_acl import (
     accounts,
     hash_password,

@@ -8,8 +8,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from dispatch import cli
-from dispatch.config import load_config
+from dispatch.cli import main as cli
+from dispatch.config.model import load_config
 from dispatch.simulate.access import issue, tablet_units
 from dispatch.simulate.command import parse_duration
 from tests.conftest import ServerFactory

@@ -14,10 +14,11 @@ import aiohttp
 import pytest
 import sqlalchemy as sa
 
-from dispatch import accounts, database
-from dispatch.config import load_config
+from dispatch.access import accounts
+from dispatch.config.model import load_config
 from dispatch.simulate.demo import pick_demo_unit
-from dispatch.tables import token_table
+from dispatch.storage import database
+from dispatch.storage.tables import token_table
 from tests.factories import make_config
 
 ROOT = Path(__file__).parents[2]

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from dispatch.clock import ManualClock
-from dispatch.config import Config, load_config, parse_config
+from dispatch.config.model import Config, load_config, parse_config
+from dispatch.shared.clock import ManualClock
 from dispatch.simulate.access import Credentials, tablet_units
 from dispatch.simulate.clock import SteppedClock
 from dispatch.simulate.runner import Settings, Simulator

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from shapely.geometry import Point as ShapelyPoint
 
-from dispatch.alerts import AlertIn
-from dispatch.config import Config, load_config
+from dispatch.config.model import Config, load_config
+from dispatch.intake.alerts import AlertIn
 from dispatch.simulate.devices import sensor_alert
 from dispatch.simulate.gateways import frigate_event, hotline_entry
 from dispatch.simulate.happenings import FrigateMessage, Happening, HotlineCall, Origin, SensorReading

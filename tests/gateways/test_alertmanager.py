@@ -16,9 +16,9 @@ import orjson
 import pytest
 import sqlalchemy as sa
 
-from dispatch.config import Config
-from dispatch.errors import InvalidInput
-from dispatch.tables import alert_table
+from dispatch.config.model import Config
+from dispatch.shared.errors import InvalidInput
+from dispatch.storage.tables import alert_table
 from gateways import alertmanager
 from tests.conftest import Harness, ServerFactory
 from tests.factories import config_data, make_config

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from dispatch.config import CapGateway, Config
-from dispatch.errors import DispatchError, InvalidInput
-from dispatch.tables import alert_table, event_table, incident_table
+from dispatch.config.model import CapGateway, Config
+from dispatch.shared.errors import DispatchError, InvalidInput
+from dispatch.storage.tables import alert_table, event_table, incident_table
 from gateways import cap
 from tests.conftest import Harness, ServerFactory
 from tests.factories import alert, make_config

@@ -10,9 +10,9 @@ from typing import Any
 import orjson
 import pytest
 
-from dispatch.alerts import AlertIn, AlertKind
-from dispatch.clock import ManualClock
-from dispatch.config import Config
+from dispatch.config.model import Config
+from dispatch.intake.alerts import AlertIn, AlertKind
+from dispatch.shared.clock import ManualClock
 from gateways.frigate import (
     FrigateEvent,
     FrigateReview,

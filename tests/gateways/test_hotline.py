@@ -9,8 +9,8 @@ import orjson
 import pytest
 import websockets
 
-from dispatch.alerts import AlertKind
-from dispatch.clock import ManualClock
+from dispatch.intake.alerts import AlertKind
+from dispatch.shared.clock import ManualClock
 from gateways.hotline import CallEntry, TelephonyEvent, mask_number, mask_numbers_in, translate
 from tests.conftest import Harness
 from tests.factories import WEST_N, make_config

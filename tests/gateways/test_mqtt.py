@@ -7,7 +7,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from dispatch.alerts import AlertKind
+from dispatch.intake.alerts import AlertKind
 from gateways.mqtt import (
     Rejected,
     RejectReason,

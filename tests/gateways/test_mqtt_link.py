@@ -14,7 +14,7 @@ import orjson
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from dispatch.config import Config
+from dispatch.config.model import Config
 from dispatch.devices import SEEN_WITHIN_S
 from dispatch.mqtt_acl import QUEUE_SETTINGS
 from tests.brokers import SYSTEM_BROKER, forget_server_sessions, forget_session, mosquitto_pub, private_broker

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from dispatch.cli import main
-from dispatch.lifecycle import IncidentLifecycle
-from dispatch.task_lifecycle import TaskLifecycle
+from dispatch.cli.main import main
+from dispatch.core.incidents import IncidentLifecycle
+from dispatch.core.tasks import TaskLifecycle
 from state_machines import INCIDENT, TASK, IncidentState, Lifecycle, TaskState, mermaid
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from dispatch.tables import alert_table, incident_table
+from dispatch.storage.tables import alert_table, incident_table
 from tests.conftest import Harness
 from tests.factories import EAST_N, OUTSIDE, WEST_N, alert
 

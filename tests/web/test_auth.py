@@ -11,8 +11,8 @@ import sqlalchemy as sa
 import yaml
 from aiohttp import ClientResponse, web
 
-from dispatch import cli
-from dispatch.tables import event_table, incident_table, task_table, token_table
+from dispatch.cli import main as cli
+from dispatch.storage.tables import event_table, incident_table, task_table, token_table
 from tests.conftest import Harness
 from tests.factories import EAST_N, WEST_N, alert, config_data
 

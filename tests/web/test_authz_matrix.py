@@ -29,9 +29,9 @@ import websockets
 import yaml
 from aiohttp import ClientResponse
 
-from dispatch import cli
-from dispatch.auth import issue_token
-from dispatch.tables import alert_table, event_table
+from dispatch.access.auth import issue_token
+from dispatch.cli import main as cli
+from dispatch.storage.tables import alert_table, event_table
 from gateways.mqtt import translate_ack
 from tests.conftest import Harness, ServerFactory
 from tests.factories import EAST_N, WEST_N, alert, config_data, make_config
@@ -495,7 +495,7 @@ async def test_authz_matrix_websocket_message_answers_each_caller(
     assert set(MESSAGES) == set(WS_MATRIX)
 
 
-# Whom a gateway speaks for (dispatch/speaks_for.py) ------------------------------------------
+# Whom a gateway speaks for (dispatch/access/speaks_for.py) ------------------------------------------
 
 PUMP_ALERTMANAGER = {
     "version": "4",

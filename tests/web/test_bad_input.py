@@ -16,8 +16,8 @@ import pytest
 import sqlalchemy as sa
 from aiohttp import ClientResponse
 
-from dispatch.authz import INCIDENT_TRIGGERS
-from dispatch.tables import alert_table, event_table, incident_table, task_table
+from dispatch.access.authz import INCIDENT_TRIGGERS
+from dispatch.storage.tables import alert_table, event_table, incident_table, task_table
 from tests.conftest import Harness, ServerFactory
 from tests.factories import alert, make_config
 from tests.gateways.test_alertmanager import SETTINGS as AM_SETTINGS

@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from dispatch import repository
-from dispatch.tables import responder_table
-from dispatch.writer import Tx
+from dispatch.storage import repository
+from dispatch.storage.tables import responder_table
+from dispatch.storage.writer import Tx
 from tests.conftest import Harness, ServerFactory
 from tests.factories import EAST_N, WEST_N, alert, config_data, make_config, responder
 

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from dispatch.alerts import AlertKind
-from dispatch.auth import Role
-from dispatch.config import Tier
-from dispatch.errors import DispatchError
-from dispatch.events import EVENT_TYPES
+from dispatch.access.auth import Role
+from dispatch.config.model import Tier
+from dispatch.events.catalog import EVENT_TYPES
+from dispatch.intake.alerts import AlertKind
+from dispatch.shared.errors import DispatchError
 from gateways import cap  # noqa: F401 - registers its error classes
 from state_machines import IncidentState, IncidentTrigger, TaskState, TaskTrigger
 from tests.conftest import Harness
@@ -31,7 +31,7 @@ def _error_codes() -> set[str]:
     codes |= {"csrf", "too_many_attempts", "token_in_url", "internal", "not_ready", "upgrade_required"}
     codes |= {"not_text", "unknown_type", "already_authenticated", "unsupported_media_type"}
     codes |= {"token_expired", "token_revoked", "totp_required", "wrong_totp", "totp_not_enrolled"}
-    codes |= {"request_timeout", "database_unavailable"}  # web/slow_clients.py, dispatch/errors.py
+    codes |= {"request_timeout", "database_unavailable"}  # web/slow_clients.py, dispatch/shared/errors.py
     return codes
 
 

@@ -7,9 +7,9 @@ import re
 import pytest
 from playwright.async_api import expect
 
-from dispatch import accounts
-from dispatch.second_factor import code_at
-from dispatch.tables import event_table
+from dispatch.access import accounts
+from dispatch.access.second_factor import code_at
+from dispatch.storage.tables import event_table
 from tests.screens import CONSOLE_FULL_HD, PASSWORD, ScreenServer
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")

@@ -6,7 +6,7 @@ import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from dispatch.config import ConfigError, parse_config
+from dispatch.config.model import ConfigError, parse_config
 from tests.conftest import Harness, ServerFactory
 from tests.factories import EAST_N, WEST_N, alert, config_data
 from web.metrics import LISTENER

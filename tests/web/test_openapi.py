@@ -8,8 +8,8 @@ import pytest
 from aiohttp import web
 from pydantic import BaseModel
 
-from dispatch.alerts import AlertBatch, AlertIn
-from dispatch.authz import DISPATCHER_TASK_TRIGGERS, INCIDENT_TRIGGERS, RESPONDER_TASK_TRIGGERS
+from dispatch.access.authz import DISPATCHER_TASK_TRIGGERS, INCIDENT_TRIGGERS, RESPONDER_TASK_TRIGGERS
+from dispatch.intake.alerts import AlertBatch, AlertIn
 from tests.conftest import Harness
 from web.incidents import IncidentTriggerBody, TaskTriggerBody
 

@@ -59,7 +59,9 @@ def _load_every_product_module() -> None:
     for package in (dispatch, gateways, state_machines, web):
         for module in pkgutil.walk_packages(package.__path__, f"{package.__name__}."):
             # Alembic's environment and revisions run only inside an Alembic command.
-            if not module.name.endswith(".__main__") and not module.name.startswith("dispatch.migrations."):
+            if not module.name.endswith(".__main__") and not module.name.startswith(
+                "dispatch.storage.migrations."
+            ):
                 importlib.import_module(module.name)
 
 

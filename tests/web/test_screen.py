@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from playwright.async_api import Page, expect
 
-from dispatch.config import Tier, load_config
+from dispatch.config.model import Tier, load_config
 from tests.factories import EAST_N, WEST_N, alert
 from tests.screens import BIG_SCREEN, ScreenServer, ScreenServerFactory
 

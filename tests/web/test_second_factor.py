@@ -13,10 +13,11 @@ import pytest
 import sqlalchemy as sa
 import yaml
 
-from dispatch import accounts, cli
-from dispatch.clock import ManualClock
-from dispatch.second_factor import code_at
-from dispatch.tables import event_table, user_table
+from dispatch.access import accounts
+from dispatch.access.second_factor import code_at
+from dispatch.cli import main as cli
+from dispatch.shared.clock import ManualClock
+from dispatch.storage.tables import event_table, user_table
 from tests.conftest import Harness
 from tests.factories import config_data
 

@@ -14,8 +14,9 @@ import sqlalchemy as sa
 import websockets
 import yaml
 
-from dispatch import accounts, cli
-from dispatch.tables import event_table, session_table, user_table
+from dispatch.access import accounts
+from dispatch.cli import main as cli
+from dispatch.storage.tables import event_table, session_table, user_table
 from tests.conftest import Harness
 from tests.factories import WEST_N, alert, config_data
 from web.security import SESSION_CACHE_SECONDS

@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from dispatch.clock import ManualClock, to_rfc3339
-from dispatch.events import DomainEvent
+from dispatch.events.catalog import DomainEvent
+from dispatch.shared.clock import ManualClock, to_rfc3339
 from tests.conftest import Harness
 from tests.factories import EAST_N, WEST_N, WEST_S, alert
 from web.stats import StatsCache

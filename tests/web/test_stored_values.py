@@ -7,8 +7,8 @@ import math
 import pytest
 import sqlalchemy as sa
 
-from dispatch.clock import ManualClock
-from dispatch.tables import alert_table, event_table, incident_table
+from dispatch.shared.clock import ManualClock
+from dispatch.storage.tables import alert_table, event_table, incident_table
 from tests.conftest import Harness
 from tests.factories import alert
 

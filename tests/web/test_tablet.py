@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from playwright.async_api import Page, Playwright, ViewportSize, expect
 
-from dispatch.authz import RESPONDER_TASK_TRIGGERS
+from dispatch.access.authz import RESPONDER_TASK_TRIGGERS
 from state_machines.task import TASK_TRANSITIONS, TaskState
 from tests.factories import WEST_N, alert
 from tests.screens import CHROMIUM, CHROMIUM_ARGS, PHONE, TABLET, ScreenServer, eventually

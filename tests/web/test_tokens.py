@@ -12,10 +12,11 @@ import sqlalchemy as sa
 import websockets
 import yaml
 
-from dispatch import accounts, cli
-from dispatch.auth import hash_token, issue_token, token_id
-from dispatch.clock import ManualClock
-from dispatch.tables import event_table, token_table
+from dispatch.access import accounts
+from dispatch.access.auth import hash_token, issue_token, token_id
+from dispatch.cli import main as cli
+from dispatch.shared.clock import ManualClock
+from dispatch.storage.tables import event_table, token_table
 from tests.conftest import AUDIT_KEY, Harness
 from tests.factories import config_data
 from web.security import CACHE_SECONDS, SESSION_CACHE_SECONDS

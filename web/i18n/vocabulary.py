@@ -79,7 +79,7 @@ ZH: dict[str, str] = {
     "task_trigger.complete": "处置完成",
     "task_trigger.expire": "超时",
     "task_trigger.cancel": "取消任务",
-    # Event types (dispatch/events.py): the timeline
+    # Event types (dispatch/events/catalog.py): the timeline
     "event.alert_received": "收到告警",
     "event.alert_updated": "告警更新",
     "event.alert_resolved": "告警解除",

@@ -1,0 +1,64 @@
+"""`dispatch token list` and `dispatch token revoke`: what an operator sees of tokens."""
+
+from __future__ import annotations
+
+import sys
+import time
+from datetime import UTC, datetime
+
+from dispatch.access.auth import TokenError, binding_of
+from dispatch.access.speaks_for import describe
+from dispatch.access.tokens import list_tokens, revoke_token
+from dispatch.storage import database
+from dispatch.storage.pending_events import command_line_actor
+
+
+def _when(epoch: object) -> str:
+    if not isinstance(epoch, float | int):
+        return "-"
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M")
+
+
+def list_command(database_url: str) -> int:
+    engine = database.create_engine(database_url)
+    database.create_schema(engine)
+    try:
+        with engine.connect() as connection:
+            rows = list_tokens(connection)
+    finally:
+        engine.dispose()
+    now = time.time()
+    print("id\tname\trole\tscope\tcreated\texpires\tlast used\tstate (UTC)\tspeaks for")
+    for row in rows:
+        scope = row["jurisdiction_id"] or row["responder_id"] or "-"
+        expires = row["expires_at"]
+        if row["revoked_at"] is not None:
+            state = f"revoked {_when(row['revoked_at'])}"
+        elif isinstance(expires, float | int) and expires <= now:
+            state = "expired"
+        else:
+            state = "active"
+        speaks_for = describe(binding_of(row)) if row["role"] == "gateway" else "-"  # type: ignore[arg-type]
+        print(
+            f"{row['id']}\t{row['name']}\t{row['role']}\t{scope}\t{_when(row['created_at'])}\t"
+            f"{_when(expires) if expires is not None else 'never'}\t{_when(row['last_used_at'])}\t{state}\t"
+            f"{speaks_for}"
+        )
+    return 0
+
+
+def revoke_command(database_url: str, which: str) -> int:
+    engine = database.create_engine(database_url)
+    database.create_schema(engine)
+    try:
+        revoked = revoke_token(engine, which, actor=command_line_actor(), now=time.time())
+    except TokenError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    finally:
+        engine.dispose()
+    print(
+        f"{revoked['id']} ({revoked['name']}, {revoked['role']}): revoked; a running server refuses it "
+        "within 30 s and closes its sockets"
+    )
+    return 0

@@ -1,0 +1,5 @@
+"""The domain's past-tense events (one frozen class per kind of change, the audit log's rows)
+and the in-process bus that hands committed events to whoever listens.
+
+May import: `dispatch.shared`, `dispatch.config`.
+"""

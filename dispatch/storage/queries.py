@@ -1,0 +1,403 @@
+"""Read models: what dispatchers list and open, shaped for the wire. Runs off the event loop."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+
+from dispatch.config.model import Config, Severity
+from dispatch.core.routing import distance_m
+from dispatch.shared.clock import to_rfc3339
+from dispatch.storage.tables import (
+    alert_table,
+    chain_head_table,
+    event_table,
+    incident_table,
+    responder_table,
+    task_table,
+)
+
+MAX_LIMIT = 500
+MAX_TIMELINE = 2000
+MAX_SUGGESTIONS = 100
+
+
+@dataclass(frozen=True)
+class IncidentFilter:
+    states: tuple[str, ...] = ()
+    tier: str | None = None
+    jurisdiction: str | None = None
+    category: str | None = None
+    severity_at_most: int | None = None
+    since: float | None = None
+    until: float | None = None
+    limit: int = 100
+    offset: int = 0
+
+
+def subtree(config: Config, root_id: str) -> list[str]:
+    return [node.id for node in config.jurisdictions if config.is_within(node.id, root_id)]
+
+
+def in_scope(ids: list[str] | None) -> sa.ColumnElement[bool]:
+    if ids is None:
+        return sa.true()
+    return sa.or_(incident_table.c.jurisdiction_id.in_(ids), incident_table.c.owner_jurisdiction_id.in_(ids))
+
+
+def list_incidents(
+    connection: sa.Connection, scope: list[str] | None, where: IncidentFilter, config: Config
+) -> dict[str, Any]:
+    query = sa.select(incident_table).where(in_scope(scope))
+    if where.states:
+        query = query.where(incident_table.c.state.in_(where.states))
+    if where.tier:
+        query = query.where(incident_table.c.owner_tier == where.tier)
+    if where.jurisdiction:
+        query = query.where(in_scope(subtree(config, where.jurisdiction)))
+    if where.category:
+        query = query.where(incident_table.c.category == where.category)
+    if where.severity_at_most is not None:
+        query = query.where(incident_table.c.severity <= where.severity_at_most)
+    if where.since is not None:
+        query = query.where(incident_table.c.created_at >= where.since)
+    if where.until is not None:
+        query = query.where(incident_table.c.created_at < where.until)
+    total = connection.execute(sa.select(sa.func.count()).select_from(query.subquery())).scalar()
+    rows = [
+        dict(row)
+        for row in connection.execute(
+            query.order_by(incident_table.c.id.desc()).limit(where.limit).offset(where.offset)
+        ).mappings()
+    ]
+    channels = alert_channels(connection, [row["id"] for row in rows])
+    return {"total": total, "incidents": [incident_json(row, channels.get(row["id"])) for row in rows]}
+
+
+def alert_channels(connection: sa.Connection, incident_ids: list[int]) -> dict[int, dict[str, int]]:
+    """How many alerts of each kind (sensor, video, hotline …) each incident has."""
+    if not incident_ids:
+        return {}
+    counts: dict[int, dict[str, int]] = {}
+    query = (
+        sa.select(alert_table.c.incident_id, alert_table.c.kind, sa.func.count())
+        .where(alert_table.c.incident_id.in_(incident_ids))
+        .group_by(alert_table.c.incident_id, alert_table.c.kind)
+    )
+    for incident_id, kind, count in connection.execute(query):
+        counts.setdefault(incident_id, {})[kind] = count
+    return counts
+
+
+def incident_detail(
+    connection: sa.Connection, incident_id: int, scope: list[str] | None
+) -> dict[str, Any] | None:
+    """The incident with its tasks, alerts and timeline; None if missing or outside `scope`."""
+    row = (
+        connection.execute(
+            sa.select(incident_table).where(incident_table.c.id == incident_id, in_scope(scope))
+        )
+        .mappings()
+        .first()
+    )
+    if row is None:
+        return None
+    body = incident_json(dict(row), alert_channels(connection, [incident_id]).get(incident_id))
+    tasks = connection.execute(
+        sa.select(task_table).where(task_table.c.incident_id == incident_id).order_by(task_table.c.id)
+    ).mappings()
+    body["tasks"] = [task_json(dict(task)) for task in tasks]
+    alerts = connection.execute(
+        sa.select(alert_table)
+        .where(alert_table.c.incident_id == incident_id)
+        .order_by(alert_table.c.id)
+        .limit(MAX_LIMIT)
+    ).mappings()
+    body["alerts"] = [alert_json(dict(alert)) for alert in alerts]
+    # The newest events, oldest first; a long flood can attach many thousands of alerts.
+    events = (
+        connection.execute(
+            sa.select(event_table)
+            .where(event_table.c.incident_id == incident_id)
+            .order_by(event_table.c.seq.desc())
+            .limit(MAX_TIMELINE + 1)
+        )
+        .mappings()
+        .all()
+    )
+    body["timeline_truncated"] = len(events) > MAX_TIMELINE
+    body["timeline"] = [event_json(dict(event)) for event in reversed(events[:MAX_TIMELINE])]
+    return body
+
+
+def alert_with_raw(
+    connection: sa.Connection, alert_id: int, scope: list[str] | None
+) -> dict[str, Any] | None:
+    """One alert with its raw payload as the sender wrote it; None if missing or its incident unseen."""
+    row = (
+        connection.execute(
+            sa.select(alert_table)
+            .join(incident_table, incident_table.c.id == alert_table.c.incident_id)
+            .where(alert_table.c.id == alert_id, in_scope(scope))
+        )
+        .mappings()
+        .first()
+    )
+    if row is None:
+        return None
+    body = alert_json(dict(row))
+    body["raw"] = row["raw"]
+    body["resolved_at"] = to_rfc3339(row["resolved_at"])
+    body["cancelled_at"] = to_rfc3339(row["cancelled_at"])
+    return body
+
+
+def incident_scope_ids(connection: sa.Connection, incident_id: int) -> tuple[str, str] | None:
+    row = connection.execute(
+        sa.select(incident_table.c.jurisdiction_id, incident_table.c.owner_jurisdiction_id).where(
+            incident_table.c.id == incident_id
+        )
+    ).first()
+    return (row.jurisdiction_id, row.owner_jurisdiction_id) if row else None
+
+
+def events_after(
+    connection: sa.Connection,
+    after: int,
+    limit: int,
+    scope: list[str] | None,
+    *,
+    incidents_only: bool = False,
+) -> list[dict[str, Any]]:
+    query = sa.select(event_table).where(event_table.c.seq > after)
+    if incidents_only:
+        query = query.where(event_table.c.incident_id.is_not(None))
+    if scope is not None:
+        visible = sa.select(incident_table.c.id).where(in_scope(scope))
+        query = query.where(event_table.c.incident_id.in_(visible))
+    rows = connection.execute(query.order_by(event_table.c.seq).limit(limit)).mappings()
+    return [event_json(dict(row)) for row in rows]
+
+
+def events_for_responder(
+    connection: sa.Connection, responder_id: str, after: int, limit: int
+) -> list[dict[str, Any]]:
+    """A responder's events: its own tasks', and its incidents' from its first task on."""
+    own_tasks = sa.select(task_table.c.id).where(task_table.c.responder_id == responder_id)
+    assigned = event_table.alias("assigned")
+    joined_before = (
+        sa.select(assigned.c.seq)
+        .join(task_table, assigned.c.task_id == task_table.c.id)
+        .where(
+            task_table.c.responder_id == responder_id,
+            task_table.c.incident_id == event_table.c.incident_id,
+            assigned.c.type == "task_assigned",
+            assigned.c.seq < event_table.c.seq,
+        )
+        .exists()
+    )
+    query = (
+        sa.select(event_table)
+        .where(
+            event_table.c.seq > after,
+            sa.or_(
+                event_table.c.task_id.in_(own_tasks),
+                sa.and_(event_table.c.task_id.is_(None), joined_before),
+            ),
+        )
+        .order_by(event_table.c.seq)
+        .limit(limit)
+    )
+    return [event_json(dict(row)) for row in connection.execute(query).mappings()]
+
+
+def responders(connection: sa.Connection, scope: list[str] | None) -> list[dict[str, Any]]:
+    query = sa.select(responder_table).order_by(responder_table.c.id)
+    if scope is not None:
+        query = query.where(responder_table.c.jurisdiction_id.in_(scope))
+    return [
+        {
+            "id": row["id"],
+            "name": row["name"],
+            "jurisdiction": row["jurisdiction_id"],
+            "department": row["department_id"],
+            "skills": row["skills"],
+            "status": row["status"],
+            "position": {"lat": row["lat"], "lon": row["lon"]},
+            "position_at": to_rfc3339(row["position_at"]),
+        }
+        for row in connection.execute(query).mappings()
+    ]
+
+
+def suggestions(
+    connection: sa.Connection,
+    config: Config,
+    incident_id: int,
+    limit: int,
+    scope: list[str] | None,
+    units: list[str] | None,
+) -> dict[str, Any] | None:
+    """The available responders nearest the incident: qualified ones first, then by distance.
+
+    Distances run from the incident's position, or from its owner's center when it has none,
+    to where each responder was last seen (its position moves with presence updates). None if
+    the incident is missing or outside `scope`; only units of the jurisdictions `units` names.
+    """
+    incident = (
+        connection.execute(
+            sa.select(incident_table).where(incident_table.c.id == incident_id, in_scope(scope))
+        )
+        .mappings()
+        .first()
+    )
+    if incident is None:
+        return None
+    owner = config.jurisdiction_by_id[incident["owner_jurisdiction_id"]]
+    if incident["lat"] is not None and incident["lon"] is not None:
+        lat, lon, origin = incident["lat"], incident["lon"], "incident"
+    else:
+        lat, lon, origin = owner.center.lat, owner.center.lon, "owner_center"
+    category = config.category_by_id.get(incident["category"])
+    needed = set(category.skills) if category else set()
+    query = sa.select(responder_table).where(responder_table.c.status == "available")
+    if units is not None:
+        query = query.where(responder_table.c.jurisdiction_id.in_(units))
+    ranked: list[tuple[bool, float, str, dict[str, Any]]] = []
+    for row in connection.execute(query).mappings():
+        distance = round(distance_m(lat, lon, row["lat"], row["lon"]), 1)
+        qualified = needed.issubset(row["skills"])
+        unit = {
+            "id": row["id"],
+            "name": row["name"],
+            "jurisdiction": row["jurisdiction_id"],
+            "department": row["department_id"],
+            "skills": row["skills"],
+            "distance_m": distance,
+            "qualified": qualified,
+            "in_owner_jurisdiction": config.is_within(row["jurisdiction_id"], owner.id),
+            "position": {"lat": row["lat"], "lon": row["lon"]},
+            "position_at": to_rfc3339(row["position_at"]),
+        }
+        ranked.append((not qualified, distance, row["id"], unit))
+    ranked.sort(key=lambda item: item[:3])
+    return {
+        "incident_id": incident_id,
+        "jurisdiction": incident["jurisdiction_id"],
+        "owner": {"jurisdiction": owner.id, "tier": incident["owner_tier"]},
+        "origin": {"lat": lat, "lon": lon, "from": origin},
+        "skills_needed": sorted(needed),
+        "responders": [unit for *_, unit in ranked[:limit]],
+    }
+
+
+def milestones(values: dict[str, float]) -> dict[str, str | None]:
+    return {state: to_rfc3339(at) for state, at in values.items()}
+
+
+def incident_json(row: dict[str, Any], channels: dict[str, int] | None = None) -> dict[str, Any]:
+    position = (
+        {"lat": row["lat"], "lon": row["lon"]} if row["lat"] is not None and row["lon"] is not None else None
+    )
+    return {
+        "id": row["id"],
+        "category": row["category"],
+        "severity": row["severity"],
+        "grade": Severity(row["severity"]).name,
+        "state": row["state"],
+        "title": row["title"],
+        "location": position,
+        "jurisdiction": row["jurisdiction_id"],
+        "outside_area": bool(row["outside_area"]),
+        "owner": {"jurisdiction": row["owner_jurisdiction_id"], "tier": row["owner_tier"]},
+        "departments": row["departments"],
+        "alert_count": row["alert_count"],
+        "channels": channels or {},
+        "policy": {"name": row["policy_name"], "step": row["step_index"], **row["policy"]},
+        "deadline_at": to_rfc3339(row["step_deadline_at"]),
+        "forwarded_to_prefecture": bool(row["forwarded"]),
+        "merged_into": row["merged_into"],
+        "summary": row["summary"],
+        "milestones": milestones(row["milestones"]),
+        "first_alert_at": to_rfc3339(row["first_alert_at"]),
+        "last_alert_at": to_rfc3339(row["last_alert_at"]),
+        "created_at": to_rfc3339(row["created_at"]),
+        "updated_at": to_rfc3339(row["updated_at"]),
+    }
+
+
+UNANSWERED_TASK_STATES = ("pending", "sent", "delivered")
+"""Tasks not yet accepted or declined: what a device that may have missed them is sent again."""
+
+
+def unanswered_assignments(connection: sa.Connection, limit: int = 10_000) -> list[dict[str, Any]]:
+    """The task_assigned events of every unanswered task, oldest first."""
+    query = (
+        sa.select(event_table)
+        .join(task_table, event_table.c.task_id == task_table.c.id)
+        .where(event_table.c.type == "task_assigned", task_table.c.state.in_(UNANSWERED_TASK_STATES))
+        .order_by(event_table.c.seq)
+        .limit(limit)
+    )
+    return [event_json(dict(row)) for row in connection.execute(query).mappings()]
+
+
+def task_json(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "incident_id": row["incident_id"],
+        "responder_id": row["responder_id"],
+        "state": row["state"],
+        "tier": row["tier"],
+        "step": row["step_index"],
+        "distance_m": row["distance_m"],
+        "accept_deadline_at": to_rfc3339(row["accept_deadline_at"]),
+        "delivered_via": row["delivered_via"],
+        "milestones": milestones(row["milestones"]),
+        "created_at": to_rfc3339(row["created_at"]),
+        "updated_at": to_rfc3339(row["updated_at"]),
+    }
+
+
+def alert_json(row: dict[str, Any]) -> dict[str, Any]:
+    position = (
+        {"lat": row["lat"], "lon": row["lon"]} if row["lat"] is not None and row["lon"] is not None else None
+    )
+    return {
+        "id": row["id"],
+        "source": row["source"],
+        "source_event_id": row["source_event_id"],
+        "kind": row["kind"],
+        "category": row["category"],
+        "severity": row["severity"],
+        "location": position,
+        "jurisdiction": row["jurisdiction_id"],
+        "observed_at": to_rfc3339(row["observed_at"]),
+        "received_at": to_rfc3339(row["received_at"]),
+        "title": row["title"],
+        "description": row["description"],
+        "attributes": row["attributes"],
+        "incident_id": row["incident_id"],
+    }
+
+
+def event_json(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "seq": row["seq"],
+        "type": row["type"],
+        "occurred_at": to_rfc3339(row["occurred_at"]),
+        "actor": row["actor"],
+        "causation_id": row["causation_id"],
+        "incident_id": row["incident_id"],
+        "task_id": row["task_id"],
+        "payload": orjson.loads(row["payload"]),
+    }
+
+
+def committed_seq(connection: sa.Connection) -> int:
+    """The newest committed event's sequence number (0: none yet)."""
+    seq: int | None = connection.execute(sa.select(chain_head_table.c.seq)).scalar()
+    return seq or 0

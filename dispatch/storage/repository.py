@@ -1,0 +1,108 @@
+"""Row access used inside the writer's transaction: small, explicit Core statements."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from dispatch.shared.errors import NotFound
+from dispatch.storage.tables import incident_table, responder_table, task_table
+
+if TYPE_CHECKING:
+    from dispatch.storage.writer import Tx
+
+Row = dict[str, Any]
+
+_select_incident = sa.select(incident_table).where(incident_table.c.id == sa.bindparam("id"))
+_select_task = sa.select(task_table).where(task_table.c.id == sa.bindparam("id"))
+
+
+def incident(connection: sa.Connection, incident_id: int) -> Row:
+    row = connection.execute(_select_incident, {"id": incident_id}).mappings().first()
+    if row is None:
+        raise NotFound(f"incident {incident_id} does not exist", field="id")
+    return dict(row)
+
+
+def task(connection: sa.Connection, task_id: int) -> Row:
+    row = connection.execute(_select_task, {"id": task_id}).mappings().first()
+    if row is None:
+        raise NotFound(f"task {task_id} does not exist", field="id")
+    return dict(row)
+
+
+_updates: dict[tuple[str, tuple[str, ...]], sa.Update] = {}
+
+
+def _update_statement(table: sa.Table, columns: tuple[str, ...]) -> sa.Update:
+    """One prepared UPDATE per (table, columns): built once, then only parameters change."""
+    key = (table.name, columns)
+    statement = _updates.get(key)
+    if statement is None:
+        statement = (
+            table.update()
+            .where(table.c.id == sa.bindparam("_id"))
+            .values({name: sa.bindparam(f"_{name}", type_=table.c[name].type) for name in columns})
+        )
+        _updates[key] = statement
+    return statement
+
+
+def update(connection: sa.Connection, table: sa.Table, row: Row, **values: Any) -> None:
+    """Write `values` to the row and to its in-memory copy."""
+    if values.get("step_deadline_at") is not None:
+        # A deadline the scheduler does not hear of would never fire.
+        raise ValueError("store a step deadline with set_step_deadline, which tells the scheduler")
+    statement = _update_statement(table, tuple(values))
+    connection.execute(statement, {"_id": row["id"], **{f"_{k}": v for k, v in values.items()}})
+    row.update(values)
+
+
+def set_step_deadline(tx: Tx, incident: Row, due: float | None) -> None:
+    """Store (or clear) the incident's step deadline; the scheduler hears of it at commit."""
+    tx.connection.execute(_set_step_deadline, {"_id": incident["id"], "_due": due})
+    incident["step_deadline_at"] = due
+    if due is not None:
+        tx.deadlines.append(due)
+
+
+_set_step_deadline = (
+    incident_table.update()
+    .where(incident_table.c.id == sa.bindparam("_id"))
+    .values(step_deadline_at=sa.bindparam("_due", type_=incident_table.c.step_deadline_at.type))
+)
+_tasks_of = (
+    sa.select(task_table)
+    .where(task_table.c.incident_id == sa.bindparam("incident_id"))
+    .order_by(task_table.c.id)
+)
+_select_responder = sa.select(responder_table).where(responder_table.c.id == sa.bindparam("id"))
+_available = sa.select(responder_table).where(
+    responder_table.c.jurisdiction_id == sa.bindparam("jurisdiction_id"),
+    responder_table.c.status == "available",
+)
+_set_status = (
+    responder_table.update()
+    .where(responder_table.c.id == sa.bindparam("_id"))
+    .values(status=sa.bindparam("_status"), updated_at=sa.bindparam("_updated_at"))
+)
+
+
+def tasks_of(connection: sa.Connection, incident_id: int) -> list[Row]:
+    return [dict(row) for row in connection.execute(_tasks_of, {"incident_id": incident_id}).mappings()]
+
+
+def responder(connection: sa.Connection, responder_id: str) -> Row | None:
+    row = connection.execute(_select_responder, {"id": responder_id}).mappings().first()
+    return dict(row) if row else None
+
+
+def available_responders(connection: sa.Connection, jurisdiction_id: str) -> list[Row]:
+    rows = connection.execute(_available, {"jurisdiction_id": jurisdiction_id}).mappings()
+    return [dict(row) for row in rows]
+
+
+def set_responder_status(connection: sa.Connection, responder_id: str, status: str, now: float) -> None:
+    """Only the bare write: changes of a unit's status go through responder_status.change (logged)."""
+    connection.execute(_set_status, {"_id": responder_id, "_status": status, "_updated_at": now})

@@ -1,0 +1,5 @@
+"""Read-only views for the screens: statistics for the big screen, the CSV report, the
+tablet's task list.
+
+May import: `dispatch.storage`, `dispatch.access`, `dispatch.core` (its state sets), below.
+"""

@@ -1,0 +1,370 @@
+"""Statistics of the big screen: what is open now, and a period's flow and response times."""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, time
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+
+from dispatch.config.model import TIER_ORDER, Config, Severity, Tier
+from dispatch.shared.clock import to_rfc3339
+from dispatch.storage.queries import committed_seq, in_scope
+from dispatch.storage.tables import event_table, incident_table, task_table
+from state_machines.incident import NEW, OPEN, IncidentState
+
+MAX_OPEN_LISTED = 2000
+"""The map's markers: the newest open incidents; beyond this the answer says `truncated`."""
+MAX_PERIOD_S = 31 * 86_400.0
+"""How far back `since` may reach: at most a month of events is read, never the whole log."""
+TREND_HOURS = 24
+
+AWAITING = (*NEW, IncidentState.DISPATCHED)
+"""Nobody has accepted yet: the only states in which an incident can be overdue."""
+
+PERIOD_EVENTS = {
+    "incident_reported": "opened",
+    "incident_resolved": "resolved",
+    "incident_closed": "closed",
+    "incident_cancelled": "cancelled",
+    "incident_escalated": "escalated",
+    "incident_delegated": "delegated",
+    "incident_unanswered": "unanswered",
+}
+"""Event type → the period's figure it adds one to."""
+TREND_EVENTS = {"incident_reported": "opened", "incident_resolved": "resolved"}
+MILESTONES = {"task_accepted": "accept", "task_arrived": "arrive"}
+"""A task's event → the response time it ends, counted from its task_assigned."""
+RESTARTS = ("task_assigned", "incident_reopened")
+"""Events after which an unanswered incident is being worked on again."""
+
+
+def local_midnight(now: float, zone: ZoneInfo) -> float:
+    """The start of `now`'s day in `zone` (the default start of the period)."""
+    day = datetime.fromtimestamp(now, zone).date()
+    return datetime.combine(day, time(0), tzinfo=zone).timestamp()
+
+
+def trend_start(now: float, zone: ZoneInfo) -> float:
+    """The start of the first of the 24 local hours that end with the current one."""
+    hour = datetime.fromtimestamp(now, zone).replace(minute=0, second=0, microsecond=0)
+    return hour.timestamp() - (TREND_HOURS - 1) * 3600.0
+
+
+def overdue_rule(now: float) -> sa.ColumnElement[bool]:
+    """Open, nobody has accepted, and either its step's deadline passed or nobody answered.
+
+    "Nobody answered": the policy ran out of steps (an `incident_unanswered`, which also
+    clears the deadline) and nothing since has put someone on it or given it a new deadline:
+    no task assigned after it, no reopening, no hand-over to a tier that still has time. A
+    deadline that passed is moved on by the scheduler within a second; it stays overdue only
+    while the server is behind.
+    """
+    unanswered = event_table.alias("unanswered")
+    restarted = event_table.alias("restarted")
+    last_unanswered = (
+        sa.select(sa.func.max(unanswered.c.seq))
+        .where(unanswered.c.incident_id == incident_table.c.id, unanswered.c.type == "incident_unanswered")
+        .scalar_subquery()
+    )
+    last_restart = (
+        sa.select(sa.func.max(restarted.c.seq))
+        .where(restarted.c.incident_id == incident_table.c.id, restarted.c.type.in_(RESTARTS))
+        .scalar_subquery()
+    )
+    # The cheap tests first: the event log is only read for incidents that have no deadline.
+    return sa.and_(
+        incident_table.c.state.in_(AWAITING),
+        sa.or_(
+            incident_table.c.step_deadline_at < now,
+            sa.and_(
+                incident_table.c.step_deadline_at.is_(None),
+                last_unanswered > sa.func.coalesce(last_restart, 0),
+            ),
+        ),
+    )
+
+
+@dataclass
+class Durations:
+    """Response times in seconds: how many, their median and 90th percentile (nearest rank)."""
+
+    samples: list[float] = field(default_factory=list)
+
+    def json(self) -> dict[str, Any]:
+        if not self.samples:
+            return {"count": 0, "median_s": None, "p90_s": None}
+        ordered = sorted(self.samples)
+        p90 = ordered[max(0, math.ceil(0.9 * len(ordered)) - 1)]
+        return {
+            "count": len(ordered),
+            "median_s": round(statistics.median(ordered), 1),
+            "p90_s": round(p90, 1),
+        }
+
+
+@dataclass
+class Area:
+    """The figures of one town (or of the city itself, for places outside every town)."""
+
+    open: int = 0
+    overdue: int = 0
+    counts: Counter[str] = field(default_factory=Counter)
+    times: dict[str, Durations] = field(default_factory=lambda: defaultdict(Durations))
+
+    def busy(self) -> bool:
+        return bool(self.open or self.overdue or +self.counts or self.times)
+
+
+class Towns:
+    """Which town each jurisdiction lies in; a place at the city itself counts as the city's."""
+
+    def __init__(self, config: Config) -> None:
+        self.root = config.root.id
+        self.of = {node.id: config.ancestor_at(node.id, Tier.TOWN).id for node in config.jurisdictions}
+        self.order = [node.id for node in config.jurisdictions if node.tier == Tier.TOWN] + [self.root]
+
+    def town(self, jurisdiction_id: str) -> str:
+        return self.of.get(jurisdiction_id, self.root)  # a place a later config dropped
+
+
+def overview(
+    connection: sa.Connection,
+    config: Config,
+    scope: list[str] | None,
+    since: float,
+    now: float,
+    zone: ZoneInfo,
+) -> dict[str, Any]:
+    """The statistics of the incidents located in, or owned by, `scope` (None: all).
+
+    Open counts are of now; the period's counts and response times are of the events from
+    `since` to `now`; the trend is of the 24 local hours up to now, whatever `since` is.
+    """
+    last_seq = committed_seq(connection)  # first: what commits after it shows next time
+    towns = Towns(config)
+    areas: dict[str, Area] = defaultdict(Area)
+    for node in config.jurisdictions:
+        if node.tier == Tier.TOWN and (scope is None or node.id in scope):
+            areas[node.id] = Area()
+
+    by_state: Counter[str] = Counter()
+    by_severity: Counter[int] = Counter()
+    by_category: Counter[str] = Counter()
+    by_tier: Counter[str] = Counter()
+    groups = (
+        sa.select(
+            incident_table.c.state,
+            incident_table.c.category,
+            incident_table.c.severity,
+            incident_table.c.owner_tier,
+            incident_table.c.jurisdiction_id,
+            sa.func.count(),
+        )
+        .where(incident_table.c.state.in_(OPEN), in_scope(scope))
+        .group_by(
+            incident_table.c.state,
+            incident_table.c.category,
+            incident_table.c.severity,
+            incident_table.c.owner_tier,
+            incident_table.c.jurisdiction_id,
+        )
+    )
+    for state, category, severity, tier, jurisdiction_id, count in connection.execute(groups):
+        by_state[state] += count
+        by_severity[severity] += count
+        by_category[category] += count
+        by_tier[tier] += count
+        areas[towns.town(jurisdiction_id)].open += count
+
+    overdue_ids: set[int] = set()
+    late = sa.select(incident_table.c.id, incident_table.c.jurisdiction_id).where(
+        overdue_rule(now), in_scope(scope)
+    )
+    for incident_id, jurisdiction_id in connection.execute(late):
+        overdue_ids.add(incident_id)
+        areas[towns.town(jurisdiction_id)].overdue += 1
+
+    incidents, truncated = _open_incidents(connection, scope, towns, overdue_ids)
+
+    first_hour = trend_start(now, zone)
+    trend = [[0, 0] for _ in range(TREND_HOURS)]
+    period: Counter[str] = Counter()
+    counted = (
+        sa.select(event_table.c.type, event_table.c.occurred_at, incident_table.c.jurisdiction_id)
+        .join(incident_table, incident_table.c.id == event_table.c.incident_id)
+        .where(
+            event_table.c.occurred_at >= min(since, first_hour),
+            event_table.c.occurred_at <= now,
+            event_table.c.type.in_(list(PERIOD_EVENTS)),
+            in_scope(scope),
+        )
+    )
+    for event_type, occurred_at, jurisdiction_id in connection.execute(counted):
+        if occurred_at >= since:
+            figure = PERIOD_EVENTS[event_type]
+            period[figure] += 1
+            areas[towns.town(jurisdiction_id)].counts[figure] += 1
+        if event_type in TREND_EVENTS and occurred_at >= first_hour:
+            hour = min(TREND_HOURS - 1, int((occurred_at - first_hour) // 3600))
+            trend[hour][0 if TREND_EVENTS[event_type] == "opened" else 1] += 1
+
+    overall: dict[str, Durations] = defaultdict(Durations)
+    per_tier: dict[str, dict[str, Durations]] = defaultdict(lambda: defaultdict(Durations))
+    for measure, seconds, tier, jurisdiction_id in _response_times(connection, scope, since, now):
+        overall[measure].samples.append(seconds)
+        per_tier[tier][measure].samples.append(seconds)
+        areas[towns.town(jurisdiction_id)].times[measure].samples.append(seconds)
+
+    return {
+        "generated_at": to_rfc3339(now),
+        "since": to_rfc3339(since),
+        "timezone": zone.key,
+        "last_seq": last_seq,
+        "open": {
+            "total": sum(by_state.values()),
+            "overdue": len(overdue_ids),
+            "by_state": [{"state": state.value, "count": by_state[state]} for state in OPEN],
+            "by_severity": [
+                {"severity": int(grade), "grade": grade.name, "count": by_severity[grade]}
+                for grade in Severity
+            ],
+            "by_category": [
+                {"category": category, "count": by_category[category]}
+                for category in _categories(config, by_category)
+            ],
+        },
+        "incidents": incidents,
+        "incidents_truncated": truncated,
+        "period": {
+            **{figure: period[figure] for figure in PERIOD_EVENTS.values()},
+            **{measure: overall[measure].json() for measure in MILESTONES.values()},
+        },
+        "tiers": [
+            {
+                "tier": tier.value,
+                "open": by_tier[tier],
+                **{measure: per_tier[tier][measure].json() for measure in MILESTONES.values()},
+            }
+            for tier in TIER_ORDER
+        ],
+        "towns": [
+            {
+                "town": town,
+                "open": areas[town].open,
+                "overdue": areas[town].overdue,
+                **{figure: areas[town].counts[figure] for figure in ("opened", "resolved", "escalated")},
+                **{measure: areas[town].times[measure].json() for measure in MILESTONES.values()},
+            }
+            for town in _listed(towns, areas)
+        ],
+        "trend": [
+            {
+                "start": to_rfc3339(first_hour + index * 3600.0),
+                "hour": datetime.fromtimestamp(first_hour + index * 3600.0, zone).hour,
+                "opened": opened,
+                "resolved": resolved,
+            }
+            for index, (opened, resolved) in enumerate(trend)
+        ],
+    }
+
+
+def _open_incidents(
+    connection: sa.Connection, scope: list[str] | None, towns: Towns, overdue_ids: set[int]
+) -> tuple[list[dict[str, Any]], bool]:
+    """The newest open incidents, for the map's markers."""
+    columns = incident_table.c
+    query = (
+        sa.select(
+            columns.id,
+            columns.category,
+            columns.severity,
+            columns.state,
+            columns.title,
+            columns.lat,
+            columns.lon,
+            columns.jurisdiction_id,
+            columns.owner_jurisdiction_id,
+            columns.owner_tier,
+            columns.created_at,
+            columns.step_deadline_at,
+        )
+        .where(columns.state.in_(OPEN), in_scope(scope))
+        .order_by(columns.id.desc())
+        .limit(MAX_OPEN_LISTED + 1)
+    )
+    rows = connection.execute(query).mappings().all()
+    listed = [
+        {
+            "id": row["id"],
+            "category": row["category"],
+            "severity": row["severity"],
+            "grade": Severity(row["severity"]).name,
+            "state": row["state"],
+            "title": row["title"],
+            "location": (
+                {"lat": row["lat"], "lon": row["lon"]}
+                if row["lat"] is not None and row["lon"] is not None
+                else None
+            ),
+            "jurisdiction": row["jurisdiction_id"],
+            "town": towns.town(row["jurisdiction_id"]),
+            "owner": {"jurisdiction": row["owner_jurisdiction_id"], "tier": row["owner_tier"]},
+            "created_at": to_rfc3339(row["created_at"]),
+            "deadline_at": to_rfc3339(row["step_deadline_at"]),
+            "overdue": row["id"] in overdue_ids,
+        }
+        for row in rows[:MAX_OPEN_LISTED]
+    ]
+    return listed, len(rows) > MAX_OPEN_LISTED
+
+
+def _response_times(
+    connection: sa.Connection, scope: list[str] | None, since: float, now: float
+) -> Iterable[tuple[str, float, str, str]]:
+    """(accept | arrive, seconds since the task was assigned, the task's tier, the place) for
+    every task accepted or arrived between `since` and `now`."""
+    done = event_table.alias("done")
+    assigned = event_table.alias("assigned")
+    query = (
+        sa.select(
+            done.c.type,
+            (done.c.occurred_at - assigned.c.occurred_at).label("seconds"),
+            task_table.c.tier,
+            incident_table.c.jurisdiction_id,
+        )
+        .select_from(
+            done.join(
+                assigned,
+                sa.and_(assigned.c.task_id == done.c.task_id, assigned.c.type == "task_assigned"),
+            )
+            .join(task_table, task_table.c.id == done.c.task_id)
+            .join(incident_table, incident_table.c.id == done.c.incident_id)
+        )
+        .where(
+            done.c.occurred_at >= since,
+            done.c.occurred_at <= now,
+            done.c.type.in_(list(MILESTONES)),
+            in_scope(scope),
+        )
+    )
+    for event_type, seconds, tier, jurisdiction_id in connection.execute(query):
+        yield MILESTONES[event_type], max(0.0, float(seconds)), tier, jurisdiction_id
+
+
+def _categories(config: Config, counted: Counter[str]) -> list[str]:
+    """Every category of the config, in its order, then any a later config dropped."""
+    known = [category.id for category in config.categories]
+    return known + sorted(set(counted) - set(known))
+
+
+def _listed(towns: Towns, areas: dict[str, Area]) -> list[str]:
+    """The towns of the scope (figures or not), and any other place that has figures."""
+    return [town for town in towns.order if town in areas and (town != towns.root or areas[town].busy())]

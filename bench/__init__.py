@@ -1,0 +1,1 @@
+"""Benchmarks of the dispatch server, run from the project root as `python -m bench.<name>`."""

@@ -36,7 +36,7 @@ import aiohttp
 import orjson
 
 from bench.harness import CONFIG, RESULTS
-from bench.harness.baselines import BATCH, serve_intake
+from bench.harness.baselines import BATCH
 from bench.harness.database import fresh_database, stored_counts
 from bench.harness.results import write_json
 from bench.harness.servers import bare_server, dispatch_serve
@@ -232,7 +232,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--database-url", default=None, help="a PostgreSQL server URL; each run gets a fresh database on it"
     )
-    parser.add_argument("--serve-baseline", type=int, metavar="PORT", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
@@ -303,9 +302,6 @@ def report(name: str, number: int, run: RunResult) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    if args.serve_baseline is not None:  # the old way to start the bare server, kept for scripts
-        serve_intake(args.serve_baseline)
-        return 0
     began = time.monotonic()
     result = asyncio.run(bench(args))
     result["wall_seconds"] = round(time.monotonic() - began, 1)

@@ -221,7 +221,7 @@ def table(results: dict[str, list[RunResult]], database: str) -> str:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.intake", description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds per run (default 10)")
     parser.add_argument(
         "--runs", type=int, default=3, help="runs per scenario, fresh database each (default 3)"

@@ -78,7 +78,7 @@ DEFAULT_JSON = RESULTS / "mqtt.json"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.mqtt", description=__doc__.splitlines()[0])
     parser.add_argument(
         "--scenario", default="baseline,intake,tasks", help="comma list of baseline, intake, tasks (all)"
     )

@@ -70,7 +70,7 @@ SCENARIOS: dict[str, Scenario] = {
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.ws", description=__doc__.splitlines()[0])
     parser.add_argument(
         "--scenario", default="memory,fanout,tasks", help="comma list of memory, fanout, tasks (default all)"
     )

@@ -2,7 +2,7 @@
 
 A call is one alert, `source` `hotline` and the call id its `source_event_id`, whichever of
 the call-taker's entry and the telephony system's events arrives first; the later ones
-rewrite it in place (`merge`, through dispatch/hotline_intake.py). A caller who calls again
+rewrite it in place (`merge`, through gateways/hotline_calls.py). A caller who calls again
 within the correlation window is the same alert too. Calls about one fire or flood (same
 category, near in space and time) join one incident through ordinary correlation, so its
 `alert_count` counts the callers. The caller's number and name travel only in `attributes`,

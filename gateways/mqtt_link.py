@@ -65,7 +65,7 @@ HANDLERS_LIMIT = 2_000
 
 
 class DevicePort(Protocol):
-    """What the link may ask of the dispatch service (dispatch/devices.py implements it)."""
+    """What the link may ask of the dispatch service (gateways/mqtt_devices.py implements it)."""
 
     max_batch: int
 

@@ -638,7 +638,7 @@ def _diagram() -> int:
 def _mqtt_acl(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from dispatch import mqtt_acl
+    from gateways import mqtt_acl
 
     accounts = mqtt_acl.accounts(_load(args))
     names = [account.name for account in accounts]

@@ -17,8 +17,8 @@ from dispatch.service import DispatchService
 from dispatch.shared.clock import Clock
 from dispatch.shared.errors import DispatchError, IllegalTransition
 from dispatch.storage import queries
-from dispatch.video import VideoIntake
 from gateways import frigate
+from gateways.frigate_video import VideoIntake
 from gateways.mqtt import Ack, Location, Rejected, RejectReason, describe
 
 T = TypeVar("T")

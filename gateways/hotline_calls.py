@@ -1,67 +1,51 @@
-"""Hotline intake: every message of a call, and a caller's calls within the window, are one alert.
-
-A call-taker's entry and the telephony system's events of one call share its `call_id`; the
-first to arrive is received as an alert, the rest rewrite it in place through the same update
-path as a Frigate object's later messages (`AlertStatus.update`, `alert_updated` on the
-timeline). A second call from the same number within the correlation window, about the same
-category, joins the first call's alert, so the incident counts one caller. Each message is one
-writer command, so which arrives first never matters.
-"""
+"""Hotline messages handed to the dispatch service as call messages (dispatch/intake/calls.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
-import sqlalchemy as sa
 
-from dispatch.core.incidents import OPEN_INCIDENT_STATES
-from dispatch.core.routing import distance_m
 from dispatch.intake.alerts import AlertIn
-from dispatch.intake.pipeline import IntakeItem, Received, alert_key
+from dispatch.intake.calls import CallOutcome, Revision
 from dispatch.service import DispatchService
 from dispatch.storage.repository import Row
-from dispatch.storage.tables import alert_table, incident_table
-from dispatch.storage.writer import Tx
 from gateways import hotline
-
-RECENT_CALLS = 1000
-"""How many of the newest hotline alerts in the window are searched for the same caller."""
-
-_by_key = sa.select(alert_table).where(alert_table.c.key == sa.bindparam("key"))
-_recent = (
-    sa.select(alert_table)
-    .join(incident_table, alert_table.c.incident_id == incident_table.c.id)
-    .where(
-        alert_table.c.source == hotline.SOURCE,
-        alert_table.c.received_at >= sa.bindparam("since"),
-        incident_table.c.state.in_(sorted(state.value for state in OPEN_INCIDENT_STATES)),
-    )
-    .order_by(alert_table.c.id.desc())
-    .limit(RECENT_CALLS)
-)
 
 
 @dataclass(frozen=True)
-class CallOutcome:
-    """What one hotline message did: ignored, or the call's alert received or rewritten."""
+class HotlineMessage:
+    """A call-taker's entry or a telephony event, with the alert it stands for (a CallMessage)."""
 
-    ignored: str | None = None
-    received: Received | None = None
-    updated: bool = False
+    call: hotline.CallEntry | hotline.TelephonyEvent
+    alert: AlertIn | None
+    source: str = hotline.SOURCE
+
+    @property
+    def call_id(self) -> str:
+        return self.call.call_id
+
+    @property
+    def entry(self) -> bool:
+        return isinstance(self.call, hotline.CallEntry)
+
+    def joined(self, stored: Row) -> bool:
+        return self.call.call_id in (stored["attributes"].get("calls") or ())
+
+    def same_caller(self, stored: Row) -> bool:
+        caller = stored["attributes"].get("caller") or {}
+        number = caller.get("number") if isinstance(caller, dict) else None
+        return isinstance(number, str) and hotline.same_number(number, self.call.caller_number)
+
+    def merge(self, stored: Row, entered: Mapping[str, Any] | None) -> Revision:
+        return hotline.merge(stored, self.call, entered)
 
 
 class HotlineIntake:
     def __init__(self, service: DispatchService) -> None:
         self.service = service
-        self.config = service.config
-
-    def check(self, call: hotline.CallEntry | hotline.TelephonyEvent) -> None:
-        """Refuse, before anything is written, what config.yaml does not know."""
-        alert = hotline.translate(call, self.config)
-        if alert is not None:
-            self.service.check_alerts([alert], False)
 
     async def take(
         self,
@@ -71,96 +55,7 @@ class HotlineIntake:
         actor: str,
         causation_id: str | None = None,
     ) -> CallOutcome:
-        self.check(call)
-        text = orjson.dumps(raw).decode()
-        outcome: CallOutcome = await self.service.writer.submit(
-            lambda tx: self._take(tx, call, text, actor=actor, causation_id=causation_id)
+        message = HotlineMessage(call, hotline.translate(call, self.service.config))
+        return await self.service.take_call(
+            message, orjson.dumps(raw).decode(), actor=actor, causation_id=causation_id
         )
-        if outcome.received is not None:
-            self.service.accepted_alerts += 0 if outcome.received.duplicate else 1
-            self.service.metrics.count_received([outcome.received])
-        return outcome
-
-    def _take(
-        self,
-        tx: Tx,
-        call: hotline.CallEntry | hotline.TelephonyEvent,
-        raw: str,
-        *,
-        actor: str,
-        causation_id: str | None,
-    ) -> CallOutcome:
-        alert = hotline.translate(call, self.config)
-        stored = self._find(tx, call, alert)
-        if stored is None:
-            if alert is None:
-                return CallOutcome(ignored="no_category")
-            [received] = self.service.intake.receive_many(tx, [IntakeItem(alert, raw, actor, causation_id)])
-            return CallOutcome(received=received)
-        entered: dict[str, Any] | None = None
-        if isinstance(call, hotline.CallEntry):
-            assert alert is not None
-            [placed] = self.service.intake.place_many([alert])
-            category = self.config.category_by_id[alert.category]
-            entered = {
-                "category": alert.category,
-                "severity": alert.severity or int(category.default_severity),
-                "lat": alert.location.lat if alert.location else stored["lat"],
-                "lon": alert.location.lon if alert.location else stored["lon"],
-                "jurisdiction_id": placed.node.id,
-                "title": alert.title,
-                "description": alert.description,
-            }
-        revision = hotline.merge(stored, call, entered)
-        received = Received(stored["id"], stored["incident_id"], True)
-        if not revision.changes:
-            return CallOutcome(received=received)
-        self.service.alert_status.update(
-            tx,
-            stored["source"],
-            stored["source_event_id"],
-            revision.attributes,
-            lambda _attributes: revision.changes,
-            columns=revision.columns,
-            actor=actor,
-            causation_id=causation_id,
-        )
-        return CallOutcome(received=received, updated=True)
-
-    def _find(
-        self, tx: Tx, call: hotline.CallEntry | hotline.TelephonyEvent, alert: AlertIn | None
-    ) -> Row | None:
-        """The call's alert: by its key, else a recent alert it joined, else the same caller's
-        recent alert about the same category and place (where correlation would join them)."""
-        row = (
-            tx.connection.execute(_by_key, {"key": alert_key(hotline.SOURCE, call.call_id)})
-            .mappings()
-            .first()
-        )
-        if row is not None:
-            return dict(row)
-        since = tx.now - self.config.correlation.window
-        recent = [dict(each) for each in tx.connection.execute(_recent, {"since": since}).mappings()]
-        for each in recent:
-            if call.call_id in (each["attributes"].get("calls") or ()):
-                return each
-        if alert is None:
-            return None  # a call of unknown category: nothing to tell where it belongs
-        [placed] = self.service.intake.place_many([alert])
-        for each in recent:
-            caller = each["attributes"].get("caller") or {}
-            number = caller.get("number") if isinstance(caller, dict) else None
-            if (
-                isinstance(number, str)
-                and hotline.same_number(number, call.caller_number)
-                and alert.category == each["category"]
-                and self._near(alert, placed.node.id, each)
-            ):
-                return each
-        return None
-
-    def _near(self, alert: AlertIn, jurisdiction_id: str, stored: Row) -> bool:
-        if alert.location is None or stored["lat"] is None or stored["lon"] is None:
-            return bool(jurisdiction_id == stored["jurisdiction_id"])
-        distance = distance_m(alert.location.lat, alert.location.lon, stored["lat"], stored["lon"])
-        return bool(distance <= self.config.correlation.radius_m)

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from dispatch.access.authz import Action
 from dispatch.access.speaks_for import check_cap_sender, check_source
 from dispatch.intake.alerts import AlertKind
-from gateways import alertmanager, cap
+from gateways import alertmanager, cap, cap_xml
 from web.alerts import read_json
 from web.errors import error_response, json_response, validation_error
 from web.keys import RUNTIME
@@ -127,7 +127,7 @@ async def post_cap(request: web.Request) -> web.Response:
         )
     raw = await read_body(request)
     if not raw:
-        raise cap.MalformedXml("the request body is empty; send a CAP message")
+        raise cap_xml.MalformedXml("the request body is empty; send a CAP message")
     message = cap.translate(raw, runtime.config.cap)
     check_cap_sender(principal, message.sender)
     cap.check_times(message, runtime.service.time_window())

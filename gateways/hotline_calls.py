@@ -44,6 +44,8 @@ class HotlineMessage:
 
 
 class HotlineIntake:
+    """What the hotline route asks: one call message translated and taken by the service."""
+
     def __init__(self, service: DispatchService) -> None:
         self.service = service
 

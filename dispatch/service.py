@@ -18,6 +18,7 @@ from dispatch.core.incidents import IncidentLifecycle, not_a_child
 from dispatch.core.routing import Router
 from dispatch.core.tasks import TaskLifecycle
 from dispatch.intake.alerts import AlertIn, AlertKind
+from dispatch.intake.calls import CallMessage, CallOutcome, Calls
 from dispatch.intake.pipeline import Intake, IntakeItem, Received
 from dispatch.intake.queue import IntakeQueue
 from dispatch.intake.status import AlertStatus, AlertStatusChange, AlertUpdate
@@ -68,19 +69,44 @@ class DispatchService:
         """When a sender's times may lie, now (config `intake.max_future_skew`)."""
         return self.intake.time_window()
 
-    def check_alerts(self, alerts: Sequence[AlertIn], batch: bool) -> None:
-        for index, alert in enumerate(alerts):
-            self.intake.check(alert, f"alerts.{index}." if batch else "")
-
-    async def receive_alerts(
-        self, alerts: Sequence[tuple[AlertIn, str]], *, actor: str, causation_id: str | None = None
+    async def submit_alerts(
+        self,
+        alerts: Sequence[tuple[AlertIn, str]],
+        *,
+        batch: bool,
+        actor: str,
+        causation_id: str | None = None,
+        at: Sequence[int] | None = None,
     ) -> list[Received]:
-        """Record the alerts; returns once they are durably committed (never before)."""
+        """Check the alerts against config.yaml, then record them; returns once they are durably
+        committed (never before). One refused, none is written: the error's field is `alerts.N.…`
+        in a batch, N the alert's index in `alerts` or, given `at`, in the sender's message."""
+        indexes = range(len(alerts)) if at is None else at
+        for index, (alert, _) in zip(indexes, alerts, strict=True):
+            self.intake.check(alert, f"alerts.{index}." if batch else "")
+        if not alerts:
+            return []
         items = [IntakeItem(alert, raw, actor, causation_id) for alert, raw in alerts]
         received = await self._intake_queue.submit(items)
         self.accepted_alerts += sum(1 for each in received if not each.duplicate)
         self.metrics.count_received(received)
         return received
+
+    async def take_call(
+        self, call: CallMessage, raw: str, *, actor: str, causation_id: str | None = None
+    ) -> CallOutcome:
+        """One message of a phone call: its alert received, or the alert of its call (or of the
+        same caller's recent call) rewritten, in one writer transaction."""
+        if call.alert is not None:
+            self.intake.check(call.alert)
+        calls = Calls(self.config, self.intake, self.alert_status)
+        outcome: CallOutcome = await self.writer.submit(
+            lambda tx: calls.take(tx, call, raw, actor=actor, causation_id=causation_id)
+        )
+        if outcome.received is not None:
+            self.accepted_alerts += 0 if outcome.received.duplicate else 1
+            self.metrics.count_received([outcome.received])
+        return outcome
 
     async def update_alert(
         self,

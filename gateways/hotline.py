@@ -2,7 +2,7 @@
 
 A call is one alert, `source` `hotline` and the call id its `source_event_id`, whichever of
 the call-taker's entry and the telephony system's events arrives first; the later ones
-rewrite it in place (`merge`, through dispatch/hotline_intake.py). A caller who calls again
+rewrite it in place (`merge`, through dispatch/intake/calls.py). A caller who calls again
 within the correlation window is the same alert too. Calls about one fire or flood (same
 category, near in space and time) join one incident through ordinary correlation, so its
 `alert_count` counts the callers. The caller's number and name travel only in `attributes`,
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -21,6 +20,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from dispatch.config.model import Config
 from dispatch.intake.alerts import AlertIn, AlertKind
+from dispatch.intake.calls import Revision
 from dispatch.intake.wire_limits import TimeWindow
 from dispatch.shared.geo import Position
 
@@ -198,15 +198,6 @@ def telephony_state(before: Mapping[str, Any], event: TelephonyEvent) -> dict[st
 
 WITHHELD: list[Any] = [None, None]
 """A change to what the caller said or who they are: named in `changes`, its values left out."""
-
-
-@dataclass(frozen=True)
-class Revision:
-    """A stored call's alert after one more message: what to write and what changed."""
-
-    attributes: dict[str, Any]
-    columns: dict[str, Any]
-    changes: dict[str, list[Any]]
 
 
 def merge(

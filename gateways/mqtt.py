@@ -1,6 +1,7 @@
-"""MQTT topics and payloads: what sensors, tablets and Frigate publish, translated; tasks rendered.
+"""MQTT payloads: what sensors, tablets and Frigate publish, translated; tasks rendered.
 
-Pure: no connection here (gateways/mqtt_link.py holds the loop). Topics, with the default prefix:
+Pure: no connection here (gateways/mqtt_link.py holds the loop); the topics are
+gateways/mqtt_topics.py's. What each topic carries, with the default prefix:
 
 - `dispatch/sensors/{gateway}/alerts`: one alert or `{"alerts": [...]}`, the JSON of
   `POST /api/v1/alerts`.
@@ -14,7 +15,6 @@ Pure: no connection here (gateways/mqtt_link.py holds the loop). Topics, with th
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
@@ -28,14 +28,6 @@ from state_machines import TaskTrigger
 
 TASK_TRIGGERS = frozenset(TaskTrigger)
 """The words an ack may carry; which of them a responder may send, dispatch/access/authz.py decides."""
-
-
-class TopicKind(StrEnum):
-    SENSOR_ALERTS = "sensor_alerts"
-    ACKS = "acks"
-    LOCATION = "location"
-    FRIGATE_EVENTS = "frigate_events"
-    FRIGATE_REVIEWS = "frigate_reviews"
 
 
 class RejectReason(StrEnum):
@@ -59,56 +51,6 @@ class Rejected(Exception):
         super().__init__(message)
         self.reason = reason
         self.message = message
-
-
-@dataclass(frozen=True)
-class Topic:
-    kind: TopicKind
-    owner: str
-    """The sensor gateway or responder id of the topic; empty for Frigate's."""
-
-
-@dataclass(frozen=True)
-class Topics:
-    prefix: str
-    frigate_prefix: str | None
-
-    def intake_filters(self) -> list[str]:
-        """What sensors and Frigate publish (the server's sensors session, QoS 1)."""
-        ours = [f"{self.prefix}/sensors/+/alerts"]
-        if self.frigate_prefix is not None:
-            ours += [f"{self.frigate_prefix}/events", f"{self.frigate_prefix}/reviews"]
-        return ours
-
-    def device_filters(self) -> list[str]:
-        """What tablets publish (the server's tablets session, QoS 1)."""
-        return [f"{self.prefix}/responders/+/acks", f"{self.prefix}/responders/+/location"]
-
-    def subscriptions(self) -> list[str]:
-        """Every filter the server subscribes to."""
-        return [*self.intake_filters(), *self.device_filters()]
-
-    def tasks(self, responder_id: str) -> str:
-        return f"{self.prefix}/responders/{responder_id}/tasks"
-
-    def parse(self, topic: str) -> Topic:
-        if self.frigate_prefix is not None:
-            if topic == f"{self.frigate_prefix}/events":
-                return Topic(TopicKind.FRIGATE_EVENTS, "")
-            if topic == f"{self.frigate_prefix}/reviews":
-                return Topic(TopicKind.FRIGATE_REVIEWS, "")
-        head = self.prefix + "/"
-        if topic.startswith(head):
-            levels = topic[len(head) :].split("/")
-            if len(levels) == 3 and levels[1]:
-                section, owner, leaf = levels
-                if section == "sensors" and leaf == "alerts":
-                    return Topic(TopicKind.SENSOR_ALERTS, owner)
-                if section == "responders" and leaf == "acks":
-                    return Topic(TopicKind.ACKS, owner)
-                if section == "responders" and leaf == "location":
-                    return Topic(TopicKind.LOCATION, owner)
-        raise Rejected(RejectReason.UNKNOWN_TOPIC, f"{topic}: not a topic the server reads")
 
 
 class Ack(BaseModel):

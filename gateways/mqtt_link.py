@@ -42,8 +42,6 @@ from gateways.mqtt import (
     Location,
     Rejected,
     RejectReason,
-    TopicKind,
-    Topics,
     read_json,
     result_message,
     task_message,
@@ -51,6 +49,7 @@ from gateways.mqtt import (
     translate_alerts,
     translate_location,
 )
+from gateways.mqtt_topics import TopicKind, Topics
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +64,7 @@ HANDLERS_LIMIT = 2_000
 
 
 class DevicePort(Protocol):
-    """What the link may ask of the dispatch service (dispatch/devices.py implements it)."""
+    """What the link may ask of the dispatch service (gateways/mqtt_devices.py implements it)."""
 
     max_batch: int
 

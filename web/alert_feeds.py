@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from dispatch.access.authz import Action
 from dispatch.access.speaks_for import check_cap_sender, check_source
 from dispatch.intake.alerts import AlertKind
-from gateways import alertmanager, cap
+from gateways import alertmanager, cap, cap_xml
 from web.alerts import read_json
 from web.errors import error_response, json_response, validation_error
 from web.keys import RUNTIME
@@ -127,7 +127,7 @@ async def post_cap(request: web.Request) -> web.Response:
         )
     raw = await read_body(request)
     if not raw:
-        raise cap.MalformedXml("the request body is empty; send a CAP message")
+        raise cap_xml.MalformedXml("the request body is empty; send a CAP message")
     message = cap.translate(raw, runtime.config.cap)
     check_cap_sender(principal, message.sender)
     cap.check_times(message, runtime.service.time_window())
@@ -144,9 +144,11 @@ async def post_cap(request: web.Request) -> web.Response:
         "ignored_references": ignored_references if message.ignored is None else [],
     }
     if message.alert is not None:
-        runtime.service.check_alerts([message.alert], batch=False)
-        [received] = await runtime.service.receive_alerts(
-            [(message.alert, raw.decode("utf-8"))], actor=principal.actor, causation_id=causation_id
+        [received] = await runtime.service.submit_alerts(
+            [(message.alert, raw.decode("utf-8"))],
+            batch=False,
+            actor=principal.actor,
+            causation_id=causation_id,
         )
         body["alert"] = received.as_json()
     elif message.message_type == cap.MessageType.CANCEL and message.ignored is None:
@@ -212,14 +214,15 @@ async def post_alertmanager(request: web.Request) -> web.Response:
     alertmanager.check_times(webhook, runtime.service.time_window())
     notices = alertmanager.translate(webhook, runtime.config)
     firing = [(notice.alert, notice.raw) for notice in notices if notice.alert is not None]
-    for index, notice in enumerate(notices):
-        if notice.alert is not None:
-            runtime.service.intake.check(notice.alert, f"alerts.{index}.")
     causation_id = request.headers.get("X-Request-Id")
     received = iter(
-        await runtime.service.receive_alerts(firing, actor=principal.actor, causation_id=causation_id)
-        if firing
-        else []
+        await runtime.service.submit_alerts(
+            firing,
+            batch=True,
+            actor=principal.actor,
+            causation_id=causation_id,
+            at=[index for index, notice in enumerate(notices) if notice.alert is not None],
+        )
     )
     results: list[dict[str, object]] = []
     for notice in notices:

@@ -80,9 +80,8 @@ async def post_alerts(request: web.Request) -> web.Response:
         alerts.append((alert, orjson.dumps(item).decode()))
     for index, (alert, _) in enumerate(alerts):
         check_source(principal, alert.source, f"alerts.{index}.source" if batch else "source")
-    runtime.service.check_alerts([alert for alert, _ in alerts], batch)
-    received = await runtime.service.receive_alerts(
-        alerts, actor=principal.actor, causation_id=request.headers.get("X-Request-Id")
+    received = await runtime.service.submit_alerts(
+        alerts, batch=batch, actor=principal.actor, causation_id=request.headers.get("X-Request-Id")
     )
     if batch:
         return json_response({"results": [each.as_json() for each in received]}, 202)

@@ -16,10 +16,8 @@ from dispatch.access.credentials import CredentialWatch
 from dispatch.config.model import Config
 from dispatch.core.deadlines import DeadlineScheduler
 from dispatch.core.presence import Positions
-from dispatch.devices import DeviceDesk
 from dispatch.events.bus import EventBus
 from dispatch.events.catalog import DomainEvent
-from dispatch.hotline_intake import HotlineIntake
 from dispatch.hub import Hub
 from dispatch.ops.metrics import Metrics
 from dispatch.service import DispatchService
@@ -28,7 +26,9 @@ from dispatch.storage import database, ledger, pending_events
 from dispatch.storage.audit_key import AuditKey, load_key
 from dispatch.storage.health import DatabaseHealth
 from dispatch.storage.writer import Writer
-from dispatch.video import VideoIntake
+from gateways.frigate_video import VideoIntake
+from gateways.hotline_calls import HotlineIntake
+from gateways.mqtt_devices import DeviceDesk
 from gateways.mqtt_link import MqttLink
 from web import (
     alert_feeds,

@@ -1,16 +1,64 @@
-"""`dispatch token list` and `dispatch token revoke`: what an operator sees of tokens."""
+"""`dispatch token issue|list|revoke`: what an operator does with tokens and sees of them."""
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 from datetime import UTC, datetime
 
-from dispatch.access.auth import TokenError, binding_of
-from dispatch.access.speaks_for import describe
+from dispatch.access.auth import TokenError, binding_of, issue_token
+from dispatch.access.speaks_for import Binding, describe
 from dispatch.access.tokens import list_tokens, revoke_token
+from dispatch.cli.settings import load
+from dispatch.config.values import parse_duration
 from dispatch.storage import database
 from dispatch.storage.pending_events import command_line_actor
+
+
+def token(args: argparse.Namespace) -> int:
+    if args.token_command == "list":
+        return list_command(args.database)
+    if args.token_command == "revoke":
+        return revoke_command(args.database, args.token)
+    return issue_command(args)
+
+
+def issue_command(args: argparse.Namespace) -> int:
+    config = load(args)
+    try:
+        expires_in = None if args.expires is None else parse_duration(args.expires)
+    except ValueError as err:
+        print(f"error: --expires: {err}", file=sys.stderr)
+        return 2
+    engine = database.create_engine(args.database)
+    database.create_schema(engine)
+    try:
+        token = issue_token(
+            engine,
+            config,
+            role=args.role,
+            name=args.name,
+            jurisdiction=args.jurisdiction,
+            responder=args.responder,
+            expires_in=expires_in,
+            actor=command_line_actor(),
+            sources=args.source,
+            cap_senders=args.cap_sender,
+            now=time.time(),
+        )
+    except TokenError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    finally:
+        engine.dispose()
+    print(token)
+    if args.role == "gateway":
+        bound = (
+            Binding(tuple(args.source), tuple(args.cap_sender)) if args.source or args.cap_sender else None
+        )
+        print(f"dispatch: {args.name} speaks for {describe(bound)}", file=sys.stderr)
+    return 0
 
 
 def _when(epoch: object) -> str:

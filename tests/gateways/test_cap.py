@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from dispatch.config.model import CapGateway, Config
 from dispatch.shared.errors import DispatchError, InvalidInput
 from dispatch.storage.tables import alert_table, event_table, incident_table
-from gateways import cap
+from gateways import cap, cap_alert, cap_xml
 from tests.conftest import Harness, ServerFactory
 from tests.factories import alert, make_config
 from web.alert_feeds import CapResult
@@ -277,7 +277,7 @@ HOSTILE = {"billion-laughs": BILLION_LAUGHS, "external-entity": EXTERNAL_ENTITY,
 
 @pytest.mark.parametrize("raw", list(HOSTILE.values()), ids=list(HOSTILE))
 def test_cap_translate_hostile_xml_is_refused_unexpanded(raw: bytes) -> None:
-    with pytest.raises(cap.ForbiddenXml):
+    with pytest.raises(cap_xml.ForbiddenXml):
         cap.translate(raw, _settings())
 
 
@@ -311,7 +311,7 @@ async def test_cap_post_bad_message_is_refused(
 
 
 def test_cap_errors_are_ours() -> None:
-    assert issubclass(cap.ForbiddenXml, DispatchError) and issubclass(cap.MalformedXml, DispatchError)
+    assert issubclass(cap_xml.ForbiddenXml, DispatchError) and issubclass(cap_xml.MalformedXml, DispatchError)
 
 
 # Over HTTP -----------------------------------------------------------------------------------
@@ -416,7 +416,7 @@ def test_cap_translate_degenerate_polygon_long_texts_cap_1_1_and_bare_geocode() 
     position = (message.alert.location.lat, message.alert.location.lon)
     assert position == pytest.approx((28.1333, 112.1), abs=1e-4)  # the mean of its corners
     assert message.alert.jurisdiction == "east"
-    assert message.alert.title is not None and len(message.alert.title) == cap.TITLE_MAX
+    assert message.alert.title is not None and len(message.alert.title) == cap_alert.TITLE_MAX
     assert message.alert.title.endswith("…")
 
 

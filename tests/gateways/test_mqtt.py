@@ -11,14 +11,13 @@ from dispatch.intake.alerts import AlertKind
 from gateways.mqtt import (
     Rejected,
     RejectReason,
-    TopicKind,
-    Topics,
     result_message,
     task_message,
     translate_ack,
     translate_alerts,
     translate_location,
 )
+from gateways.mqtt_topics import TopicKind, Topics
 
 FIXTURES = Path(__file__).parent / "fixtures" / "mqtt"
 TOPICS = Topics("dispatch", "frigate")

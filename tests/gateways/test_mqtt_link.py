@@ -15,8 +15,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from dispatch.config.model import Config
-from dispatch.devices import SEEN_WITHIN_S
-from dispatch.mqtt_acl import QUEUE_SETTINGS
+from gateways.mqtt_acl import QUEUE_SETTINGS
+from gateways.mqtt_devices import SEEN_WITHIN_S
 from tests.brokers import SYSTEM_BROKER, forget_server_sessions, forget_session, mosquitto_pub, private_broker
 from tests.conftest import Harness, ServerFactory
 from tests.factories import EAST_N, WEST_N, alert, make_config

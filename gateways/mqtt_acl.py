@@ -14,6 +14,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from dispatch.config.model import Config
+from gateways.mqtt_topics import Topics
 
 # mosquitto_passwd's `$7$` format (Mosquitto 2.x): PBKDF2-HMAC-SHA512, these parameters, standard
 # base64. The broker reads the iteration count from each line, but we write what its tool writes.
@@ -56,41 +57,36 @@ class PasswordUpdate:
 def accounts(config: Config) -> list[Account]:
     """The server, Frigate, each responder and each sensor gateway, each confined to its own topics."""
     mqtt = config.mqtt
-    prefix, frigate = mqtt.prefix, mqtt.frigate_prefix
-    server_reads = [
-        f"{prefix}/sensors/+/alerts",
-        f"{prefix}/responders/+/acks",
-        f"{prefix}/responders/+/location",
-    ]
-    if frigate is not None:
-        server_reads += [f"{frigate}/events", f"{frigate}/reviews"]
+    topics = Topics(mqtt.prefix, mqtt.frigate_prefix)
+    server_reads = [topics.sensor_alerts(), topics.acks(), topics.location(), *topics.frigate()]
     result = [
         Account(
             mqtt.username,
             (
                 *(Grant(Access.READ, topic) for topic in server_reads),
-                Grant(Access.WRITE, f"{prefix}/responders/+/tasks"),
+                Grant(Access.WRITE, topics.tasks()),
             ),
         )
     ]
+    frigate = topics.frigate_all()
     if frigate is not None:
         # Frigate publishes events, reviews, snapshots and states, and subscribes to its own
         # `…/set` command topics: all of them live under its prefix.
-        result.append(Account(mqtt.frigate_username, (Grant(Access.READWRITE, f"{frigate}/#"),)))
+        result.append(Account(mqtt.frigate_username, (Grant(Access.READWRITE, frigate),)))
     for responder in config.responders:
-        own = f"{prefix}/responders/{responder.id}"
+        own = responder.id
         result.append(
             Account(
                 responder.id,
                 (
-                    Grant(Access.READ, f"{own}/tasks"),
-                    Grant(Access.WRITE, f"{own}/acks"),
-                    Grant(Access.WRITE, f"{own}/location"),
+                    Grant(Access.READ, topics.tasks(own)),
+                    Grant(Access.WRITE, topics.acks(own)),
+                    Grant(Access.WRITE, topics.location(own)),
                 ),
             )
         )
     for gateway in mqtt.sensor_gateways:
-        result.append(Account(gateway, (Grant(Access.WRITE, f"{prefix}/sensors/{gateway}/alerts"),)))
+        result.append(Account(gateway, (Grant(Access.WRITE, topics.sensor_alerts(gateway)),)))
     return result
 
 

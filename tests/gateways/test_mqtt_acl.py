@@ -18,7 +18,7 @@ import yaml
 
 from dispatch.cli.main import main
 from dispatch.config.model import ConfigError
-from dispatch.mqtt_acl import (
+from gateways.mqtt_acl import (
     accounts,
     hash_password,
     parse_password_file,

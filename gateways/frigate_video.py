@@ -75,9 +75,8 @@ class VideoIntake:
         if isinstance(result, frigate.Ignored):
             return VideoOutcome(ignored=result.reason.value)
         alert = result
-        self.service.check_alerts([alert], False)
-        [received] = await self.service.receive_alerts(
-            [(alert, orjson.dumps(raw).decode())], actor=actor, causation_id=causation_id
+        [received] = await self.service.submit_alerts(
+            [(alert, orjson.dumps(raw).decode())], batch=False, actor=actor, causation_id=causation_id
         )
         updated = False
         if not received.duplicate:

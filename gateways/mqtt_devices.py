@@ -17,8 +17,8 @@ from dispatch.service import DispatchService
 from dispatch.shared.clock import Clock
 from dispatch.shared.errors import DispatchError, IllegalTransition
 from dispatch.storage import queries
-from dispatch.video import VideoIntake
 from gateways import frigate
+from gateways.frigate_video import VideoIntake
 from gateways.mqtt import Ack, Location, Rejected, RejectReason, describe
 
 T = TypeVar("T")
@@ -67,9 +67,8 @@ class DeviceDesk:
                         f"sensor gateway {gateway!r} does not speak for source {alert.source!r} "
                         f"(mqtt.sensor_gateway_sources: {', '.join(patterns) or 'none'}); nothing stored",
                     )
-        self.service.check_alerts([alert for alert, _ in alerts], len(alerts) > 1)
         with arriving_on("mqtt"):
-            await self.service.receive_alerts(alerts, actor=f"gateway:mqtt:{gateway}")
+            await self.service.submit_alerts(alerts, batch=len(alerts) > 1, actor=f"gateway:mqtt:{gateway}")
 
     def seen_lately(self) -> set[str]:
         """Units whose tablet sent an ack or a position over MQTT within SEEN_WITHIN_S."""

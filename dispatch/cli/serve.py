@@ -1,0 +1,170 @@
+"""`dispatch serve`: the server on its sockets, TLS, the first start's admin token, and the demo."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import socket
+import ssl
+import sys
+import time
+
+from aiohttp import web
+
+from dispatch.cli.settings import audit_key, load
+from dispatch.config.model import Config, ConfigError, parse_config
+from dispatch.ops import startup
+from dispatch.storage import database
+from dispatch.storage.audit_key import AuditKey, AuditKeyError, default_key_file
+
+logger = logging.getLogger(__name__)
+
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def serve(args: argparse.Namespace) -> int:
+    from web.slow_clients import server_options
+
+    _configure_logging(args.log_level)
+    config = load(args)
+    if args.mqtt:
+        try:
+            config = _with_broker(config, args.mqtt)
+        except ConfigError as err:
+            print(f"dispatch: {err}", file=sys.stderr)
+            return 2
+    ssl_context = _tls(args)
+    sockets, app = _open(args, config)
+    scheme = "https" if ssl_context else "http"
+    port = sockets[0].getsockname()[1]
+    print(f"dispatch: serving on {scheme}://{args.host}:{port}", flush=True)
+    if ssl_context is None and args.host not in LOCAL_HOSTS:
+        logger.warning(
+            "serving plain HTTP on %s: browsers allow the tablet app's offline mode (service worker) "
+            "and positions (geolocation) only over HTTPS or on localhost, so tablets on the network "
+            "will silently lose both. Give --tls-cert/--tls-key or put a TLS reverse proxy in front "
+            "(README: HTTPS for tablets)",
+            args.host,
+        )
+    web.run_app(
+        app,
+        sock=sockets,
+        ssl_context=ssl_context,
+        print=None,
+        access_log=None,
+        **server_options(config),
+    )
+    return 0
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Its INFO lines repeat every state change, which the event log already holds (and cost
+    # about 6 % of the CPU under load, bench/mqtt.py).
+    logging.getLogger("transitions").setLevel(max(logging.WARNING, logging.getLogger().level))
+    # Its INFO lines name its internals at every start; dispatch.storage.migrations says what it did.
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLogger().level))
+
+
+def _with_broker(config: Config, url: str) -> Config:
+    """The config with --mqtt as its `mqtt.url`, checked as the file's own would be."""
+    return parse_config(
+        {**config.model_dump(mode="json"), "mqtt": {**config.mqtt.model_dump(mode="json"), "url": url}},
+        "--mqtt",
+    )
+
+
+def _open(args: argparse.Namespace, config: Config) -> tuple[list[socket.socket], web.Application]:
+    """The API's sockets and the app; the metrics listener's sockets are the app's own."""
+    from web import create_app
+    from web.metrics import LISTENER as METRICS_LISTENER
+
+    sockets = startup.listen(args.host, args.port)
+    try:
+        if config.metrics.listen is not None:
+            sockets_of_metrics = startup.listen(config.metrics.host, config.metrics.port, "metrics.listen")
+            sockets += sockets_of_metrics
+        else:
+            sockets_of_metrics = []
+        key = _start_audit_key(args, config)
+        app = create_app(
+            config,
+            database_url=args.database,
+            mqtt_password=os.environ.get("DISPATCH_MQTT_PASSWORD"),
+            audit_key=key,
+        )
+        app[METRICS_LISTENER].sockets = sockets_of_metrics
+    except BaseException:
+        for sock in sockets:
+            sock.close()
+        raise
+    return [sock for sock in sockets if sock not in sockets_of_metrics], app
+
+
+def _start_audit_key(args: argparse.Namespace, config: Config) -> AuditKey:
+    # After the port (a busy port is said first and creates nothing), before the database: a
+    # key that is missing and cannot be made (PostgreSQL) is one line, and nothing is created.
+    # One that the server may make (its first start) is made once the schema is found good, so
+    # a refused start leaves no key file behind.
+    found: AuditKey | None = None
+    try:
+        found = audit_key(args, config, create=False)
+    except AuditKeyError:
+        if not config.audit.key_file and default_key_file(args.database) is None:
+            raise
+    _bootstrap_admin(args.database, config)
+    if found is None:
+        found = audit_key(args, config, create=True)
+    return found
+
+
+def demo(args: argparse.Namespace) -> int:
+    from dispatch.simulate.demo import run_demo
+
+    # The progress line is the demo's log: the server's INFO lines would scroll it away.
+    level = "WARNING" if args.log_level.upper() == "INFO" else args.log_level.upper()
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return run_demo(load(args), host=args.host, port=args.port)
+
+
+def _tls(args: argparse.Namespace) -> ssl.SSLContext | None:
+    if not args.tls_cert and not args.tls_key:
+        return None
+    if not (args.tls_cert and args.tls_key):
+        raise ConfigError("--tls-cert and --tls-key go together")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_cert_chain(args.tls_cert, args.tls_key)
+    except (OSError, ssl.SSLError) as err:
+        raise ConfigError(f"--tls-cert/--tls-key: cannot load: {err}") from err
+    return context
+
+
+def _bootstrap_admin(database_url: str, config: Config) -> None:
+    """A fresh database has no tokens: make one admin token and show it this once."""
+    from dispatch.access.accounts import list_users
+    from dispatch.access.auth import has_tokens, issue_token
+
+    engine = database.create_engine(database_url)
+    try:
+        database.create_schema(engine)
+        if not list_users(engine):
+            print(
+                "dispatch: nobody can log in at the login page yet: add people with\n"
+                "  dispatch user add NAME --role dispatcher|responder|admin|screen",
+                flush=True,
+            )
+        if has_tokens(engine):
+            return
+        token = issue_token(
+            engine, config, role="admin", name="bootstrap", actor="system:serve", now=time.time()
+        )
+    finally:
+        engine.dispose()
+    print(
+        "dispatch: first start, no tokens yet. Admin token (shown once, only its hash is kept):\n"
+        f"  {token}\n"
+        "  Issue more with: dispatch token issue --role ROLE --name NAME",
+        flush=True,
+    )

@@ -12,9 +12,9 @@ database, users and tokens), `web` (to run the demo's server) and `gateways`; no
 
 from dispatch.simulate.access import Credentials
 from dispatch.simulate.clock import SimulationClock, SteppedClock, WallClock
+from dispatch.simulate.fleet import Habits
 from dispatch.simulate.runner import Settings, Simulator
 from dispatch.simulate.scenario import SCENARIOS, FloodDay
-from dispatch.simulate.tablets import Habits
 from dispatch.simulate.tally import Tally
 
 __all__ = [

@@ -150,8 +150,7 @@ def functions(node: ast.AST, prefix: str = "") -> Iterator[tuple[str, Function]]
 
 
 def resolve(importer: Module, node: ast.Import | ast.ImportFrom) -> Iterator[str]:
-    """The project modules an import statement loads (a name imported from a package that is
-    itself a module counts as that module)."""
+    """The project modules an import loads: `from a import b` is `a.b` when that is a module, else `a`."""
     known = modules()
     if isinstance(node, ast.Import):
         targets = [alias.name for alias in node.names]
@@ -345,7 +344,7 @@ def layering_problem(importer: str, imported: str) -> str | None:
     if source != "dispatch":
         return None
     if target in ("web", "gateways"):
-        if importer.startswith(ENTRY_POINTS):
+        if any(importer == entry or importer.startswith(f"{entry}.") for entry in ENTRY_POINTS):
             return None
         return f"dispatch never imports {target} (only {', '.join(ENTRY_POINTS)} compose the whole)"
     if target != "dispatch":
@@ -355,7 +354,7 @@ def layering_problem(importer: str, imported: str) -> str | None:
         unplaced = importer if low is None else imported
         if unplaced == "dispatch":
             return None
-        return f"{unplaced} belongs to no layer of dispatch (place it in DISPATCH_LAYERS' packages)"
+        return f"{unplaced} belongs to no layer of dispatch (move it into a package of DISPATCH_LAYERS)"
     if high > low:
         return (
             f"{importer.split('.')[1]} (level {low}) may not import {imported.split('.')[1]} "

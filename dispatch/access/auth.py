@@ -1,45 +1,32 @@
-"""Tokens and principals: who is calling, with which role, over which jurisdiction subtree."""
+"""Bearer tokens: issuing one, finding one, and the principal a stored token speaks for."""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
-from enum import StrEnum
 
 import sqlalchemy as sa
 
-from dispatch.access.speaks_for import Binding, BindingError
+from dispatch.access.binding import Binding, BindingError
+from dispatch.access.principal import Principal, Role
 from dispatch.config.model import Config
 from dispatch.events.catalog import TokenIssued
 from dispatch.storage import pending_events
 from dispatch.storage.tables import token_table
 
-
-class Role(StrEnum):
-    ADMIN = "admin"
-    DISPATCHER = "dispatcher"
-    RESPONDER = "responder"
-    GATEWAY = "gateway"
-    SCREEN = "screen"
-    """The command hall's big screen: reads the overview, changes nothing."""
-    SYSTEM = "system"
-    """The server's own hands (deadlines, delivery bookkeeping); never given a token."""
-
-
-@dataclass(frozen=True)
-class Principal:
-    role: Role
-    name: str
-    jurisdiction_id: str | None = None
-    responder_id: str | None = None
-    binding: Binding | None = None
-    """A gateway token's sources and CAP senders; None: unbound (dispatch/access/speaks_for.py)."""
-
-    @property
-    def actor(self) -> str:
-        return f"{self.role}:{self.name}"
+__all__ = [
+    "Principal",
+    "Role",
+    "TokenError",
+    "binding_of",
+    "has_tokens",
+    "hash_token",
+    "issue_token",
+    "lookup",
+    "principal_of",
+    "token_id",
+]
 
 
 class TokenError(ValueError):
@@ -69,6 +56,19 @@ def issue_token(
     The `token_issued` event waits in the database until the server chains it
     (dispatch/storage/pending_events.py): this runs in the command's own process.
     """
+    parsed_role = _issuable_role(role)
+    _check_scope(config, parsed_role, jurisdiction, responder)
+    if expires_in is not None and expires_in <= 0:
+        raise TokenError("--expires must be more than 0")
+    binding = _binding(parsed_role, sources, cap_senders)
+    token = "dsp_" + secrets.token_urlsafe(32)
+    expires_at = None if expires_in is None else now + expires_in
+    principal = Principal(parsed_role, name, jurisdiction, responder, binding)
+    _store(engine, hash_token(token), principal, expires_at, now=now, actor=actor)
+    return token
+
+
+def _issuable_role(role: str) -> Role:
     issuable = [each for each in Role if each != Role.SYSTEM]
     try:
         parsed_role = Role(role)
@@ -76,36 +76,46 @@ def issue_token(
         raise TokenError(f"--role must be one of {', '.join(issuable)}") from err
     if parsed_role not in issuable:
         raise TokenError(f"--role must be one of {', '.join(issuable)}")
+    return parsed_role
+
+
+def _check_scope(config: Config, role: Role, jurisdiction: str | None, responder: str | None) -> None:
+    """The jurisdiction and responder named exist, and a responder goes with its role only."""
     if jurisdiction is not None and jurisdiction not in config.jurisdiction_by_id:
         raise TokenError(f"--jurisdiction: unknown jurisdiction {jurisdiction!r}")
-    if parsed_role == Role.RESPONDER:
+    if role == Role.RESPONDER:
         if responder is None:
             raise TokenError("--responder is required for the responder role")
         if responder not in config.responder_by_id:
             raise TokenError(f"--responder: unknown responder {responder!r}")
     elif responder is not None:
         raise TokenError("--responder only goes with --role responder")
-    if expires_in is not None and expires_in <= 0:
-        raise TokenError("--expires must be more than 0")
-    binding: Binding | None = None
-    if sources or cap_senders:
-        if parsed_role != Role.GATEWAY:
-            raise TokenError("--source and --cap-sender only go with --role gateway")
-        try:
-            binding = Binding.parse(sources, cap_senders)
-        except BindingError as err:
-            raise TokenError(str(err)) from err
-    token = "dsp_" + secrets.token_urlsafe(32)
-    hashed = hash_token(token)
-    expires_at = None if expires_in is None else now + expires_in
+
+
+def _binding(role: Role, sources: Sequence[str], cap_senders: Sequence[str]) -> Binding | None:
+    if not sources and not cap_senders:
+        return None
+    if role != Role.GATEWAY:
+        raise TokenError("--source and --cap-sender only go with --role gateway")
+    try:
+        return Binding.parse(sources, cap_senders)
+    except BindingError as err:
+        raise TokenError(str(err)) from err
+
+
+def _store(
+    engine: sa.Engine, hashed: str, principal: Principal, expires_at: float | None, *, now: float, actor: str
+) -> None:
+    """The token's row and its `token_issued` event, in one transaction."""
+    binding = principal.binding
     with engine.begin() as connection:
         connection.execute(
             token_table.insert().values(
                 hash=hashed,
-                role=parsed_role.value,
-                name=name,
-                jurisdiction_id=jurisdiction,
-                responder_id=responder,
+                role=principal.role.value,
+                name=principal.name,
+                jurisdiction_id=principal.jurisdiction_id,
+                responder_id=principal.responder_id,
                 created_at=now,
                 expires_at=expires_at,
                 sources=list(binding.sources) if binding is not None else None,
@@ -118,14 +128,13 @@ def issue_token(
                 occurred_at=now,
                 actor=actor,
                 token=token_id(hashed),
-                name=name,
-                role=parsed_role.value,
-                jurisdiction=jurisdiction,
-                responder=responder,
+                name=principal.name,
+                role=principal.role.value,
+                jurisdiction=principal.jurisdiction_id,
+                responder=principal.responder_id,
                 expires_at=expires_at,
             ),
         )
-    return token
 
 
 def token_id(hashed: str) -> str:

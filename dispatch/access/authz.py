@@ -160,7 +160,7 @@ def responder_scope(principal: Principal, config: Config) -> list[str] | None:
     own = scope(principal, config)
     if own is None or principal.jurisdiction_id is None:
         return own
-    lenders = lenders_to(config, principal.jurisdiction_id)
+    lenders = lenders_to(config.mutual_aid, config.tree, principal.jurisdiction_id)
     lent = [
         node.id
         for node in config.jurisdictions

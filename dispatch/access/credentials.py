@@ -11,12 +11,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 
 from dispatch.access import tokens
-from dispatch.hub import Hub
 from dispatch.shared.clock import Clock
 from dispatch.storage import pending_events
 from dispatch.storage.tables import session_table, token_table, user_table
@@ -27,6 +26,14 @@ logger = logging.getLogger(__name__)
 Read = Callable[[Callable[[sa.Connection], Any]], Awaitable[Any]]
 
 SESSION_ENDED = "session ended"
+
+
+class Sockets(Protocol):
+    """The open sockets by the credential that opened them (`dispatch.hub.Hub`, a layer above)."""
+
+    def credentials(self) -> set[str]: ...
+
+    async def close_credential(self, credential: str, reason: str) -> int: ...
 
 
 def refusals(connection: sa.Connection, credentials: list[str], now: float) -> dict[str, str]:
@@ -63,7 +70,7 @@ class CredentialWatch:
         self,
         writer: Writer,
         read: Read,
-        hub: Hub,
+        hub: Sockets,
         clock: Clock,
         used: dict[str, float],
         interval: float,

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
 
 from pydantic import Field
 
+from dispatch.config.jurisdictions import JurisdictionTree
 from dispatch.config.values import Identifier
 from dispatch.shared.geo import Strict
-
-if TYPE_CHECKING:
-    from dispatch.config.model import Config
 
 
 class MutualAid(Strict):
@@ -25,28 +23,25 @@ class MutualAid(Strict):
     )
 
 
-def check_mutual_aid(config: Config) -> None:
+def check_mutual_aid(rules: Sequence[MutualAid], tree: JurisdictionTree) -> None:
     """Every id names a jurisdiction, and a lender is not already inside its borrower."""
-    known = config.jurisdiction_by_id
-    for index, rule in enumerate(config.mutual_aid):
+    known = tree.by_id
+    for index, rule in enumerate(rules):
         where = f"mutual_aid.{index}"
         if rule.borrower not in known:
             raise ValueError(f"{where}.borrower: unknown jurisdiction {rule.borrower!r}")
         for place, lender in enumerate(rule.lenders):
             if lender not in known:
                 raise ValueError(f"{where}.lenders.{place}: unknown jurisdiction {lender!r}")
-            if config.is_within(lender, rule.borrower):
+            if tree.is_within(lender, rule.borrower):
                 raise ValueError(
                     f"{where}.lenders.{place}: {lender!r} is inside {rule.borrower!r}, "
                     "whose dispatchers task its units already"
                 )
 
 
-def lenders_to(config: Config, jurisdiction_id: str) -> set[str]:
+def lenders_to(rules: Sequence[MutualAid], tree: JurisdictionTree, jurisdiction_id: str) -> set[str]:
     """The jurisdictions whose units dispatchers of `jurisdiction_id` may borrow."""
     return {
-        lender
-        for rule in config.mutual_aid
-        if config.is_within(jurisdiction_id, rule.borrower)
-        for lender in rule.lenders
+        lender for rule in rules if tree.is_within(jurisdiction_id, rule.borrower) for lender in rule.lenders
     }

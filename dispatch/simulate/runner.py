@@ -28,12 +28,13 @@ from dispatch.simulate.agenda import Agenda
 from dispatch.simulate.clock import SimulationClock, WallClock
 from dispatch.simulate.desk import Desk
 from dispatch.simulate.devices import DEFAULT_GATEWAY, sensor_alert, sensor_topic
+from dispatch.simulate.fleet import Fleet, Habits
 from dispatch.simulate.gateways import frigate_event, hotline_entry
 from dispatch.simulate.happenings import FrigateMessage, Happening, SensorReading
 from dispatch.simulate.places import Point
 from dispatch.simulate.scenario import SCENARIOS
 from dispatch.simulate.senders import HttpSender, MqttSensors
-from dispatch.simulate.tablets import Fleet, Habits, Tablet
+from dispatch.simulate.tablets import Tablet
 from dispatch.simulate.tally import FIRST_ERRORS_SHOWN, Progress, Tally, duration_text
 
 logger = logging.getLogger(__name__)

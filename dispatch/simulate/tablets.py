@@ -16,7 +16,6 @@ import math
 import random
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
@@ -24,9 +23,9 @@ import orjson
 
 from dispatch.config.model import Responder
 from dispatch.simulate import texts
-from dispatch.simulate.agenda import Action, Agenda
+from dispatch.simulate.agenda import Action
+from dispatch.simulate.fleet import Fleet, TaskCard
 from dispatch.simulate.places import Point, distance_m, offset, toward
-from dispatch.simulate.tally import Tally
 
 logger = logging.getLogger(__name__)
 
@@ -37,56 +36,6 @@ FINAL = frozenset({"done", "declined", "expired", "cancelled", "refused"})
 ACTIVE = frozenset({"accepted", "en_route", "on_scene"})
 _DROPPED: dict[str, Any] = {"type": "result", "ok": False, "dropped": True}
 _RANK = {"pending": 0, "sent": 1, "delivered": 2, "accepted": 3, "en_route": 4, "on_scene": 5}
-
-
-@dataclass(frozen=True)
-class Habits:
-    """How the people behind the tablets act, in seconds at rate 1."""
-
-    never_answer: float = 0.15
-    decline: float = 0.05
-    accept_median_s: float = 15.0
-    accept_spread: float = 0.6
-    """Sigma of the lognormal accept delay."""
-    receipt_s: tuple[float, float] = (0.3, 2.0)
-    depart_s: tuple[float, float] = (3.0, 10.0)
-    travel_s: tuple[float, float] = (30.0, 90.0)
-    position_every_s: float = 4.0
-    on_scene_s: tuple[float, float] = (45.0, 150.0)
-    idle_every_s: tuple[float, float] = (45.0, 90.0)
-
-
-@dataclass
-class TaskCard:
-    """A task as its tablet knows it."""
-
-    id: int
-    incident_id: int
-    category: str
-    target: Point | None
-    deadline: float | None
-    state: str = "pending"
-    planned: bool = False
-    """An action for it waits on the agenda."""
-
-
-@dataclass
-class Fleet:
-    """What every tablet shares: the server, the agenda, the pace, the counts."""
-
-    session: aiohttp.ClientSession
-    ws_url: str
-    agenda: Agenda
-    rate: float
-    seed: int
-    tally: Tally
-    habits: Habits = field(default_factory=Habits)
-    on_done: Callable[[int, str], None] | None = None
-    """Told (incident id, category) when a tablet completes a task: the duty desk's cue."""
-    stopping: bool = False
-
-    def scaled(self, seconds: float) -> float:
-        return seconds / self.rate
 
 
 class Tablet:

@@ -17,9 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import sqlalchemy as sa
-from pydantic import Field
 
-from dispatch.shared.geo import Strict
 from dispatch.storage.database import normalize_url
 
 logger = logging.getLogger(__name__)
@@ -27,19 +25,6 @@ logger = logging.getLogger(__name__)
 ENVIRONMENT = "DISPATCH_AUDIT_KEY"
 MIN_LENGTH = 32
 DEFAULT_SUFFIX = ".audit-key"
-
-
-class AuditSettings(Strict):
-    """The event log's signing key (README: Audit log)."""
-
-    key_file: str | None = Field(
-        None,
-        description=(
-            "File holding the audit key (at least 32 characters, e.g. `openssl rand -hex 32`); "
-            "made with mode 0600 if missing when the server starts. DISPATCH_AUDIT_KEY overrides "
-            "it. Unset: SQLite keeps <database file>.audit-key; PostgreSQL refuses to start."
-        ),
-    )
 
 
 class AuditKeyError(Exception):

@@ -18,7 +18,7 @@ import select
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
@@ -28,7 +28,9 @@ from dispatch.events.catalog import DomainEvent
 from dispatch.shared.clock import Clock
 from dispatch.storage.health import DatabaseHealth, is_unreachable
 from dispatch.storage.ledger import Head, Ledger
-from dispatch.storage.tables import alert_table, incident_table, task_table
+from dispatch.storage.transaction import Command, Ids, Tx
+
+__all__ = ["IDLE_PING_S", "Command", "Ids", "Tx", "Writer", "WriterStopped"]
 
 logger = logging.getLogger(__name__)
 
@@ -36,81 +38,6 @@ R = TypeVar("R")
 
 IDLE_PING_S = 1.0
 """A connection idle this long is pinged before a batch: its server may have gone silently."""
-
-
-class Ids:
-    """Integer ids for new rows; the single writer is their only author."""
-
-    def __init__(self, connection: sa.Connection) -> None:
-        self._next = {
-            name: (connection.execute(sa.select(sa.func.max(table.c.id))).scalar() or 0)
-            for name, table in (("alert", alert_table), ("incident", incident_table), ("task", task_table))
-        }
-
-    def next(self, name: str) -> int:
-        self._next[name] += 1
-        return self._next[name]
-
-    def snapshot(self) -> dict[str, int]:
-        return dict(self._next)
-
-    def restore(self, snapshot: dict[str, int]) -> None:
-        self._next = snapshot
-
-
-@dataclass
-class Tx:
-    """What a command sees: the open transaction, the time, and where its events go."""
-
-    connection: sa.Connection
-    now: float
-    ids: Ids
-    ledger: Ledger
-    events: list[DomainEvent] = field(default_factory=list)
-    rows: list[dict[str, Any]] = field(default_factory=list)
-    committed: list[Callable[[], None]] = field(default_factory=list)
-    deadlines: list[float] = field(default_factory=list)
-    """Step deadlines stored by this transaction: the scheduler hears of them after it commits."""
-
-    def record(self, event: DomainEvent) -> DomainEvent:
-        sealed, row = self.ledger.seal(event)
-        self.events.append(sealed)
-        self.rows.append(row)
-        return sealed
-
-    def after_commit(self, callback: Callable[[], None]) -> None:
-        """Run `callback` on the writer thread once this transaction has committed (caches)."""
-        self.committed.append(callback)
-
-    def isolated(self, command: Callable[[Tx], Any]) -> tuple[bool, Any]:
-        """Run `command` in a SAVEPOINT; on failure undo its rows, events and ids alone."""
-        marks = (
-            len(self.events),
-            len(self.rows),
-            len(self.committed),
-            len(self.deadlines),
-            Head(self.ledger.head.seq, self.ledger.head.hash),
-        )
-        ids = self.ids.snapshot()
-        savepoint = self.connection.begin_nested()
-        try:
-            result = command(self)
-        except Exception as err:
-            savepoint.rollback()
-            del self.events[marks[0] :]
-            del self.rows[marks[1] :]
-            del self.committed[marks[2] :]
-            del self.deadlines[marks[3] :]
-            self.ledger.head = marks[4]
-            self.ids.restore(ids)
-            if not getattr(err, "expected", False) and not is_unreachable(err):
-                logger.exception("command failed")
-            return False, err
-        savepoint.commit()
-        return True, result
-
-
-Command = Callable[[Tx], R]
 
 
 @dataclass

@@ -16,7 +16,6 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 
-from dispatch.core.incidents import OPEN_INCIDENT_STATES
 from dispatch.core.routing import distance_m
 from dispatch.intake.alerts import AlertIn
 from dispatch.intake.pipeline import IntakeItem, Received, alert_key
@@ -25,6 +24,7 @@ from dispatch.storage.repository import Row
 from dispatch.storage.tables import alert_table, incident_table
 from dispatch.storage.writer import Tx
 from gateways import hotline
+from state_machines import OPEN_INCIDENT_STATES
 
 RECENT_CALLS = 1000
 """How many of the newest hotline alerts in the window are searched for the same caller."""

@@ -8,12 +8,12 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from dispatch.config.model import Config, Jurisdiction
-from dispatch.core.incidents import OPEN_INCIDENT_STATES
 from dispatch.core.routing import distance_m
 from dispatch.intake.alerts import AlertIn
 from dispatch.storage.repository import Row
 from dispatch.storage.tables import alert_table, incident_table
 from dispatch.storage.writer import Tx
+from state_machines import OPEN_INCIDENT_STATES
 
 _OPEN = sorted(state.value for state in OPEN_INCIDENT_STATES)
 SIGNAL_CACHE_SIZE = 200_000

@@ -1,31 +1,31 @@
-"""The task lifecycle: a `transitions` machine over the task table; the model owns its callbacks."""
+"""The task lifecycle: a `transitions` machine over the task table; the model owns its callbacks.
+
+A task's progress that concerns its incident (accepted, arrived, declined) is returned as a
+follow-up for the escalation orchestrator: this lifecycle never reaches up to the incident.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from transitions import EventData
 
 from dispatch.core import responder_status
-from dispatch.core.incidents import OPEN_INCIDENT_STATES, Change, build_machine, change_of
+from dispatch.core.change import Change, Fired, IncidentShould, ReplaceDeclined, build_machine, change_of
 from dispatch.events.catalog import TASK_EVENT_BY_TRIGGER
 from dispatch.shared.errors import IllegalTransition
 from dispatch.storage import repository
 from dispatch.storage.repository import Row
 from dispatch.storage.tables import task_table
 from dispatch.storage.writer import Tx
-from state_machines import TASK, IncidentState, TaskState
+from state_machines import ENDED_TASK_STATES, TASK, IncidentTrigger, ResponderStatus, TaskState
 from state_machines.task import HAPPY_PATH
-
-if TYPE_CHECKING:
-    from dispatch.core.incidents import IncidentLifecycle
 
 
 class TaskLifecycle:
     """The model of the task machine; owns the callbacks the table names."""
 
-    def __init__(self, incidents: IncidentLifecycle) -> None:
-        self.incidents = incidents
+    def __init__(self) -> None:
         self.state: str = TASK.initial
         self.machine = build_machine(TASK, self)
 
@@ -39,12 +39,12 @@ class TaskLifecycle:
         causation_id: str | None = None,
         note: str | None = None,
         channel: str | None = None,
-    ) -> bool:
-        """Apply `trigger`; False when it is a harmless repeat of a milestone already passed."""
+    ) -> Fired:
+        """Apply `trigger`; unchanged when it is a harmless repeat of a milestone already passed."""
         allowed = TASK.triggers_from(row["state"])
         if trigger not in allowed:
             if self._already_past(row["state"], trigger):
-                return False
+                return Fired(False)
             raise IllegalTransition(
                 f"task {row['id']} is {row['state']}: {trigger!r} is not allowed",
                 state=row["state"],
@@ -53,7 +53,7 @@ class TaskLifecycle:
         change = Change(tx, row, trigger, actor, causation_id, note, {"channel": channel})
         self.state = row["state"]
         self.trigger(trigger, change=change)  # type: ignore[attr-defined]
-        return True
+        return Fired(True, change.follow_ups)
 
     @staticmethod
     def _already_past(state: str, trigger: str) -> bool:
@@ -65,13 +65,23 @@ class TaskLifecycle:
             return state == dest
         return HAPPY_PATH.index(TaskState(state)) >= HAPPY_PATH.index(TaskState(dest))
 
+    # Planning ---------------------------------------------------------------------------------
+
+    def note_channel(self, event: EventData) -> None:
+        """A delivery receipt names the channel it came over; the task keeps it."""
+        change = change_of(event)
+        channel = change.params.get("channel")
+        if channel:
+            change.columns = {"delivered_via": channel}
+
+    # Callbacks --------------------------------------------------------------------------------
+
     def record_transition(self, event: EventData) -> None:
         change = change_of(event)
         row, tx = change.row, change.tx
         assert event.transition is not None and event.transition.dest is not None
         source, dest = row["state"], event.transition.dest
         event_type = TASK_EVENT_BY_TRIGGER[change.trigger]
-        channel = change.params.get("channel")
         tx.record(
             event_type(
                 occurred_at=tx.now,
@@ -84,53 +94,38 @@ class TaskLifecycle:
                 from_state=source,
                 to_state=dest,
                 note=change.reason,
-                channel=channel,
+                channel=change.params.get("channel"),
             )
         )
         values: dict[str, Any] = {
             "state": dest,
             "updated_at": tx.now,
             "milestones": {**row["milestones"], dest: tx.now},
+            **change.columns,
         }
-        if change.trigger == "deliver" and channel:
-            values["delivered_via"] = channel
         repository.update(tx.connection, task_table, row, **values)
-        if dest in (TaskState.DECLINED, TaskState.EXPIRED, TaskState.CANCELLED, TaskState.DONE):
+        if dest in ENDED_TASK_STATES:
             responder_status.change(
                 tx,
                 row["responder_id"],
-                "available",
+                ResponderStatus.AVAILABLE,
                 actor=change.actor,
                 causation_id=change.causation_id,
                 incident_id=row["incident_id"],
                 task_id=row["id"],
             )
 
-    def _incident_of(self, change: Change) -> Row:
-        return repository.incident(change.tx.connection, change.row["incident_id"])
-
     def task_accepted(self, event: EventData) -> None:
         change = change_of(event)
-        incident = self._incident_of(change)
-        if incident["state"] == IncidentState.DISPATCHED:
-            self.incidents.fire(
-                change.tx, incident, "respond", actor=change.actor, causation_id=change.causation_id
-            )
+        change.follow_ups.append(IncidentShould(change.row["incident_id"], IncidentTrigger.RESPOND))
 
     def task_arrived(self, event: EventData) -> None:
         change = change_of(event)
-        incident = self._incident_of(change)
-        if incident["state"] in (IncidentState.DISPATCHED, IncidentState.RESPONDING):
-            self.incidents.fire(
-                change.tx, incident, "arrive", actor=change.actor, causation_id=change.causation_id
-            )
+        change.follow_ups.append(IncidentShould(change.row["incident_id"], IncidentTrigger.ARRIVE))
 
     def task_declined(self, event: EventData) -> None:
         change = change_of(event)
-        assert self.incidents.policy is not None
-        incident = self._incident_of(change)
-        if incident["state"] in OPEN_INCIDENT_STATES:
-            self.incidents.policy.replace_declined(change, incident)
+        change.follow_ups.append(ReplaceDeclined(change.row))
 
     def task_completed(self, event: EventData) -> None:
         """Nothing more: the dispatcher resolves the incident once the work is judged done."""

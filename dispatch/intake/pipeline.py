@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from dispatch.config.model import Config, Severity
 from dispatch.core.correlation import Correlator, Placed, place_key
-from dispatch.core.escalation import PolicyRunner
+from dispatch.core.escalation import Escalation
 from dispatch.core.routing import Router
 from dispatch.events.catalog import AlertReceived, IncidentNotified, IncidentReported, IncidentSeverityRaised
 from dispatch.intake.alerts import AlertIn
@@ -74,11 +74,11 @@ def alert_key(source: str, source_event_id: str) -> str:
 
 
 class Intake:
-    def __init__(self, config: Config, router: Router, policy: PolicyRunner, clock: Clock) -> None:
+    def __init__(self, config: Config, router: Router, escalation: Escalation, clock: Clock) -> None:
         self.config = config
         self.clock = clock
         self.router = router
-        self.policy = policy
+        self.escalation = escalation
         self.correlator = Correlator(config)
 
     def check(self, alert: AlertIn, where: str = "") -> None:
@@ -320,7 +320,7 @@ class Intake:
         policy = self.config.policies[incident["policy_name"]]
         if policy.notify_all_tiers:
             self._notify(tx, incident, policy.notify_prefecture, actor=actor, causation_id=causation_id)
-        self.policy.start(tx, incident, actor=actor, causation_id=causation_id)
+        self.escalation.start(tx, incident, actor=actor, causation_id=causation_id)
 
     def _notify(self, tx: Tx, incident: Row, prefecture: bool, *, actor: str, causation_id: str) -> None:
         ancestors = [node.id for node in self.config.ancestors(incident["jurisdiction_id"])]

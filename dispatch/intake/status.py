@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from dispatch.access.auth import Principal, Role
 from dispatch.config.model import Config
-from dispatch.core.incidents import IncidentLifecycle
+from dispatch.core.escalation import Escalation
 from dispatch.events.catalog import AlertCancelled, AlertResolved, AlertUpdated
 from dispatch.intake.alerts import AlertKind
 from dispatch.intake.pipeline import alert_key
@@ -25,7 +25,7 @@ from dispatch.storage import repository
 from dispatch.storage.repository import Row
 from dispatch.storage.tables import alert_table
 from dispatch.storage.writer import Tx
-from state_machines import INCIDENT
+from state_machines import INCIDENT, IncidentTrigger
 
 SYSTEM = Principal(Role.SYSTEM, "alerts")
 ALL_RESOLVED = "all alerts resolved"
@@ -79,9 +79,9 @@ class AlertUpdate:
 
 
 class AlertStatus:
-    def __init__(self, config: Config, incidents: IncidentLifecycle) -> None:
+    def __init__(self, config: Config, escalation: Escalation) -> None:
         self.config = config
-        self.incidents = incidents
+        self.escalation = escalation
 
     def resolve(
         self,
@@ -124,9 +124,14 @@ class AlertStatus:
         )
         # The snapshot taken when the incident opened decides (STYLE 12), not today's config.yaml.
         auto_resolve = bool(incident["policy"].get("auto_resolve", False))
-        if active == 0 and auto_resolve and self._may(incident, "resolve"):
-            self.incidents.fire(
-                tx, incident, "resolve", actor=SYSTEM.actor, causation_id=causation_id, reason=ALL_RESOLVED
+        if active == 0 and auto_resolve and self._may(incident, IncidentTrigger.RESOLVE):
+            self.escalation.trigger_incident(
+                tx,
+                incident,
+                IncidentTrigger.RESOLVE,
+                actor=SYSTEM.actor,
+                causation_id=causation_id,
+                reason=ALL_RESOLVED,
             )
         return AlertStatusChange(alert["id"], incident["id"], True, incident["state"], key)
 
@@ -215,11 +220,11 @@ class AlertStatus:
             )
             results.append(AlertStatusChange(alert["id"], incident["id"], True, incident["state"], key))
         for incident in touched.values():
-            if self._active(tx, incident["id"]) == 0 and self._may(incident, "cancel"):
-                self.incidents.fire(
+            if self._active(tx, incident["id"]) == 0 and self._may(incident, IncidentTrigger.CANCEL):
+                self.escalation.trigger_incident(
                     tx,
                     incident,
-                    "cancel",
+                    IncidentTrigger.CANCEL,
                     actor=SYSTEM.actor,
                     causation_id=causation_id,
                     reason=reason or ALL_CANCELLED,

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 
 from dispatch.shared.errors import NotFound
 from dispatch.storage.tables import incident_table, responder_table, task_table
+from state_machines import ResponderStatus
 
 if TYPE_CHECKING:
     from dispatch.storage.writer import Tx
@@ -80,7 +81,7 @@ _tasks_of = (
 _select_responder = sa.select(responder_table).where(responder_table.c.id == sa.bindparam("id"))
 _available = sa.select(responder_table).where(
     responder_table.c.jurisdiction_id == sa.bindparam("jurisdiction_id"),
-    responder_table.c.status == "available",
+    responder_table.c.status == ResponderStatus.AVAILABLE.value,
 )
 _set_status = (
     responder_table.update()

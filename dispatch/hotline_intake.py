@@ -20,7 +20,6 @@ from dispatch.core.routing import distance_m
 from dispatch.intake.alerts import AlertIn
 from dispatch.intake.pipeline import IntakeItem, Received, alert_key
 from dispatch.service import DispatchService
-from dispatch.storage.repository import Row
 from dispatch.storage.tables import alert_table, incident_table
 from dispatch.storage.writer import Tx
 from gateways import hotline
@@ -129,7 +128,7 @@ class HotlineIntake:
 
     def _find(
         self, tx: Tx, call: hotline.CallEntry | hotline.TelephonyEvent, alert: AlertIn | None
-    ) -> Row | None:
+    ) -> dict[str, Any] | None:
         """The call's alert: by its key, else a recent alert it joined, else the same caller's
         recent alert about the same category and place (where correlation would join them)."""
         row = (
@@ -159,7 +158,7 @@ class HotlineIntake:
                 return each
         return None
 
-    def _near(self, alert: AlertIn, jurisdiction_id: str, stored: Row) -> bool:
+    def _near(self, alert: AlertIn, jurisdiction_id: str, stored: dict[str, Any]) -> bool:
         if alert.location is None or stored["lat"] is None or stored["lon"] is None:
             return bool(jurisdiction_id == stored["jurisdiction_id"])
         distance = distance_m(alert.location.lat, alert.location.lon, stored["lat"], stored["lon"])

@@ -24,7 +24,7 @@ from dispatch.intake.wire_limits import TimeWindow
 from dispatch.ops.metrics import Metrics
 from dispatch.shared.errors import IllegalTransition, NotFound
 from dispatch.storage import queries, repository
-from dispatch.storage.repository import Row
+from dispatch.storage.records import Incident, Task
 from dispatch.storage.tables import responder_table
 from dispatch.storage.writer import Tx, Writer
 from state_machines import INCIDENT, TASK, IncidentTrigger, ResponderStatus, TaskTrigger
@@ -36,12 +36,17 @@ ROSTER = Principal(Role.SYSTEM, "roster")
 
 @dataclass(frozen=True)
 class Outcome:
-    """The row after a trigger, whether it changed (a repeat changes nothing), and what next."""
+    """The record after a trigger, whether it changed (a repeat changes nothing), and what next."""
 
-    row: Row
+    record: Incident | Task
     changed: bool
     triggers: list[str]
-    """The triggers the caller may send now, in the row's new state."""
+    """The triggers the caller may send now, in the record's new state."""
+
+    @property
+    def row(self) -> dict[str, Any]:
+        """The record's columns, as the JSON views (storage/queries.py) read them."""
+        return self.record.as_row()
 
 
 class DispatchService:
@@ -196,9 +201,9 @@ class DispatchService:
                 actor=principal.actor,
                 causation_id=causation_id,
                 reason=reason,
-                **(params or {}),
+                params=params,
             )
-            return Outcome(row, changed, _next(INCIDENT.triggers_from(row["state"]), mine))
+            return Outcome(row, changed, _next(INCIDENT.triggers_from(row.state), mine))
 
         try:
             return await self.writer.submit(command)
@@ -220,14 +225,14 @@ class DispatchService:
 
         def command(tx: Tx) -> Outcome:
             row = repository.task(tx.connection, task_id)
-            incident = repository.incident(tx.connection, row["incident_id"])
+            incident = repository.incident(tx.connection, row.incident_id)
             authz.check_task(
                 principal,
                 self.config,
                 task_id,
-                row["responder_id"],
-                incident["jurisdiction_id"],
-                incident["owner_jurisdiction_id"],
+                row.responder_id,
+                incident.jurisdiction_id,
+                incident.owner_jurisdiction_id,
             )
             changed = self.escalation.trigger_task(
                 tx,
@@ -238,7 +243,7 @@ class DispatchService:
                 note=note,
                 channel=channel,
             )
-            return Outcome(row, changed, _next(TASK.triggers_from(row["state"]), mine))
+            return Outcome(row, changed, _next(TASK.triggers_from(row.state), mine))
 
         try:
             return await self.writer.submit(command)
@@ -266,17 +271,13 @@ class DispatchService:
 
         await self.writer.submit(command)
 
-    def _check_scope(self, principal: Principal, incident: Row) -> None:
+    def _check_scope(self, principal: Principal, incident: Incident) -> None:
         authz.check_incident(
-            principal,
-            self.config,
-            incident["id"],
-            incident["jurisdiction_id"],
-            incident["owner_jurisdiction_id"],
+            principal, self.config, incident.id, incident.jurisdiction_id, incident.owner_jurisdiction_id
         )
 
     def _check_touched(
-        self, tx: Tx, principal: Principal, row: Row, trigger: str, params: Mapping[str, Any]
+        self, tx: Tx, principal: Principal, row: Incident, trigger: str, params: Mapping[str, Any]
     ) -> None:
         """What the trigger names besides its incident is in the caller's scope too.
 
@@ -287,7 +288,7 @@ class DispatchService:
         by reassign must be one of this incident's (the lifecycle checks), so it is in scope.
         """
         into = params.get("into_incident_id")
-        if trigger == IncidentTrigger.MERGE and isinstance(into, int) and into != row["id"]:
+        if trigger == IncidentTrigger.MERGE and isinstance(into, int) and into != row.id:
             place = queries.incident_scope_ids(tx.connection, into)
             authz.check_touched_incident(principal, self.config, into, place, "into_incident_id")
         wanted = params.get("jurisdiction")
@@ -296,7 +297,7 @@ class DispatchService:
             and isinstance(wanted, str)
             and not authz.covers_node(principal, self.config, wanted)
         ):
-            raise not_a_child(wanted, row["owner_jurisdiction_id"])  # as an unknown one
+            raise not_a_child(wanted, row.owner_jurisdiction_id)  # as an unknown one
         responder_id = params.get("responder_id")
         if (
             trigger in (IncidentTrigger.ASSIGN, IncidentTrigger.REASSIGN)
@@ -305,7 +306,7 @@ class DispatchService:
         ):
             unit = repository.responder(tx.connection, responder_id)
             authz.check_responder(
-                principal, self.config, responder_id, None if unit is None else unit["jurisdiction_id"]
+                principal, self.config, responder_id, None if unit is None else unit.jurisdiction_id
             )
 
     # Deadlines --------------------------------------------------------------------------------

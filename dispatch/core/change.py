@@ -6,13 +6,14 @@ The escalation orchestrator (core/escalation.py) acts on them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from transitions import EventData, Machine
 
 from dispatch.config.model import Jurisdiction, Tier
-from dispatch.storage.repository import Row
+from dispatch.storage.records import Incident, Responder, Task
 from dispatch.storage.writer import Tx
 from state_machines import IncidentTrigger, Lifecycle
 
@@ -21,7 +22,7 @@ from state_machines import IncidentTrigger, Lifecycle
 class OpenStepForTier:
     """The owner changed by hand: the new owner's step of the policy starts now."""
 
-    incident: Row
+    incident: Incident
     tier: Tier
 
 
@@ -29,15 +30,15 @@ class OpenStepForTier:
 class AssignResponder:
     """A dispatcher named a responder: open a task for it on the incident."""
 
-    incident: Row
-    responder: Row
+    incident: Incident
+    responder: Responder
 
 
 @dataclass(frozen=True, slots=True)
 class ReplaceDeclined:
     """A responder declined: ask the next nearest at the same step, or climb."""
 
-    task: Row
+    task: Task
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +48,9 @@ class IncidentShould:
     incident_id: int
     trigger: IncidentTrigger
 
+
+EventFields = dict[str, Any]
+"""Keyword fields of a trigger's own event class: its dataclass checks them when built."""
 
 FollowUp = OpenStepForTier | AssignResponder | ReplaceDeclined | IncidentShould
 
@@ -60,29 +64,46 @@ class Fired:
 
 
 @dataclass
-class Change:
-    """One trigger in flight: the row it acts on, who asked, why, and what it will do."""
+class IncidentChange:
+    """One incident trigger in flight: the incident, who asked, why, and what planning found."""
 
     tx: Tx
-    row: Row
+    row: Incident
     trigger: str
     actor: str
     causation_id: str | None
     reason: str | None = None
-    params: dict[str, Any] = field(default_factory=dict)
+    params: Mapping[str, object] = field(default_factory=dict)
+    """What the caller sent with the trigger (a request body): checked by planning."""
     target: Jurisdiction | None = None
-    responder: Row | None = None
-    merge_target: Row | None = None
+    responder: Responder | None = None
+    merge_target: Incident | None = None
     forward: bool = False
-    task: Row | None = None
+    task: Task | None = None
     departments: list[str] | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-    """Fields the trigger's event carries besides the common ones (planned before it runs)."""
-    columns: dict[str, Any] = field(default_factory=dict)
-    """Columns written with the state change besides state, milestones and updated_at."""
+    refusal: str | None = None
+    """Why the table's condition would refuse it (planning knows best what to say)."""
+    extra: EventFields = field(default_factory=dict)
+    """Fields the trigger's event carries besides the common ones."""
+    summary: str | None = None
     follow_ups: list[FollowUp] = field(default_factory=list)
     repeat: bool = False
     """Nothing to do (a department already there, or already gone): no event, no change."""
+
+
+@dataclass
+class TaskChange:
+    """One task trigger in flight: the task, who asked, and the note or channel that came with it."""
+
+    tx: Tx
+    row: Task
+    trigger: str
+    actor: str
+    causation_id: str | None
+    note: str | None = None
+    channel: str | None = None
+    delivered_via: str | None = None
+    follow_ups: list[FollowUp] = field(default_factory=list)
 
 
 def build_machine(lifecycle: Lifecycle, model: object) -> Machine:
@@ -98,6 +119,11 @@ def build_machine(lifecycle: Lifecycle, model: object) -> Machine:
     )
 
 
-def change_of(event: EventData) -> Change:
-    change: Change = event.kwargs["change"]
+def incident_change(event: EventData) -> IncidentChange:
+    change: IncidentChange = event.kwargs["change"]
+    return change
+
+
+def task_change(event: EventData) -> TaskChange:
+    change: TaskChange = event.kwargs["change"]
     return change

@@ -10,7 +10,7 @@ to move on), and the deadline scheduler reports a step's time is up.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
 
 import sqlalchemy as sa
 
@@ -27,7 +27,7 @@ from dispatch.core.incidents import IncidentLifecycle
 from dispatch.core.tasks import TaskLifecycle
 from dispatch.events.catalog import IncidentUnanswered
 from dispatch.storage import repository
-from dispatch.storage.repository import Row
+from dispatch.storage.records import Incident, PolicyStep, Task
 from dispatch.storage.tables import incident_table
 from dispatch.storage.writer import Tx
 from state_machines import (
@@ -57,17 +57,17 @@ class Escalation:
     def trigger_incident(
         self,
         tx: Tx,
-        row: Row,
+        row: Incident,
         trigger: str,
         *,
         actor: str,
         causation_id: str | None = None,
         reason: str | None = None,
-        **params: Any,
+        params: Mapping[str, object] | None = None,
     ) -> bool:
         """Apply `trigger` and what follows it; False when it was a harmless repeat."""
         fired = self.incidents.fire(
-            tx, row, trigger, actor=actor, causation_id=causation_id, reason=reason, **params
+            tx, row, trigger, actor=actor, causation_id=causation_id, reason=reason, params=params
         )
         self._follow(tx, fired.follow_ups, actor=actor, causation_id=causation_id)
         return fired.changed
@@ -75,7 +75,7 @@ class Escalation:
     def trigger_task(
         self,
         tx: Tx,
-        row: Row,
+        row: Task,
         trigger: str,
         *,
         actor: str,
@@ -103,19 +103,19 @@ class Escalation:
                     self._replace_declined(tx, task, actor=actor, causation_id=causation_id)
                 case IncidentShould(incident_id, trigger):
                     incident = repository.incident(tx.connection, incident_id)
-                    if trigger in INCIDENT.triggers_from(incident["state"]):
+                    if trigger in INCIDENT.triggers_from(incident.state):
                         self.trigger_incident(tx, incident, trigger, actor=actor, causation_id=causation_id)
 
     # Steps ------------------------------------------------------------------------------------
 
-    def start(self, tx: Tx, incident: Row, *, actor: str, causation_id: str | None) -> bool:
+    def start(self, tx: Tx, incident: Incident, *, actor: str, causation_id: str | None) -> bool:
         """Open the first step that applies to the incident's location."""
         return self._advance(tx, incident, 0, actor=actor, causation_id=causation_id, reason=None)
 
     def _advance(
         self,
         tx: Tx,
-        incident: Row,
+        incident: Incident,
         first_step: int,
         *,
         actor: str,
@@ -123,15 +123,15 @@ class Escalation:
         reason: str | None,
     ) -> bool:
         """Try steps from `first_step` on until one finds responders; True when one did."""
-        steps: list[dict[str, Any]] = incident["policy"]["steps"]
-        location_tier = self.config.jurisdiction_by_id[incident["jurisdiction_id"]].tier
+        steps = incident.policy.steps
+        location_tier = self.config.jurisdiction_by_id[incident.jurisdiction_id].tier
         for index in range(first_step, len(steps)):
             step = steps[index]
-            tier = Tier(step["tier"])
+            tier = step.tier
             if tier.depth > location_tier.depth:
                 continue  # the location is known only to a higher tier: no such node to ask
-            owner = self.config.ancestor_at(incident["jurisdiction_id"], tier)
-            if owner.id != incident["owner_jurisdiction_id"]:
+            owner = self.config.ancestor_at(incident.jurisdiction_id, tier)
+            if owner.id != incident.owner_jurisdiction_id:
                 # Its follow-up (open the new owner's step) is this very step, opened below.
                 self.incidents.fire(
                     tx,
@@ -140,7 +140,7 @@ class Escalation:
                     actor=actor,
                     causation_id=causation_id,
                     reason=reason,
-                    to=owner.id,
+                    params={"to": owner.id},
                 )
             repository.update(tx.connection, incident_table, incident, step_index=index)
             if self._open_step(tx, incident, step, owner, actor=actor, causation_id=causation_id):
@@ -152,9 +152,9 @@ class Escalation:
                 occurred_at=tx.now,
                 actor=actor,
                 causation_id=causation_id,
-                incident_id=incident["id"],
-                owner_jurisdiction_id=incident["owner_jurisdiction_id"],
-                step_index=incident["step_index"],
+                incident_id=incident.id,
+                owner_jurisdiction_id=incident.owner_jurisdiction_id,
+                step_index=incident.step_index,
             )
         )
         return False
@@ -162,21 +162,21 @@ class Escalation:
     def _open_step(
         self,
         tx: Tx,
-        incident: Row,
-        step: dict[str, Any],
+        incident: Incident,
+        step: PolicyStep,
         owner: Jurisdiction,
         *,
         actor: str,
         causation_id: str | None,
     ) -> bool:
-        chosen = self.assigner.pick(tx, incident, owner, step["responders"], step["department_only"])
+        chosen = self.assigner.pick(tx, incident, owner, step.responders, step.department_only)
         if not chosen:
             return False
-        if incident["state"] in NEW_INCIDENT_STATES:
+        if incident.state in NEW_INCIDENT_STATES:
             self.trigger_incident(
                 tx, incident, IncidentTrigger.DISPATCH, actor=actor, causation_id=causation_id
             )
-        deadline = tx.now + step["accept_within"]
+        deadline = tx.now + step.accept_within
         repository.set_step_deadline(tx, incident, deadline)
         for responder, distance in chosen:
             self.assigner.open_task(
@@ -185,74 +185,75 @@ class Escalation:
         return True
 
     def _open_step_for_tier(
-        self, tx: Tx, incident: Row, tier: Tier, *, actor: str, causation_id: str | None
+        self, tx: Tx, incident: Incident, tier: Tier, *, actor: str, causation_id: str | None
     ) -> None:
         """After a manual escalate or delegate: the new owner's own step begins now.
 
         Unlike a deadline, a dispatcher's move is not undone at once when the new owner has
         nobody free: the step's clock runs, and only when it passes does the policy climb.
         """
-        steps: list[dict[str, Any]] = incident["policy"]["steps"]
-        index = next((i for i, step in enumerate(steps) if step["tier"] == tier), None)
+        index = incident.policy.step_for(tier)
         self._expire_unanswered(tx, incident, actor=actor, causation_id=causation_id)
         if index is None:
             repository.set_step_deadline(tx, incident, None)
             return
-        step = steps[index]
-        owner = self.config.jurisdiction_by_id[incident["owner_jurisdiction_id"]]
+        step = incident.policy.steps[index]
+        owner = self.config.jurisdiction_by_id[incident.owner_jurisdiction_id]
         repository.update(tx.connection, incident_table, incident, step_index=index)
         if not self._open_step(tx, incident, step, owner, actor=actor, causation_id=causation_id):
-            repository.set_step_deadline(tx, incident, tx.now + step["accept_within"])
+            repository.set_step_deadline(tx, incident, tx.now + step.accept_within)
 
-    def _expire_unanswered(self, tx: Tx, incident: Row, *, actor: str, causation_id: str | None) -> list[Row]:
-        tasks = repository.tasks_of(tx.connection, incident["id"])
+    def _expire_unanswered(
+        self, tx: Tx, incident: Incident, *, actor: str, causation_id: str | None
+    ) -> list[Task]:
+        tasks = repository.tasks_of(tx.connection, incident.id)
         for task in tasks:
-            if task["state"] in UNANSWERED_TASK_STATES:
+            if task.state in UNANSWERED_TASK_STATES:
                 self.trigger_task(tx, task, TaskTrigger.EXPIRE, actor=actor, causation_id=causation_id)
         return tasks
 
-    def _replace_declined(self, tx: Tx, declined: Row, *, actor: str, causation_id: str | None) -> None:
+    def _replace_declined(self, tx: Tx, declined: Task, *, actor: str, causation_id: str | None) -> None:
         """A responder said no: ask the next nearest at the same step, or climb at once."""
-        incident = repository.incident(tx.connection, declined["incident_id"])
-        if incident["state"] not in OPEN_INCIDENT_STATES:
+        incident = repository.incident(tx.connection, declined.incident_id)
+        if incident.state not in OPEN_INCIDENT_STATES:
             return
-        step = incident["policy"]["steps"][incident["step_index"]]
-        owner = self.config.jurisdiction_by_id[incident["owner_jurisdiction_id"]]
-        chosen = self.assigner.pick(tx, incident, owner, 1, step["department_only"])
-        deadline = incident["step_deadline_at"] or tx.now + step["accept_within"]
+        step = incident.step
+        owner = self.config.jurisdiction_by_id[incident.owner_jurisdiction_id]
+        chosen = self.assigner.pick(tx, incident, owner, 1, step.department_only)
+        deadline = incident.step_deadline_at or tx.now + step.accept_within
         if chosen:
             responder, distance = chosen[0]
             self.assigner.open_task(
                 tx, incident, responder, distance, deadline, actor=actor, causation_id=causation_id
             )
             return
-        tasks = repository.tasks_of(tx.connection, incident["id"])
-        if not any(task["state"] in OPEN_TASK_STATES for task in tasks):
+        tasks = repository.tasks_of(tx.connection, incident.id)
+        if not any(task.state in OPEN_TASK_STATES for task in tasks):
             self._advance(
                 tx,
                 incident,
-                incident["step_index"] + 1,
+                incident.step_index + 1,
                 actor=actor,
                 causation_id=causation_id,
-                reason=f"declined by {declined['responder_id']}, nobody else free",
+                reason=f"declined by {declined.responder_id}, nobody else free",
             )
 
     # Deadlines --------------------------------------------------------------------------------
 
-    def deadline_passed(self, tx: Tx, incident: Row, *, causation_id: str) -> None:
+    def deadline_passed(self, tx: Tx, incident: Incident, *, causation_id: str) -> None:
         """The step's time is up: expire what was not answered; climb if nobody accepted."""
         repository.set_step_deadline(tx, incident, None)
         tasks = self._expire_unanswered(tx, incident, actor=DEADLINE_ACTOR, causation_id=causation_id)
-        if any(task["state"] in OPEN_TASK_STATES for task in tasks):
+        if any(task.state in OPEN_TASK_STATES for task in tasks):
             return  # someone accepted: the incident is in hand
-        step = incident["policy"]["steps"][incident["step_index"]]
+        step = incident.step
         self._advance(
             tx,
             incident,
-            incident["step_index"] + 1,
+            incident.step_index + 1,
             actor=DEADLINE_ACTOR,
             causation_id=causation_id,
-            reason=f"not accepted within {step['accept_within']:g}s",
+            reason=f"not accepted within {step.accept_within:g}s",
         )
 
     def fire_due_deadlines(self, tx: Tx, limit: int = 200) -> tuple[int, float | None]:
@@ -275,6 +276,6 @@ class Escalation:
 
             ok, _ = tx.isolated(fire)
             if not ok:  # never retry a deadline that breaks forever; a dispatcher must look
-                repository.update(tx.connection, incident_table, {"id": incident_id}, step_deadline_at=None)
+                repository.clear_step_deadline(tx.connection, incident_id)
         following = tx.connection.execute(sa.select(sa.func.min(incident_table.c.step_deadline_at))).scalar()
         return len(due), following

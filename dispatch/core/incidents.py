@@ -9,20 +9,20 @@ recorded; what must follow (open a step, assign a responder) is returned, not do
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
 
 from transitions import EventData
 
 from dispatch.config.model import Config
 from dispatch.core.change import (
     AssignResponder,
-    Change,
     Fired,
+    IncidentChange,
     OpenStepForTier,
     build_machine,
-    change_of,
+    incident_change,
 )
-from dispatch.core.incident_planning import IncidentPlanning, not_a_child
+from dispatch.core.incident_planning import IncidentPlanning
 from dispatch.core.tasks import TaskLifecycle
 from dispatch.events.catalog import (
     INCIDENT_EVENT_BY_TRIGGER,
@@ -31,12 +31,10 @@ from dispatch.events.catalog import (
 )
 from dispatch.shared.errors import IllegalTransition
 from dispatch.storage import repository
-from dispatch.storage.repository import Row
+from dispatch.storage.records import Incident, Task
 from dispatch.storage.tables import alert_table, incident_table
 from dispatch.storage.writer import Tx
-from state_machines import INCIDENT, OPEN_TASK_STATES, IncidentTrigger, TaskTrigger
-
-__all__ = ["IncidentLifecycle", "not_a_child"]
+from state_machines import INCIDENT, OPEN_TASK_STATES, TaskTrigger
 
 
 class IncidentLifecycle(IncidentPlanning):
@@ -56,50 +54,41 @@ class IncidentLifecycle(IncidentPlanning):
     def fire(
         self,
         tx: Tx,
-        row: Row,
+        row: Incident,
         trigger: str,
         *,
         actor: str,
         causation_id: str | None = None,
         reason: str | None = None,
-        **params: Any,
+        params: Mapping[str, object] | None = None,
     ) -> Fired:
         """Apply `trigger` to the row; unchanged when it was a harmless repeat."""
-        allowed = INCIDENT.triggers_from(row["state"])
+        allowed = INCIDENT.triggers_from(row.state)
         if trigger not in allowed:
             raise IllegalTransition(
-                f"incident {row['id']} is {row['state']}: {trigger!r} is not allowed",
-                state=row["state"],
+                f"incident {row.id} is {row.state}: {trigger!r} is not allowed",
+                state=row.state,
                 allowed=allowed,
             )
-        change = Change(tx, row, trigger, actor, causation_id, reason, params)
-        self.state = row["state"]
+        change = IncidentChange(tx, row, trigger, actor, causation_id, reason, params or {})
+        self.state = row.state
         if not self.trigger(trigger, change=change):  # type: ignore[attr-defined]
             if change.repeat:
                 return Fired(False)
-            raise IllegalTransition(
-                self._refusal(change), state=row["state"], allowed=_without(allowed, trigger)
-            )
+            refusal = change.refusal or f"incident {row.id}: {trigger!r} was refused"
+            raise IllegalTransition(refusal, state=row.state, allowed=_without(allowed, trigger))
         return Fired(True, change.follow_ups)
-
-    def _refusal(self, change: Change) -> str:
-        owner = change.row["owner_jurisdiction_id"]
-        if change.trigger == IncidentTrigger.ESCALATE:
-            return f"incident {change.row['id']} is owned by the top tier ({owner}) already"
-        if change.trigger == IncidentTrigger.DELEGATE:
-            return f"incident {change.row['id']}: no tier under {owner} covers its location"
-        return f"incident {change.row['id']}: {change.trigger!r} was refused"
 
     # Callbacks --------------------------------------------------------------------------------
 
     def record_transition(self, event: EventData) -> None:
         """Every trigger's event, with the fields its planning found, then the state it moves to."""
-        change = change_of(event)
+        change = incident_change(event)
         row, tx = change.row, change.tx
         if change.forward:
             self._record_forward(change)
             return
-        source = row["state"]
+        source = row.state
         assert event.transition is not None
         dest = event.transition.dest or source
         event_type = INCIDENT_EVENT_BY_TRIGGER[change.trigger]
@@ -108,7 +97,7 @@ class IncidentLifecycle(IncidentPlanning):
                 occurred_at=tx.now,
                 actor=change.actor,
                 causation_id=change.causation_id,
-                incident_id=row["id"],
+                incident_id=row.id,
                 trigger=change.trigger,
                 from_state=source,
                 to_state=dest,
@@ -116,13 +105,15 @@ class IncidentLifecycle(IncidentPlanning):
                 **change.extra,
             )
         )
-        values: dict[str, Any] = {"updated_at": tx.now}
-        if dest != source:
-            values["state"] = dest
-            values["milestones"] = {**row["milestones"], dest: tx.now}
-        repository.update(tx.connection, incident_table, row, **values)
+        if dest == source:
+            repository.update(tx.connection, incident_table, row, updated_at=tx.now)
+        else:
+            milestones = {**row.milestones, dest: tx.now}
+            repository.update(
+                tx.connection, incident_table, row, updated_at=tx.now, state=dest, milestones=milestones
+            )
 
-    def _record_forward(self, change: Change) -> None:
+    def _record_forward(self, change: IncidentChange) -> None:
         """Past the top tier: the prefecture is told; the incident's state and owner stay."""
         assert self.config.prefecture is not None  # planning forwards only when there is one
         change.tx.record(
@@ -130,23 +121,23 @@ class IncidentLifecycle(IncidentPlanning):
                 occurred_at=change.tx.now,
                 actor=change.actor,
                 causation_id=change.causation_id,
-                incident_id=change.row["id"],
+                incident_id=change.row.id,
                 prefecture_id=self.config.prefecture.id,
                 reason=change.reason,
             )
         )
 
     def move_owner_up(self, event: EventData) -> None:
-        change = change_of(event)
+        change = incident_change(event)
         if change.forward:
             repository.update(change.tx.connection, incident_table, change.row, forwarded=True)
             return
         self._move_owner(change)
 
     def move_owner_down(self, event: EventData) -> None:
-        self._move_owner(change_of(event))
+        self._move_owner(incident_change(event))
 
-    def _move_owner(self, change: Change) -> None:
+    def _move_owner(self, change: IncidentChange) -> None:
         target = change.target
         assert target is not None  # the table's condition let only a planned move through
         repository.update(
@@ -159,72 +150,68 @@ class IncidentLifecycle(IncidentPlanning):
         change.follow_ups.append(OpenStepForTier(change.row, target.tier))
 
     def assign_responder(self, event: EventData) -> None:
-        change = change_of(event)
+        change = incident_change(event)
         assert change.responder is not None  # plan_assign found it
         change.follow_ups.append(AssignResponder(change.row, change.responder))
 
     def hand_over_task(self, event: EventData) -> None:
         """Reassign: the old task is cancelled (its responder is free again), the new one opens."""
-        change = change_of(event)
+        change = incident_change(event)
         assert change.task is not None and change.responder is not None  # plan_reassign found them
-        self._cancel_task(change, change.task, f"reassigned to {change.responder['id']}")
+        self._cancel_task(change, change.task, f"reassigned to {change.responder.id}")
         change.follow_ups.append(AssignResponder(change.row, change.responder))
 
     def update_departments(self, event: EventData) -> None:
-        change = change_of(event)
+        change = incident_change(event)
         repository.update(change.tx.connection, incident_table, change.row, departments=change.departments)
 
     def end_open_work(self, event: EventData) -> None:
-        change = change_of(event)
+        change = incident_change(event)
         self._cancel_open_tasks(change)
-        repository.update(
-            change.tx.connection, incident_table, change.row, step_deadline_at=None, **change.columns
-        )
+        ended: dict[str, object] = {"step_deadline_at": None}
+        if change.summary is not None:
+            ended["summary"] = change.summary
+        repository.update(change.tx.connection, incident_table, change.row, **ended)
 
     def merge_into(self, event: EventData) -> None:
-        change = change_of(event)
+        change = incident_change(event)
         tx, row, target = change.tx, change.row, change.merge_target
         assert target is not None  # plan_merge found it
         self._cancel_open_tasks(change)
         tx.connection.execute(
-            alert_table.update()
-            .where(alert_table.c.incident_id == row["id"])
-            .values(incident_id=target["id"])
+            alert_table.update().where(alert_table.c.incident_id == row.id).values(incident_id=target.id)
         )
         repository.update(
             tx.connection,
             incident_table,
             target,
-            alert_count=target["alert_count"] + row["alert_count"],
+            alert_count=target.alert_count + row.alert_count,
             # Co-handlers of the absorbed incident stay on the case.
-            departments=[
-                *target["departments"],
-                *(d for d in row["departments"] if d not in target["departments"]),
-            ],
-            last_alert_at=max(target["last_alert_at"], row["last_alert_at"]),
+            departments=[*target.departments, *(d for d in row.departments if d not in target.departments)],
+            last_alert_at=max(target.last_alert_at, row.last_alert_at),
             updated_at=tx.now,
         )
-        repository.update(tx.connection, incident_table, row, merged_into=target["id"], step_deadline_at=None)
+        repository.update(tx.connection, incident_table, row, merged_into=target.id, step_deadline_at=None)
         tx.record(
             IncidentMerged(
                 occurred_at=tx.now,
                 actor=change.actor,
                 causation_id=change.causation_id,
-                incident_id=target["id"],
+                incident_id=target.id,
                 trigger="absorb",
-                from_state=target["state"],
-                to_state=target["state"],
-                reason=f"incident {row['id']} merged into this one",
-                into_incident_id=target["id"],
+                from_state=target.state,
+                to_state=target.state,
+                reason=f"incident {row.id} merged into this one",
+                into_incident_id=target.id,
             )
         )
 
-    def _cancel_open_tasks(self, change: Change) -> None:
-        for task in repository.tasks_of(change.tx.connection, change.row["id"]):
-            if task["state"] in OPEN_TASK_STATES:
+    def _cancel_open_tasks(self, change: IncidentChange) -> None:
+        for task in repository.tasks_of(change.tx.connection, change.row.id):
+            if task.state in OPEN_TASK_STATES:
                 self._cancel_task(change, task, f"incident {change.trigger}")
 
-    def _cancel_task(self, change: Change, task: Row, note: str) -> None:
+    def _cancel_task(self, change: IncidentChange, task: Task, note: str) -> None:
         fired = self.tasks.fire(
             change.tx,
             task,

@@ -6,16 +6,21 @@ follow-up for the escalation orchestrator: this lifecycle never reaches up to th
 
 from __future__ import annotations
 
-from typing import Any
-
 from transitions import EventData
 
 from dispatch.core import responder_status
-from dispatch.core.change import Change, Fired, IncidentShould, ReplaceDeclined, build_machine, change_of
+from dispatch.core.change import (
+    Fired,
+    IncidentShould,
+    ReplaceDeclined,
+    TaskChange,
+    build_machine,
+    task_change,
+)
 from dispatch.events.catalog import TASK_EVENT_BY_TRIGGER
 from dispatch.shared.errors import IllegalTransition
 from dispatch.storage import repository
-from dispatch.storage.repository import Row
+from dispatch.storage.records import Task
 from dispatch.storage.tables import task_table
 from dispatch.storage.writer import Tx
 from state_machines import ENDED_TASK_STATES, TASK, IncidentTrigger, ResponderStatus, TaskState
@@ -32,7 +37,7 @@ class TaskLifecycle:
     def fire(
         self,
         tx: Tx,
-        row: Row,
+        row: Task,
         trigger: str,
         *,
         actor: str,
@@ -41,17 +46,17 @@ class TaskLifecycle:
         channel: str | None = None,
     ) -> Fired:
         """Apply `trigger`; unchanged when it is a harmless repeat of a milestone already passed."""
-        allowed = TASK.triggers_from(row["state"])
+        allowed = TASK.triggers_from(row.state)
         if trigger not in allowed:
-            if self._already_past(row["state"], trigger):
+            if self._already_past(row.state, trigger):
                 return Fired(False)
             raise IllegalTransition(
-                f"task {row['id']} is {row['state']}: {trigger!r} is not allowed",
-                state=row["state"],
+                f"task {row.id} is {row.state}: {trigger!r} is not allowed",
+                state=row.state,
                 allowed=allowed,
             )
-        change = Change(tx, row, trigger, actor, causation_id, note, {"channel": channel})
-        self.state = row["state"]
+        change = TaskChange(tx, row, trigger, actor, causation_id, note, channel)
+        self.state = row.state
         self.trigger(trigger, change=change)  # type: ignore[attr-defined]
         return Fired(True, change.follow_ups)
 
@@ -69,62 +74,68 @@ class TaskLifecycle:
 
     def note_channel(self, event: EventData) -> None:
         """A delivery receipt names the channel it came over; the task keeps it."""
-        change = change_of(event)
-        channel = change.params.get("channel")
-        if channel:
-            change.columns = {"delivered_via": channel}
+        change = task_change(event)
+        change.delivered_via = change.channel or None
 
     # Callbacks --------------------------------------------------------------------------------
 
     def record_transition(self, event: EventData) -> None:
-        change = change_of(event)
+        change = task_change(event)
         row, tx = change.row, change.tx
         assert event.transition is not None and event.transition.dest is not None
-        source, dest = row["state"], event.transition.dest
+        source, dest = row.state, event.transition.dest
         event_type = TASK_EVENT_BY_TRIGGER[change.trigger]
         tx.record(
             event_type(
                 occurred_at=tx.now,
                 actor=change.actor,
                 causation_id=change.causation_id,
-                incident_id=row["incident_id"],
-                task_id=row["id"],
-                responder_id=row["responder_id"],
+                incident_id=row.incident_id,
+                task_id=row.id,
+                responder_id=row.responder_id,
                 trigger=change.trigger,
                 from_state=source,
                 to_state=dest,
-                note=change.reason,
-                channel=change.params.get("channel"),
+                note=change.note,
+                channel=change.channel,
             )
         )
-        values: dict[str, Any] = {
-            "state": dest,
-            "updated_at": tx.now,
-            "milestones": {**row["milestones"], dest: tx.now},
-            **change.columns,
-        }
-        repository.update(tx.connection, task_table, row, **values)
+        milestones = {**row.milestones, dest: tx.now}
+        if change.delivered_via is None:
+            repository.update(
+                tx.connection, task_table, row, state=dest, updated_at=tx.now, milestones=milestones
+            )
+        else:
+            repository.update(
+                tx.connection,
+                task_table,
+                row,
+                state=dest,
+                updated_at=tx.now,
+                milestones=milestones,
+                delivered_via=change.delivered_via,
+            )
         if dest in ENDED_TASK_STATES:
             responder_status.change(
                 tx,
-                row["responder_id"],
+                row.responder_id,
                 ResponderStatus.AVAILABLE,
                 actor=change.actor,
                 causation_id=change.causation_id,
-                incident_id=row["incident_id"],
-                task_id=row["id"],
+                incident_id=row.incident_id,
+                task_id=row.id,
             )
 
     def task_accepted(self, event: EventData) -> None:
-        change = change_of(event)
-        change.follow_ups.append(IncidentShould(change.row["incident_id"], IncidentTrigger.RESPOND))
+        change = task_change(event)
+        change.follow_ups.append(IncidentShould(change.row.incident_id, IncidentTrigger.RESPOND))
 
     def task_arrived(self, event: EventData) -> None:
-        change = change_of(event)
-        change.follow_ups.append(IncidentShould(change.row["incident_id"], IncidentTrigger.ARRIVE))
+        change = task_change(event)
+        change.follow_ups.append(IncidentShould(change.row.incident_id, IncidentTrigger.ARRIVE))
 
     def task_declined(self, event: EventData) -> None:
-        change = change_of(event)
+        change = task_change(event)
         change.follow_ups.append(ReplaceDeclined(change.row))
 
     def task_completed(self, event: EventData) -> None:

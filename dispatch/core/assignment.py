@@ -7,7 +7,7 @@ from dispatch.core import responder_status
 from dispatch.core.routing import distance_m
 from dispatch.events.catalog import TaskAssigned
 from dispatch.storage import repository
-from dispatch.storage.records import Incident, Responder
+from dispatch.storage.records import Incident, Responder, Task
 from dispatch.storage.tables import task_table
 from dispatch.storage.writer import Tx
 from state_machines import OPEN_TASK_STATES, ResponderStatus, TaskState
@@ -56,45 +56,24 @@ class Assigner:
         actor: str,
         causation_id: str | None,
     ) -> int:
-        task_id = tx.ids.next("task")
         tier = self.config.jurisdiction_by_id[responder.jurisdiction_id].tier
-        rounded = round(distance, 1) if distance is not None else None
-        tx.connection.execute(
-            _insert_task,
-            {
-                "id": task_id,
-                "incident_id": incident.id,
-                "responder_id": responder.id,
-                "state": TaskState.PENDING.value,
-                "tier": tier.value,
-                "step_index": incident.step_index,
-                "distance_m": rounded,
-                "accept_deadline_at": deadline,
-                "delivered_via": None,
-                "milestones": {TaskState.PENDING.value: tx.now},
-                "created_at": tx.now,
-                "updated_at": tx.now,
-            },
+        task = Task(
+            id=tx.ids.next("task"),
+            incident_id=incident.id,
+            responder_id=responder.id,
+            state=TaskState.PENDING.value,
+            tier=tier.value,
+            step_index=incident.step_index,
+            distance_m=round(distance, 1) if distance is not None else None,
+            accept_deadline_at=deadline,
+            delivered_via=None,
+            milestones={TaskState.PENDING.value: tx.now},
+            created_at=tx.now,
+            updated_at=tx.now,
         )
-        tx.record(
-            TaskAssigned(
-                occurred_at=tx.now,
-                actor=actor,
-                causation_id=causation_id,
-                incident_id=incident.id,
-                task_id=task_id,
-                responder_id=responder.id,
-                tier=tier.value,
-                step_index=incident.step_index,
-                distance_m=rounded,
-                accept_deadline_at=deadline,
-                category=incident.category,
-                severity=incident.severity,
-                lat=incident.lat,
-                lon=incident.lon,
-                title=incident.title,
-            )
-        )
+        tx.connection.execute(_insert_task, task.as_row())
+        tx.record(_assigned(tx, incident, task, actor=actor, causation_id=causation_id))
+        task_id = task.id
         responder_status.change(
             tx,
             responder.id,
@@ -121,3 +100,26 @@ class Assigner:
         if incident.step_deadline_at is None:
             repository.set_step_deadline(tx, incident, deadline)
         self.open_task(tx, incident, responder, distance, deadline, actor=actor, causation_id=causation_id)
+
+
+def _assigned(
+    tx: Tx, incident: Incident, task: Task, *, actor: str, causation_id: str | None
+) -> TaskAssigned:
+    """The event a responder's device and the dispatcher's screens learn of the task from."""
+    return TaskAssigned(
+        occurred_at=tx.now,
+        actor=actor,
+        causation_id=causation_id,
+        incident_id=incident.id,
+        task_id=task.id,
+        responder_id=task.responder_id,
+        tier=task.tier,
+        step_index=task.step_index,
+        distance_m=task.distance_m,
+        accept_deadline_at=task.accept_deadline_at,
+        category=incident.category,
+        severity=incident.severity,
+        lat=incident.lat,
+        lon=incident.lon,
+        title=incident.title,
+    )

@@ -158,42 +158,14 @@ class Intake:
             signals[(alert.source, alert.category)] = incident.id
             alert_rows.append(self._alert_row(tx, alert_id, item, where, severity, incident.id))
             tx.record(
-                AlertReceived(
-                    occurred_at=tx.now,
-                    actor=item.actor,
-                    causation_id=causation_id,
-                    incident_id=incident.id,
-                    alert_id=alert_id,
-                    source=alert.source,
-                    source_event_id=alert.source_event_id,
-                    kind=alert.kind.value,
-                    category=alert.category,
-                    severity=severity,
-                    new_incident=opened is not None,
-                    alert_count=incident.alert_count,
-                )
+                _alert_received(tx, item, alert_id, causation_id, severity, incident, opened is not None)
             )
             if opened is not None:
                 self._announce(tx, opened, actor=item.actor, causation_id=causation_id)
             received = Received(alert_id, incident.id, False)
             seen[key] = Received(alert_id, incident.id, True)
             results.append(received)
-        if alert_rows:
-            tx.connection.execute(_insert_alert, alert_rows)
-        if touched:
-            tx.connection.execute(
-                _update_counters,
-                [
-                    {
-                        "_id": row.id,
-                        "_alert_count": row.alert_count,
-                        "_last_alert_at": row.last_alert_at,
-                        "_severity": row.severity,
-                        "_updated_at": row.updated_at,
-                    }
-                    for row in touched.values()
-                ],
-            )
+        _write_pass(tx, alert_rows, touched)
         tx.after_commit(lambda: self.correlator.remember(signals))
         return results
 
@@ -335,4 +307,50 @@ class Intake:
                 jurisdiction_ids=ancestors,
                 prefecture_id=prefecture_id,
             )
+        )
+
+
+def _alert_received(
+    tx: Tx,
+    item: IntakeItem,
+    alert_id: int,
+    causation_id: str,
+    severity: int,
+    incident: Joinable,
+    new_incident: bool,
+) -> AlertReceived:
+    alert = item.alert
+    return AlertReceived(
+        occurred_at=tx.now,
+        actor=item.actor,
+        causation_id=causation_id,
+        incident_id=incident.id,
+        alert_id=alert_id,
+        source=alert.source,
+        source_event_id=alert.source_event_id,
+        kind=alert.kind.value,
+        category=alert.category,
+        severity=severity,
+        new_incident=new_incident,
+        alert_count=incident.alert_count,
+    )
+
+
+def _write_pass(tx: Tx, alert_rows: list[dict[str, Any]], touched: dict[int, Joinable]) -> None:
+    """The pass's new alerts in one statement, the joined incidents' counters in another."""
+    if alert_rows:
+        tx.connection.execute(_insert_alert, alert_rows)
+    if touched:
+        tx.connection.execute(
+            _update_counters,
+            [
+                {
+                    "_id": row.id,
+                    "_alert_count": row.alert_count,
+                    "_last_alert_at": row.last_alert_at,
+                    "_severity": row.severity,
+                    "_updated_at": row.updated_at,
+                }
+                for row in touched.values()
+            ],
         )

@@ -100,21 +100,11 @@ class TaskLifecycle:
                 channel=change.channel,
             )
         )
-        milestones = {**row.milestones, dest: tx.now}
-        if change.delivered_via is None:
-            repository.update(
-                tx.connection, task_table, row, state=dest, updated_at=tx.now, milestones=milestones
-            )
-        else:
-            repository.update(
-                tx.connection,
-                task_table,
-                row,
-                state=dest,
-                updated_at=tx.now,
-                milestones=milestones,
-                delivered_via=change.delivered_via,
-            )
+        moved: dict[str, object] = {"state": dest, "updated_at": tx.now}
+        moved["milestones"] = {**row.milestones, dest: tx.now}
+        if change.delivered_via is not None:
+            moved["delivered_via"] = change.delivered_via
+        repository.update(tx.connection, task_table, row, **moved)
         if dest in ENDED_TASK_STATES:
             responder_status.change(
                 tx,

@@ -13,10 +13,9 @@ from dispatch.access import authz
 from dispatch.access.auth import Principal, Role
 from dispatch.config.model import Config
 from dispatch.core import responder_status
-from dispatch.core.escalation import PolicyRunner
-from dispatch.core.incidents import IncidentLifecycle, not_a_child
+from dispatch.core.escalation import Escalation
+from dispatch.core.incident_planning import not_a_child
 from dispatch.core.routing import Router
-from dispatch.core.tasks import TaskLifecycle
 from dispatch.intake.alerts import AlertIn, AlertKind
 from dispatch.intake.calls import CallMessage, CallOutcome, Calls
 from dispatch.intake.pipeline import Intake, IntakeItem, Received
@@ -26,10 +25,10 @@ from dispatch.intake.wire_limits import TimeWindow
 from dispatch.ops.metrics import Metrics
 from dispatch.shared.errors import IllegalTransition, NotFound
 from dispatch.storage import queries, repository
-from dispatch.storage.repository import Row
-from dispatch.storage.tables import incident_table, responder_table
+from dispatch.storage.records import Incident, Task
+from dispatch.storage.tables import responder_table
 from dispatch.storage.writer import Tx, Writer
-from state_machines import INCIDENT, TASK
+from state_machines import INCIDENT, TASK, IncidentTrigger, ResponderStatus, TaskTrigger
 
 SYSTEM = Principal(Role.SYSTEM, "delivery")
 ROSTER = Principal(Role.SYSTEM, "roster")
@@ -38,12 +37,17 @@ ROSTER = Principal(Role.SYSTEM, "roster")
 
 @dataclass(frozen=True)
 class Outcome:
-    """The row after a trigger, whether it changed (a repeat changes nothing), and what next."""
+    """The record after a trigger, whether it changed (a repeat changes nothing), and what next."""
 
-    row: Row
+    record: Incident | Task
     changed: bool
     triggers: list[str]
-    """The triggers the caller may send now, in the row's new state."""
+    """The triggers the caller may send now, in the record's new state."""
+
+    @property
+    def row(self) -> dict[str, Any]:
+        """The record's columns, as the JSON views (storage/queries.py) read them."""
+        return self.record.as_row()
 
 
 class DispatchService:
@@ -52,14 +56,10 @@ class DispatchService:
         self.writer = writer
         self.metrics = metrics or Metrics()
         self.router = Router(config)
-        self.incidents = IncidentLifecycle(config)
-        self.tasks = TaskLifecycle(self.incidents)
-        self.policy = PolicyRunner(config, self.incidents, self.tasks)
-        self.incidents.policy = self.policy
-        self.incidents.tasks = self.tasks
-        self.intake = Intake(config, self.router, self.policy, writer.clock)
+        self.escalation = Escalation(config)
+        self.intake = Intake(config, self.router, self.escalation, writer.clock)
         self._intake_queue = IntakeQueue(writer, self.intake)
-        self.alert_status = AlertStatus(config, self.incidents)
+        self.alert_status = AlertStatus(config, self.escalation)
         self.accepted_alerts = 0
         """Alerts stored (not duplicates) since this process started, from every gateway."""
 
@@ -220,16 +220,16 @@ class DispatchService:
             row = repository.incident(tx.connection, incident_id)
             self._check_scope(principal, row)
             self._check_touched(tx, principal, row, trigger, params or {})
-            changed = self.incidents.fire(
+            changed = self.escalation.trigger_incident(
                 tx,
                 row,
                 trigger,
                 actor=principal.actor,
                 causation_id=causation_id,
                 reason=reason,
-                **(params or {}),
+                params=params,
             )
-            return Outcome(row, changed, _next(INCIDENT.triggers_from(row["state"]), mine))
+            return Outcome(row, changed, _next(INCIDENT.triggers_from(row.state), mine))
 
         try:
             return await self.writer.submit(command)
@@ -251,16 +251,16 @@ class DispatchService:
 
         def command(tx: Tx) -> Outcome:
             row = repository.task(tx.connection, task_id)
-            incident = repository.incident(tx.connection, row["incident_id"])
+            incident = repository.incident(tx.connection, row.incident_id)
             authz.check_task(
                 principal,
                 self.config,
                 task_id,
-                row["responder_id"],
-                incident["jurisdiction_id"],
-                incident["owner_jurisdiction_id"],
+                row.responder_id,
+                incident.jurisdiction_id,
+                incident.owner_jurisdiction_id,
             )
-            changed = self.tasks.fire(
+            changed = self.escalation.trigger_task(
                 tx,
                 row,
                 trigger,
@@ -269,7 +269,7 @@ class DispatchService:
                 note=note,
                 channel=channel,
             )
-            return Outcome(row, changed, _next(TASK.triggers_from(row["state"]), mine))
+            return Outcome(row, changed, _next(TASK.triggers_from(row.state), mine))
 
         try:
             return await self.writer.submit(command)
@@ -289,23 +289,21 @@ class DispatchService:
                 def send(tx: Tx, task_id: int = task_id, channel: str = channel) -> None:
                     with contextlib.suppress(IllegalTransition, NotFound):
                         row = repository.task(tx.connection, task_id)
-                        self.tasks.fire(tx, row, "send", actor=SYSTEM.actor, channel=channel)
+                        self.escalation.trigger_task(
+                            tx, row, TaskTrigger.SEND, actor=SYSTEM.actor, channel=channel
+                        )
 
                 tx.isolated(send)
 
         await self.writer.submit(command)
 
-    def _check_scope(self, principal: Principal, incident: Row) -> None:
+    def _check_scope(self, principal: Principal, incident: Incident) -> None:
         authz.check_incident(
-            principal,
-            self.config,
-            incident["id"],
-            incident["jurisdiction_id"],
-            incident["owner_jurisdiction_id"],
+            principal, self.config, incident.id, incident.jurisdiction_id, incident.owner_jurisdiction_id
         )
 
     def _check_touched(
-        self, tx: Tx, principal: Principal, row: Row, trigger: str, params: Mapping[str, Any]
+        self, tx: Tx, principal: Principal, row: Incident, trigger: str, params: Mapping[str, Any]
     ) -> None:
         """What the trigger names besides its incident is in the caller's scope too.
 
@@ -316,48 +314,32 @@ class DispatchService:
         by reassign must be one of this incident's (the lifecycle checks), so it is in scope.
         """
         into = params.get("into_incident_id")
-        if trigger == "merge" and isinstance(into, int) and into != row["id"]:
+        if trigger == IncidentTrigger.MERGE and isinstance(into, int) and into != row.id:
             place = queries.incident_scope_ids(tx.connection, into)
             authz.check_touched_incident(principal, self.config, into, place, "into_incident_id")
         wanted = params.get("jurisdiction")
         if (
-            trigger == "delegate"
+            trigger == IncidentTrigger.DELEGATE
             and isinstance(wanted, str)
             and not authz.covers_node(principal, self.config, wanted)
         ):
-            raise not_a_child(wanted, row["owner_jurisdiction_id"])  # as an unknown one
+            raise not_a_child(wanted, row.owner_jurisdiction_id)  # as an unknown one
         responder_id = params.get("responder_id")
-        if trigger in ("assign", "reassign") and isinstance(responder_id, str) and responder_id:
+        if (
+            trigger in (IncidentTrigger.ASSIGN, IncidentTrigger.REASSIGN)
+            and isinstance(responder_id, str)
+            and responder_id
+        ):
             unit = repository.responder(tx.connection, responder_id)
             authz.check_responder(
-                principal, self.config, responder_id, None if unit is None else unit["jurisdiction_id"]
+                principal, self.config, responder_id, None if unit is None else unit.jurisdiction_id
             )
 
     # Deadlines --------------------------------------------------------------------------------
 
     def fire_due_deadlines(self, tx: Tx, limit: int = 200) -> tuple[int, float | None]:
         """Fire every step deadline that has passed; returns how many, and the next one."""
-        due = (
-            tx.connection.execute(
-                sa.select(incident_table.c.id)
-                .where(incident_table.c.step_deadline_at <= tx.now)
-                .order_by(incident_table.c.step_deadline_at)
-                .limit(limit)
-            )
-            .scalars()
-            .all()
-        )
-        for incident_id in due:
-
-            def fire(tx: Tx, incident_id: int = incident_id) -> None:
-                row = repository.incident(tx.connection, incident_id)
-                self.policy.deadline_passed(tx, row, causation_id=f"deadline:incident:{incident_id}")
-
-            ok, _ = tx.isolated(fire)
-            if not ok:  # never retry a deadline that breaks forever; a dispatcher must look
-                repository.update(tx.connection, incident_table, {"id": incident_id}, step_deadline_at=None)
-        following = tx.connection.execute(sa.select(sa.func.min(incident_table.c.step_deadline_at))).scalar()
-        return len(due), following
+        return self.escalation.fire_due_deadlines(tx, limit)
 
     # Responders -------------------------------------------------------------------------------
 
@@ -380,14 +362,16 @@ class DispatchService:
                 tx.connection.execute(
                     responder_table.insert().values(
                         id=responder.id,
-                        status="available",
+                        status=ResponderStatus.AVAILABLE.value,
                         lat=responder.home.lat,
                         lon=responder.home.lon,
                         **values,
                     )
                 )
         for removed in sorted(set(existing) - set(self.config.responder_by_id)):
-            responder_status.change(tx, removed, "off_duty", actor=ROSTER.actor, causation_id="config")
+            responder_status.change(
+                tx, removed, ResponderStatus.OFF_DUTY, actor=ROSTER.actor, causation_id="config"
+            )
 
 
 def _next(triggers: list[str], mine: frozenset[str]) -> list[str]:

@@ -9,9 +9,8 @@ from typing import Any
 import orjson
 
 from dispatch.intake.alerts import AlertIn
-from dispatch.intake.calls import CallOutcome, Revision
+from dispatch.intake.calls import CallOutcome, Revision, StoredCall
 from dispatch.service import DispatchService
-from dispatch.storage.repository import Row
 from gateways import hotline
 
 
@@ -31,15 +30,15 @@ class HotlineMessage:
     def entry(self) -> bool:
         return isinstance(self.call, hotline.CallEntry)
 
-    def joined(self, stored: Row) -> bool:
+    def joined(self, stored: StoredCall) -> bool:
         return self.call.call_id in (stored["attributes"].get("calls") or ())
 
-    def same_caller(self, stored: Row) -> bool:
+    def same_caller(self, stored: StoredCall) -> bool:
         caller = stored["attributes"].get("caller") or {}
         number = caller.get("number") if isinstance(caller, dict) else None
         return isinstance(number, str) and hotline.same_number(number, self.call.caller_number)
 
-    def merge(self, stored: Row, entered: Mapping[str, Any] | None) -> Revision:
+    def merge(self, stored: StoredCall, entered: Mapping[str, Any] | None) -> Revision:
         return hotline.merge(stored, self.call, entered)
 
 

@@ -43,22 +43,55 @@ NEW = (S.REPORTED, S.VERIFYING)
 WORKING = (S.DISPATCHED, S.RESPONDING, S.ON_SCENE)
 OPEN = NEW + WORKING
 
+OPEN_INCIDENT_STATES: frozenset[IncidentState] = frozenset(OPEN)
+"""An incident still being handled: alerts correlate into it, deadlines run, units are sent."""
+NEW_INCIDENT_STATES: frozenset[IncidentState] = frozenset(NEW)
+"""Nobody sent yet: the first step that finds responders dispatches the incident."""
+
 INCIDENT_TRANSITIONS: tuple[Transition, ...] = (
     Transition(T.VERIFY, (S.REPORTED,), S.VERIFYING),
     Transition(T.DISPATCH, NEW, S.DISPATCHED),
-    Transition(T.ASSIGN, NEW, S.DISPATCHED, after="assign_responder"),
-    Transition(T.ASSIGN, WORKING, None, after="assign_responder"),
+    Transition(T.ASSIGN, NEW, S.DISPATCHED, prepare="plan_assign", after="assign_responder"),
+    Transition(T.ASSIGN, WORKING, None, prepare="plan_assign", after="assign_responder"),
     Transition(T.RESPOND, (S.DISPATCHED,), S.RESPONDING),
     Transition(T.ARRIVE, (S.DISPATCHED, S.RESPONDING), S.ON_SCENE),
-    Transition(T.RESOLVE, OPEN, S.RESOLVED, after="end_open_work"),
+    Transition(T.RESOLVE, OPEN, S.RESOLVED, prepare="plan_resolve", after="end_open_work"),
     Transition(T.CLOSE, (S.RESOLVED,), S.CLOSED),
     Transition(T.REOPEN, (S.RESOLVED,), S.VERIFYING),
     Transition(T.CANCEL, OPEN, S.CANCELLED, after="end_open_work"),
-    Transition(T.MERGE, OPEN, S.MERGED, after="merge_into"),
-    Transition(T.ESCALATE, OPEN, None, after="move_owner_up", conditions=("has_tier_above",)),
-    Transition(T.DELEGATE, OPEN, None, after="move_owner_down", conditions=("has_tier_below",)),
-    Transition(T.REASSIGN, WORKING, None, after="hand_over_task"),
-    Transition(T.ADD_DEPARTMENT, OPEN, None, after="update_departments"),
-    Transition(T.REMOVE_DEPARTMENT, OPEN, None, after="update_departments"),
+    Transition(T.MERGE, OPEN, S.MERGED, prepare="plan_merge", after="merge_into"),
+    Transition(
+        T.ESCALATE,
+        OPEN,
+        None,
+        prepare="plan_escalate",
+        conditions=("has_tier_above",),
+        after="move_owner_up",
+    ),
+    Transition(
+        T.DELEGATE,
+        OPEN,
+        None,
+        prepare="plan_delegate",
+        conditions=("has_tier_below",),
+        after="move_owner_down",
+    ),
+    Transition(T.REASSIGN, WORKING, None, prepare="plan_reassign", after="hand_over_task"),
+    Transition(
+        T.ADD_DEPARTMENT,
+        OPEN,
+        None,
+        prepare="plan_add_department",
+        conditions=("changes_departments",),
+        after="update_departments",
+    ),
+    Transition(
+        T.REMOVE_DEPARTMENT,
+        OPEN,
+        None,
+        prepare="plan_remove_department",
+        conditions=("changes_departments",),
+        after="update_departments",
+    ),
 )
 """Every row is one arrow of the README diagram; `dest` None keeps the state (owner changes)."""

@@ -16,6 +16,13 @@ class Transition:
     dest: str | None
     after: str | None = None
     conditions: tuple[str, ...] = ()
+    prepare: str | None = None
+    """Plans the trigger (looks up and checks what it names) before anything is written."""
+
+    def callbacks(self) -> set[str]:
+        """Every method name this row asks the lifecycle model for."""
+        names = {name for name in (self.prepare, self.after) if name}
+        return names | set(self.conditions)
 
     def as_dict(self) -> dict[str, Any]:
         # Plain strings: `transitions` would name enum members by .name, not by value.
@@ -24,6 +31,8 @@ class Transition:
             "source": [str(state) for state in self.source],
             "dest": None if self.dest is None else str(self.dest),
         }
+        if self.prepare:
+            row["prepare"] = self.prepare
         if self.after:
             row["after"] = self.after
         if self.conditions:
@@ -49,8 +58,7 @@ class Lifecycle:
         return [row.as_dict() for row in self.transitions]
 
     def callbacks(self) -> set[str]:
-        names = {row.after for row in self.transitions if row.after}
-        return names | {c for row in self.transitions for c in row.conditions}
+        return {name for row in self.transitions for name in row.callbacks()}
 
     def triggers_from(self, state: str) -> list[str]:
         """Triggers the table allows from `state`, in table order, each once."""

@@ -37,9 +37,16 @@ T = TaskTrigger
 UNANSWERED = (S.PENDING, S.SENT, S.DELIVERED)
 WORKING = (S.ACCEPTED, S.EN_ROUTE, S.ON_SCENE)
 
+UNANSWERED_TASK_STATES: frozenset[TaskState] = frozenset(UNANSWERED)
+"""Asked but not yet accepted: a step deadline expires these."""
+OPEN_TASK_STATES: frozenset[TaskState] = frozenset(UNANSWERED + WORKING)
+"""The responder is asked or on it: busy, not asked again, cancelled when the incident ends."""
+ENDED_TASK_STATES: frozenset[TaskState] = frozenset({S.DONE, S.DECLINED, S.EXPIRED, S.CANCELLED})
+"""The responder is free again."""
+
 TASK_TRANSITIONS: tuple[Transition, ...] = (
     Transition(T.SEND, (S.PENDING,), S.SENT),
-    Transition(T.DELIVER, (S.PENDING, S.SENT), S.DELIVERED),
+    Transition(T.DELIVER, (S.PENDING, S.SENT), S.DELIVERED, prepare="note_channel"),
     Transition(T.ACCEPT, UNANSWERED, S.ACCEPTED, after="task_accepted"),
     Transition(T.DECLINE, UNANSWERED, S.DECLINED, after="task_declined"),
     Transition(T.DEPART, (S.ACCEPTED,), S.EN_ROUTE),

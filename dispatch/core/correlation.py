@@ -8,12 +8,12 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from dispatch.config.model import Config, Jurisdiction
-from dispatch.core.incidents import OPEN_INCIDENT_STATES
 from dispatch.core.routing import distance_m
 from dispatch.intake.alerts import AlertIn
-from dispatch.storage.repository import Row
+from dispatch.storage.records import Incident
 from dispatch.storage.tables import alert_table, incident_table
 from dispatch.storage.writer import Tx
+from state_machines import OPEN_INCIDENT_STATES
 
 _OPEN = sorted(state.value for state in OPEN_INCIDENT_STATES)
 SIGNAL_CACHE_SIZE = 200_000
@@ -60,6 +60,28 @@ _candidates = sa.select(*_candidate_columns).where(
 )
 
 
+@dataclass(slots=True)
+class Candidate:
+    """What correlation and counting need of an open incident (no JSON columns decoded)."""
+
+    id: int
+    category: str
+    jurisdiction_id: str
+    place: str
+    state: str
+    lat: float | None
+    lon: float | None
+    severity: int
+    alert_count: int
+    last_alert_at: float
+    updated_at: float
+    policy_name: str
+
+
+Joinable = Candidate | Incident
+"""An incident an alert may join: one read for correlation, or one this pass opened."""
+
+
 @dataclass(frozen=True)
 class Placed:
     node: Jurisdiction
@@ -72,26 +94,26 @@ class Candidates:
     def __init__(self, config: Config, now: float) -> None:
         self.config = config
         self.since = now - config.correlation.window
-        self.by_signal: dict[tuple[str, str], Row] = {}
-        self.by_place: dict[str, list[Row]] = {}
+        self.by_signal: dict[tuple[str, str], Joinable] = {}
+        self.by_place: dict[str, list[Joinable]] = {}
 
-    def add(self, row: Row) -> None:
-        self.by_place.setdefault(row["place"], []).append(row)
+    def add(self, row: Joinable) -> None:
+        self.by_place.setdefault(row.place, []).append(row)
 
-    def find(self, alert: AlertIn, placed: Placed) -> Row | None:
+    def find(self, alert: AlertIn, placed: Placed) -> Joinable | None:
         radius = self.config.correlation.radius_m
         same = self.by_signal.get((alert.source, alert.category))
-        if same is not None and same["state"] in OPEN_INCIDENT_STATES:
+        if same is not None and same.state in OPEN_INCIDENT_STATES:
             distance = _distance(alert, same)
             # Without two positions, the same signal must at least come from the same place:
             # a hotline line's calls from two towns are two incidents.
-            if (distance is None and same["jurisdiction_id"] == placed.node.id) or (
+            if (distance is None and same.jurisdiction_id == placed.node.id) or (
                 distance is not None and distance <= radius
             ):
                 return same
-        best: tuple[float, Row] | None = None
+        best: tuple[float, Joinable] | None = None
         for row in self.by_place.get(place_key(alert.category, placed.node.id), ()):
-            if row["state"] not in OPEN_INCIDENT_STATES or row["last_alert_at"] < self.since:
+            if row.state not in OPEN_INCIDENT_STATES or row.last_alert_at < self.since:
                 continue
             distance = _distance(alert, row)
             if distance is None:
@@ -107,10 +129,10 @@ def place_key(category: str, jurisdiction_id: str) -> str:
     return f"{category}/{jurisdiction_id}"
 
 
-def _distance(alert: AlertIn, row: Row) -> float | None:
-    if alert.location is None or row["lat"] is None or row["lon"] is None:
+def _distance(alert: AlertIn, row: Joinable) -> float | None:
+    if alert.location is None or row.lat is None or row.lon is None:
         return None
-    return distance_m(alert.location.lat, alert.location.lon, row["lat"], row["lon"])
+    return distance_m(alert.location.lat, alert.location.lon, row.lat, row.lon)
 
 
 class Correlator:
@@ -145,19 +167,19 @@ class Correlator:
         if not places and not signal_ids:
             return candidates
         rows = {
-            row["id"]: dict(row)
+            row["id"]: Candidate(**row)
             for row in tx.connection.execute(
                 _candidates,
                 {"ids": sorted(set(signal_ids.values())), "places": places, "since": candidates.since},
             ).mappings()
         }
         for row in rows.values():
-            if row["state"] in OPEN_INCIDENT_STATES and row["last_alert_at"] >= candidates.since:
+            if row.state in OPEN_INCIDENT_STATES and row.last_alert_at >= candidates.since:
                 candidates.add(row)
         stale: list[tuple[str, str]] = []
         for signal, incident_id in signal_ids.items():
             remembered = rows.get(incident_id)
-            if remembered is not None and remembered["state"] in OPEN_INCIDENT_STATES:
+            if remembered is not None and remembered.state in OPEN_INCIDENT_STATES:
                 candidates.by_signal[signal] = remembered
             else:
                 stale.append(signal)
@@ -169,8 +191,8 @@ class Correlator:
             ).scalar()
             if found is not None and found != signal_ids[signal]:
                 if found not in rows:
-                    rows[found] = dict(
-                        tx.connection.execute(
+                    rows[found] = Candidate(
+                        **tx.connection.execute(
                             sa.select(*_candidate_columns).where(incident_table.c.id == found)
                         )
                         .mappings()

@@ -4,13 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Protocol
 
-from dispatch.service import DispatchService
 from dispatch.shared.clock import Clock
+from dispatch.storage.writer import Tx, Writer
 
 logger = logging.getLogger(__name__)
 
 RETRY_AFTER_FAILURE_S = 5.0
+
+
+class DeadlineSource(Protocol):
+    """What the scheduler needs of the service: its writer, and the command that fires deadlines."""
+
+    @property
+    def writer(self) -> Writer: ...
+
+    def fire_due_deadlines(self, tx: Tx) -> tuple[int, float | None]: ...
 
 
 class DeadlineScheduler:
@@ -20,7 +30,7 @@ class DeadlineScheduler:
     path stored it: intake, a manual escalate or delegate, a reassignment, a reopen.
     """
 
-    def __init__(self, service: DispatchService, clock: Clock) -> None:
+    def __init__(self, service: DeadlineSource, clock: Clock) -> None:
         self._service = service
         self._clock = clock
         self._wake = asyncio.Event()

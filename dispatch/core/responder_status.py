@@ -8,6 +8,7 @@ from dispatch.events.catalog import ResponderStatusChanged
 from dispatch.storage import repository
 from dispatch.storage.tables import responder_table
 from dispatch.storage.writer import Tx
+from state_machines import ResponderStatus
 
 _status_of = sa.select(responder_table.c.status).where(responder_table.c.id == sa.bindparam("id"))
 
@@ -15,7 +16,7 @@ _status_of = sa.select(responder_table.c.status).where(responder_table.c.id == s
 def change(
     tx: Tx,
     responder_id: str,
-    status: str,
+    status: ResponderStatus,
     *,
     actor: str,
     causation_id: str | None,
@@ -40,7 +41,7 @@ def change(
             causation_id=causation_id,
             responder_id=responder_id,
             from_status=before,
-            to_status=status,
+            to_status=str(status),
             for_incident_id=incident_id,
             for_task_id=task_id,
         )

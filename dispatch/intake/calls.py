@@ -18,14 +18,16 @@ from typing import Any, Protocol
 import sqlalchemy as sa
 
 from dispatch.config.model import Config
-from dispatch.core.incidents import OPEN_INCIDENT_STATES
 from dispatch.core.routing import distance_m
 from dispatch.intake.alerts import AlertIn
 from dispatch.intake.pipeline import Intake, IntakeItem, Received, alert_key
 from dispatch.intake.status import AlertStatus
-from dispatch.storage.repository import Row
 from dispatch.storage.tables import alert_table, incident_table
 from dispatch.storage.writer import Tx
+from state_machines import OPEN_INCIDENT_STATES
+
+StoredCall = Mapping[str, Any]
+"""A call's stored alert row, columns by name: what the pure hotline `merge` reads."""
 
 RECENT_CALLS = 1000
 """How many of the newest call alerts in the window are searched for the same caller."""
@@ -71,13 +73,13 @@ class CallMessage(Protocol):
     def entry(self) -> bool:
         """A call-taker's entry: its alert's category, place and text rewrite the stored ones."""
 
-    def joined(self, stored: Row) -> bool:
+    def joined(self, stored: StoredCall) -> bool:
         """The stored alert already counts this call (another message of it joined there)."""
 
-    def same_caller(self, stored: Row) -> bool:
+    def same_caller(self, stored: StoredCall) -> bool:
         """The stored alert's caller is this call's."""
 
-    def merge(self, stored: Row, entered: Mapping[str, Any] | None) -> Revision:
+    def merge(self, stored: StoredCall, entered: Mapping[str, Any] | None) -> Revision:
         """The stored alert after this message; `entered`: an entry's columns as it alone would write them."""
 
 
@@ -128,7 +130,7 @@ class Calls:
         )
         return CallOutcome(received=received, updated=True)
 
-    def _entered(self, alert: AlertIn, stored: Row) -> dict[str, Any]:
+    def _entered(self, alert: AlertIn, stored: StoredCall) -> dict[str, Any]:
         """The alert row's columns as the entry alone would write them."""
         [placed] = self.intake.place_many([alert])
         category = self.config.category_by_id[alert.category]
@@ -142,7 +144,7 @@ class Calls:
             "description": alert.description,
         }
 
-    def _find(self, tx: Tx, call: CallMessage) -> Row | None:
+    def _find(self, tx: Tx, call: CallMessage) -> StoredCall | None:
         """The call's alert: by its key, else a recent alert it joined, else the same caller's
         recent alert about the same category and place (where correlation would join them)."""
         key = alert_key(call.source, call.call_id)
@@ -168,7 +170,7 @@ class Calls:
                 return each
         return None
 
-    def _near(self, alert: AlertIn, jurisdiction_id: str, stored: Row) -> bool:
+    def _near(self, alert: AlertIn, jurisdiction_id: str, stored: StoredCall) -> bool:
         if alert.location is None or stored["lat"] is None or stored["lon"] is None:
             return bool(jurisdiction_id == stored["jurisdiction_id"])
         distance = distance_m(alert.location.lat, alert.location.lon, stored["lat"], stored["lon"])

@@ -16,15 +16,15 @@ import orjson
 import sqlalchemy as sa
 
 from dispatch.config.model import Config, Severity
-from dispatch.core.correlation import Correlator, Placed, place_key
-from dispatch.core.escalation import PolicyRunner
+from dispatch.core.correlation import Correlator, Joinable, Placed, place_key
+from dispatch.core.escalation import Escalation
 from dispatch.core.routing import Router
 from dispatch.events.catalog import AlertReceived, IncidentNotified, IncidentReported, IncidentSeverityRaised
 from dispatch.intake.alerts import AlertIn
 from dispatch.intake.wire_limits import TimeWindow
 from dispatch.shared.clock import Clock
 from dispatch.shared.errors import InvalidInput
-from dispatch.storage.repository import Row
+from dispatch.storage.records import Incident, PolicySnapshot
 from dispatch.storage.tables import alert_table, incident_table
 from dispatch.storage.writer import Tx
 from state_machines import IncidentState
@@ -34,6 +34,7 @@ _known_keys = sa.select(alert_table.c.key, alert_table.c.id, alert_table.c.incid
 )
 
 _insert_alert = alert_table.insert()
+_insert_incident = incident_table.insert()
 _update_counters = (
     incident_table.update()
     .where(incident_table.c.id == sa.bindparam("_id"))
@@ -74,11 +75,11 @@ def alert_key(source: str, source_event_id: str) -> str:
 
 
 class Intake:
-    def __init__(self, config: Config, router: Router, policy: PolicyRunner, clock: Clock) -> None:
+    def __init__(self, config: Config, router: Router, escalation: Escalation, clock: Clock) -> None:
         self.config = config
         self.clock = clock
         self.router = router
-        self.policy = policy
+        self.escalation = escalation
         self.correlator = Correlator(config)
 
     def check(self, alert: AlertIn, where: str = "") -> None:
@@ -131,7 +132,7 @@ class Intake:
         placed = dict(zip(fresh, self.place_many([items[i].alert for i in fresh]), strict=True))
         candidates = self.correlator.load(tx, [items[i].alert for i in fresh], list(placed.values()))
         alert_rows: list[dict[str, Any]] = []
-        touched: dict[int, Row] = {}
+        touched: dict[int, Joinable] = {}
         signals: dict[tuple[str, str], int] = {}
         results: list[Received] = []
         for index, item in enumerate(items):
@@ -146,53 +147,25 @@ class Intake:
             alert_id = tx.ids.next("alert")
             causation_id = item.causation_id or f"alert:{alert_id}"
             incident = candidates.find(alert, where)
-            new_incident = incident is None
+            opened: Incident | None = None
             if incident is None:
-                incident = self._open(tx, alert, where, severity)
-                candidates.add(incident)
+                incident = opened = self._open(tx, alert, where, severity)
+                candidates.add(opened)
             else:
                 self._attach(tx, incident, severity, actor=item.actor, causation_id=causation_id)
-                touched[incident["id"]] = incident
+                touched[incident.id] = incident
             candidates.by_signal[(alert.source, alert.category)] = incident
-            signals[(alert.source, alert.category)] = incident["id"]
-            alert_rows.append(self._alert_row(tx, alert_id, item, where, severity, incident["id"]))
+            signals[(alert.source, alert.category)] = incident.id
+            alert_rows.append(self._alert_row(tx, alert_id, item, where, severity, incident.id))
             tx.record(
-                AlertReceived(
-                    occurred_at=tx.now,
-                    actor=item.actor,
-                    causation_id=causation_id,
-                    incident_id=incident["id"],
-                    alert_id=alert_id,
-                    source=alert.source,
-                    source_event_id=alert.source_event_id,
-                    kind=alert.kind.value,
-                    category=alert.category,
-                    severity=severity,
-                    new_incident=new_incident,
-                    alert_count=incident["alert_count"],
-                )
+                _alert_received(tx, item, alert_id, causation_id, severity, incident, opened is not None)
             )
-            if new_incident:
-                self._announce(tx, incident, actor=item.actor, causation_id=causation_id)
-            received = Received(alert_id, incident["id"], False)
-            seen[key] = Received(alert_id, incident["id"], True)
+            if opened is not None:
+                self._announce(tx, opened, actor=item.actor, causation_id=causation_id)
+            received = Received(alert_id, incident.id, False)
+            seen[key] = Received(alert_id, incident.id, True)
             results.append(received)
-        if alert_rows:
-            tx.connection.execute(_insert_alert, alert_rows)
-        if touched:
-            tx.connection.execute(
-                _update_counters,
-                [
-                    {
-                        "_id": row["id"],
-                        "_alert_count": row["alert_count"],
-                        "_last_alert_at": row["last_alert_at"],
-                        "_severity": row["severity"],
-                        "_updated_at": row["updated_at"],
-                    }
-                    for row in touched.values()
-                ],
-            )
+        _write_pass(tx, alert_rows, touched)
         tx.after_commit(lambda: self.correlator.remember(signals))
         return results
 
@@ -232,30 +205,30 @@ class Intake:
 
     # Incidents --------------------------------------------------------------------------------
 
-    def _attach(self, tx: Tx, incident: Row, severity: int, *, actor: str, causation_id: str) -> None:
+    def _attach(self, tx: Tx, incident: Joinable, severity: int, *, actor: str, causation_id: str) -> None:
         """Count the alert on the incident; the row is written once at the end of the pass."""
-        incident["alert_count"] += 1
-        incident["last_alert_at"] = tx.now
-        incident["updated_at"] = tx.now
-        if severity >= incident["severity"]:
+        incident.alert_count += 1
+        incident.last_alert_at = tx.now
+        incident.updated_at = tx.now
+        if severity >= incident.severity:
             return
         tx.record(
             IncidentSeverityRaised(
                 occurred_at=tx.now,
                 actor=actor,
                 causation_id=causation_id,
-                incident_id=incident["id"],
-                from_severity=incident["severity"],
+                incident_id=incident.id,
+                from_severity=incident.severity,
                 to_severity=severity,
             )
         )
-        incident["severity"] = severity
-        category = self.config.category_by_id[incident["category"]]
+        incident.severity = severity
+        category = self.config.category_by_id[incident.category]
         policy = self.config.policies[category.policy_for(Severity(severity))]
-        if policy.notify_all_tiers and not self.config.policies[incident["policy_name"]].notify_all_tiers:
+        if policy.notify_all_tiers and not self.config.policies[incident.policy_name].notify_all_tiers:
             self._notify(tx, incident, policy.notify_prefecture, actor=actor, causation_id=causation_id)
 
-    def _open(self, tx: Tx, alert: AlertIn, placed: Placed, severity: int) -> Row:
+    def _open(self, tx: Tx, alert: AlertIn, placed: Placed, severity: int) -> Incident:
         category = self.config.category_by_id[alert.category]
         policy_name = category.policy_for(Severity(severity))
         policy = self.config.policies[policy_name]
@@ -264,74 +237,120 @@ class Intake:
             (step.tier for step in policy.steps if step.tier.depth <= node.tier.depth), node.tier
         )
         owner = self.config.ancestor_at(node.id, first_tier)
-        row: Row = {
-            "id": tx.ids.next("incident"),
-            "category": category.id,
-            "severity": severity,
-            "state": IncidentState.REPORTED.value,
-            "title": alert.title or category.name,
-            "lat": alert.location.lat if alert.location else None,
-            "lon": alert.location.lon if alert.location else None,
-            "jurisdiction_id": node.id,
-            "place": place_key(category.id, node.id),
-            "outside_area": placed.outside_area,
-            "owner_jurisdiction_id": owner.id,
-            "owner_tier": owner.tier.value,
-            "departments": [category.department],
-            "alert_count": 1,
-            "first_alert_at": tx.now,
-            "last_alert_at": tx.now,
-            "policy_name": policy_name,
+        row = Incident(
+            id=tx.ids.next("incident"),
+            category=category.id,
+            severity=severity,
+            state=IncidentState.REPORTED.value,
+            title=alert.title or category.name,
+            lat=alert.location.lat if alert.location else None,
+            lon=alert.location.lon if alert.location else None,
+            jurisdiction_id=node.id,
+            place=place_key(category.id, node.id),
+            outside_area=placed.outside_area,
+            owner_jurisdiction_id=owner.id,
+            owner_tier=owner.tier.value,
+            departments=[category.department],
+            alert_count=1,
+            first_alert_at=tx.now,
+            last_alert_at=tx.now,
+            policy_name=policy_name,
             # auto_resolve is not part of the incident's wire snapshot (web/schemas.py
-            # PolicySnapshot); dispatch/intake/status.py reads it by `policy_name`.
-            "policy": policy.model_dump(mode="json"),
-            "step_index": 0,
-            "step_deadline_at": None,
-            "forwarded": False,
-            "merged_into": None,
-            "summary": None,
-            "milestones": {IncidentState.REPORTED.value: tx.now},
-            "created_at": tx.now,
-            "updated_at": tx.now,
-        }
-        tx.connection.execute(incident_table.insert(), row)
+            # PolicySnapshot); dispatch/intake/status.py reads it from the stored snapshot.
+            policy=PolicySnapshot.of(policy),
+            step_index=0,
+            step_deadline_at=None,
+            forwarded=False,
+            merged_into=None,
+            summary=None,
+            milestones={IncidentState.REPORTED.value: tx.now},
+            created_at=tx.now,
+            updated_at=tx.now,
+        )
+        tx.connection.execute(_insert_incident, row.as_row())
         return row
 
-    def _announce(self, tx: Tx, incident: Row, *, actor: str, causation_id: str) -> None:
+    def _announce(self, tx: Tx, incident: Incident, *, actor: str, causation_id: str) -> None:
         tx.record(
             IncidentReported(
                 occurred_at=tx.now,
                 actor=actor,
                 causation_id=causation_id,
-                incident_id=incident["id"],
-                category=incident["category"],
-                severity=incident["severity"],
-                title=incident["title"],
-                lat=incident["lat"],
-                lon=incident["lon"],
-                jurisdiction_id=incident["jurisdiction_id"],
-                outside_area=incident["outside_area"],
-                owner_jurisdiction_id=incident["owner_jurisdiction_id"],
-                owner_tier=incident["owner_tier"],
-                departments=incident["departments"],
-                policy_name=incident["policy_name"],
+                incident_id=incident.id,
+                category=incident.category,
+                severity=incident.severity,
+                title=incident.title,
+                lat=incident.lat,
+                lon=incident.lon,
+                jurisdiction_id=incident.jurisdiction_id,
+                outside_area=incident.outside_area,
+                owner_jurisdiction_id=incident.owner_jurisdiction_id,
+                owner_tier=incident.owner_tier,
+                departments=incident.departments,
+                policy_name=incident.policy_name,
             )
         )
-        policy = self.config.policies[incident["policy_name"]]
+        policy = self.config.policies[incident.policy_name]
         if policy.notify_all_tiers:
             self._notify(tx, incident, policy.notify_prefecture, actor=actor, causation_id=causation_id)
-        self.policy.start(tx, incident, actor=actor, causation_id=causation_id)
+        self.escalation.start(tx, incident, actor=actor, causation_id=causation_id)
 
-    def _notify(self, tx: Tx, incident: Row, prefecture: bool, *, actor: str, causation_id: str) -> None:
-        ancestors = [node.id for node in self.config.ancestors(incident["jurisdiction_id"])]
+    def _notify(self, tx: Tx, incident: Joinable, prefecture: bool, *, actor: str, causation_id: str) -> None:
+        ancestors = [node.id for node in self.config.ancestors(incident.jurisdiction_id)]
         prefecture_id = self.config.prefecture.id if prefecture and self.config.prefecture else None
         tx.record(
             IncidentNotified(
                 occurred_at=tx.now,
                 actor=actor,
                 causation_id=causation_id,
-                incident_id=incident["id"],
+                incident_id=incident.id,
                 jurisdiction_ids=ancestors,
                 prefecture_id=prefecture_id,
             )
+        )
+
+
+def _alert_received(
+    tx: Tx,
+    item: IntakeItem,
+    alert_id: int,
+    causation_id: str,
+    severity: int,
+    incident: Joinable,
+    new_incident: bool,
+) -> AlertReceived:
+    alert = item.alert
+    return AlertReceived(
+        occurred_at=tx.now,
+        actor=item.actor,
+        causation_id=causation_id,
+        incident_id=incident.id,
+        alert_id=alert_id,
+        source=alert.source,
+        source_event_id=alert.source_event_id,
+        kind=alert.kind.value,
+        category=alert.category,
+        severity=severity,
+        new_incident=new_incident,
+        alert_count=incident.alert_count,
+    )
+
+
+def _write_pass(tx: Tx, alert_rows: list[dict[str, Any]], touched: dict[int, Joinable]) -> None:
+    """The pass's new alerts in one statement, the joined incidents' counters in another."""
+    if alert_rows:
+        tx.connection.execute(_insert_alert, alert_rows)
+    if touched:
+        tx.connection.execute(
+            _update_counters,
+            [
+                {
+                    "_id": row.id,
+                    "_alert_count": row.alert_count,
+                    "_last_alert_at": row.last_alert_at,
+                    "_severity": row.severity,
+                    "_updated_at": row.updated_at,
+                }
+                for row in touched.values()
+            ],
         )

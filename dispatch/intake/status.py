@@ -17,15 +17,15 @@ import sqlalchemy as sa
 
 from dispatch.access.auth import Principal, Role
 from dispatch.config.model import Config
-from dispatch.core.incidents import IncidentLifecycle
+from dispatch.core.escalation import Escalation
 from dispatch.events.catalog import AlertCancelled, AlertResolved, AlertUpdated
 from dispatch.intake.alerts import AlertKind
 from dispatch.intake.pipeline import alert_key
 from dispatch.storage import repository
-from dispatch.storage.repository import Row
+from dispatch.storage.records import Alert, Incident
 from dispatch.storage.tables import alert_table
 from dispatch.storage.writer import Tx
-from state_machines import INCIDENT
+from state_machines import INCIDENT, IncidentTrigger
 
 SYSTEM = Principal(Role.SYSTEM, "alerts")
 ALL_RESOLVED = "all alerts resolved"
@@ -79,9 +79,9 @@ class AlertUpdate:
 
 
 class AlertStatus:
-    def __init__(self, config: Config, incidents: IncidentLifecycle) -> None:
+    def __init__(self, config: Config, escalation: Escalation) -> None:
         self.config = config
-        self.incidents = incidents
+        self.escalation = escalation
 
     def resolve(
         self,
@@ -103,32 +103,37 @@ class AlertStatus:
         if not alerts:
             return None
         alert = alerts[0]
-        key = (alert["source"], alert["source_event_id"])
-        incident = repository.incident(tx.connection, alert["incident_id"])
-        if alert["resolved_at"] is not None or alert["cancelled_at"] is not None:
-            return AlertStatusChange(alert["id"], incident["id"], False, incident["state"], key)
+        key = (alert.source, alert.source_event_id)
+        incident = repository.incident(tx.connection, alert.incident_id)
+        if alert.ended:
+            return AlertStatusChange(alert.id, incident.id, False, incident.state, key)
         repository.update(tx.connection, alert_table, alert, resolved_at=tx.now)
-        active = self._active(tx, incident["id"])
+        active = self._active(tx, incident.id)
         tx.record(
             AlertResolved(
                 occurred_at=tx.now,
                 actor=actor,
                 causation_id=causation_id,
-                incident_id=incident["id"],
-                alert_id=alert["id"],
-                source=alert["source"],
-                source_event_id=alert["source_event_id"],
+                incident_id=incident.id,
+                alert_id=alert.id,
+                source=alert.source,
+                source_event_id=alert.source_event_id,
                 reason=reason,
                 active_alerts=active,
             )
         )
         # The snapshot taken when the incident opened decides (STYLE 12), not today's config.yaml.
-        auto_resolve = bool(incident["policy"].get("auto_resolve", False))
-        if active == 0 and auto_resolve and self._may(incident, "resolve"):
-            self.incidents.fire(
-                tx, incident, "resolve", actor=SYSTEM.actor, causation_id=causation_id, reason=ALL_RESOLVED
+        auto_resolve = bool(incident.policy.auto_resolve)
+        if active == 0 and auto_resolve and self._may(incident, IncidentTrigger.RESOLVE):
+            self.escalation.trigger_incident(
+                tx,
+                incident,
+                IncidentTrigger.RESOLVE,
+                actor=SYSTEM.actor,
+                causation_id=causation_id,
+                reason=ALL_RESOLVED,
             )
-        return AlertStatusChange(alert["id"], incident["id"], True, incident["state"], key)
+        return AlertStatusChange(alert.id, incident.id, True, incident.state, key)
 
     def update(
         self,
@@ -155,23 +160,23 @@ class AlertStatus:
         if not alerts:
             return None
         alert = alerts[0]
-        found = changes(alert["attributes"])
+        found = changes(alert.attributes)
         if not found:
-            return AlertUpdate(alert["id"], alert["incident_id"], {}, alert["attributes"])
+            return AlertUpdate(alert.id, alert.incident_id, {}, alert.attributes)
         repository.update(tx.connection, alert_table, alert, **{**(columns or {}), "attributes": attributes})
         tx.record(
             AlertUpdated(
                 occurred_at=tx.now,
                 actor=actor,
                 causation_id=causation_id,
-                incident_id=alert["incident_id"],
-                alert_id=alert["id"],
-                source=alert["source"],
-                source_event_id=alert["source_event_id"],
+                incident_id=alert.incident_id,
+                alert_id=alert.id,
+                source=alert.source,
+                source_event_id=alert.source_event_id,
                 changes=found,
             )
         )
-        return AlertUpdate(alert["id"], alert["incident_id"], found, attributes)
+        return AlertUpdate(alert.id, alert.incident_id, found, attributes)
 
     def cancel(
         self,
@@ -189,15 +194,13 @@ class AlertStatus:
         """
         alerts = self._with_superseded(tx, keys, kind)
         results: list[AlertStatusChange] = []
-        touched: dict[int, Row] = {}
+        touched: dict[int, Incident] = {}
         for alert in alerts:
-            incident = touched.get(alert["incident_id"]) or repository.incident(
-                tx.connection, alert["incident_id"]
-            )
-            touched[incident["id"]] = incident
-            key = (alert["source"], alert["source_event_id"])
-            if alert["resolved_at"] is not None or alert["cancelled_at"] is not None:
-                results.append(AlertStatusChange(alert["id"], incident["id"], False, incident["state"], key))
+            incident = touched.get(alert.incident_id) or repository.incident(tx.connection, alert.incident_id)
+            touched[incident.id] = incident
+            key = (alert.source, alert.source_event_id)
+            if alert.ended:
+                results.append(AlertStatusChange(alert.id, incident.id, False, incident.state, key))
                 continue
             repository.update(tx.connection, alert_table, alert, cancelled_at=tx.now)
             tx.record(
@@ -205,40 +208,40 @@ class AlertStatus:
                     occurred_at=tx.now,
                     actor=actor,
                     causation_id=causation_id,
-                    incident_id=incident["id"],
-                    alert_id=alert["id"],
-                    source=alert["source"],
-                    source_event_id=alert["source_event_id"],
+                    incident_id=incident.id,
+                    alert_id=alert.id,
+                    source=alert.source,
+                    source_event_id=alert.source_event_id,
                     reason=reason,
-                    active_alerts=self._active(tx, incident["id"]),
+                    active_alerts=self._active(tx, incident.id),
                 )
             )
-            results.append(AlertStatusChange(alert["id"], incident["id"], True, incident["state"], key))
+            results.append(AlertStatusChange(alert.id, incident.id, True, incident.state, key))
         for incident in touched.values():
-            if self._active(tx, incident["id"]) == 0 and self._may(incident, "cancel"):
-                self.incidents.fire(
+            if self._active(tx, incident.id) == 0 and self._may(incident, IncidentTrigger.CANCEL):
+                self.escalation.trigger_incident(
                     tx,
                     incident,
-                    "cancel",
+                    IncidentTrigger.CANCEL,
                     actor=SYSTEM.actor,
                     causation_id=causation_id,
                     reason=reason or ALL_CANCELLED,
                 )
         return [
             AlertStatusChange(
-                each.alert_id, each.incident_id, each.changed, touched[each.incident_id]["state"], each.key
+                each.alert_id, each.incident_id, each.changed, touched[each.incident_id].state, each.key
             )
             for each in results
         ]
 
     # Helpers ----------------------------------------------------------------------------------
 
-    def _alerts(self, tx: Tx, keys: Iterable[tuple[str, str]], kind: AlertKind | None = None) -> list[Row]:
+    def _alerts(self, tx: Tx, keys: Iterable[tuple[str, str]], kind: AlertKind | None = None) -> list[Alert]:
         texts = [alert_key(*key) for key in keys]
         if not texts:
             return []
         rows = {
-            row["key"]: dict(row)
+            row["key"]: Alert.from_row(row)
             for row in tx.connection.execute(_by_key, {"keys": texts}).mappings()
             if kind is None or row["kind"] == kind
         }
@@ -246,13 +249,13 @@ class AlertStatus:
 
     def _with_superseded(
         self, tx: Tx, keys: Sequence[tuple[str, str]], kind: AlertKind | None = None
-    ) -> list[Row]:
+    ) -> list[Alert]:
         """The alerts of `keys`, then (breadth first) every alert they superseded, each once.
 
         A superseded pair of another source is never followed: an Update replaces only its own
         sender's messages, whatever its stored `supersedes` says.
         """
-        found: list[Row] = []
+        found: list[Alert] = []
         seen: set[tuple[str, str]] = set()
         pending = list(keys)
         while pending:
@@ -261,12 +264,12 @@ class AlertStatus:
             pending = []
             for alert in self._alerts(tx, wanted, kind):
                 found.append(alert)
-                for pair in alert["attributes"].get(SUPERSEDES) or ():
+                for pair in alert.attributes.get(SUPERSEDES) or ():
                     if (
                         isinstance(pair, list)
                         and len(pair) == 2
                         and all(isinstance(p, str) for p in pair)
-                        and pair[0] == alert["source"]
+                        and pair[0] == alert.source
                     ):
                         pending.append((pair[0], pair[1]))
         return found
@@ -276,5 +279,5 @@ class AlertStatus:
         return int(tx.connection.execute(_active_of, {"incident_id": incident_id}).scalar_one())
 
     @staticmethod
-    def _may(incident: Row, trigger: str) -> bool:
-        return trigger in INCIDENT.triggers_from(incident["state"])
+    def _may(incident: Incident, trigger: str) -> bool:
+        return trigger in INCIDENT.triggers_from(incident.state)

@@ -19,9 +19,9 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.gc_collector import GCCollector
 from prometheus_client.process_collector import ProcessCollector
 
-from dispatch.core.incidents import OPEN_INCIDENT_STATES
 from dispatch.intake.pipeline import Received
 from dispatch.storage.tables import incident_table, task_table
+from state_machines import OPEN_INCIDENT_STATES
 
 intake_channel: ContextVar[str] = ContextVar("intake_channel", default="other")
 """The way an alert arrived (api, frigate, hotline, cap, alertmanager, mqtt, mqtt_frigate).

@@ -19,6 +19,7 @@ from dispatch.storage.tables import (
     responder_table,
     task_table,
 )
+from state_machines import UNANSWERED_TASK_STATES
 
 MAX_LIMIT = 500
 MAX_TIMELINE = 2000
@@ -329,7 +330,7 @@ def incident_json(row: dict[str, Any], channels: dict[str, int] | None = None) -
     }
 
 
-UNANSWERED_TASK_STATES = ("pending", "sent", "delivered")
+_UNANSWERED = sorted(state.value for state in UNANSWERED_TASK_STATES)
 """Tasks not yet accepted or declined: what a device that may have missed them is sent again."""
 
 
@@ -338,7 +339,7 @@ def unanswered_assignments(connection: sa.Connection, limit: int = 10_000) -> li
     query = (
         sa.select(event_table)
         .join(task_table, event_table.c.task_id == task_table.c.id)
-        .where(event_table.c.type == "task_assigned", task_table.c.state.in_(UNANSWERED_TASK_STATES))
+        .where(event_table.c.type == "task_assigned", task_table.c.state.in_(_UNANSWERED))
         .order_by(event_table.c.seq)
         .limit(limit)
     )

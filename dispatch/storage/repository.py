@@ -1,4 +1,4 @@
-"""Row access used inside the writer's transaction: small, explicit Core statements."""
+"""Record access used inside the writer's transaction: small, explicit Core statements."""
 
 from __future__ import annotations
 
@@ -7,29 +7,29 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from dispatch.shared.errors import NotFound
+from dispatch.storage.records import Incident, Record, Responder, Task
 from dispatch.storage.tables import incident_table, responder_table, task_table
+from state_machines import ResponderStatus
 
 if TYPE_CHECKING:
     from dispatch.storage.writer import Tx
-
-Row = dict[str, Any]
 
 _select_incident = sa.select(incident_table).where(incident_table.c.id == sa.bindparam("id"))
 _select_task = sa.select(task_table).where(task_table.c.id == sa.bindparam("id"))
 
 
-def incident(connection: sa.Connection, incident_id: int) -> Row:
+def incident(connection: sa.Connection, incident_id: int) -> Incident:
     row = connection.execute(_select_incident, {"id": incident_id}).mappings().first()
     if row is None:
         raise NotFound(f"incident {incident_id} does not exist", field="id")
-    return dict(row)
+    return Incident.from_row(row)
 
 
-def task(connection: sa.Connection, task_id: int) -> Row:
+def task(connection: sa.Connection, task_id: int) -> Task:
     row = connection.execute(_select_task, {"id": task_id}).mappings().first()
     if row is None:
         raise NotFound(f"task {task_id} does not exist", field="id")
-    return dict(row)
+    return Task.from_row(row)
 
 
 _updates: dict[tuple[str, tuple[str, ...]], sa.Update] = {}
@@ -49,22 +49,28 @@ def _update_statement(table: sa.Table, columns: tuple[str, ...]) -> sa.Update:
     return statement
 
 
-def update(connection: sa.Connection, table: sa.Table, row: Row, **values: Any) -> None:
-    """Write `values` to the row and to its in-memory copy."""
+def update(connection: sa.Connection, table: sa.Table, record: Record, **values: Any) -> None:
+    """Write `values` to the record's row and set them on the record."""
     if values.get("step_deadline_at") is not None:
         # A deadline the scheduler does not hear of would never fire.
         raise ValueError("store a step deadline with set_step_deadline, which tells the scheduler")
     statement = _update_statement(table, tuple(values))
-    connection.execute(statement, {"_id": row["id"], **{f"_{k}": v for k, v in values.items()}})
-    row.update(values)
+    connection.execute(statement, {"_id": record.id, **{f"_{k}": v for k, v in values.items()}})
+    for name, value in values.items():
+        setattr(record, name, value)
 
 
-def set_step_deadline(tx: Tx, incident: Row, due: float | None) -> None:
+def set_step_deadline(tx: Tx, incident: Incident, due: float | None) -> None:
     """Store (or clear) the incident's step deadline; the scheduler hears of it at commit."""
-    tx.connection.execute(_set_step_deadline, {"_id": incident["id"], "_due": due})
-    incident["step_deadline_at"] = due
+    tx.connection.execute(_set_step_deadline, {"_id": incident.id, "_due": due})
+    incident.step_deadline_at = due
     if due is not None:
         tx.deadlines.append(due)
+
+
+def clear_step_deadline(connection: sa.Connection, incident_id: int) -> None:
+    """Drop a deadline without reading the incident (one that failed to fire)."""
+    connection.execute(_set_step_deadline, {"_id": incident_id, "_due": None})
 
 
 _set_step_deadline = (
@@ -80,7 +86,7 @@ _tasks_of = (
 _select_responder = sa.select(responder_table).where(responder_table.c.id == sa.bindparam("id"))
 _available = sa.select(responder_table).where(
     responder_table.c.jurisdiction_id == sa.bindparam("jurisdiction_id"),
-    responder_table.c.status == "available",
+    responder_table.c.status == ResponderStatus.AVAILABLE.value,
 )
 _set_status = (
     responder_table.update()
@@ -89,20 +95,23 @@ _set_status = (
 )
 
 
-def tasks_of(connection: sa.Connection, incident_id: int) -> list[Row]:
-    return [dict(row) for row in connection.execute(_tasks_of, {"incident_id": incident_id}).mappings()]
+def tasks_of(connection: sa.Connection, incident_id: int) -> list[Task]:
+    rows = connection.execute(_tasks_of, {"incident_id": incident_id}).mappings()
+    return [Task.from_row(row) for row in rows]
 
 
-def responder(connection: sa.Connection, responder_id: str) -> Row | None:
+def responder(connection: sa.Connection, responder_id: str) -> Responder | None:
     row = connection.execute(_select_responder, {"id": responder_id}).mappings().first()
-    return dict(row) if row else None
+    return Responder.from_row(row) if row else None
 
 
-def available_responders(connection: sa.Connection, jurisdiction_id: str) -> list[Row]:
+def available_responders(connection: sa.Connection, jurisdiction_id: str) -> list[Responder]:
     rows = connection.execute(_available, {"jurisdiction_id": jurisdiction_id}).mappings()
-    return [dict(row) for row in rows]
+    return [Responder.from_row(row) for row in rows]
 
 
-def set_responder_status(connection: sa.Connection, responder_id: str, status: str, now: float) -> None:
+def set_responder_status(
+    connection: sa.Connection, responder_id: str, status: ResponderStatus, now: float
+) -> None:
     """Only the bare write: changes of a unit's status go through responder_status.change (logged)."""
-    connection.execute(_set_status, {"_id": responder_id, "_status": status, "_updated_at": now})
+    connection.execute(_set_status, {"_id": responder_id, "_status": str(status), "_updated_at": now})

@@ -11,6 +11,7 @@ from dispatch.config.model import Config, Severity, Tier
 from dispatch.shared.clock import to_rfc3339
 from dispatch.storage.queries import milestones
 from dispatch.storage.tables import alert_table, event_table, incident_table, task_table
+from state_machines import ENDED_TASK_STATES
 
 MY_TASKS_LIMIT = 100
 ENDED_TASKS_SHOWN_S = 86_400.0
@@ -21,7 +22,7 @@ def tasks_of_responder(
     connection: sa.Connection, config: Config, responder_id: str, now: float
 ) -> list[dict[str, Any]]:
     """A responder's open tasks and those ended lately, newest first, with the incident's place."""
-    ended = ("done", "declined", "expired", "cancelled")
+    ended = sorted(state.value for state in ENDED_TASK_STATES)
     first_alert = (
         sa.select(alert_table.c.description)
         .where(alert_table.c.incident_id == incident_table.c.id)

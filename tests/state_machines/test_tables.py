@@ -76,3 +76,30 @@ def test_tables_diagram_command_prints_both(capsys: pytest.CaptureFixture[str]) 
     assert out.count("```mermaid") == 2
     assert "reported --> verifying: verify" in out
     assert "pending --> accepted: accept" in out
+
+
+@pytest.mark.parametrize("lifecycle", [INCIDENT, TASK], ids=["incident", "task"])
+def test_tables_every_callback_kind_reaches_the_machine(lifecycle: Lifecycle) -> None:
+    """prepare, conditions and after, as named in a row, are what `transitions` is given."""
+    for row, given in zip(lifecycle.transitions, lifecycle.table(), strict=True):
+        assert given.get("prepare") == row.prepare
+        assert given.get("after") == row.after
+        assert given.get("conditions", []) == list(row.conditions)
+        assert row.callbacks() <= lifecycle.callbacks()
+
+
+def test_tables_triggers_that_name_something_are_planned_before_they_run() -> None:
+    """A trigger whose request names a responder, task, department, place or incident checks it
+    in its `prepare` callback, so that a bad request changes nothing."""
+    planned = {str(row.trigger) for row in INCIDENT.transitions if row.prepare}
+
+    assert planned == {
+        "assign",
+        "resolve",
+        "merge",
+        "escalate",
+        "delegate",
+        "reassign",
+        "add_department",
+        "remove_department",
+    }

@@ -6,6 +6,7 @@ from typing import Any
 
 from dispatch.shared.clock import ManualClock
 from tests.conftest import Harness, ServerFactory
+from tests.dispatch.core.harness import Desk
 from tests.factories import WEST_N, alert, make_config, responder
 
 
@@ -213,3 +214,69 @@ async def test_escalation_deadline_that_passed_while_down_fires_after_restart(
     incident = await restarted.incident(incident_id)
     assert incident["owner"]["tier"] == "town"
     assert "task_expired" in _types(incident)
+
+
+# Driven directly (no HTTP): the orchestrator acting on deadlines and on the machines' follow-ups.
+
+
+async def test_escalation_core_deadline_climbs_a_tier(desk: Desk) -> None:
+    [received] = await desk.receive(alert("e1", location=WEST_N))
+    incident_id = received.incident_id
+
+    desk.clock.advance(60)
+    fired = await desk.fire_deadlines()
+
+    incident = await desk.incident(incident_id)
+    assert fired == 1
+    assert (incident.owner_jurisdiction_id, incident.owner_tier, incident.step_index) == ("west", "town", 1)
+    assert await desk.tasks(incident_id) == {"grid-west-n-1": "expired", "duty-west-1": "pending"}
+    assert incident.step_deadline_at == desk.clock.now() + 120
+    assert (await desk.events(incident_id))[-3:] == ["task_expired", "incident_escalated", "task_assigned"]
+
+
+async def test_escalation_core_deadline_after_an_accept_does_not_climb(desk: Desk) -> None:
+    [received] = await desk.receive(alert("e1", location=WEST_N))
+    await desk.task_trigger(received.incident_id, "grid-west-n-1", "accept")
+
+    desk.clock.advance(600)
+    await desk.fire_deadlines()
+
+    incident = await desk.incident(received.incident_id)
+    assert (incident.state, incident.owner_tier) == ("responding", "street")
+    assert "incident_escalated" not in await desk.events(received.incident_id)
+
+
+async def test_escalation_core_decline_is_replaced_by_the_next_nearest(desk: Desk) -> None:
+    [received] = await desk.receive(alert("e1", location=WEST_N))
+    incident_id = received.incident_id
+    deadline = (await desk.incident(incident_id)).step_deadline_at
+
+    await desk.task_trigger(incident_id, "grid-west-n-1", "decline")
+
+    incident = await desk.incident(incident_id)
+    assert await desk.tasks(incident_id) == {"grid-west-n-1": "declined", "grid-west-n-2": "pending"}
+    assert (incident.owner_tier, incident.step_deadline_at) == ("street", deadline)  # same step, same clock
+
+
+async def test_escalation_core_last_decline_at_a_tier_climbs_at_once(desk: Desk) -> None:
+    [received] = await desk.receive(alert("e1", location=WEST_N))
+    incident_id = received.incident_id
+
+    await desk.task_trigger(incident_id, "grid-west-n-1", "decline")
+    await desk.task_trigger(incident_id, "grid-west-n-2", "decline")
+
+    incident = await desk.incident(incident_id)
+    assert (incident.owner_jurisdiction_id, incident.owner_tier) == ("west", "town")
+    assert (await desk.tasks(incident_id))["duty-west-1"] == "pending"
+
+
+async def test_escalation_core_nobody_left_records_unanswered(desk: Desk) -> None:
+    [received] = await desk.receive(alert("e1", location=WEST_N))
+    incident_id = received.incident_id
+    for step_seconds in (60, 120, 180):
+        desk.clock.advance(step_seconds)
+        await desk.fire_deadlines()
+
+    incident = await desk.incident(incident_id)
+    assert (incident.state, incident.owner_tier, incident.step_deadline_at) == ("dispatched", "city", None)
+    assert (await desk.events(incident_id))[-1] == "incident_unanswered"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dispatch.config.model import Config, Jurisdiction
 from dispatch.core import responder_status
-from dispatch.core.routing import distance_m
 from dispatch.events.catalog import TaskAssigned
+from dispatch.shared.geo import distance_m
 from dispatch.storage import repository
 from dispatch.storage.records import Incident, Responder, Task
 from dispatch.storage.tables import task_table

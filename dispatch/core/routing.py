@@ -1,25 +1,13 @@
-"""Routing: which jurisdiction a point lies in (deepest polygon wins) and how far apart points are."""
+"""Routing: which jurisdiction a point lies in (the deepest polygon wins)."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import shapely
 from shapely.strtree import STRtree
 
 from dispatch.config.model import Config, Jurisdiction
-
-EARTH_RADIUS_M = 6_371_008.8
-
-
-def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Great-circle distance (haversine); plenty for a city-sized area."""
-    phi1, phi2 = math.radians(lat1), math.radians(lat2)
-    dphi = phi2 - phi1
-    dlambda = math.radians(lon2 - lon1)
-    a = math.sin(dphi / 2) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(dlambda / 2) ** 2
-    return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(a))
 
 
 class Router:

@@ -18,10 +18,10 @@ from typing import Any, Protocol
 import sqlalchemy as sa
 
 from dispatch.config.model import Config
-from dispatch.core.routing import distance_m
 from dispatch.intake.alerts import AlertIn
 from dispatch.intake.pipeline import Intake, IntakeItem, Received, alert_key
 from dispatch.intake.status import AlertStatus
+from dispatch.shared.geo import distance_m
 from dispatch.storage.tables import alert_table, incident_table
 from dispatch.storage.writer import Tx
 from state_machines import OPEN_INCIDENT_STATES

@@ -16,11 +16,11 @@ import orjson
 import sqlalchemy as sa
 
 from dispatch.config.model import Config, Severity
-from dispatch.core.correlation import Correlator, Joinable, Placed, place_key
 from dispatch.core.escalation import Escalation
 from dispatch.core.routing import Router
 from dispatch.events.catalog import AlertReceived, IncidentNotified, IncidentReported, IncidentSeverityRaised
 from dispatch.intake.alerts import AlertIn
+from dispatch.intake.correlation import Correlator, Joinable, Placed, place_key
 from dispatch.intake.wire_limits import TimeWindow
 from dispatch.shared.clock import Clock
 from dispatch.shared.errors import InvalidInput

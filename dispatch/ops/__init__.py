@@ -1,5 +1,6 @@
-"""Operating the server: Prometheus metrics and the checks `dispatch serve` makes before it
-starts.
+"""Operating the server: Prometheus metrics (which the service counts into) and the checks
+`dispatch serve` makes before it starts.
 
-May import: every domain package; nothing of `web` or `gateways`.
+Sits beside the service: may import `dispatch.intake` and everything below it; nothing of the
+service, the hub, `web` or `gateways`.
 """

@@ -1,7 +1,8 @@
-"""Geometry of config.yaml: WGS-84 points and GeoJSON polygons, with their own checks."""
+"""Geometry: WGS-84 points and GeoJSON polygons of config.yaml, with their own checks, and distances."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from functools import cached_property
 from typing import Any, Self
@@ -90,3 +91,15 @@ def _positions(value: Any, path: tuple[int, ...]) -> Iterator[tuple[tuple[int, .
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+EARTH_RADIUS_M = 6_371_008.8
+
+
+def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance (haversine); plenty for a city-sized area."""
+    phi1, phi2 = math.radians(lat1), math.radians(lat2)
+    dphi = phi2 - phi1
+    dlambda = math.radians(lon2 - lon1)
+    a = math.sin(dphi / 2) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(dlambda / 2) ** 2
+    return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(a))

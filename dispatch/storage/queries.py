@@ -9,8 +9,8 @@ import orjson
 import sqlalchemy as sa
 
 from dispatch.config.model import Config, Severity
-from dispatch.core.routing import distance_m
 from dispatch.shared.clock import to_rfc3339
+from dispatch.shared.geo import distance_m
 from dispatch.storage.tables import (
     alert_table,
     chain_head_table,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from dispatch.core.routing import Router, distance_m
+from dispatch.core.routing import Router
+from dispatch.shared.geo import distance_m
 from tests.factories import EAST_N, OUTSIDE, WEST_N, WEST_S, make_config
 
 ROUTER = Router(make_config())

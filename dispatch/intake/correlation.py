@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from dispatch.config.model import Config, Jurisdiction
-from dispatch.core.routing import distance_m
 from dispatch.intake.alerts import AlertIn
+from dispatch.shared.geo import distance_m
 from dispatch.storage.records import Incident
 from dispatch.storage.tables import alert_table, incident_table
 from dispatch.storage.writer import Tx

@@ -8,8 +8,8 @@ from typing import Any
 import orjson
 
 from dispatch.config.model import Config
-from dispatch.core.correlation import Candidate, Candidates, Placed, place_key
 from dispatch.intake.alerts import AlertIn
+from dispatch.intake.correlation import Candidate, Candidates, Placed, place_key
 from tests.dispatch.core.harness import Desk
 from tests.factories import WEST_N, alert, make_config
 

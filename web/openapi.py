@@ -84,7 +84,11 @@ class Operation:
     summary: str
     tag: str
     actions: tuple[Action, ...]
-    """Any one of them admits the caller (dispatch/access/authz.py); none means public."""
+    """Any one of them admits the caller (dispatch/access/authz.py); none means public.
+
+    web/security.py's authz_middleware checks them before the handler runs."""
+    service_decides: bool = False
+    """The action depends on the request (a trigger): the service checks it, not the middleware."""
     description: str = ""
     body: Any = None
     """A model, or a union of models, the handler validates the JSON body with."""
@@ -102,6 +106,7 @@ def operation(
     *,
     tag: str,
     actions: Iterable[Action] = (),
+    service_decides: bool = False,
     description: str = "",
     body: Any = None,
     body_required: bool = True,
@@ -110,11 +115,12 @@ def operation(
     responses: Mapping[int, Any],
     errors: Iterable[int] = (),
 ) -> Callable[[H], H]:
-    """Describe a handler for the OpenAPI document; the handler itself is unchanged."""
+    """Describe a handler for the OpenAPI document and for authz_middleware; the handler is unchanged."""
     described = Operation(
         summary=summary,
         tag=tag,
         actions=tuple(actions),
+        service_decides=service_decides,
         description=description,
         body=body,
         body_required=body_required,

@@ -281,7 +281,7 @@ def _audit_key(args: argparse.Namespace, config: Config | None, *, create: bool)
 def _serve(args: argparse.Namespace) -> int:
     from aiohttp import web
 
-    from web import create_app
+    from web.app import create_app
     from web.metrics import LISTENER as METRICS_LISTENER
     from web.slow_clients import server_options
 

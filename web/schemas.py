@@ -15,14 +15,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from dispatch.config.model import Tier
 from dispatch.intake.alerts import AlertKind
 from dispatch.shared.geo import Position
-from dispatch.storage.queries import MAX_LIMIT, MAX_SUGGESTIONS
+from dispatch.storage.queries import MAX_LIMIT
 from state_machines import IncidentState, TaskState
 
 Grade = Literal["I", "II", "III", "IV"]
 ResponderStatus = Literal["available", "busy", "off_duty"]
-
-MAX_ID = 2**63 - 1  # ids and sequence numbers are 64-bit (BIGINT on PostgreSQL)
-EVENTS_MAX_LIMIT = 5000
 
 
 class Wire(BaseModel):
@@ -286,39 +283,3 @@ class Ready(Wire):
     )
     mqtt: MqttStatus | None = Field(description="The MQTT link; null when MQTT is off (no `mqtt.url`).")
     web: WebStatus = Field(description="Slow and abandoned HTTP requests since start.")
-
-
-# Query strings --------------------------------------------------------------------------------
-
-_STATES = "|".join(state.value for state in IncidentState)
-
-
-class Query(BaseModel):
-    """A query string: each field is one optional parameter."""
-
-    model_config = ConfigDict(extra="forbid")
-
-
-class IncidentQuery(Query):
-    state: str | None = Field(
-        None,
-        pattern=rf"^({_STATES})(,({_STATES}))*$",
-        description="One state or a comma-separated list of states.",
-    )
-    tier: Tier | None = Field(None, description="The owner's tier.")
-    jurisdiction: str | None = Field(None, description="Located in or owned by this subtree.")
-    category: str | None = Field(None, description="A category of config.yaml.")
-    severity: int | None = Field(None, ge=1, le=4, description="At most this severity number (1 is I).")
-    since: datetime | None = Field(None, description="Created at or after (RFC 3339 with offset).")
-    until: datetime | None = Field(None, description="Created before (RFC 3339 with offset).")
-    limit: int = Field(100, ge=1, le=MAX_LIMIT, description="Page size.")
-    offset: int = Field(0, ge=0, le=MAX_ID, description="Skip this many.")
-
-
-class EventQuery(Query):
-    after: int = Field(0, ge=-MAX_ID, le=MAX_ID, description="Events with a greater sequence number.")
-    limit: int = Field(500, ge=1, le=EVENTS_MAX_LIMIT, description="At most this many.")
-
-
-class SuggestionQuery(Query):
-    limit: int = Field(10, ge=1, le=MAX_SUGGESTIONS, description="At most this many responders.")

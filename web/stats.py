@@ -22,7 +22,7 @@ from web.errors import json_response
 from web.keys import RUNTIME
 from web.openapi import operation
 from web.people_schemas import Stats
-from web.schemas import Query
+from web.query import Query, Rfc3339, parse_query
 from web.security import PRINCIPAL
 
 FRESH_S = 2.0
@@ -35,7 +35,7 @@ Key = tuple[tuple[str, ...] | None, float]
 
 
 class StatsQuery(Query):
-    since: datetime | None = Field(
+    since: Rfc3339 | None = Field(
         None,
         description=(
             "Start of the period (RFC 3339 with offset), at most 31 days back and not in the "
@@ -115,21 +115,10 @@ def _retrieved(answer: asyncio.Future[Answer]) -> None:
 STATS_CACHE = web.AppKey("stats_cache", StatsCache)
 
 
-def _since(value: str | None, now: float, zone: ZoneInfo) -> float:
+def _since(value: datetime | None, now: float, zone: ZoneInfo) -> float:
     if value is None:
         return stats.local_midnight(now, zone)
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError as err:
-        raise InvalidInput(
-            "since must be an RFC 3339 time, e.g. 2026-07-01T00:00:00+08:00", field="since"
-        ) from err
-    if parsed.tzinfo is None:
-        raise InvalidInput("since needs a UTC offset, e.g. 2026-07-01T00:00:00+08:00", field="since")
-    try:
-        since = parsed.timestamp()
-    except (ValueError, OverflowError, OSError) as err:  # beyond the platform's time range
-        raise InvalidInput("since is out of range", field="since") from err
+    since = value.timestamp()
     if since > now:
         raise InvalidInput("since is in the future", field="since")
     if since < now - stats.MAX_PERIOD_S:
@@ -162,7 +151,7 @@ async def get_stats(request: web.Request) -> web.Response:
     runtime = request.app[RUNTIME]
     config = runtime.config
     zone = ZoneInfo(config.timezone)
-    since = _since(request.query.get("since"), runtime.clock.now(), zone)
+    since = _since(parse_query(request, StatsQuery).since, runtime.clock.now(), zone)
     scope = authz.scope(principal, config)
     key: Key = (None if scope is None else tuple(scope), since)
 

@@ -134,6 +134,28 @@ class Towns:
         return self.of.get(jurisdiction_id, self.root)  # a place a later config dropped
 
 
+@dataclass
+class Tally:
+    """The figures of one answer, gathered query by query."""
+
+    towns: Towns
+    areas: dict[str, Area] = field(default_factory=lambda: defaultdict(Area))
+    by_state: Counter[str] = field(default_factory=Counter)
+    by_severity: Counter[int] = field(default_factory=Counter)
+    by_category: Counter[str] = field(default_factory=Counter)
+    by_tier: Counter[str] = field(default_factory=Counter)
+    overdue_ids: set[int] = field(default_factory=set)
+    period: Counter[str] = field(default_factory=Counter)
+    trend: list[list[int]] = field(default_factory=lambda: [[0, 0] for _ in range(TREND_HOURS)])
+    overall: dict[str, Durations] = field(default_factory=lambda: defaultdict(Durations))
+    per_tier: dict[str, dict[str, Durations]] = field(
+        default_factory=lambda: defaultdict(lambda: defaultdict(Durations))
+    )
+
+    def area(self, jurisdiction_id: str) -> Area:
+        return self.areas[self.towns.town(jurisdiction_id)]
+
+
 def overview(
     connection: sa.Connection,
     config: Config,
@@ -148,54 +170,77 @@ def overview(
     `since` to `now`; the trend is of the 24 local hours up to now, whatever `since` is.
     """
     last_seq = committed_seq(connection)  # first: what commits after it shows next time
-    towns = Towns(config)
-    areas: dict[str, Area] = defaultdict(Area)
+    tally = Tally(Towns(config))
     for node in config.jurisdictions:
         if node.tier == Tier.TOWN and (scope is None or node.id in scope):
-            areas[node.id] = Area()
-
-    by_state: Counter[str] = Counter()
-    by_severity: Counter[int] = Counter()
-    by_category: Counter[str] = Counter()
-    by_tier: Counter[str] = Counter()
-    groups = (
-        sa.select(
-            incident_table.c.state,
-            incident_table.c.category,
-            incident_table.c.severity,
-            incident_table.c.owner_tier,
-            incident_table.c.jurisdiction_id,
-            sa.func.count(),
-        )
-        .where(incident_table.c.state.in_(OPEN), in_scope(scope))
-        .group_by(
-            incident_table.c.state,
-            incident_table.c.category,
-            incident_table.c.severity,
-            incident_table.c.owner_tier,
-            incident_table.c.jurisdiction_id,
-        )
-    )
-    for state, category, severity, tier, jurisdiction_id, count in connection.execute(groups):
-        by_state[state] += count
-        by_severity[severity] += count
-        by_category[category] += count
-        by_tier[tier] += count
-        areas[towns.town(jurisdiction_id)].open += count
-
-    overdue_ids: set[int] = set()
-    late = sa.select(incident_table.c.id, incident_table.c.jurisdiction_id).where(
-        overdue_rule(now), in_scope(scope)
-    )
-    for incident_id, jurisdiction_id in connection.execute(late):
-        overdue_ids.add(incident_id)
-        areas[towns.town(jurisdiction_id)].overdue += 1
-
-    incidents, truncated = _open_incidents(connection, scope, towns, overdue_ids)
-
+            tally.areas[node.id] = Area()
     first_hour = trend_start(now, zone)
-    trend = [[0, 0] for _ in range(TREND_HOURS)]
-    period: Counter[str] = Counter()
+    _count_open(connection, scope, now, tally)
+    incidents, truncated = _open_incidents(connection, scope, tally.towns, tally.overdue_ids)
+    _count_period(connection, scope, since, now, first_hour, tally)
+    for measure, seconds, tier, jurisdiction_id in _response_times(connection, scope, since, now):
+        tally.overall[measure].samples.append(seconds)
+        tally.per_tier[tier][measure].samples.append(seconds)
+        tally.area(jurisdiction_id).times[measure].samples.append(seconds)
+    return {
+        "generated_at": to_rfc3339(now),
+        "since": to_rfc3339(since),
+        "timezone": zone.key,
+        "last_seq": last_seq,
+        "open": _open_json(config, tally),
+        "incidents": incidents,
+        "incidents_truncated": truncated,
+        "period": {
+            **{figure: tally.period[figure] for figure in PERIOD_EVENTS.values()},
+            **{measure: tally.overall[measure].json() for measure in MILESTONES.values()},
+        },
+        "tiers": [
+            {
+                "tier": tier.value,
+                "open": tally.by_tier[tier],
+                **{measure: tally.per_tier[tier][measure].json() for measure in MILESTONES.values()},
+            }
+            for tier in TIER_ORDER
+        ],
+        "towns": _towns_json(tally),
+        "trend": [
+            {
+                "start": to_rfc3339(first_hour + index * 3600.0),
+                "hour": datetime.fromtimestamp(first_hour + index * 3600.0, zone).hour,
+                "opened": opened,
+                "resolved": resolved,
+            }
+            for index, (opened, resolved) in enumerate(tally.trend)
+        ],
+    }
+
+
+def _count_open(connection: sa.Connection, scope: list[str] | None, now: float, tally: Tally) -> None:
+    """Open incidents by state, grade, category, owner tier and town; and the overdue ones."""
+    columns = incident_table.c
+    keys = (columns.state, columns.category, columns.severity, columns.owner_tier, columns.jurisdiction_id)
+    groups = sa.select(*keys, sa.func.count()).where(columns.state.in_(OPEN), in_scope(scope)).group_by(*keys)
+    for state, category, severity, tier, jurisdiction_id, count in connection.execute(groups):
+        tally.by_state[state] += count
+        tally.by_severity[severity] += count
+        tally.by_category[category] += count
+        tally.by_tier[tier] += count
+        tally.area(jurisdiction_id).open += count
+    late = sa.select(columns.id, columns.jurisdiction_id).where(overdue_rule(now), in_scope(scope))
+    for incident_id, jurisdiction_id in connection.execute(late):
+        tally.overdue_ids.add(incident_id)
+        tally.area(jurisdiction_id).overdue += 1
+
+
+def _count_period(
+    connection: sa.Connection,
+    scope: list[str] | None,
+    since: float,
+    now: float,
+    first_hour: float,
+    tally: Tally,
+) -> None:
+    """The period's events by figure and town, and the trend's hours (which may start earlier)."""
     counted = (
         sa.select(event_table.c.type, event_table.c.occurred_at, incident_table.c.jurisdiction_id)
         .join(incident_table, incident_table.c.id == event_table.c.incident_id)
@@ -209,71 +254,41 @@ def overview(
     for event_type, occurred_at, jurisdiction_id in connection.execute(counted):
         if occurred_at >= since:
             figure = PERIOD_EVENTS[event_type]
-            period[figure] += 1
-            areas[towns.town(jurisdiction_id)].counts[figure] += 1
+            tally.period[figure] += 1
+            tally.area(jurisdiction_id).counts[figure] += 1
         if event_type in TREND_EVENTS and occurred_at >= first_hour:
             hour = min(TREND_HOURS - 1, int((occurred_at - first_hour) // 3600))
-            trend[hour][0 if TREND_EVENTS[event_type] == "opened" else 1] += 1
+            tally.trend[hour][0 if TREND_EVENTS[event_type] == "opened" else 1] += 1
 
-    overall: dict[str, Durations] = defaultdict(Durations)
-    per_tier: dict[str, dict[str, Durations]] = defaultdict(lambda: defaultdict(Durations))
-    for measure, seconds, tier, jurisdiction_id in _response_times(connection, scope, since, now):
-        overall[measure].samples.append(seconds)
-        per_tier[tier][measure].samples.append(seconds)
-        areas[towns.town(jurisdiction_id)].times[measure].samples.append(seconds)
 
+def _open_json(config: Config, tally: Tally) -> dict[str, Any]:
     return {
-        "generated_at": to_rfc3339(now),
-        "since": to_rfc3339(since),
-        "timezone": zone.key,
-        "last_seq": last_seq,
-        "open": {
-            "total": sum(by_state.values()),
-            "overdue": len(overdue_ids),
-            "by_state": [{"state": state.value, "count": by_state[state]} for state in OPEN],
-            "by_severity": [
-                {"severity": int(grade), "grade": grade.name, "count": by_severity[grade]}
-                for grade in Severity
-            ],
-            "by_category": [
-                {"category": category, "count": by_category[category]}
-                for category in _categories(config, by_category)
-            ],
-        },
-        "incidents": incidents,
-        "incidents_truncated": truncated,
-        "period": {
-            **{figure: period[figure] for figure in PERIOD_EVENTS.values()},
-            **{measure: overall[measure].json() for measure in MILESTONES.values()},
-        },
-        "tiers": [
-            {
-                "tier": tier.value,
-                "open": by_tier[tier],
-                **{measure: per_tier[tier][measure].json() for measure in MILESTONES.values()},
-            }
-            for tier in TIER_ORDER
+        "total": sum(tally.by_state.values()),
+        "overdue": len(tally.overdue_ids),
+        "by_state": [{"state": state.value, "count": tally.by_state[state]} for state in OPEN],
+        "by_severity": [
+            {"severity": int(grade), "grade": grade.name, "count": tally.by_severity[grade]}
+            for grade in Severity
         ],
-        "towns": [
-            {
-                "town": town,
-                "open": areas[town].open,
-                "overdue": areas[town].overdue,
-                **{figure: areas[town].counts[figure] for figure in ("opened", "resolved", "escalated")},
-                **{measure: areas[town].times[measure].json() for measure in MILESTONES.values()},
-            }
-            for town in _listed(towns, areas)
-        ],
-        "trend": [
-            {
-                "start": to_rfc3339(first_hour + index * 3600.0),
-                "hour": datetime.fromtimestamp(first_hour + index * 3600.0, zone).hour,
-                "opened": opened,
-                "resolved": resolved,
-            }
-            for index, (opened, resolved) in enumerate(trend)
+        "by_category": [
+            {"category": category, "count": tally.by_category[category]}
+            for category in _categories(config, tally.by_category)
         ],
     }
+
+
+def _towns_json(tally: Tally) -> list[dict[str, Any]]:
+    areas = tally.areas
+    return [
+        {
+            "town": town,
+            "open": areas[town].open,
+            "overdue": areas[town].overdue,
+            **{figure: areas[town].counts[figure] for figure in ("opened", "resolved", "escalated")},
+            **{measure: areas[town].times[measure].json() for measure in MILESTONES.values()},
+        }
+        for town in _listed(tally.towns, areas)
+    ]
 
 
 def _open_incidents(

@@ -17,23 +17,53 @@ ENDED_TASKS_SHOWN_S = 86_400.0
 """A tablet also lists the tasks that ended in the last day, so a unit sees what it did today."""
 
 
+ENDED = ("done", "declined", "expired", "cancelled")
+
+
 def tasks_of_responder(
     connection: sa.Connection, config: Config, responder_id: str, now: float
 ) -> list[dict[str, Any]]:
     """A responder's open tasks and those ended lately, newest first, with the incident's place."""
-    ended = ("done", "declined", "expired", "cancelled")
-    first_alert = (
+    query = (
+        sa.select(
+            task_table,
+            incident_table.c.category,
+            incident_table.c.severity,
+            incident_table.c.title,
+            incident_table.c.lat,
+            incident_table.c.lon,
+            incident_table.c.jurisdiction_id,
+            _first_alert().label("description"),
+            _assigned_by_hand().label("assignment"),
+        )
+        .join(incident_table, incident_table.c.id == task_table.c.incident_id)
+        .where(
+            task_table.c.responder_id == responder_id,
+            sa.or_(task_table.c.state.not_in(ENDED), task_table.c.updated_at >= now - ENDED_TASKS_SHOWN_S),
+        )
+        .order_by(task_table.c.id.desc())
+        .limit(MY_TASKS_LIMIT)
+    )
+    return [_task(config, responder_id, row) for row in connection.execute(query).mappings()]
+
+
+def _first_alert() -> sa.ScalarSelect[Any]:
+    """The description of the incident's first alert."""
+    return (
         sa.select(alert_table.c.description)
         .where(alert_table.c.incident_id == incident_table.c.id)
         .order_by(alert_table.c.id)
         .limit(1)
         .scalar_subquery()
     )
-    # The dispatcher's words when this unit was assigned by hand: the newest incident_assigned
-    # before the task's own first event.
+
+
+def _assigned_by_hand() -> sa.ScalarSelect[Any]:
+    """The dispatcher's words when this unit was assigned by hand: the newest incident_assigned
+    before the task's own first event."""
     assigned = event_table.alias("assigned")
     first_of_task = event_table.alias("first_of_task")
-    assigned_by_hand = (
+    return (
         sa.select(assigned.c.payload)
         .where(
             assigned.c.incident_id == task_table.c.incident_id,
@@ -48,58 +78,37 @@ def tasks_of_responder(
         .limit(1)
         .scalar_subquery()
     )
-    query = (
-        sa.select(
-            task_table,
-            incident_table.c.category,
-            incident_table.c.severity,
-            incident_table.c.title,
-            incident_table.c.lat,
-            incident_table.c.lon,
-            incident_table.c.jurisdiction_id,
-            first_alert.label("description"),
-            assigned_by_hand.label("assignment"),
-        )
-        .join(incident_table, incident_table.c.id == task_table.c.incident_id)
-        .where(
-            task_table.c.responder_id == responder_id,
-            sa.or_(task_table.c.state.not_in(ended), task_table.c.updated_at >= now - ENDED_TASKS_SHOWN_S),
-        )
-        .order_by(task_table.c.id.desc())
-        .limit(MY_TASKS_LIMIT)
-    )
-    tasks = []
-    for row in connection.execute(query).mappings():
-        assignment = orjson.loads(row["assignment"]) if row["assignment"] else None
-        note = assignment["reason"] if assignment and assignment.get("responder_id") == responder_id else None
-        place = config.jurisdiction_by_id.get(row["jurisdiction_id"])
-        street = town = None
-        if place is not None:
-            path = {node.tier: node.name for node in config.ancestors(place.id)}
-            street, town = path.get(Tier.STREET), path.get(Tier.TOWN)
-        tasks.append(
-            {
-                "id": row["id"],
-                "incident_id": row["incident_id"],
-                "state": row["state"],
-                "tier": row["tier"],
-                "category": row["category"],
-                "severity": row["severity"],
-                "grade": Severity(row["severity"]).name,
-                "title": row["title"],
-                "description": row["description"],
-                "note": note,
-                "place": {
-                    "location": {"lat": row["lat"], "lon": row["lon"]} if row["lat"] is not None else None,
-                    "jurisdiction": row["jurisdiction_id"],
-                    "street": street,
-                    "town": town,
-                },
-                "distance_m": row["distance_m"],
-                "accept_deadline_at": to_rfc3339(row["accept_deadline_at"]),
-                "milestones": milestones(row["milestones"]),
-                "created_at": to_rfc3339(row["created_at"]),
-                "updated_at": to_rfc3339(row["updated_at"]),
-            }
-        )
-    return tasks
+
+
+def _task(config: Config, responder_id: str, row: sa.RowMapping) -> dict[str, Any]:
+    """One task as the tablet shows it: the place in words, and the dispatcher's note to this unit."""
+    assignment = orjson.loads(row["assignment"]) if row["assignment"] else None
+    note = assignment["reason"] if assignment and assignment.get("responder_id") == responder_id else None
+    place = config.jurisdiction_by_id.get(row["jurisdiction_id"])
+    street = town = None
+    if place is not None:
+        path = {node.tier: node.name for node in config.ancestors(place.id)}
+        street, town = path.get(Tier.STREET), path.get(Tier.TOWN)
+    return {
+        "id": row["id"],
+        "incident_id": row["incident_id"],
+        "state": row["state"],
+        "tier": row["tier"],
+        "category": row["category"],
+        "severity": row["severity"],
+        "grade": Severity(row["severity"]).name,
+        "title": row["title"],
+        "description": row["description"],
+        "note": note,
+        "place": {
+            "location": {"lat": row["lat"], "lon": row["lon"]} if row["lat"] is not None else None,
+            "jurisdiction": row["jurisdiction_id"],
+            "street": street,
+            "town": town,
+        },
+        "distance_m": row["distance_m"],
+        "accept_deadline_at": to_rfc3339(row["accept_deadline_at"]),
+        "milestones": milestones(row["milestones"]),
+        "created_at": to_rfc3339(row["created_at"]),
+        "updated_at": to_rfc3339(row["updated_at"]),
+    }

@@ -10,24 +10,16 @@ from pydantic import BaseModel, ConfigDict, Field
 from dispatch.access import authz
 from dispatch.access.auth import Principal
 from dispatch.access.authz import DISPATCHER_TASK_TRIGGERS, INCIDENT_TRIGGERS, RESPONDER_TASK_TRIGGERS, Action
-from dispatch.service import Outcome
 from dispatch.shared.errors import InvalidInput, NotFound
-from dispatch.storage import queries
+from dispatch.storage import queries, wire
+from dispatch.storage.wire import IncidentList, Suggestions
 from state_machines import INCIDENT, TaskTrigger
 from web.alerts import read_json
 from web.errors import json_response
 from web.keys import RUNTIME
 from web.openapi import PathParameter, identifier, operation
 from web.query import MAX_ID, EventQuery, IncidentQuery, SuggestionQuery, parse_query
-from web.schemas import (
-    EventList,
-    IncidentChanged,
-    IncidentDetail,
-    IncidentList,
-    ResponderList,
-    Suggestions,
-    TaskChanged,
-)
+from web.schemas import EventList, IncidentChanged, IncidentDetail, ResponderList, TaskChanged
 from web.security import PRINCIPAL
 
 
@@ -116,11 +108,14 @@ async def get_incident(request: web.Request) -> web.Response:
     runtime = request.app[RUNTIME]
     incident_id = parse_int(request.match_info["id"], "id")
     scope = _scope(request, principal)
-    body = await runtime.read(lambda connection: queries.incident_detail(connection, incident_id, scope))
-    if body is None:  # missing, or outside the caller's scope: alike
+    found = await runtime.read(lambda connection: queries.incident_detail(connection, incident_id, scope))
+    if found is None:  # missing, or outside the caller's scope: alike
         raise NotFound(f"incident {incident_id} does not exist", field="id")
     mine = authz.incident_triggers(principal)
-    body["triggers"] = [each for each in INCIDENT.triggers_from(body["state"]) if each in mine]
+    body: IncidentDetail = {
+        **found,
+        "triggers": [each for each in INCIDENT.triggers_from(found["state"]) if each in mine],
+    }
     return json_response(body)
 
 
@@ -197,7 +192,12 @@ async def incident_trigger(request: web.Request) -> web.Response:
         params=params,
     )
     channels = await runtime.read(lambda connection: queries.alert_channels(connection, [incident_id]))
-    return _outcome(queries.incident_json(outcome.row, channels.get(incident_id)), outcome)
+    changed: IncidentChanged = {
+        **wire.incident_json(outcome.row, channels.get(incident_id)),
+        "changed": outcome.changed,
+        "triggers": outcome.triggers,
+    }
+    return json_response(changed)
 
 
 @operation(
@@ -233,14 +233,13 @@ async def task_trigger(request: web.Request) -> web.Response:
         channel="rest" if trigger == TaskTrigger.DELIVER else None,
         causation_id=request.headers.get("X-Request-Id"),
     )
-    return _outcome(queries.task_json(outcome.row), outcome)
-
-
-def _outcome(body: dict[str, Any], outcome: Outcome) -> web.Response:
-    """The row, whether it changed, and the triggers the caller may send next."""
-    body["changed"] = outcome.changed
-    body["triggers"] = outcome.triggers
-    return json_response(body)
+    # The row, whether it changed, and the triggers the caller may send next.
+    changed: TaskChanged = {
+        **wire.task_json(outcome.row),
+        "changed": outcome.changed,
+        "triggers": outcome.triggers,
+    }
+    return json_response(changed)
 
 
 @operation(
@@ -259,7 +258,8 @@ async def list_events(request: web.Request) -> web.Response:
     after, limit = query.after, query.limit
     scope = _scope(request, principal)
     events = await runtime.read(lambda connection: queries.events_after(connection, after, limit, scope))
-    return json_response({"events": events, "last_seq": events[-1]["seq"] if events else after})
+    body: EventList = {"events": events, "last_seq": events[-1]["seq"] if events else after}
+    return json_response(body)
 
 
 @operation(
@@ -275,9 +275,8 @@ async def list_responders(request: web.Request) -> web.Response:
     scope = _scope(request, principal)
     units = await runtime.read(lambda connection: queries.responders(connection, scope))
     online = set(runtime.hub.online()) | runtime.devices.seen_lately()
-    for unit in units:
-        unit["online"] = unit["id"] in online
-    return json_response({"responders": units})
+    body: ResponderList = {"responders": [{**unit, "online": unit["id"] in online} for unit in units]}
+    return json_response(body)
 
 
 def add_routes(app: web.Application) -> None:

@@ -14,8 +14,9 @@ from pydantic import Field
 from dispatch.config.model import Tier
 from dispatch.config.screens import Language, TileCoordinates
 from dispatch.shared.geo import Position
+from dispatch.storage.wire import Grade, Owner
 from state_machines import IncidentState, TaskState
-from web.schemas import AlertOut, Grade, Owner, Wire
+from web.schemas import Wire
 
 PeopleRole = Literal["admin", "dispatcher", "responder", "screen", "gateway"]
 
@@ -158,14 +159,6 @@ class MyTasks(Wire):
 
 
 # One alert, raw ---------------------------------------------------------------------------------
-
-
-class AlertWithRaw(AlertOut):
-    """An alert with the message exactly as its sender wrote it."""
-
-    raw: str = Field(description="The sender's message: CAP XML, Frigate or Alertmanager JSON, …")
-    resolved_at: datetime | None = Field(description="When its sender said the condition is over.")
-    cancelled_at: datetime | None = Field(description="When its sender withdrew it.")
 
 
 # Statistics (GET /api/v1/stats, dispatch/views/stats.py) -----------------------------------------------

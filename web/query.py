@@ -9,7 +9,8 @@ from aiohttp import web
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from dispatch.config.model import Tier
-from dispatch.storage.queries import MAX_LIMIT, MAX_SUGGESTIONS
+from dispatch.storage.queries import MAX_SUGGESTIONS
+from dispatch.storage.wire import MAX_LIMIT
 from state_machines import IncidentState
 
 MAX_ID = 2**63 - 1  # ids and sequence numbers are 64-bit (BIGINT on PostgreSQL)

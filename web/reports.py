@@ -17,13 +17,13 @@ from dispatch.config.model import Config, Tier
 from dispatch.shared.clock import to_rfc3339
 from dispatch.shared.errors import InvalidInput, NotFound
 from dispatch.storage import queries
+from dispatch.storage.wire import AlertWithRaw
 from dispatch.views import reports
 from web import i18n
 from web.errors import json_response
 from web.incidents import parse_int
 from web.keys import RUNTIME
 from web.openapi import Media, identifier, operation
-from web.people_schemas import AlertWithRaw
 from web.query import Query, Rfc3339, parse_query
 from web.security import PRINCIPAL
 

@@ -25,7 +25,7 @@ from dispatch.access.auth import Principal, hash_token
 from dispatch.access.authz import Action
 from dispatch.hub import Connection, stored_event_frame
 from dispatch.shared.errors import DispatchError, Forbidden, error_body
-from dispatch.storage import queries
+from dispatch.storage import wire
 from web.errors import error_response
 from web.keys import RUNTIME
 from web.security import COOKIE, SESSIONS, TOKENS, origin_allowed, token_refused
@@ -294,8 +294,9 @@ class _Session:
             for event in page:
                 await conn.send(stored_event_frame(event))
                 conn.last_seq = event["seq"]
-                if event["type"] == "task_assigned" and hub.on_task_pushed is not None:
-                    hub.on_task_pushed(event["task_id"], "websocket")
+                task_id = event["task_id"] if event["type"] == "task_assigned" else None
+                if task_id is not None and hub.on_task_pushed is not None:
+                    hub.on_task_pushed(task_id, "websocket")
             if len(page) < REPLAY_PAGE:
                 break
         await self._send({"type": "resumed", "last_seq": conn.last_seq})
@@ -326,7 +327,7 @@ class _Session:
             )
         except DispatchError as err:
             return _failure(err)
-        return {"ok": True, "changed": outcome.changed, "task": queries.task_json(outcome.row)}
+        return {"ok": True, "changed": outcome.changed, "task": wire.task_json(outcome.row)}
 
     async def _position(self, message: PositionMessage) -> None:
         try:

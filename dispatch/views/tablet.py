@@ -9,8 +9,8 @@ import sqlalchemy as sa
 
 from dispatch.config.model import Config, Severity, Tier
 from dispatch.shared.clock import to_rfc3339
-from dispatch.storage.queries import milestones
 from dispatch.storage.tables import alert_table, event_table, incident_table, task_table
+from dispatch.storage.wire import milestones
 
 MY_TASKS_LIMIT = 100
 ENDED_TASKS_SHOWN_S = 86_400.0

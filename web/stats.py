@@ -6,7 +6,6 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
@@ -18,10 +17,10 @@ from dispatch.events.catalog import DomainEvent
 from dispatch.shared.clock import Clock
 from dispatch.shared.errors import InvalidInput
 from dispatch.views import stats
+from dispatch.views.stats_shapes import Stats
 from web.errors import json_response
 from web.keys import RUNTIME
 from web.openapi import operation
-from web.people_schemas import Stats
 from web.query import Query, Rfc3339, parse_query
 from web.security import PRINCIPAL
 
@@ -30,7 +29,7 @@ FRESH_S = 2.0
 alone (overdue, the trend's hours) are at most this old."""
 MAX_CACHED = 256
 
-Answer = dict[str, Any]
+Answer = Stats
 Key = tuple[tuple[str, ...] | None, float]
 
 

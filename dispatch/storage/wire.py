@@ -261,7 +261,7 @@ def milestones(values: dict[str, float]) -> dict[str, str]:
     return {state: moment(at) for state, at in values.items()}
 
 
-def point(row: Mapping[str, Any]) -> Point | None:
+def point(row: Mapping[Any, Any]) -> Point | None:
     """The row's `lat` and `lon`, when it has both."""
     return (
         {"lat": row["lat"], "lon": row["lon"]} if row["lat"] is not None and row["lon"] is not None else None

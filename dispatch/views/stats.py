@@ -8,7 +8,6 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, time
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -17,6 +16,15 @@ from dispatch.config.model import TIER_ORDER, Config, Severity, Tier
 from dispatch.shared.clock import to_rfc3339
 from dispatch.storage.queries import committed_seq, in_scope
 from dispatch.storage.tables import event_table, incident_table, task_table
+from dispatch.storage.wire import grade, moment, point
+from dispatch.views.stats_shapes import (
+    OpenIncident,
+    OpenNow,
+    PeriodFigures,
+    ResponseTimes,
+    Stats,
+    TownFigures,
+)
 from state_machines.incident import NEW, OPEN, IncidentState
 
 MAX_OPEN_LISTED = 2000
@@ -97,7 +105,7 @@ class Durations:
 
     samples: list[float] = field(default_factory=list)
 
-    def json(self) -> dict[str, Any]:
+    def json(self) -> ResponseTimes:
         if not self.samples:
             return {"count": 0, "median_s": None, "p90_s": None}
         ordered = sorted(self.samples)
@@ -163,7 +171,7 @@ def overview(
     since: float,
     now: float,
     zone: ZoneInfo,
-) -> dict[str, Any]:
+) -> Stats:
     """The statistics of the incidents located in, or owned by, `scope` (None: all).
 
     Open counts are of now; the period's counts and response times are of the events from
@@ -183,29 +191,27 @@ def overview(
         tally.per_tier[tier][measure].samples.append(seconds)
         tally.area(jurisdiction_id).times[measure].samples.append(seconds)
     return {
-        "generated_at": to_rfc3339(now),
-        "since": to_rfc3339(since),
+        "generated_at": moment(now),
+        "since": moment(since),
         "timezone": zone.key,
         "last_seq": last_seq,
         "open": _open_json(config, tally),
         "incidents": incidents,
         "incidents_truncated": truncated,
-        "period": {
-            **{figure: tally.period[figure] for figure in PERIOD_EVENTS.values()},
-            **{measure: tally.overall[measure].json() for measure in MILESTONES.values()},
-        },
+        "period": _period_json(tally),
         "tiers": [
             {
-                "tier": tier.value,
+                "tier": tier,
                 "open": tally.by_tier[tier],
-                **{measure: tally.per_tier[tier][measure].json() for measure in MILESTONES.values()},
+                "accept": tally.per_tier[tier]["accept"].json(),
+                "arrive": tally.per_tier[tier]["arrive"].json(),
             }
             for tier in TIER_ORDER
         ],
         "towns": _towns_json(tally),
         "trend": [
             {
-                "start": to_rfc3339(first_hour + index * 3600.0),
+                "start": moment(first_hour + index * 3600.0),
                 "hour": datetime.fromtimestamp(first_hour + index * 3600.0, zone).hour,
                 "opened": opened,
                 "resolved": resolved,
@@ -261,14 +267,29 @@ def _count_period(
             tally.trend[hour][0 if TREND_EVENTS[event_type] == "opened" else 1] += 1
 
 
-def _open_json(config: Config, tally: Tally) -> dict[str, Any]:
+def _period_json(tally: Tally) -> PeriodFigures:
+    period, overall = tally.period, tally.overall
+    return {
+        "opened": period["opened"],
+        "resolved": period["resolved"],
+        "closed": period["closed"],
+        "cancelled": period["cancelled"],
+        "escalated": period["escalated"],
+        "delegated": period["delegated"],
+        "unanswered": period["unanswered"],
+        "accept": overall["accept"].json(),
+        "arrive": overall["arrive"].json(),
+    }
+
+
+def _open_json(config: Config, tally: Tally) -> OpenNow:
     return {
         "total": sum(tally.by_state.values()),
         "overdue": len(tally.overdue_ids),
-        "by_state": [{"state": state.value, "count": tally.by_state[state]} for state in OPEN],
+        "by_state": [{"state": state, "count": tally.by_state[state]} for state in OPEN],
         "by_severity": [
-            {"severity": int(grade), "grade": grade.name, "count": tally.by_severity[grade]}
-            for grade in Severity
+            {"severity": int(severity), "grade": grade(severity), "count": tally.by_severity[severity]}
+            for severity in Severity
         ],
         "by_category": [
             {"category": category, "count": tally.by_category[category]}
@@ -277,23 +298,26 @@ def _open_json(config: Config, tally: Tally) -> dict[str, Any]:
     }
 
 
-def _towns_json(tally: Tally) -> list[dict[str, Any]]:
-    areas = tally.areas
+def _towns_json(tally: Tally) -> list[TownFigures]:
     return [
         {
             "town": town,
-            "open": areas[town].open,
-            "overdue": areas[town].overdue,
-            **{figure: areas[town].counts[figure] for figure in ("opened", "resolved", "escalated")},
-            **{measure: areas[town].times[measure].json() for measure in MILESTONES.values()},
+            "open": area.open,
+            "overdue": area.overdue,
+            "opened": area.counts["opened"],
+            "resolved": area.counts["resolved"],
+            "escalated": area.counts["escalated"],
+            "accept": area.times["accept"].json(),
+            "arrive": area.times["arrive"].json(),
         }
-        for town in _listed(tally.towns, areas)
+        for town in _listed(tally.towns, tally.areas)
+        for area in (tally.areas[town],)
     ]
 
 
 def _open_incidents(
     connection: sa.Connection, scope: list[str] | None, towns: Towns, overdue_ids: set[int]
-) -> tuple[list[dict[str, Any]], bool]:
+) -> tuple[list[OpenIncident], bool]:
     """The newest open incidents, for the map's markers."""
     columns = incident_table.c
     query = (
@@ -316,23 +340,19 @@ def _open_incidents(
         .limit(MAX_OPEN_LISTED + 1)
     )
     rows = connection.execute(query).mappings().all()
-    listed = [
+    listed: list[OpenIncident] = [
         {
             "id": row["id"],
             "category": row["category"],
             "severity": row["severity"],
-            "grade": Severity(row["severity"]).name,
+            "grade": grade(row["severity"]),
             "state": row["state"],
             "title": row["title"],
-            "location": (
-                {"lat": row["lat"], "lon": row["lon"]}
-                if row["lat"] is not None and row["lon"] is not None
-                else None
-            ),
+            "location": point(row),
             "jurisdiction": row["jurisdiction_id"],
             "town": towns.town(row["jurisdiction_id"]),
             "owner": {"jurisdiction": row["owner_jurisdiction_id"], "tier": row["owner_tier"]},
-            "created_at": to_rfc3339(row["created_at"]),
+            "created_at": moment(row["created_at"]),
             "deadline_at": to_rfc3339(row["step_deadline_at"]),
             "overdue": row["id"] in overdue_ids,
         }

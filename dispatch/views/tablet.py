@@ -2,15 +2,49 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
 import sqlalchemy as sa
+from pydantic import Field, with_config
+from typing_extensions import TypedDict
 
-from dispatch.config.model import Config, Severity, Tier
+from dispatch.config.model import Config, Tier
 from dispatch.shared.clock import to_rfc3339
 from dispatch.storage.tables import alert_table, event_table, incident_table, task_table
-from dispatch.storage.wire import milestones
+from dispatch.storage.wire import FORBID, Grade, Moment, Where, grade, milestones, moment
+from state_machines import TaskState
+
+
+@with_config(FORBID)
+class TaskPlace(TypedDict):
+    location: Where | None
+    jurisdiction: Annotated[str, Field(description="The deepest jurisdiction of the place.")]
+    street: Annotated[str | None, Field(description="Its street's name, when it lies in one.")]
+    town: Annotated[str | None, Field(description="Its town's name.")]
+
+
+@with_config(FORBID)
+class MyTask(TypedDict):
+    """A task as the tablet shows it."""
+
+    id: int
+    incident_id: int
+    state: TaskState
+    tier: Tier
+    category: str
+    severity: Annotated[int, Field(ge=1, le=4)]
+    grade: Grade
+    title: str | None
+    description: Annotated[str | None, Field(description="What the first alert said (numbers masked).")]
+    note: Annotated[str | None, Field(description="The dispatcher's words when assigning it by hand.")]
+    place: TaskPlace
+    distance_m: Annotated[float | None, Field(description="The unit's distance when the task was given.")]
+    accept_deadline_at: Moment | None
+    milestones: dict[str, Moment]
+    created_at: Moment
+    updated_at: Moment
+
 
 MY_TASKS_LIMIT = 100
 ENDED_TASKS_SHOWN_S = 86_400.0
@@ -22,7 +56,7 @@ ENDED = ("done", "declined", "expired", "cancelled")
 
 def tasks_of_responder(
     connection: sa.Connection, config: Config, responder_id: str, now: float
-) -> list[dict[str, Any]]:
+) -> list[MyTask]:
     """A responder's open tasks and those ended lately, newest first, with the incident's place."""
     query = (
         sa.select(
@@ -80,7 +114,7 @@ def _assigned_by_hand() -> sa.ScalarSelect[Any]:
     )
 
 
-def _task(config: Config, responder_id: str, row: sa.RowMapping) -> dict[str, Any]:
+def _task(config: Config, responder_id: str, row: sa.RowMapping) -> MyTask:
     """One task as the tablet shows it: the place in words, and the dispatcher's note to this unit."""
     assignment = orjson.loads(row["assignment"]) if row["assignment"] else None
     note = assignment["reason"] if assignment and assignment.get("responder_id") == responder_id else None
@@ -96,7 +130,7 @@ def _task(config: Config, responder_id: str, row: sa.RowMapping) -> dict[str, An
         "tier": row["tier"],
         "category": row["category"],
         "severity": row["severity"],
-        "grade": Severity(row["severity"]).name,
+        "grade": grade(row["severity"]),
         "title": row["title"],
         "description": row["description"],
         "note": note,
@@ -109,6 +143,6 @@ def _task(config: Config, responder_id: str, row: sa.RowMapping) -> dict[str, An
         "distance_m": row["distance_m"],
         "accept_deadline_at": to_rfc3339(row["accept_deadline_at"]),
         "milestones": milestones(row["milestones"]),
-        "created_at": to_rfc3339(row["created_at"]),
-        "updated_at": to_rfc3339(row["updated_at"]),
+        "created_at": moment(row["created_at"]),
+        "updated_at": moment(row["updated_at"]),
     }

@@ -1,9 +1,11 @@
 """OpenAPI 3.1 of the HTTP API, built from the routes and the models the handlers validate with.
 
 Each handler carries an `@operation(...)` naming its request model (the very one it
-validates with), its response models (web/schemas.py) and the authz actions it needs; the
-document is assembled from `app.router` when first asked for (web/docs.py serves it), so
-triggers, roles and the config's ids are read then, never copied.
+validates with), its query model (the very one web/query.py parses with), its response types
+(the ones the queries build: dispatch/storage/wire.py, or web/schemas.py) and the authz
+actions it needs (web/security.py's authz_middleware checks them). The document is
+assembled from `app.router` when first asked for (web/docs.py serves it), so triggers,
+roles and the config's ids are read then, never copied.
 """
 
 from __future__ import annotations

@@ -220,7 +220,7 @@ Origin = TypedDict(  # "from" is a keyword: only this form can name the key
         ],
     },
 )
-with_config(FORBID)(Origin)
+with_config(FORBID)(Origin)  # the decorator, applied by hand to a TypedDict made by a call
 
 
 @with_config(FORBID)

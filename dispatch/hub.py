@@ -34,6 +34,7 @@ from dispatch.events.catalog import (
 )
 from dispatch.shared.clock import to_rfc3339
 from dispatch.storage.tables import incident_table, task_table
+from dispatch.storage.wire import EventOut
 
 logger = logging.getLogger(__name__)
 
@@ -258,13 +259,13 @@ class Hub:
 
     # Resume -----------------------------------------------------------------------------------
 
-    def replay_query(self, conn: Connection) -> Callable[..., list[dict[str, Any]]]:
+    def replay_query(self, conn: Connection) -> Callable[..., list[EventOut]]:
         """A read for the events after a seq that this connection may see, in order."""
         from dispatch.storage import queries
 
         principal, scope = conn.principal, conn.scope
 
-        def read(connection: sa.Connection, after: int, limit: int) -> list[dict[str, Any]]:
+        def read(connection: sa.Connection, after: int, limit: int) -> list[EventOut]:
             if principal.role == Role.RESPONDER:
                 return queries.events_for_responder(connection, principal.responder_id or "", after, limit)
             # Only incidents' events, as live (publish): the audit trail (units' status, logins,
@@ -280,7 +281,7 @@ def event_frame(event: DomainEvent) -> str:
     return orjson.dumps({"type": "event", "seq": event.seq, "event": event_body(event)}).decode()
 
 
-def stored_event_frame(event: dict[str, Any]) -> str:
+def stored_event_frame(event: EventOut) -> str:
     return orjson.dumps({"type": "event", "seq": event["seq"], "event": event}).decode()
 
 

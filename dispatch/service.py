@@ -373,6 +373,12 @@ class DispatchService:
                 tx, removed, ResponderStatus.OFF_DUTY, actor=ROSTER.actor, causation_id="config"
             )
 
+    # --- h/web: read-only figures for the web layer (added at the end for an easy merge) ---------
+
+    def committed_seq(self) -> int:
+        """The sequence number of the newest event the writer committed (0: none yet)."""
+        return self.writer.ledger.head.seq
+
 
 def _next(triggers: list[str], mine: frozenset[str]) -> list[str]:
     return [each for each in triggers if each in mine]

@@ -15,7 +15,7 @@ from dispatch.intake.alerts import AlertIn
 from dispatch.ops.metrics import arriving_on
 from dispatch.service import DispatchService
 from dispatch.shared.clock import Clock
-from dispatch.shared.errors import DispatchError, IllegalTransition
+from dispatch.shared.errors import DispatchError
 from dispatch.storage import queries
 from gateways import frigate
 from gateways.frigate_video import VideoIntake
@@ -83,10 +83,7 @@ class DeviceDesk:
                 ack.task_id, ack.trigger, principal, note=ack.note, channel="mqtt", causation_id=ack.id
             )
         except DispatchError as err:
-            error: dict[str, Any] = {"code": err.code, "message": err.message, "field": err.field}
-            if isinstance(err, IllegalTransition):
-                error.update(state=err.state, allowed=err.allowed)
-            return {"ok": False, "error": error}
+            return {"ok": False, "error": err.body()}
         return {"ok": True, "changed": outcome.changed, "task": queries.task_json(outcome.row)}
 
     def report_position(self, responder_id: str, location: Location) -> None:

@@ -21,9 +21,9 @@ from dispatch.shared.clock import ManualClock
 from dispatch.storage import database
 from dispatch.storage.audit_key import AuditKey
 from tests.factories import make_config
-from web import create_app
-from web.app import Runtime
+from web.app import create_app
 from web.keys import RUNTIME
+from web.runtime import Runtime
 from web.slow_clients import server_options
 
 AUDIT_KEY = AuditKey(b"tests-audit-key-0123456789abcdef0123456789", "tests")

@@ -38,9 +38,9 @@ from dispatch.access.auth import issue_token
 from dispatch.config.model import Config
 from dispatch.shared.clock import ManualClock
 from tests.factories import make_config
-from web import create_app
-from web.app import Runtime
+from web.app import create_app
 from web.keys import RUNTIME
+from web.runtime import Runtime
 
 CHROMIUM = "/usr/bin/chromium"
 PASSWORD = "correct-horse-9"

@@ -1,5 +1,1 @@
-"""The aiohttp application: REST API, health endpoints (and, next, WebSockets and the console)."""
-
-from web.app import create_app
-
-__all__ = ["create_app"]
+"""The aiohttp application: REST API, WebSocket, the people's pages; web/app.py builds it."""

@@ -21,7 +21,7 @@ from web.keys import RUNTIME
 from web.openapi import operation
 from web.request_body import read_body
 from web.schemas import ErrorBody
-from web.security import authorize
+from web.security import PRINCIPAL
 
 XML_TYPES = frozenset({"application/xml", "text/xml", "application/cap+xml"})
 
@@ -117,7 +117,7 @@ class AlertmanagerResults(Wire):
     errors=[400, 413, 422],
 )
 async def post_cap(request: web.Request) -> web.Response:
-    principal = authorize(request, Action.POST_ALERTS)
+    principal = request[PRINCIPAL]
     runtime = request.app[RUNTIME]
     if request.content_type not in XML_TYPES:
         return error_response(
@@ -200,7 +200,7 @@ def _ignored(reference: cap.Reference, reason: cap.ReferenceIgnored) -> dict[str
     responses={202: AlertmanagerResults},
 )
 async def post_alertmanager(request: web.Request) -> web.Response:
-    principal = authorize(request, Action.POST_ALERTS)
+    principal = request[PRINCIPAL]
     runtime = request.app[RUNTIME]
     data = await read_json(request)
     try:

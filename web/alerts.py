@@ -17,7 +17,7 @@ from web.keys import RUNTIME
 from web.openapi import operation
 from web.request_body import read_body, require_json
 from web.schemas import AlertResults, Received
-from web.security import authorize
+from web.security import PRINCIPAL
 
 _alert = TypeAdapter(AlertIn)
 
@@ -51,7 +51,7 @@ async def read_json(request: web.Request) -> Any:
     responses={202: Received | AlertResults},
 )
 async def post_alerts(request: web.Request) -> web.Response:
-    principal = authorize(request, Action.POST_ALERTS)
+    principal = request[PRINCIPAL]
     runtime = request.app[RUNTIME]
     data = await read_json(request)
     batch = isinstance(data, dict) and "alerts" in data

@@ -1,35 +1,18 @@
-"""The composition root: wires store, writer, bus, service, scheduler and routes into one app."""
+"""The composition root: builds the runtime, its background tasks and the routes into one app."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
-from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
 
-import sqlalchemy as sa
 from aiohttp import web
 
-from dispatch.access import accounts, tokens
 from dispatch.access.credentials import CredentialWatch
 from dispatch.config.model import Config
-from dispatch.core.deadlines import DeadlineScheduler
-from dispatch.core.presence import Positions
-from dispatch.events.bus import EventBus
-from dispatch.events.catalog import DomainEvent
-from dispatch.hub import Hub
-from dispatch.ops.metrics import Metrics
-from dispatch.service import DispatchService
 from dispatch.shared.clock import Clock, SystemClock
-from dispatch.storage import database, ledger, pending_events
-from dispatch.storage.audit_key import AuditKey, load_key
-from dispatch.storage.health import DatabaseHealth
-from dispatch.storage.writer import Writer
-from gateways.frigate_video import VideoIntake
-from gateways.hotline_calls import HotlineIntake
-from gateways.mqtt_devices import DeviceDesk
-from gateways.mqtt_link import MqttLink
+from dispatch.storage import database
+from dispatch.storage.audit_key import AuditKey
 from web import (
     alert_feeds,
     alerts,
@@ -48,119 +31,36 @@ from web import (
 )
 from web.errors import MAX_BODY, error_middleware
 from web.keys import RUNTIME
-from web.security import SESSION_CACHE_SECONDS, SESSIONS, TOKENS, SessionCache, TokenCache, auth_middleware
+from web.runtime import Runtime
+from web.security import (
+    SESSION_CACHE_SECONDS,
+    SESSIONS,
+    TOKENS,
+    SessionCache,
+    TokenCache,
+    auth_middleware,
+    authz_middleware,
+)
 from web.slow_clients import SLOW_CLIENTS, SlowClients, body_deadline_middleware
 
 logger = logging.getLogger(__name__)
 
-T = TypeVar("T")
-
-
-class Runtime:
-    """Everything long-lived that one server process holds."""
-
-    def __init__(
-        self,
-        config: Config,
-        database_url: str,
-        clock: Clock,
-        mqtt_password: str | None = None,
-        audit_key: AuditKey | None = None,
-    ) -> None:
-        self.config = config
-        self.audit_key = audit_key or load_key(config.audit.key_file, database_url, None, create=True)
-        self.clock = clock
-        self.database_url = database_url
-        synchronous = config.storage.sqlite_synchronous.value.upper()
-        self.write_engine = database.create_engine(database_url, writer=True, synchronous=synchronous)
-        self.read_engine = database.create_engine(database_url, synchronous=synchronous)
-        self.bus = EventBus()
-        self.metrics = Metrics()
-        self.database_health = DatabaseHealth()
-        self.writer = Writer(
-            self.write_engine,
-            self.bus,
-            clock,
-            audit_key=self.audit_key.secret,
-            max_batch=config.intake.group_commit_max,
-            on_batch=self.metrics.observe_commit,
-            on_deadlines=self._deadlines_moved,
-            health=self.database_health,
-        )
-        self.service = DispatchService(config, self.writer, self.metrics)
-        self.deadlines = DeadlineScheduler(self.service, clock)
-        self.video = VideoIntake(self.service)
-        self.hotline = HotlineIntake(self.service)
-        self.hub = Hub(config)
-        self.positions = Positions(self.writer)
-        self._pushes: set[asyncio.Task[None]] = set()
-        self._pushed: list[tuple[int, str]] = []
-        self._readers = ThreadPoolExecutor(max_workers=4, thread_name_prefix="dispatch-read")
-        self.devices = DeviceDesk(
-            self.service, self.video, self.positions, clock, self.read, self._task_pushed
-        )
-        self.mqtt: MqttLink | None = None
-        if config.mqtt.url is not None:
-            self.mqtt = MqttLink(config.mqtt, self.devices, password=mqtt_password)
-
-    def _deadlines_moved(self, deadlines: list[float]) -> None:
-        self.deadlines.moved(deadlines)
-
-    async def read(self, query: Callable[[sa.Connection], T]) -> T:
-        """Run a read-only query on a reader connection, off the event loop."""
-
-        def run() -> T:
-            with self.read_engine.connect() as connection:
-                return query(connection)
-
-        return await asyncio.get_running_loop().run_in_executor(self._readers, self.database_health.call, run)
-
-    async def lookup_token(self, token: str) -> tokens.TokenGrant | None:
-        return await self.read(lambda connection: tokens.lookup_grant(connection, token))
-
-    async def lookup_session(self, session_id: str) -> accounts.Session | None:
-        now = self.clock.now()
-        return await self.read(lambda connection: accounts.lookup_session(connection, session_id, now))
-
-    def _task_pushed(self, task_id: int, channel: str) -> None:
-        """Gather the pushes of this turn of the loop into one writer command."""
-        if not self._pushed:
-            push = asyncio.create_task(self._mark_sent(), name="mark-sent")
-            self._pushes.add(push)
-            push.add_done_callback(self._pushes.discard)
-        self._pushed.append((task_id, channel))
-
-    async def _mark_sent(self) -> None:
-        await asyncio.sleep(0)  # let the other pushes of this turn join
-        pushed, self._pushed = self._pushed, []
-        await self.service.mark_sent(pushed)
-
-    async def start(self) -> None:
-        await asyncio.to_thread(database.create_schema, self.write_engine)
-        if await self.read(ledger.begins_unkeyed):
-            logger.warning(
-                "the event log begins with rows chained without the audit key (written before it was "
-                "introduced): `dispatch audit verify` reports them until `dispatch audit rekey` signs them"
-            )
-        self.writer.start()
-        await self.writer.submit(self.service.sync_responders)
-        await self.writer.submit(pending_events.move_into_log)
-        await self.read(self.hub.load)
-        self.hub.on_task_pushed = self._task_pushed
-        self.positions.on_moved = self.hub.publish_positions
-        self.bus.subscribe(DomainEvent, self.hub.publish)
-        if self.mqtt is not None:
-            self.bus.subscribe(DomainEvent, self.mqtt.notice)
-
-    async def stop(self) -> None:
-        await self.hub.close_all()
-        await asyncio.gather(*self._pushes, return_exceptions=True)
-        await self.positions.flush()
-        await self.writer.stop()
-        await self.bus.drain()
-        self._readers.shutdown(wait=True)
-        self.write_engine.dispose()
-        self.read_engine.dispose()
+ROUTES: tuple[Callable[[web.Application], None], ...] = (
+    health.add_routes,
+    alerts.add_routes,
+    alert_feeds.add_routes,
+    gateway_routes.add_routes,
+    incidents.add_routes,
+    ws.add_routes,
+    docs.add_routes,
+    sessions.add_routes,
+    jurisdictions.add_routes,
+    my_tasks.add_routes,
+    stats.add_routes,
+    reports.add_routes,
+    pages.add_routes,
+    metrics.add_routes,
+)
 
 
 def create_app(
@@ -179,6 +79,7 @@ def create_app(
             error_middleware,
             auth_middleware,
             body_deadline_middleware,
+            authz_middleware,  # innermost: a body is read (or times out) before a refusal, as ever
         ],
         client_max_size=config.intake.max_body_bytes,
         # Bodies are decoded by web/request_body.py: a JSON answer for a broken one, no traceback.
@@ -190,25 +91,26 @@ def create_app(
     app[SLOW_CLIENTS] = SlowClients(config.web)
     app[TOKENS] = TokenCache(runtime.lookup_token, runtime.clock.now)
     app[SESSIONS] = SessionCache(runtime.lookup_session, runtime.clock.now)
+    app.cleanup_ctx.append(_lifecycle(runtime, run_scheduler, database_url))
 
-    async def lifecycle(_app: web.Application) -> AsyncIterator[None]:
+    async def close_sockets(_app: web.Application) -> None:
+        # Before aiohttp waits for open handlers: a socket's handler only ends once it closes.
+        await runtime.hub.close_all()
+
+    app.on_shutdown.append(close_sockets)
+    for add_routes in ROUTES:
+        add_routes(app)
+    return app
+
+
+def _lifecycle(
+    runtime: Runtime, run_scheduler: bool, database_url: str
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    """Start the runtime and its background tasks with the app; cancel and stop them after."""
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         await runtime.start()
-        watch = CredentialWatch(
-            runtime.writer, runtime.read, runtime.hub, runtime.clock, app[TOKENS].used, SESSION_CACHE_SECONDS
-        )
-        background = [
-            asyncio.create_task(runtime.positions.run(), name="position-writer"),
-            asyncio.create_task(watch.run(), name="credential-watch"),
-        ]
-        if run_scheduler:
-            background.append(asyncio.create_task(runtime.deadlines.run(), name="deadline-scheduler"))
-        if runtime.mqtt is not None:
-            background.append(asyncio.create_task(runtime.mqtt.run(), name="mqtt-link"))
-        else:
-            logger.info(
-                "MQTT off until configured: set mqtt.url in config.yaml (or serve --mqtt URL); "
-                "sensors and tablets can use HTTP and the WebSocket meanwhile"
-            )
+        background = _background(runtime, app[TOKENS].used, run_scheduler)
         logger.info("dispatch ready: %s", database.safe_url(database_url))
         yield
         for task in background:
@@ -216,25 +118,26 @@ def create_app(
         await asyncio.gather(*background, return_exceptions=True)
         await runtime.stop()
 
-    app.cleanup_ctx.append(lifecycle)
+    return lifecycle
 
-    async def close_sockets(_app: web.Application) -> None:
-        # Before aiohttp waits for open handlers: a socket's handler only ends once it closes.
-        await runtime.hub.close_all()
 
-    app.on_shutdown.append(close_sockets)
-    health.add_routes(app)
-    alerts.add_routes(app)
-    alert_feeds.add_routes(app)
-    gateway_routes.add_routes(app)
-    incidents.add_routes(app)
-    ws.add_routes(app)
-    docs.add_routes(app)
-    sessions.add_routes(app)
-    jurisdictions.add_routes(app)
-    my_tasks.add_routes(app)
-    stats.add_routes(app)
-    reports.add_routes(app)
-    pages.add_routes(app)
-    metrics.add_routes(app)
-    return app
+def _background(
+    runtime: Runtime, tokens_used: dict[str, float], run_scheduler: bool
+) -> list[asyncio.Task[None]]:
+    watch = CredentialWatch(
+        runtime.writer, runtime.read, runtime.hub, runtime.clock, tokens_used, SESSION_CACHE_SECONDS
+    )
+    background = [
+        asyncio.create_task(runtime.positions.run(), name="position-writer"),
+        asyncio.create_task(watch.run(), name="credential-watch"),
+    ]
+    if run_scheduler:
+        background.append(asyncio.create_task(runtime.deadlines.run(), name="deadline-scheduler"))
+    if runtime.mqtt is not None:
+        background.append(asyncio.create_task(runtime.mqtt.run(), name="mqtt-link"))
+    else:
+        logger.info(
+            "MQTT off until configured: set mqtt.url in config.yaml (or serve --mqtt URL); "
+            "sensors and tablets can use HTTP and the WebSocket meanwhile"
+        )
+    return background

@@ -10,7 +10,7 @@ import orjson
 from aiohttp import web
 from pydantic import ValidationError
 
-from dispatch.shared.errors import DatabaseUnavailable, DispatchError, IllegalTransition
+from dispatch.shared.errors import DatabaseUnavailable, DispatchError, error_body
 
 logger = logging.getLogger(__name__)
 
@@ -36,8 +36,7 @@ def json_response(body: Any, status: int = 200) -> web.Response:
 def error_response(
     status: int, code: str, message: str, field: str | None = None, **extra: Any
 ) -> web.Response:
-    error: dict[str, Any] = {"code": code, "message": message, "field": field, **extra}
-    return json_response({"error": error}, status)
+    return json_response({"error": error_body(code, message, field, **extra)}, status)
 
 
 def validation_error(err: ValidationError, prefix: str = "") -> web.Response:
@@ -53,12 +52,8 @@ def validation_error(err: ValidationError, prefix: str = "") -> web.Response:
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
-    except IllegalTransition as err:
-        return error_response(
-            err.status, err.code, err.message, err.field, state=err.state, allowed=err.allowed
-        )
     except DispatchError as err:
-        return error_response(err.status, err.code, err.message, err.field)
+        return json_response({"error": err.body()}, err.status)
     except DatabaseUnavailable as err:  # logged once per outage where it was noticed
         response = error_response(err.status, err.code, err.message)
         response.headers["Retry-After"] = str(err.retry_after)

@@ -17,7 +17,7 @@ from web.errors import error_response, json_response, validation_error
 from web.keys import RUNTIME
 from web.openapi import operation
 from web.schemas import Received, Wire
-from web.security import authorize
+from web.security import PRINCIPAL
 
 logger = logging.getLogger(__name__)
 
@@ -99,7 +99,7 @@ async def _read(request: web.Request, route: str) -> Any:
     responses={202: FrigateReceived, 200: IgnoredBody},
 )
 async def post_frigate_event(request: web.Request) -> web.Response:
-    principal = authorize(request, Action.POST_ALERTS)
+    principal = request[PRINCIPAL]
     runtime = request.app[RUNTIME]
     data = await _read(request, "frigate")
     if not isinstance(data, dict):
@@ -143,7 +143,7 @@ async def post_frigate_event(request: web.Request) -> web.Response:
     responses={202: HotlineReceived, 200: IgnoredBody},
 )
 async def post_hotline_call(request: web.Request) -> web.Response:
-    principal = authorize(request, Action.POST_ALERTS)
+    principal = request[PRINCIPAL]
     data = await _read(request, "hotline")
     kind = data.get("type") if isinstance(data, dict) else None
     adapter: TypeAdapter[Any]

@@ -48,7 +48,7 @@ async def readyz(request: web.Request) -> web.Response:
         return response
     except Exception as err:  # any other driver error means not ready either
         return error_response(503, "not_ready", f"database: {type(err).__name__}", database="failing")
-    if not runtime.writer.running:
+    if not runtime.writer_figures().running:
         return error_response(503, "not_ready", "the writer is not running")
     mqtt = runtime.mqtt.stats() if runtime.mqtt is not None else None
     return json_response(

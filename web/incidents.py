@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -11,29 +10,17 @@ from pydantic import BaseModel, ConfigDict, Field
 from dispatch.access import authz
 from dispatch.access.auth import Principal
 from dispatch.access.authz import DISPATCHER_TASK_TRIGGERS, INCIDENT_TRIGGERS, RESPONDER_TASK_TRIGGERS, Action
-from dispatch.config.model import Tier
-from dispatch.service import Outcome
 from dispatch.shared.errors import InvalidInput, NotFound
-from dispatch.storage import queries
-from state_machines import INCIDENT, IncidentState, TaskTrigger
+from dispatch.storage import queries, wire
+from dispatch.storage.wire import IncidentList, Suggestions
+from state_machines import INCIDENT, TaskTrigger
 from web.alerts import read_json
 from web.errors import json_response
 from web.keys import RUNTIME
 from web.openapi import PathParameter, identifier, operation
-from web.schemas import (
-    MAX_ID,
-    EventList,
-    EventQuery,
-    IncidentChanged,
-    IncidentDetail,
-    IncidentList,
-    IncidentQuery,
-    ResponderList,
-    SuggestionQuery,
-    Suggestions,
-    TaskChanged,
-)
-from web.security import PRINCIPAL, authorize
+from web.query import MAX_ID, EventQuery, IncidentQuery, SuggestionQuery, parse_query
+from web.schemas import EventList, IncidentChanged, IncidentDetail, ResponderList, TaskChanged
+from web.security import PRINCIPAL
 
 
 class IncidentTriggerBody(BaseModel):
@@ -72,22 +59,6 @@ def parse_int(value: str, field: str) -> int:
     return number
 
 
-def parse_time(value: str | None, field: str) -> float | None:
-    if value is None:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError as err:
-        raise InvalidInput(f"{field} must be an RFC 3339 time", field=field) from err
-    if parsed.tzinfo is None:
-        raise InvalidInput(f"{field} needs a UTC offset", field=field)
-    try:  # 9999-12-31T23:59:59-23:59 parses, yet lies past the last day UTC can name
-        parsed.astimezone(UTC)
-    except OverflowError as err:
-        raise InvalidInput(f"{field} is out of range: {value!r}", field=field) from err
-    return parsed.timestamp()
-
-
 @operation(
     "List incidents",
     tag="incidents",
@@ -98,41 +69,24 @@ def parse_time(value: str | None, field: str) -> float | None:
     errors=[422],
 )
 async def list_incidents(request: web.Request) -> web.Response:
-    principal = authorize(request, Action.READ_INCIDENTS)
+    principal = request[PRINCIPAL]
     runtime = request.app[RUNTIME]
-    query = request.query
-    states = tuple(s for s in query.get("state", "").split(",") if s)
-    for state in states:
-        if state not in IncidentState.__members__.values():
-            raise InvalidInput(f"unknown state {state!r}", field="state")
-    tier = query.get("tier")
-    if tier is not None and tier not in Tier.__members__.values():
-        raise InvalidInput(f"unknown tier {tier!r}; use city, town or street", field="tier")
-    jurisdiction = query.get("jurisdiction")
-    if jurisdiction is not None and jurisdiction not in runtime.config.jurisdiction_by_id:
-        raise InvalidInput(f"unknown jurisdiction {jurisdiction!r}", field="jurisdiction")
-    category = query.get("category")
-    if category is not None and category not in runtime.config.category_by_id:
-        raise InvalidInput(f"unknown category {category!r}", field="category")
-    severity = parse_int(query["severity"], "severity") if "severity" in query else None
-    if severity is not None and not 1 <= severity <= 4:
-        raise InvalidInput("severity is 1 (I) to 4 (IV)", field="severity")
-    limit = parse_int(query.get("limit", "100"), "limit")
-    if not 1 <= limit <= queries.MAX_LIMIT:
-        raise InvalidInput(f"limit is 1 to {queries.MAX_LIMIT}", field="limit")
-    offset = parse_int(query.get("offset", "0"), "offset")
-    if offset < 0:
-        raise InvalidInput("offset cannot be negative", field="offset")
+    query = parse_query(request, IncidentQuery)
+    # Ids of the running config: checked here, as the model cannot know them.
+    if query.jurisdiction is not None and query.jurisdiction not in runtime.config.jurisdiction_by_id:
+        raise InvalidInput(f"unknown jurisdiction {query.jurisdiction!r}", field="jurisdiction")
+    if query.category is not None and query.category not in runtime.config.category_by_id:
+        raise InvalidInput(f"unknown category {query.category!r}", field="category")
     where = queries.IncidentFilter(
-        states=states,
-        tier=tier,
-        jurisdiction=jurisdiction,
-        category=category,
-        severity_at_most=severity,
-        since=parse_time(query.get("since"), "since"),
-        until=parse_time(query.get("until"), "until"),
-        limit=limit,
-        offset=offset,
+        states=query.states(),
+        tier=query.tier.value if query.tier is not None else None,
+        jurisdiction=query.jurisdiction,
+        category=query.category,
+        severity_at_most=query.severity,
+        since=query.since.timestamp() if query.since is not None else None,
+        until=query.until.timestamp() if query.until is not None else None,
+        limit=query.limit,
+        offset=query.offset,
     )
     scope = _scope(request, principal)
     body = await runtime.read(
@@ -150,15 +104,18 @@ async def list_incidents(request: web.Request) -> web.Response:
     errors=[404, 422],
 )
 async def get_incident(request: web.Request) -> web.Response:
-    principal = authorize(request, Action.READ_INCIDENTS)
+    principal = request[PRINCIPAL]
     runtime = request.app[RUNTIME]
     incident_id = parse_int(request.match_info["id"], "id")
     scope = _scope(request, principal)
-    body = await runtime.read(lambda connection: queries.incident_detail(connection, incident_id, scope))
-    if body is None:  # missing, or outside the caller's scope: alike
+    found = await runtime.read(lambda connection: queries.incident_detail(connection, incident_id, scope))
+    if found is None:  # missing, or outside the caller's scope: alike
         raise NotFound(f"incident {incident_id} does not exist", field="id")
     mine = authz.incident_triggers(principal)
-    body["triggers"] = [each for each in INCIDENT.triggers_from(body["state"]) if each in mine]
+    body: IncidentDetail = {
+        **found,
+        "triggers": [each for each in INCIDENT.triggers_from(found["state"]) if each in mine],
+    }
     return json_response(body)
 
 
@@ -173,12 +130,10 @@ async def get_incident(request: web.Request) -> web.Response:
 )
 async def incident_suggestions(request: web.Request) -> web.Response:
     """The nearest available responders for an incident, to assign or reassign by hand."""
-    principal = authorize(request, Action.READ_INCIDENTS)
+    principal = request[PRINCIPAL]
     runtime = request.app[RUNTIME]
     incident_id = parse_int(request.match_info["id"], "id")
-    limit = parse_int(request.query.get("limit", "10"), "limit")
-    if not 1 <= limit <= queries.MAX_SUGGESTIONS:
-        raise InvalidInput(f"limit is 1 to {queries.MAX_SUGGESTIONS}", field="limit")
+    limit = parse_query(request, SuggestionQuery).limit
     scope = _scope(request, principal)
     units = authz.responder_scope(principal, runtime.config)  # its own, and those mutual aid lends it
     body = await runtime.read(
@@ -199,6 +154,7 @@ async def _body(request: web.Request, model: type[BaseModel]) -> Any:
     "Act on an incident",
     tag="incidents",
     actions=[Action.ACT_ON_INCIDENT],
+    service_decides=True,
     description="A dispatcher's trigger; 409 names the state and the triggers allowed now.",
     path={
         "id": identifier("incident"),
@@ -236,13 +192,19 @@ async def incident_trigger(request: web.Request) -> web.Response:
         params=params,
     )
     channels = await runtime.read(lambda connection: queries.alert_channels(connection, [incident_id]))
-    return _outcome(queries.incident_json(outcome.row, channels.get(incident_id)), outcome)
+    changed: IncidentChanged = {
+        **wire.incident_json(outcome.row, channels.get(incident_id)),
+        "changed": outcome.changed,
+        "triggers": outcome.triggers,
+    }
+    return json_response(changed)
 
 
 @operation(
     "Act on a task",
     tag="tasks",
     actions=[Action.RESPOND_TO_TASK, Action.MANAGE_TASK],
+    service_decides=True,
     description="A responder on its own tasks; a dispatcher may cancel. Repeats answer `changed: false`.",
     path={
         "id": identifier("task"),
@@ -271,14 +233,13 @@ async def task_trigger(request: web.Request) -> web.Response:
         channel="rest" if trigger == TaskTrigger.DELIVER else None,
         causation_id=request.headers.get("X-Request-Id"),
     )
-    return _outcome(queries.task_json(outcome.row), outcome)
-
-
-def _outcome(body: dict[str, Any], outcome: Outcome) -> web.Response:
-    """The row, whether it changed, and the triggers the caller may send next."""
-    body["changed"] = outcome.changed
-    body["triggers"] = outcome.triggers
-    return json_response(body)
+    # The row, whether it changed, and the triggers the caller may send next.
+    changed: TaskChanged = {
+        **wire.task_json(outcome.row),
+        "changed": outcome.changed,
+        "triggers": outcome.triggers,
+    }
+    return json_response(changed)
 
 
 @operation(
@@ -291,15 +252,14 @@ def _outcome(body: dict[str, Any], outcome: Outcome) -> web.Response:
     errors=[422],
 )
 async def list_events(request: web.Request) -> web.Response:
-    principal = authorize(request, Action.READ_EVENTS)
+    principal = request[PRINCIPAL]
     runtime = request.app[RUNTIME]
-    after = parse_int(request.query.get("after", "0"), "after")
-    limit = parse_int(request.query.get("limit", "500"), "limit")
-    if not 1 <= limit <= 5000:
-        raise InvalidInput("limit is 1 to 5000", field="limit")
+    query = parse_query(request, EventQuery)
+    after, limit = query.after, query.limit
     scope = _scope(request, principal)
     events = await runtime.read(lambda connection: queries.events_after(connection, after, limit, scope))
-    return json_response({"events": events, "last_seq": events[-1]["seq"] if events else after})
+    body: EventList = {"events": events, "last_seq": events[-1]["seq"] if events else after}
+    return json_response(body)
 
 
 @operation(
@@ -310,14 +270,13 @@ async def list_events(request: web.Request) -> web.Response:
     responses={200: ResponderList},
 )
 async def list_responders(request: web.Request) -> web.Response:
-    principal = authorize(request, Action.READ_RESPONDERS)
+    principal = request[PRINCIPAL]
     runtime = request.app[RUNTIME]
     scope = _scope(request, principal)
     units = await runtime.read(lambda connection: queries.responders(connection, scope))
     online = set(runtime.hub.online()) | runtime.devices.seen_lately()
-    for unit in units:
-        unit["online"] = unit["id"] in online
-    return json_response({"responders": units})
+    body: ResponderList = {"responders": [{**unit, "online": unit["id"] in online} for unit in units]}
+    return json_response(body)
 
 
 def add_routes(app: web.Application) -> None:

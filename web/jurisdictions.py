@@ -13,7 +13,7 @@ from web.errors import json_response
 from web.keys import RUNTIME
 from web.openapi import operation
 from web.people_schemas import JurisdictionCollection
-from web.security import authorize
+from web.security import PRINCIPAL
 
 
 def feature_collection(config: Config, ids: list[str] | None) -> dict[str, Any]:
@@ -54,7 +54,7 @@ def feature_collection(config: Config, ids: list[str] | None) -> dict[str, Any]:
     responses={200: JurisdictionCollection},
 )
 async def jurisdictions(request: web.Request) -> web.Response:
-    principal = authorize(request, Action.READ_MAP)
+    principal = request[PRINCIPAL]
     config = request.app[RUNTIME].config
     return json_response(feature_collection(config, authz.map_scope(principal, config)))
 

@@ -12,7 +12,7 @@ from web.errors import json_response
 from web.keys import RUNTIME
 from web.openapi import operation
 from web.people_schemas import MyTasks
-from web.security import authorize
+from web.security import PRINCIPAL
 
 
 @operation(
@@ -27,7 +27,7 @@ from web.security import authorize
     responses={200: MyTasks},
 )
 async def my_tasks(request: web.Request) -> web.Response:
-    principal = authorize(request, Action.READ_OWN_TASKS)
+    principal = request[PRINCIPAL]
     runtime = request.app[RUNTIME]
     responder_id = principal.responder_id or ""
     last_seq, tasks = await runtime.read(

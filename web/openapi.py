@@ -1,9 +1,11 @@
 """OpenAPI 3.1 of the HTTP API, built from the routes and the models the handlers validate with.
 
 Each handler carries an `@operation(...)` naming its request model (the very one it
-validates with), its response models (web/schemas.py) and the authz actions it needs; the
-document is assembled from `app.router` when first asked for (web/docs.py serves it), so
-triggers, roles and the config's ids are read then, never copied.
+validates with), its query model (the very one web/query.py parses with), its response types
+(the ones the queries build: dispatch/storage/wire.py, or web/schemas.py) and the authz
+actions it needs (web/security.py's authz_middleware checks them). The document is
+assembled from `app.router` when first asked for (web/docs.py serves it), so triggers,
+roles and the config's ids are read then, never copied.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from pydantic.json_schema import JsonSchemaMode
 from dispatch.access.auth import Role
 from dispatch.access.authz import ROLE_ACTIONS, Action
 from dispatch.config.model import Config
-from web.schemas import MAX_ID, ErrorBody, Query
+from web.query import MAX_ID, Query
+from web.schemas import ErrorBody
 
 REF_TEMPLATE = "#/components/schemas/{model}"
 
@@ -84,7 +87,11 @@ class Operation:
     summary: str
     tag: str
     actions: tuple[Action, ...]
-    """Any one of them admits the caller (dispatch/access/authz.py); none means public."""
+    """Any one of them admits the caller (dispatch/access/authz.py); none means public.
+
+    web/security.py's authz_middleware checks them before the handler runs."""
+    service_decides: bool = False
+    """The action depends on the request (a trigger): the service checks it, not the middleware."""
     description: str = ""
     body: Any = None
     """A model, or a union of models, the handler validates the JSON body with."""
@@ -102,6 +109,7 @@ def operation(
     *,
     tag: str,
     actions: Iterable[Action] = (),
+    service_decides: bool = False,
     description: str = "",
     body: Any = None,
     body_required: bool = True,
@@ -110,11 +118,12 @@ def operation(
     responses: Mapping[int, Any],
     errors: Iterable[int] = (),
 ) -> Callable[[H], H]:
-    """Describe a handler for the OpenAPI document; the handler itself is unchanged."""
+    """Describe a handler for the OpenAPI document and for authz_middleware; the handler is unchanged."""
     described = Operation(
         summary=summary,
         tag=tag,
         actions=tuple(actions),
+        service_decides=service_decides,
         description=description,
         body=body,
         body_required=body_required,

@@ -5,10 +5,11 @@ from __future__ import annotations
 import csv
 import io
 from datetime import datetime
+from typing import Annotated
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from dispatch.access import authz
 from dispatch.access.authz import Action
@@ -16,24 +17,32 @@ from dispatch.config.model import Config, Tier
 from dispatch.shared.clock import to_rfc3339
 from dispatch.shared.errors import InvalidInput, NotFound
 from dispatch.storage import queries
+from dispatch.storage.wire import AlertWithRaw
 from dispatch.views import reports
 from web import i18n
 from web.errors import json_response
-from web.incidents import parse_int, parse_time
+from web.incidents import parse_int
 from web.keys import RUNTIME
 from web.openapi import Media, identifier, operation
-from web.people_schemas import AlertWithRaw
-from web.schemas import Query
-from web.security import authorize
+from web.query import Query, Rfc3339, parse_query
+from web.security import PRINCIPAL
 
 MAX_PERIOD_S = 366 * 86_400.0
 BOM = "\ufeff"  # so that Excel opens the Chinese columns as UTF-8
 
 
+def _language(value: str) -> str:
+    if value not in i18n.LANGUAGES:
+        raise ValueError(f"one of {', '.join(i18n.LANGUAGES)}")
+    return value
+
+
 class ExportQuery(Query):
-    since: datetime = Field(description="Incidents opened at or after this time (RFC 3339).")
-    until: datetime | None = Field(None, description="…and before this time; default now.")
-    lang: str = Field("zh-CN", description="Words of the header and the names: zh-CN or en.")
+    since: Rfc3339 = Field(description="Incidents opened at or after this time (RFC 3339).")
+    until: Rfc3339 | None = Field(None, description="…and before this time; default now.")
+    lang: Annotated[str, AfterValidator(_language)] = Field(
+        "zh-CN", description="Words of the header and the names: zh-CN or en."
+    )
 
 
 COLUMNS = (
@@ -170,16 +179,12 @@ def _cell(text: str) -> str:
     errors=[422],
 )
 async def export_csv(request: web.Request) -> web.Response:
-    principal = authorize(request, Action.READ_INCIDENTS)
+    principal = request[PRINCIPAL]
     runtime = request.app[RUNTIME]
-    language = request.query.get("lang", "zh-CN")
-    if language not in i18n.LANGUAGES:
-        raise InvalidInput(f"lang is one of {', '.join(i18n.LANGUAGES)}", field="lang")
-    if "since" not in request.query:
-        raise InvalidInput("since is required (RFC 3339)", field="since")
-    since = parse_time(request.query["since"], "since")
-    until = parse_time(request.query.get("until"), "until") or runtime.clock.now()
-    assert since is not None
+    query = parse_query(request, ExportQuery)
+    language = query.lang
+    since = query.since.timestamp()
+    until = query.until.timestamp() if query.until is not None else runtime.clock.now()
     if until <= since:
         raise InvalidInput("until must be after since", field="until")
     if until - since > MAX_PERIOD_S:
@@ -213,7 +218,7 @@ async def export_csv(request: web.Request) -> web.Response:
     errors=[404, 422],
 )
 async def alert_detail(request: web.Request) -> web.Response:
-    principal = authorize(request, Action.READ_INCIDENTS)
+    principal = request[PRINCIPAL]
     runtime = request.app[RUNTIME]
     alert_id = parse_int(request.match_info["id"], "id")
     scope = authz.scope(principal, runtime.config)

@@ -17,10 +17,11 @@ from aiohttp import web
 
 from dispatch.access.accounts import Session
 from dispatch.access.auth import Principal
-from dispatch.access.authz import Action, require
+from dispatch.access.authz import may, require
 from dispatch.access.tokens import EXPIRED, REVOKED, TokenGrant
 from web.errors import Handler, error_response
 from web.keys import RUNTIME
+from web.openapi import described
 
 # /ws authenticates itself: browsers cannot set headers on a WebSocket, so they send an
 # auth message or their cookie instead (web/ws.py). The people's pages are shells without
@@ -194,9 +195,16 @@ def token_refused(refusal: str) -> web.Response:
     return _unauthorized(refusal)
 
 
-def authorize(request: web.Request, action: Action) -> Principal:
-    """The caller, when its role may take `action` (dispatch/access/authz.py decides); 403 otherwise."""
-    return require(request[PRINCIPAL], action)
+@web.middleware
+async def authz_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The caller's role may take one of the actions the route's `@operation` names; 403 otherwise."""
+    found = described(request.match_info.handler)
+    actions = found.actions if found is not None and not found.service_decides else ()
+    principal = request.get(PRINCIPAL)
+    # No principal: a public route, which names no action (auth_middleware answered 401 otherwise).
+    if actions and principal is not None and not any(may(principal, action) for action in actions):
+        require(principal, actions[0])  # raises Forbidden naming the first action
+    return await handler(request)
 
 
 def origin_allowed(request: web.Request) -> bool:

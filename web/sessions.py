@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
 from typing import Any
@@ -11,7 +10,6 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from dispatch.access import accounts
-from dispatch.access.accounts import LoginDesk, LoginOutcome
 from dispatch.access.auth import Principal, Role
 from dispatch.config.model import Config
 from dispatch.config.screens import SecureCookie
@@ -65,9 +63,6 @@ SECOND_FACTOR_REFUSALS = {
 }
 
 
-LOGIN_DESK = web.AppKey("login_desk", LoginDesk)
-
-
 @operation(
     "Log in",
     tag="sessions",
@@ -92,21 +87,8 @@ async def login(request: web.Request) -> web.Response:
         )
     body = LoginBody.model_validate(await read_json(request))
     runtime = request.app[RUNTIME]
-    desk = request.app[LOGIN_DESK]
-    remote = request.remote
-    user = await runtime.read(lambda connection: accounts.read_user(connection, body.name))
     now = runtime.clock.now()
-    if desk.throttled_until(user, now) is not None:
-        until = await runtime.writer.submit(lambda tx: desk.record_throttled(tx, body.name, remote))
-        return _throttled((until or now) - now)
-    stored = user["password_hash"] if user is not None else None
-    ok = await asyncio.to_thread(accounts.verify_password, stored, body.password)
-    new_hash = None
-    if ok and stored is not None and accounts.needs_rehash(stored):
-        new_hash = await asyncio.to_thread(accounts.rehash, body.password)
-    outcome: LoginOutcome = await runtime.writer.submit(
-        lambda tx: desk.record_attempt(tx, body.name, ok, remote, new_hash, body.totp)
-    )
+    outcome = await runtime.logins.log_in(body.name, body.password, body.totp, request.remote)
     if outcome.refusal == "throttled":
         return _throttled(outcome.retry_after or 0.0)
     if outcome.refusal in SECOND_FACTOR_REFUSALS:
@@ -182,11 +164,7 @@ async def logout(request: web.Request) -> web.Response:
     if session is None or session_id is None:
         raise Unauthenticated("not logged in with a session cookie", field="Cookie")
     runtime = request.app[RUNTIME]
-    desk = request.app[LOGIN_DESK]
-    remote = request.remote
-    ended = await runtime.writer.submit(
-        lambda tx: desk.record_logout(tx, session_id, session.principal, remote)
-    )
+    ended = await runtime.logins.log_out(session_id, session.principal, request.remote)
     request.app[SESSIONS].forget(session_id)
     await runtime.hub.close_credential(accounts.hash_session_id(session_id), "logged out")
     response = json_response({"ended": ended})
@@ -246,7 +224,6 @@ def catalog(config: Config) -> dict[str, Any]:
 
 
 def add_routes(app: web.Application) -> None:
-    app[LOGIN_DESK] = LoginDesk(app[RUNTIME].config)
     app.router.add_post("/api/v1/session", login)
     app.router.add_get("/api/v1/session", whoami)
     app.router.add_delete("/api/v1/session", logout)

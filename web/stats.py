@@ -6,7 +6,6 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
@@ -18,24 +17,24 @@ from dispatch.events.catalog import DomainEvent
 from dispatch.shared.clock import Clock
 from dispatch.shared.errors import InvalidInput
 from dispatch.views import stats
+from dispatch.views.stats_shapes import Stats
 from web.errors import json_response
 from web.keys import RUNTIME
 from web.openapi import operation
-from web.people_schemas import Stats
-from web.schemas import Query
-from web.security import authorize
+from web.query import Query, Rfc3339, parse_query
+from web.security import PRINCIPAL
 
 FRESH_S = 2.0
 """How long an answer serves while nothing new is committed: the figures that move with time
 alone (overdue, the trend's hours) are at most this old."""
 MAX_CACHED = 256
 
-Answer = dict[str, Any]
+Answer = Stats
 Key = tuple[tuple[str, ...] | None, float]
 
 
 class StatsQuery(Query):
-    since: datetime | None = Field(
+    since: Rfc3339 | None = Field(
         None,
         description=(
             "Start of the period (RFC 3339 with offset), at most 31 days back and not in the "
@@ -115,21 +114,10 @@ def _retrieved(answer: asyncio.Future[Answer]) -> None:
 STATS_CACHE = web.AppKey("stats_cache", StatsCache)
 
 
-def _since(value: str | None, now: float, zone: ZoneInfo) -> float:
+def _since(value: datetime | None, now: float, zone: ZoneInfo) -> float:
     if value is None:
         return stats.local_midnight(now, zone)
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError as err:
-        raise InvalidInput(
-            "since must be an RFC 3339 time, e.g. 2026-07-01T00:00:00+08:00", field="since"
-        ) from err
-    if parsed.tzinfo is None:
-        raise InvalidInput("since needs a UTC offset, e.g. 2026-07-01T00:00:00+08:00", field="since")
-    try:
-        since = parsed.timestamp()
-    except (ValueError, OverflowError, OSError) as err:  # beyond the platform's time range
-        raise InvalidInput("since is out of range", field="since") from err
+    since = value.timestamp()
     if since > now:
         raise InvalidInput("since is in the future", field="since")
     if since < now - stats.MAX_PERIOD_S:
@@ -158,11 +146,11 @@ def _since(value: str | None, now: float, zone: ZoneInfo) -> float:
     errors=[422],
 )
 async def get_stats(request: web.Request) -> web.Response:
-    principal = authorize(request, Action.READ_STATS)
+    principal = request[PRINCIPAL]
     runtime = request.app[RUNTIME]
     config = runtime.config
     zone = ZoneInfo(config.timezone)
-    since = _since(request.query.get("since"), runtime.clock.now(), zone)
+    since = _since(parse_query(request, StatsQuery).since, runtime.clock.now(), zone)
     scope = authz.scope(principal, config)
     key: Key = (None if scope is None else tuple(scope), since)
 

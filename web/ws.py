@@ -24,8 +24,8 @@ from dispatch.access.accounts import hash_session_id
 from dispatch.access.auth import Principal, hash_token
 from dispatch.access.authz import Action
 from dispatch.hub import Connection, stored_event_frame
-from dispatch.shared.errors import DispatchError, Forbidden, IllegalTransition
-from dispatch.storage import queries
+from dispatch.shared.errors import DispatchError, Forbidden, error_body
+from dispatch.storage import wire
 from web.errors import error_response
 from web.keys import RUNTIME
 from web.security import COOKIE, SESSIONS, TOKENS, origin_allowed, token_refused
@@ -225,7 +225,7 @@ class _Session:
                     "name": self.principal.name,
                     "jurisdiction": self.principal.jurisdiction_id,
                     "responder": self.principal.responder_id,
-                    "last_seq": self.runtime.writer.ledger.head.seq,
+                    "last_seq": self.runtime.service.committed_seq(),
                 }
             )
             async for message in self.ws:
@@ -241,7 +241,7 @@ class _Session:
             await self.ws.send_str(orjson.dumps(body).decode())
 
     async def _error(self, code: str, message: str, field: str | None = None) -> None:
-        await self._send({"type": "error", "code": code, "message": message, "field": field})
+        await self._send({"type": "error", **error_body(code, message, field)})
 
     async def _handle(self, data: str) -> None:
         if "\\u0000" in data or "\x00" in data:  # PostgreSQL text cannot hold NUL
@@ -294,8 +294,9 @@ class _Session:
             for event in page:
                 await conn.send(stored_event_frame(event))
                 conn.last_seq = event["seq"]
-                if event["type"] == "task_assigned" and hub.on_task_pushed is not None:
-                    hub.on_task_pushed(event["task_id"], "websocket")
+                task_id = event["task_id"] if event["type"] == "task_assigned" else None
+                if task_id is not None and hub.on_task_pushed is not None:
+                    hub.on_task_pushed(task_id, "websocket")
             if len(page) < REPLAY_PAGE:
                 break
         await self._send({"type": "resumed", "last_seq": conn.last_seq})
@@ -326,7 +327,7 @@ class _Session:
             )
         except DispatchError as err:
             return _failure(err)
-        return {"ok": True, "changed": outcome.changed, "task": queries.task_json(outcome.row)}
+        return {"ok": True, "changed": outcome.changed, "task": wire.task_json(outcome.row)}
 
     async def _position(self, message: PositionMessage) -> None:
         try:
@@ -341,10 +342,7 @@ class _Session:
 
 
 def _failure(err: DispatchError) -> dict[str, Any]:
-    error: dict[str, Any] = {"code": err.code, "message": err.message, "field": err.field}
-    if isinstance(err, IllegalTransition):
-        error.update(state=err.state, allowed=err.allowed)
-    return {"ok": False, "error": error}
+    return {"ok": False, "error": err.body()}
 
 
 def add_routes(app: web.Application) -> None:

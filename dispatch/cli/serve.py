@@ -77,7 +77,7 @@ def _with_broker(config: Config, url: str) -> Config:
 
 def _open(args: argparse.Namespace, config: Config) -> tuple[list[socket.socket], web.Application]:
     """The API's sockets and the app; the metrics listener's sockets are the app's own."""
-    from web import create_app
+    from web.app import create_app
     from web.metrics import LISTENER as METRICS_LISTENER
 
     sockets = startup.listen(args.host, args.port)

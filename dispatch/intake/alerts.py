@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
@@ -11,15 +10,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 from dispatch.intake.wire_limits import MAX_BYTES, MAX_DEPTH, free_form
 from dispatch.shared.errors import InvalidInput
 from dispatch.shared.geo import Position
-
-
-class AlertKind(StrEnum):
-    SENSOR = "sensor"
-    VIDEO = "video"
-    HOTLINE = "hotline"
-    CAP = "cap"
-    MONITORING = "monitoring"
-    MANUAL = "manual"
+from dispatch.storage.records import AlertKind as AlertKind  # part of the wire shape; stored as alert.kind
 
 
 def _int_as_text(value: Any) -> Any:

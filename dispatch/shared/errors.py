@@ -1,6 +1,13 @@
-"""Our own small error hierarchy; the web layer turns each into one HTTP status."""
+"""Our own small error hierarchy and the one error body every transport sends for it."""
 
 from __future__ import annotations
+
+from typing import Any
+
+
+def error_body(code: str, message: str, field: str | None = None, **extra: Any) -> dict[str, Any]:
+    """`{"code", "message", "field", ...}`: the error of HTTP answers, WebSocket frames and MQTT results."""
+    return {"code": code, "message": message, "field": field, **extra}
 
 
 class DispatchError(Exception):
@@ -14,6 +21,10 @@ class DispatchError(Exception):
         super().__init__(message)
         self.message = message
         self.field = field
+
+    def body(self) -> dict[str, Any]:
+        """This refusal as the error body of every transport."""
+        return error_body(self.code, self.message, self.field)
 
 
 class InvalidInput(DispatchError):
@@ -46,6 +57,9 @@ class IllegalTransition(DispatchError):
         super().__init__(message, field="trigger")
         self.state = state
         self.allowed = allowed
+
+    def body(self) -> dict[str, Any]:
+        return error_body(self.code, self.message, self.field, state=self.state, allowed=self.allowed)
 
     def only(self, callable_by_caller: frozenset[str]) -> IllegalTransition:
         """The same refusal, listing only the triggers this caller may send."""

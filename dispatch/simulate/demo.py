@@ -29,7 +29,7 @@ from dispatch.simulate.places import is_urban
 from dispatch.simulate.runner import Settings, Simulator, stop_on_sigterm
 from dispatch.storage import database
 from dispatch.storage.audit_key import AuditKey
-from web import create_app
+from web.app import create_app
 
 CITY_DISPATCHER = "demo"
 TOWN_DISPATCHER = "demo-town"

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-import orjson
 import sqlalchemy as sa
 
-from dispatch.config.model import Config, Severity
+from dispatch.config.model import Config
 from dispatch.shared.clock import to_rfc3339
 from dispatch.shared.geo import distance_m
 from dispatch.storage.tables import (
@@ -19,9 +17,23 @@ from dispatch.storage.tables import (
     responder_table,
     task_table,
 )
+from dispatch.storage.wire import (
+    MAX_LIMIT,
+    AlertWithRaw,
+    EventOut,
+    IncidentFile,
+    IncidentList,
+    Origin,
+    SuggestedResponder,
+    Suggestions,
+    Unit,
+    alert_json,
+    event_json,
+    incident_json,
+)
+from dispatch.storage.wire import task_json as task_json  # dispatch/devices.py reads it from here
 from state_machines import UNANSWERED_TASK_STATES
 
-MAX_LIMIT = 500
 MAX_TIMELINE = 2000
 MAX_SUGGESTIONS = 100
 
@@ -51,7 +63,7 @@ def in_scope(ids: list[str] | None) -> sa.ColumnElement[bool]:
 
 def list_incidents(
     connection: sa.Connection, scope: list[str] | None, where: IncidentFilter, config: Config
-) -> dict[str, Any]:
+) -> IncidentList:
     query = sa.select(incident_table).where(in_scope(scope))
     if where.states:
         query = query.where(incident_table.c.state.in_(where.states))
@@ -67,7 +79,7 @@ def list_incidents(
         query = query.where(incident_table.c.created_at >= where.since)
     if where.until is not None:
         query = query.where(incident_table.c.created_at < where.until)
-    total = connection.execute(sa.select(sa.func.count()).select_from(query.subquery())).scalar()
+    total = connection.execute(sa.select(sa.func.count()).select_from(query.subquery())).scalar_one()
     rows = [
         dict(row)
         for row in connection.execute(
@@ -95,7 +107,7 @@ def alert_channels(connection: sa.Connection, incident_ids: list[int]) -> dict[i
 
 def incident_detail(
     connection: sa.Connection, incident_id: int, scope: list[str] | None
-) -> dict[str, Any] | None:
+) -> IncidentFile | None:
     """The incident with its tasks, alerts and timeline; None if missing or outside `scope`."""
     row = (
         connection.execute(
@@ -106,18 +118,15 @@ def incident_detail(
     )
     if row is None:
         return None
-    body = incident_json(dict(row), alert_channels(connection, [incident_id]).get(incident_id))
     tasks = connection.execute(
         sa.select(task_table).where(task_table.c.incident_id == incident_id).order_by(task_table.c.id)
     ).mappings()
-    body["tasks"] = [task_json(dict(task)) for task in tasks]
     alerts = connection.execute(
         sa.select(alert_table)
         .where(alert_table.c.incident_id == incident_id)
         .order_by(alert_table.c.id)
         .limit(MAX_LIMIT)
     ).mappings()
-    body["alerts"] = [alert_json(dict(alert)) for alert in alerts]
     # The newest events, oldest first; a long flood can attach many thousands of alerts.
     events = (
         connection.execute(
@@ -129,14 +138,16 @@ def incident_detail(
         .mappings()
         .all()
     )
-    body["timeline_truncated"] = len(events) > MAX_TIMELINE
-    body["timeline"] = [event_json(dict(event)) for event in reversed(events[:MAX_TIMELINE])]
-    return body
+    return {
+        **incident_json(dict(row), alert_channels(connection, [incident_id]).get(incident_id)),
+        "tasks": [task_json(dict(task)) for task in tasks],
+        "alerts": [alert_json(dict(alert)) for alert in alerts],
+        "timeline_truncated": len(events) > MAX_TIMELINE,
+        "timeline": [event_json(dict(event)) for event in reversed(events[:MAX_TIMELINE])],
+    }
 
 
-def alert_with_raw(
-    connection: sa.Connection, alert_id: int, scope: list[str] | None
-) -> dict[str, Any] | None:
+def alert_with_raw(connection: sa.Connection, alert_id: int, scope: list[str] | None) -> AlertWithRaw | None:
     """One alert with its raw payload as the sender wrote it; None if missing or its incident unseen."""
     row = (
         connection.execute(
@@ -149,11 +160,12 @@ def alert_with_raw(
     )
     if row is None:
         return None
-    body = alert_json(dict(row))
-    body["raw"] = row["raw"]
-    body["resolved_at"] = to_rfc3339(row["resolved_at"])
-    body["cancelled_at"] = to_rfc3339(row["cancelled_at"])
-    return body
+    return {
+        **alert_json(dict(row)),
+        "raw": row["raw"],
+        "resolved_at": to_rfc3339(row["resolved_at"]),
+        "cancelled_at": to_rfc3339(row["cancelled_at"]),
+    }
 
 
 def incident_scope_ids(connection: sa.Connection, incident_id: int) -> tuple[str, str] | None:
@@ -172,7 +184,7 @@ def events_after(
     scope: list[str] | None,
     *,
     incidents_only: bool = False,
-) -> list[dict[str, Any]]:
+) -> list[EventOut]:
     query = sa.select(event_table).where(event_table.c.seq > after)
     if incidents_only:
         query = query.where(event_table.c.incident_id.is_not(None))
@@ -185,7 +197,7 @@ def events_after(
 
 def events_for_responder(
     connection: sa.Connection, responder_id: str, after: int, limit: int
-) -> list[dict[str, Any]]:
+) -> list[EventOut]:
     """A responder's events: its own tasks', and its incidents' from its first task on."""
     own_tasks = sa.select(task_table.c.id).where(task_table.c.responder_id == responder_id)
     assigned = event_table.alias("assigned")
@@ -215,7 +227,7 @@ def events_for_responder(
     return [event_json(dict(row)) for row in connection.execute(query).mappings()]
 
 
-def responders(connection: sa.Connection, scope: list[str] | None) -> list[dict[str, Any]]:
+def responders(connection: sa.Connection, scope: list[str] | None) -> list[Unit]:
     query = sa.select(responder_table).order_by(responder_table.c.id)
     if scope is not None:
         query = query.where(responder_table.c.jurisdiction_id.in_(scope))
@@ -241,7 +253,7 @@ def suggestions(
     limit: int,
     scope: list[str] | None,
     units: list[str] | None,
-) -> dict[str, Any] | None:
+) -> Suggestions | None:
     """The available responders nearest the incident: qualified ones first, then by distance.
 
     Distances run from the incident's position, or from its owner's center when it has none,
@@ -259,19 +271,20 @@ def suggestions(
         return None
     owner = config.jurisdiction_by_id[incident["owner_jurisdiction_id"]]
     if incident["lat"] is not None and incident["lon"] is not None:
-        lat, lon, origin = incident["lat"], incident["lon"], "incident"
+        origin: Origin = {"lat": incident["lat"], "lon": incident["lon"], "from": "incident"}
     else:
-        lat, lon, origin = owner.center.lat, owner.center.lon, "owner_center"
+        origin = {"lat": owner.center.lat, "lon": owner.center.lon, "from": "owner_center"}
+    lat, lon = origin["lat"], origin["lon"]
     category = config.category_by_id.get(incident["category"])
     needed = set(category.skills) if category else set()
     query = sa.select(responder_table).where(responder_table.c.status == "available")
     if units is not None:
         query = query.where(responder_table.c.jurisdiction_id.in_(units))
-    ranked: list[tuple[bool, float, str, dict[str, Any]]] = []
+    ranked: list[tuple[bool, float, str, SuggestedResponder]] = []
     for row in connection.execute(query).mappings():
         distance = round(distance_m(lat, lon, row["lat"], row["lon"]), 1)
         qualified = needed.issubset(row["skills"])
-        unit = {
+        unit: SuggestedResponder = {
             "id": row["id"],
             "name": row["name"],
             "jurisdiction": row["jurisdiction_id"],
@@ -289,52 +302,19 @@ def suggestions(
         "incident_id": incident_id,
         "jurisdiction": incident["jurisdiction_id"],
         "owner": {"jurisdiction": owner.id, "tier": incident["owner_tier"]},
-        "origin": {"lat": lat, "lon": lon, "from": origin},
+        "origin": origin,
         "skills_needed": sorted(needed),
         "responders": [unit for *_, unit in ranked[:limit]],
     }
 
 
-def milestones(values: dict[str, float]) -> dict[str, str | None]:
-    return {state: to_rfc3339(at) for state, at in values.items()}
-
-
-def incident_json(row: dict[str, Any], channels: dict[str, int] | None = None) -> dict[str, Any]:
-    position = (
-        {"lat": row["lat"], "lon": row["lon"]} if row["lat"] is not None and row["lon"] is not None else None
-    )
-    return {
-        "id": row["id"],
-        "category": row["category"],
-        "severity": row["severity"],
-        "grade": Severity(row["severity"]).name,
-        "state": row["state"],
-        "title": row["title"],
-        "location": position,
-        "jurisdiction": row["jurisdiction_id"],
-        "outside_area": bool(row["outside_area"]),
-        "owner": {"jurisdiction": row["owner_jurisdiction_id"], "tier": row["owner_tier"]},
-        "departments": row["departments"],
-        "alert_count": row["alert_count"],
-        "channels": channels or {},
-        "policy": {"name": row["policy_name"], "step": row["step_index"], **row["policy"]},
-        "deadline_at": to_rfc3339(row["step_deadline_at"]),
-        "forwarded_to_prefecture": bool(row["forwarded"]),
-        "merged_into": row["merged_into"],
-        "summary": row["summary"],
-        "milestones": milestones(row["milestones"]),
-        "first_alert_at": to_rfc3339(row["first_alert_at"]),
-        "last_alert_at": to_rfc3339(row["last_alert_at"]),
-        "created_at": to_rfc3339(row["created_at"]),
-        "updated_at": to_rfc3339(row["updated_at"]),
-    }
-
-
-_UNANSWERED = sorted(state.value for state in UNANSWERED_TASK_STATES)
 """Tasks not yet accepted or declined: what a device that may have missed them is sent again."""
 
 
-def unanswered_assignments(connection: sa.Connection, limit: int = 10_000) -> list[dict[str, Any]]:
+_UNANSWERED = sorted(state.value for state in UNANSWERED_TASK_STATES)
+
+
+def unanswered_assignments(connection: sa.Connection, limit: int = 10_000) -> list[EventOut]:
     """The task_assigned events of every unanswered task, oldest first."""
     query = (
         sa.select(event_table)
@@ -344,58 +324,6 @@ def unanswered_assignments(connection: sa.Connection, limit: int = 10_000) -> li
         .limit(limit)
     )
     return [event_json(dict(row)) for row in connection.execute(query).mappings()]
-
-
-def task_json(row: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "id": row["id"],
-        "incident_id": row["incident_id"],
-        "responder_id": row["responder_id"],
-        "state": row["state"],
-        "tier": row["tier"],
-        "step": row["step_index"],
-        "distance_m": row["distance_m"],
-        "accept_deadline_at": to_rfc3339(row["accept_deadline_at"]),
-        "delivered_via": row["delivered_via"],
-        "milestones": milestones(row["milestones"]),
-        "created_at": to_rfc3339(row["created_at"]),
-        "updated_at": to_rfc3339(row["updated_at"]),
-    }
-
-
-def alert_json(row: dict[str, Any]) -> dict[str, Any]:
-    position = (
-        {"lat": row["lat"], "lon": row["lon"]} if row["lat"] is not None and row["lon"] is not None else None
-    )
-    return {
-        "id": row["id"],
-        "source": row["source"],
-        "source_event_id": row["source_event_id"],
-        "kind": row["kind"],
-        "category": row["category"],
-        "severity": row["severity"],
-        "location": position,
-        "jurisdiction": row["jurisdiction_id"],
-        "observed_at": to_rfc3339(row["observed_at"]),
-        "received_at": to_rfc3339(row["received_at"]),
-        "title": row["title"],
-        "description": row["description"],
-        "attributes": row["attributes"],
-        "incident_id": row["incident_id"],
-    }
-
-
-def event_json(row: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "seq": row["seq"],
-        "type": row["type"],
-        "occurred_at": to_rfc3339(row["occurred_at"]),
-        "actor": row["actor"],
-        "causation_id": row["causation_id"],
-        "incident_id": row["incident_id"],
-        "task_id": row["task_id"],
-        "payload": orjson.loads(row["payload"]),
-    }
 
 
 def committed_seq(connection: sa.Connection) -> int:

@@ -9,11 +9,23 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import RowMapping
 
 from dispatch.config.model import Policy, Tier
+
+
+class AlertKind(StrEnum):
+    """What sent an alert (the stored `alert.kind`)."""
+
+    SENSOR = "sensor"
+    VIDEO = "video"
+    HOTLINE = "hotline"
+    CAP = "cap"
+    MONITORING = "monitoring"
+    MANUAL = "manual"
 
 
 @dataclass(slots=True)

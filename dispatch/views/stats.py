@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import math
-import statistics
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import datetime, time
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -17,13 +13,21 @@ from dispatch.config.model import TIER_ORDER, Config, Severity, Tier
 from dispatch.shared.clock import to_rfc3339
 from dispatch.storage.queries import committed_seq, in_scope
 from dispatch.storage.tables import event_table, incident_table, task_table
+from dispatch.storage.wire import grade, moment, point
+from dispatch.views.stats_shapes import (
+    OpenIncident,
+    OpenNow,
+    PeriodFigures,
+    Stats,
+    TownFigures,
+)
+from dispatch.views.stats_tally import TREND_HOURS, Area, Tally, Towns, listed_towns
 from state_machines.incident import NEW, OPEN, IncidentState
 
 MAX_OPEN_LISTED = 2000
 """The map's markers: the newest open incidents; beyond this the answer says `truncated`."""
 MAX_PERIOD_S = 31 * 86_400.0
 """How far back `since` may reach: at most a month of events is read, never the whole log."""
-TREND_HOURS = 24
 
 AWAITING = (*NEW, IncidentState.DISPATCHED)
 """Nobody has accepted yet: the only states in which an incident can be overdue."""
@@ -91,49 +95,6 @@ def overdue_rule(now: float) -> sa.ColumnElement[bool]:
     )
 
 
-@dataclass
-class Durations:
-    """Response times in seconds: how many, their median and 90th percentile (nearest rank)."""
-
-    samples: list[float] = field(default_factory=list)
-
-    def json(self) -> dict[str, Any]:
-        if not self.samples:
-            return {"count": 0, "median_s": None, "p90_s": None}
-        ordered = sorted(self.samples)
-        p90 = ordered[max(0, math.ceil(0.9 * len(ordered)) - 1)]
-        return {
-            "count": len(ordered),
-            "median_s": round(statistics.median(ordered), 1),
-            "p90_s": round(p90, 1),
-        }
-
-
-@dataclass
-class Area:
-    """The figures of one town (or of the city itself, for places outside every town)."""
-
-    open: int = 0
-    overdue: int = 0
-    counts: Counter[str] = field(default_factory=Counter)
-    times: dict[str, Durations] = field(default_factory=lambda: defaultdict(Durations))
-
-    def busy(self) -> bool:
-        return bool(self.open or self.overdue or +self.counts or self.times)
-
-
-class Towns:
-    """Which town each jurisdiction lies in; a place at the city itself counts as the city's."""
-
-    def __init__(self, config: Config) -> None:
-        self.root = config.root.id
-        self.of = {node.id: config.ancestor_at(node.id, Tier.TOWN).id for node in config.jurisdictions}
-        self.order = [node.id for node in config.jurisdictions if node.tier == Tier.TOWN] + [self.root]
-
-    def town(self, jurisdiction_id: str) -> str:
-        return self.of.get(jurisdiction_id, self.root)  # a place a later config dropped
-
-
 def overview(
     connection: sa.Connection,
     config: Config,
@@ -141,61 +102,82 @@ def overview(
     since: float,
     now: float,
     zone: ZoneInfo,
-) -> dict[str, Any]:
+) -> Stats:
     """The statistics of the incidents located in, or owned by, `scope` (None: all).
 
     Open counts are of now; the period's counts and response times are of the events from
     `since` to `now`; the trend is of the 24 local hours up to now, whatever `since` is.
     """
     last_seq = committed_seq(connection)  # first: what commits after it shows next time
-    towns = Towns(config)
-    areas: dict[str, Area] = defaultdict(Area)
+    tally = Tally(Towns(config))
     for node in config.jurisdictions:
         if node.tier == Tier.TOWN and (scope is None or node.id in scope):
-            areas[node.id] = Area()
-
-    by_state: Counter[str] = Counter()
-    by_severity: Counter[int] = Counter()
-    by_category: Counter[str] = Counter()
-    by_tier: Counter[str] = Counter()
-    groups = (
-        sa.select(
-            incident_table.c.state,
-            incident_table.c.category,
-            incident_table.c.severity,
-            incident_table.c.owner_tier,
-            incident_table.c.jurisdiction_id,
-            sa.func.count(),
-        )
-        .where(incident_table.c.state.in_(OPEN), in_scope(scope))
-        .group_by(
-            incident_table.c.state,
-            incident_table.c.category,
-            incident_table.c.severity,
-            incident_table.c.owner_tier,
-            incident_table.c.jurisdiction_id,
-        )
-    )
-    for state, category, severity, tier, jurisdiction_id, count in connection.execute(groups):
-        by_state[state] += count
-        by_severity[severity] += count
-        by_category[category] += count
-        by_tier[tier] += count
-        areas[towns.town(jurisdiction_id)].open += count
-
-    overdue_ids: set[int] = set()
-    late = sa.select(incident_table.c.id, incident_table.c.jurisdiction_id).where(
-        overdue_rule(now), in_scope(scope)
-    )
-    for incident_id, jurisdiction_id in connection.execute(late):
-        overdue_ids.add(incident_id)
-        areas[towns.town(jurisdiction_id)].overdue += 1
-
-    incidents, truncated = _open_incidents(connection, scope, towns, overdue_ids)
-
+            tally.areas[node.id] = Area()
     first_hour = trend_start(now, zone)
-    trend = [[0, 0] for _ in range(TREND_HOURS)]
-    period: Counter[str] = Counter()
+    _count_open(connection, scope, now, tally)
+    incidents, truncated = _open_incidents(connection, scope, tally.towns, tally.overdue_ids)
+    _count_period(connection, scope, since, now, first_hour, tally)
+    for measure, seconds, tier, jurisdiction_id in _response_times(connection, scope, since, now):
+        tally.overall[measure].samples.append(seconds)
+        tally.per_tier[tier][measure].samples.append(seconds)
+        tally.area(jurisdiction_id).times[measure].samples.append(seconds)
+    return {
+        "generated_at": moment(now),
+        "since": moment(since),
+        "timezone": zone.key,
+        "last_seq": last_seq,
+        "open": _open_json(config, tally),
+        "incidents": incidents,
+        "incidents_truncated": truncated,
+        "period": _period_json(tally),
+        "tiers": [
+            {
+                "tier": tier,
+                "open": tally.by_tier[tier],
+                "accept": tally.per_tier[tier]["accept"].json(),
+                "arrive": tally.per_tier[tier]["arrive"].json(),
+            }
+            for tier in TIER_ORDER
+        ],
+        "towns": _towns_json(tally),
+        "trend": [
+            {
+                "start": moment(first_hour + index * 3600.0),
+                "hour": datetime.fromtimestamp(first_hour + index * 3600.0, zone).hour,
+                "opened": opened,
+                "resolved": resolved,
+            }
+            for index, (opened, resolved) in enumerate(tally.trend)
+        ],
+    }
+
+
+def _count_open(connection: sa.Connection, scope: list[str] | None, now: float, tally: Tally) -> None:
+    """Open incidents by state, grade, category, owner tier and town; and the overdue ones."""
+    columns = incident_table.c
+    keys = (columns.state, columns.category, columns.severity, columns.owner_tier, columns.jurisdiction_id)
+    groups = sa.select(*keys, sa.func.count()).where(columns.state.in_(OPEN), in_scope(scope)).group_by(*keys)
+    for state, category, severity, tier, jurisdiction_id, count in connection.execute(groups):
+        tally.by_state[state] += count
+        tally.by_severity[severity] += count
+        tally.by_category[category] += count
+        tally.by_tier[tier] += count
+        tally.area(jurisdiction_id).open += count
+    late = sa.select(columns.id, columns.jurisdiction_id).where(overdue_rule(now), in_scope(scope))
+    for incident_id, jurisdiction_id in connection.execute(late):
+        tally.overdue_ids.add(incident_id)
+        tally.area(jurisdiction_id).overdue += 1
+
+
+def _count_period(
+    connection: sa.Connection,
+    scope: list[str] | None,
+    since: float,
+    now: float,
+    first_hour: float,
+    tally: Tally,
+) -> None:
+    """The period's events by figure and town, and the trend's hours (which may start earlier)."""
     counted = (
         sa.select(event_table.c.type, event_table.c.occurred_at, incident_table.c.jurisdiction_id)
         .join(incident_table, incident_table.c.id == event_table.c.incident_id)
@@ -209,76 +191,64 @@ def overview(
     for event_type, occurred_at, jurisdiction_id in connection.execute(counted):
         if occurred_at >= since:
             figure = PERIOD_EVENTS[event_type]
-            period[figure] += 1
-            areas[towns.town(jurisdiction_id)].counts[figure] += 1
+            tally.period[figure] += 1
+            tally.area(jurisdiction_id).counts[figure] += 1
         if event_type in TREND_EVENTS and occurred_at >= first_hour:
             hour = min(TREND_HOURS - 1, int((occurred_at - first_hour) // 3600))
-            trend[hour][0 if TREND_EVENTS[event_type] == "opened" else 1] += 1
+            tally.trend[hour][0 if TREND_EVENTS[event_type] == "opened" else 1] += 1
 
-    overall: dict[str, Durations] = defaultdict(Durations)
-    per_tier: dict[str, dict[str, Durations]] = defaultdict(lambda: defaultdict(Durations))
-    for measure, seconds, tier, jurisdiction_id in _response_times(connection, scope, since, now):
-        overall[measure].samples.append(seconds)
-        per_tier[tier][measure].samples.append(seconds)
-        areas[towns.town(jurisdiction_id)].times[measure].samples.append(seconds)
 
+def _period_json(tally: Tally) -> PeriodFigures:
+    period, overall = tally.period, tally.overall
     return {
-        "generated_at": to_rfc3339(now),
-        "since": to_rfc3339(since),
-        "timezone": zone.key,
-        "last_seq": last_seq,
-        "open": {
-            "total": sum(by_state.values()),
-            "overdue": len(overdue_ids),
-            "by_state": [{"state": state.value, "count": by_state[state]} for state in OPEN],
-            "by_severity": [
-                {"severity": int(grade), "grade": grade.name, "count": by_severity[grade]}
-                for grade in Severity
-            ],
-            "by_category": [
-                {"category": category, "count": by_category[category]}
-                for category in _categories(config, by_category)
-            ],
-        },
-        "incidents": incidents,
-        "incidents_truncated": truncated,
-        "period": {
-            **{figure: period[figure] for figure in PERIOD_EVENTS.values()},
-            **{measure: overall[measure].json() for measure in MILESTONES.values()},
-        },
-        "tiers": [
-            {
-                "tier": tier.value,
-                "open": by_tier[tier],
-                **{measure: per_tier[tier][measure].json() for measure in MILESTONES.values()},
-            }
-            for tier in TIER_ORDER
+        "opened": period["opened"],
+        "resolved": period["resolved"],
+        "closed": period["closed"],
+        "cancelled": period["cancelled"],
+        "escalated": period["escalated"],
+        "delegated": period["delegated"],
+        "unanswered": period["unanswered"],
+        "accept": overall["accept"].json(),
+        "arrive": overall["arrive"].json(),
+    }
+
+
+def _open_json(config: Config, tally: Tally) -> OpenNow:
+    return {
+        "total": sum(tally.by_state.values()),
+        "overdue": len(tally.overdue_ids),
+        "by_state": [{"state": state, "count": tally.by_state[state]} for state in OPEN],
+        "by_severity": [
+            {"severity": int(severity), "grade": grade(severity), "count": tally.by_severity[severity]}
+            for severity in Severity
         ],
-        "towns": [
-            {
-                "town": town,
-                "open": areas[town].open,
-                "overdue": areas[town].overdue,
-                **{figure: areas[town].counts[figure] for figure in ("opened", "resolved", "escalated")},
-                **{measure: areas[town].times[measure].json() for measure in MILESTONES.values()},
-            }
-            for town in _listed(towns, areas)
-        ],
-        "trend": [
-            {
-                "start": to_rfc3339(first_hour + index * 3600.0),
-                "hour": datetime.fromtimestamp(first_hour + index * 3600.0, zone).hour,
-                "opened": opened,
-                "resolved": resolved,
-            }
-            for index, (opened, resolved) in enumerate(trend)
+        "by_category": [
+            {"category": category, "count": tally.by_category[category]}
+            for category in _categories(config, tally.by_category)
         ],
     }
 
 
+def _towns_json(tally: Tally) -> list[TownFigures]:
+    return [
+        {
+            "town": town,
+            "open": area.open,
+            "overdue": area.overdue,
+            "opened": area.counts["opened"],
+            "resolved": area.counts["resolved"],
+            "escalated": area.counts["escalated"],
+            "accept": area.times["accept"].json(),
+            "arrive": area.times["arrive"].json(),
+        }
+        for town in listed_towns(tally.towns, tally.areas)
+        for area in (tally.areas[town],)
+    ]
+
+
 def _open_incidents(
     connection: sa.Connection, scope: list[str] | None, towns: Towns, overdue_ids: set[int]
-) -> tuple[list[dict[str, Any]], bool]:
+) -> tuple[list[OpenIncident], bool]:
     """The newest open incidents, for the map's markers."""
     columns = incident_table.c
     query = (
@@ -301,23 +271,19 @@ def _open_incidents(
         .limit(MAX_OPEN_LISTED + 1)
     )
     rows = connection.execute(query).mappings().all()
-    listed = [
+    listed: list[OpenIncident] = [
         {
             "id": row["id"],
             "category": row["category"],
             "severity": row["severity"],
-            "grade": Severity(row["severity"]).name,
+            "grade": grade(row["severity"]),
             "state": row["state"],
             "title": row["title"],
-            "location": (
-                {"lat": row["lat"], "lon": row["lon"]}
-                if row["lat"] is not None and row["lon"] is not None
-                else None
-            ),
+            "location": point(row),
             "jurisdiction": row["jurisdiction_id"],
             "town": towns.town(row["jurisdiction_id"]),
             "owner": {"jurisdiction": row["owner_jurisdiction_id"], "tier": row["owner_tier"]},
-            "created_at": to_rfc3339(row["created_at"]),
+            "created_at": moment(row["created_at"]),
             "deadline_at": to_rfc3339(row["step_deadline_at"]),
             "overdue": row["id"] in overdue_ids,
         }
@@ -363,8 +329,3 @@ def _categories(config: Config, counted: Counter[str]) -> list[str]:
     """Every category of the config, in its order, then any a later config dropped."""
     known = [category.id for category in config.categories]
     return known + sorted(set(counted) - set(known))
-
-
-def _listed(towns: Towns, areas: dict[str, Area]) -> list[str]:
-    """The towns of the scope (figures or not), and any other place that has figures."""
-    return [town for town in towns.order if town in areas and (town != towns.root or areas[town].busy())]

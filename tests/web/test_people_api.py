@@ -9,10 +9,12 @@ from typing import Any
 
 import orjson
 import websockets
+from pydantic import TypeAdapter
 
+from dispatch.storage.wire import AlertWithRaw
 from tests.conftest import Harness
 from tests.factories import EAST_N, WEST_N, WEST_S, alert
-from web.people_schemas import AlertWithRaw, JurisdictionCollection, MyTasks, SessionInfo
+from web.people_schemas import JurisdictionCollection, MyTasks, SessionInfo
 
 WAIT = 10.0  # a safety net against hangs, never a timing assertion
 UNIT = "grid-west-n-1"
@@ -120,7 +122,7 @@ async def test_people_api_alert_with_its_raw_message_for_those_who_see_it(server
         status=404,
     )
 
-    AlertWithRaw.model_validate_json(orjson.dumps(seen), strict=True)
+    TypeAdapter(AlertWithRaw).validate_json(orjson.dumps(seen), strict=True)
     assert orjson.loads(seen["raw"]) == sent
     assert hidden["error"]["code"] == "not_found"
 

@@ -25,7 +25,7 @@ from dispatch.shared.clock import ManualClock
 from dispatch.storage import database, migrations
 from tests.conftest import AUDIT_KEY, POSTGRES_ADMIN_URL, _postgres_url
 from tests.factories import make_config
-from web import create_app
+from web.app import create_app
 from web.keys import RUNTIME
 
 PREVIOUS = Path(__file__).parents[3] / "tests" / "fixtures" / "previous_release"

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Annotated, TypeVar
 
 from aiohttp import web
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from dispatch.config.model import Tier
 from dispatch.storage.queries import MAX_SUGGESTIONS
@@ -61,10 +61,18 @@ def parse_query(request: web.Request, model: type[Q]) -> Q:
 _STATES = "|".join(state.value for state in IncidentState)
 
 
+def _known_states(value: str) -> str:
+    """Names the state it does not know, where a pattern's message would only quote itself."""
+    for each in value.split(","):
+        if each not in IncidentState.__members__.values():
+            raise ValueError(f"unknown state {each!r}")
+    return value
+
+
 class IncidentQuery(Query):
-    state: str | None = Field(
+    state: Annotated[str, AfterValidator(_known_states)] | None = Field(
         None,
-        pattern=rf"^({_STATES})(,({_STATES}))*$",
+        json_schema_extra={"pattern": rf"^({_STATES})(,({_STATES}))*$"},
         description="One state or a comma-separated list of states.",
     )
     tier: Tier | None = Field(None, description="The owner's tier.")

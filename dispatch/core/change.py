@@ -6,13 +6,14 @@ The escalation orchestrator (core/escalation.py) acts on them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TypedDict
 
 from transitions import EventData, Machine
 
 from dispatch.config.model import Jurisdiction, Tier
+from dispatch.events.catalog import IncidentChanged
 from dispatch.storage.records import Incident, Responder, Task
 from dispatch.storage.writer import Tx
 from state_machines import IncidentTrigger, Lifecycle
@@ -49,8 +50,21 @@ class IncidentShould:
     trigger: IncidentTrigger
 
 
-EventFields = dict[str, Any]
-"""Keyword fields of a trigger's own event class: its dataclass checks them when built."""
+class Moved(TypedDict):
+    """What every incident transition's event carries; a trigger's planning may add its own."""
+
+    occurred_at: float
+    actor: str
+    causation_id: str | None
+    incident_id: int
+    trigger: str
+    from_state: str
+    to_state: str
+    reason: str | None
+
+
+EventOf = Callable[[Moved], IncidentChanged]
+"""Builds a trigger's own event (its class and fields, found by planning) from what all share."""
 
 FollowUp = OpenStepForTier | AssignResponder | ReplaceDeclined | IncidentShould
 
@@ -83,8 +97,8 @@ class IncidentChange:
     departments: list[str] | None = None
     refusal: str | None = None
     """Why the table's condition would refuse it (planning knows best what to say)."""
-    extra: EventFields = field(default_factory=dict)
-    """Fields the trigger's event carries besides the common ones."""
+    event_of: EventOf | None = None
+    """Its event, when the trigger's event class carries more than `Moved` (planning sets it)."""
     summary: str | None = None
     follow_ups: list[FollowUp] = field(default_factory=list)
     repeat: bool = False

@@ -9,12 +9,22 @@ from __future__ import annotations
 from transitions import EventData
 
 from dispatch.config.model import Config, Jurisdiction
-from dispatch.core.change import IncidentChange, incident_change
+from dispatch.core.change import IncidentChange, Moved, incident_change
+from dispatch.events.catalog import (
+    IncidentAssigned,
+    IncidentChanged,
+    IncidentDelegated,
+    IncidentDepartmentAdded,
+    IncidentDepartmentRemoved,
+    IncidentEscalated,
+    IncidentMerged,
+    IncidentReassigned,
+)
 from dispatch.shared.errors import InvalidInput, NotFound
 from dispatch.storage import repository
 from dispatch.storage.records import Incident, Responder
 from dispatch.storage.writer import Tx
-from state_machines import OPEN_INCIDENT_STATES, OPEN_TASK_STATES, ResponderStatus
+from state_machines import OPEN_INCIDENT_STATES, OPEN_TASK_STATES, IncidentTrigger, ResponderStatus
 
 
 class IncidentPlanning:
@@ -45,8 +55,9 @@ class IncidentPlanning:
 
     def plan_assign(self, event: EventData) -> None:
         change = incident_change(event)
-        change.responder = _on_duty_responder(change.tx, "assign", change.params.get("responder_id"))
-        change.extra = {"responder_id": change.responder.id}
+        responder = _on_duty_responder(change.tx, "assign", change.params.get("responder_id"))
+        change.responder = responder
+        change.event_of = lambda moved: IncidentAssigned(**moved, responder_id=responder.id)
 
     def plan_resolve(self, event: EventData) -> None:
         change = incident_change(event)
@@ -67,7 +78,7 @@ class IncidentPlanning:
         if target.state not in OPEN_INCIDENT_STATES:
             raise InvalidInput(f"incident {into} is {target.state}", field="into_incident_id")
         change.merge_target = target
-        change.extra = {"into_incident_id": target.id}
+        change.event_of = lambda moved: IncidentMerged(**moved, into_incident_id=target.id)
 
     def plan_reassign(self, event: EventData) -> None:
         change = incident_change(event)
@@ -89,11 +100,9 @@ class IncidentPlanning:
                 field="responder_id",
             )
         change.task, change.responder = task, responder
-        change.extra = {
-            "task_id": task.id,
-            "from_responder_id": task.responder_id,
-            "to_responder_id": responder.id,
-        }
+        change.event_of = lambda moved: IncidentReassigned(
+            **moved, task_id=task.id, from_responder_id=task.responder_id, to_responder_id=responder.id
+        )
 
     def plan_add_department(self, event: EventData) -> None:
         self._plan_departments(incident_change(event), adding=True)
@@ -118,8 +127,14 @@ class IncidentPlanning:
             change.departments = current if department in current else [*current, department]
         else:
             change.departments = [each for each in current if each != department]
-        change.repeat = change.departments == current
-        change.extra = {"department": department, "departments": change.departments}
+        departments = change.departments
+        change.repeat = departments == current
+
+        def event_of(moved: Moved) -> IncidentChanged:
+            kind = IncidentDepartmentAdded if adding else IncidentDepartmentRemoved
+            return kind(**moved, department=department, departments=departments)
+
+        change.event_of = event_of
 
     def _delegate_target(self, row: Incident, wanted: object) -> Jurisdiction | None:
         owner_id = row.owner_jurisdiction_id
@@ -150,14 +165,20 @@ def _plan_owner_move(change: IncidentChange) -> None:
     """The escalated/delegated event names both owners and the step the incident was at."""
     if change.target is None:
         return
-    row = change.row
-    change.extra = {
-        "from_jurisdiction_id": row.owner_jurisdiction_id,
-        "to_jurisdiction_id": change.target.id,
-        "from_tier": row.owner_tier,
-        "to_tier": change.target.tier.value,
-        "step_index": row.step_index,
-    }
+    row, target = change.row, change.target
+    kind = IncidentEscalated if change.trigger == IncidentTrigger.ESCALATE else IncidentDelegated
+
+    def event_of(moved: Moved) -> IncidentChanged:
+        return kind(
+            **moved,
+            from_jurisdiction_id=row.owner_jurisdiction_id,
+            to_jurisdiction_id=target.id,
+            from_tier=row.owner_tier,
+            to_tier=target.tier.value,
+            step_index=row.step_index,
+        )
+
+    change.event_of = event_of
 
 
 def _on_duty_responder(tx: Tx, trigger: str, responder_id: object) -> Responder:

@@ -18,6 +18,7 @@ from dispatch.core.change import (
     AssignResponder,
     Fired,
     IncidentChange,
+    Moved,
     OpenStepForTier,
     build_machine,
     incident_change,
@@ -91,20 +92,20 @@ class IncidentLifecycle(IncidentPlanning):
         source = row.state
         assert event.transition is not None
         dest = event.transition.dest or source
-        event_type = INCIDENT_EVENT_BY_TRIGGER[change.trigger]
-        tx.record(
-            event_type(
-                occurred_at=tx.now,
-                actor=change.actor,
-                causation_id=change.causation_id,
-                incident_id=row.id,
-                trigger=change.trigger,
-                from_state=source,
-                to_state=dest,
-                reason=change.reason,
-                **change.extra,
-            )
+        moved = Moved(
+            occurred_at=tx.now,
+            actor=change.actor,
+            causation_id=change.causation_id,
+            incident_id=row.id,
+            trigger=change.trigger,
+            from_state=source,
+            to_state=dest,
+            reason=change.reason,
         )
+        if change.event_of is not None:
+            tx.record(change.event_of(moved))
+        else:
+            tx.record(INCIDENT_EVENT_BY_TRIGGER[change.trigger](**moved))
         if dest == source:
             repository.update(tx.connection, incident_table, row, updated_at=tx.now)
         else:

@@ -6,6 +6,7 @@ from typing import Any
 
 from dispatch.shared.clock import to_rfc3339
 from dispatch.simulate.happenings import SensorReading
+from gateways.mqtt_topics import Topics
 
 DEFAULT_GATEWAY = "simulator"
 """The sensor gateway the readings come through on MQTT (its own topic, its own account)."""
@@ -33,4 +34,4 @@ def sensor_alert(reading: SensorReading, observed_at: float) -> dict[str, Any]:
 
 
 def sensor_topic(prefix: str, gateway: str) -> str:
-    return f"{prefix}/sensors/{gateway}/alerts"
+    return Topics(prefix, None).sensor_alerts(gateway)

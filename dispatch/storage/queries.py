@@ -31,7 +31,7 @@ from dispatch.storage.wire import (
     event_json,
     incident_json,
 )
-from dispatch.storage.wire import task_json as task_json  # dispatch/devices.py reads it from here
+from dispatch.storage.wire import task_json as task_json  # gateways/mqtt_devices.py reads it from here
 from state_machines import UNANSWERED_TASK_STATES
 
 MAX_TIMELINE = 2000

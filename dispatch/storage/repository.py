@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlalchemy as sa
 
 from dispatch.shared.errors import NotFound
 from dispatch.storage.records import Incident, Record, Responder, Task
 from dispatch.storage.tables import incident_table, responder_table, task_table
+from dispatch.storage.transaction import Tx
 from state_machines import ResponderStatus
-
-if TYPE_CHECKING:
-    from dispatch.storage.writer import Tx
 
 _select_incident = sa.select(incident_table).where(incident_table.c.id == sa.bindparam("id"))
 _select_task = sa.select(task_table).where(task_table.c.id == sa.bindparam("id"))

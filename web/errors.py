@@ -8,9 +8,10 @@ from typing import Any
 
 import orjson
 from aiohttp import web
-from pydantic import ValidationError
+from pydantic import ConfigDict, ValidationError, with_config
+from typing_extensions import TypedDict
 
-from dispatch.shared.errors import DatabaseUnavailable, DispatchError, error_body
+from dispatch.shared.errors import DatabaseUnavailable, DispatchError, ErrorDetail, error_body
 
 logger = logging.getLogger(__name__)
 
@@ -29,14 +30,25 @@ _CODES = {
 }
 
 
+@with_config(ConfigDict(extra="forbid"))
+class ErrorBody(TypedDict):
+    """Every 4xx (and 503) answer."""
+
+    error: ErrorDetail
+
+
 def json_response(body: Any, status: int = 200) -> web.Response:
+    """`body` as it is: a handler builds it as the typed shape its `@operation` documents."""
     return web.Response(body=orjson.dumps(body), status=status, content_type="application/json")
 
 
-def error_response(
-    status: int, code: str, message: str, field: str | None = None, **extra: Any
-) -> web.Response:
-    return json_response({"error": error_body(code, message, field, **extra)}, status)
+def error_json(status: int, detail: ErrorDetail) -> web.Response:
+    body: ErrorBody = {"error": detail}
+    return json_response(body, status)
+
+
+def error_response(status: int, code: str, message: str, field: str | None = None) -> web.Response:
+    return error_json(status, error_body(code, message, field))
 
 
 def validation_error(err: ValidationError, prefix: str = "") -> web.Response:
@@ -53,7 +65,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     try:
         return await handler(request)
     except DispatchError as err:
-        return json_response({"error": err.body()}, err.status)
+        return error_json(err.status, err.body())
     except DatabaseUnavailable as err:  # logged once per outage where it was noticed
         response = error_response(err.status, err.code, err.message)
         response.headers["Retry-After"] = str(err.retry_after)

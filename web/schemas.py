@@ -81,6 +81,7 @@ class Received(TypedDict):
 
 
 def receipt(received: pipeline.Received) -> Received:
+    """The intake's receipt on the wire: every alert route answers with these keys first."""
     return {
         "alert_id": received.alert_id,
         "incident_id": received.incident_id,

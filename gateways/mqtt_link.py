@@ -49,6 +49,7 @@ from gateways.mqtt import (
     translate_alerts,
     translate_location,
 )
+from gateways.mqtt_status import MqttStatus
 from gateways.mqtt_topics import TopicKind, Topics
 
 logger = logging.getLogger(__name__)
@@ -248,7 +249,7 @@ class MqttLink:
         if task_id is not None:
             self.desk.task_published(task_id)
 
-    def stats(self) -> dict[str, Any]:
+    def stats(self) -> MqttStatus:
         return {
             "connected": self.connected.is_set(),
             "broker": self.broker,

@@ -6,21 +6,24 @@ service; the 202 is sent only once everything the message caused is committed.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import Field, TypeAdapter, ValidationError, with_config
+from typing_extensions import TypedDict
 
 from dispatch.access.authz import Action
 from dispatch.access.speaks_for import check_cap_sender, check_source
 from dispatch.intake.alerts import AlertKind
+from dispatch.intake.status import AlertStatusChange
+from dispatch.storage.wire import FORBID
 from gateways import alertmanager, cap, cap_xml
 from web.alerts import read_json
-from web.errors import error_response, json_response, validation_error
+from web.errors import ErrorBody, error_response, json_response, validation_error
 from web.keys import RUNTIME
 from web.openapi import operation
 from web.request_body import read_body
-from web.schemas import ErrorBody
+from web.schemas import Received, receipt
 from web.security import PRINCIPAL
 
 XML_TYPES = frozenset({"application/xml", "text/xml", "application/cap+xml"})
@@ -28,71 +31,79 @@ XML_TYPES = frozenset({"application/xml", "text/xml", "application/cap+xml"})
 _webhook = TypeAdapter(alertmanager.AlertmanagerWebhook)
 
 
-class Wire(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+MsgType = Literal["Alert", "Update", "Cancel", "Ack", "Error"]
+IgnoredReason = Literal["other_sender", "not_received"]
+FiringOrResolved = Literal["firing", "resolved"]
 
 
-class AlertReceipt(Wire):
-    """The alert a message created (or had created before: `duplicate`)."""
-
-    alert_id: int
-    incident_id: int = Field(description="The incident the alert opened or joined.")
-    duplicate: bool = Field(description="The same (source, source_event_id) was received before.")
-
-
-class AlertStatusOut(Wire):
+@with_config(FORBID)
+class AlertStatusOut(TypedDict):
     """An alert resolved or cancelled by its sender."""
 
     alert_id: int
     incident_id: int
-    changed: bool = Field(description="False: it was resolved or cancelled already.")
-    incident_state: str = Field(description="The incident's state afterwards.")
+    changed: Annotated[bool, Field(description="False: it was resolved or cancelled already.")]
+    incident_state: Annotated[str, Field(description="The incident's state afterwards.")]
 
 
-class IgnoredReference(Wire):
+@with_config(FORBID)
+class IgnoredReference(TypedDict):
     """A reference of an Update or Cancel that was not followed."""
 
     sender: str
     identifier: str
     sent: str
-    reason: Literal["other_sender", "not_received"] = Field(
-        description=(
-            "other_sender: it names another sender's message (a sender updates and withdraws only "
-            "its own); not_received: no CAP alert of this sender with that identifier was received."
-        )
-    )
+    reason: Annotated[
+        IgnoredReason,
+        Field(
+            description=(
+                "other_sender: it names another sender's message (a sender updates and withdraws only "
+                "its own); not_received: no CAP alert of this sender with that identifier was received."
+            )
+        ),
+    ]
 
 
-class CapResult(Wire):
+@with_config(FORBID)
+class CapResult(TypedDict):
     """What the CAP message did, once committed."""
 
-    msg_type: Literal["Alert", "Update", "Cancel", "Ack", "Error"]
+    msg_type: MsgType
     identifier: str
-    alert: AlertReceipt | None = Field(description="Alert and Update: the alert received.")
-    cancelled: list[AlertStatusOut] = Field(
-        description="Cancel: each alert withdrawn (with those the referenced messages superseded)."
-    )
-    ignored: str | None = Field(description="Why nothing was done (a Test message, an Ack …).")
-    ignored_references: list[IgnoredReference] = Field(
-        description="Update and Cancel: the references that were not followed, and why."
-    )
+    alert: Annotated[Received | None, Field(description="Alert and Update: the alert received.")]
+    cancelled: Annotated[
+        list[AlertStatusOut],
+        Field(description="Cancel: each alert withdrawn (with those the referenced messages superseded)."),
+    ]
+    ignored: Annotated[str | None, Field(description="Why nothing was done (a Test message, an Ack …).")]
+    ignored_references: Annotated[
+        list[IgnoredReference],
+        Field(description="Update and Cancel: the references that were not followed, and why."),
+    ]
 
 
-class AlertmanagerOutcome(Wire):
-    status: Literal["firing", "resolved"]
-    source_event_id: str = Field(description="The alert's key: fingerprint@startsAt.")
-    alert_id: int | None = Field(
-        description=(
-            "Null: a resolved alert that was never received from this receiver (an alert of "
-            "another kind under the same key is never touched)."
-        )
-    )
+@with_config(FORBID)
+class AlertmanagerOutcome(TypedDict):
+    status: FiringOrResolved
+    source_event_id: Annotated[str, Field(description="The alert's key: fingerprint@startsAt.")]
+    alert_id: Annotated[
+        int | None,
+        Field(
+            description=(
+                "Null: a resolved alert that was never received from this receiver (an alert of "
+                "another kind under the same key is never touched)."
+            )
+        ),
+    ]
     incident_id: int | None
-    duplicate: bool | None = Field(description="firing: the same key was received before.")
-    changed: bool | None = Field(description="resolved: false if it was resolved already or unknown.")
+    duplicate: Annotated[bool | None, Field(description="firing: the same key was received before.")]
+    changed: Annotated[
+        bool | None, Field(description="resolved: false if it was resolved already or unknown.")
+    ]
 
 
-class AlertmanagerResults(Wire):
+@with_config(FORBID)
+class AlertmanagerResults(TypedDict):
     """One outcome per alert of the notification, in its order; sent once all are committed."""
 
     results: list[AlertmanagerOutcome]
@@ -135,7 +146,7 @@ async def post_cap(request: web.Request) -> web.Response:
     ignored_references = [
         _ignored(reference, cap.ReferenceIgnored.OTHER_SENDER) for reference in message.foreign_references
     ]
-    body: dict[str, object] = {
+    body: CapResult = {
         "msg_type": message.message_type.value,
         "identifier": message.identifier,
         "alert": None,
@@ -150,7 +161,7 @@ async def post_cap(request: web.Request) -> web.Response:
             actor=principal.actor,
             causation_id=causation_id,
         )
-        body["alert"] = received.as_json()
+        body["alert"] = receipt(received)
     elif message.message_type == cap.MessageType.CANCEL and message.ignored is None:
         own = message.own_references
         changes = (
@@ -164,7 +175,7 @@ async def post_cap(request: web.Request) -> web.Response:
             if own
             else []
         )
-        body["cancelled"] = [change.as_json() for change in changes]
+        body["cancelled"] = [_status(change) for change in changes]
         found = {change.key for change in changes}
         ignored_references += [
             _ignored(reference, cap.ReferenceIgnored.NOT_RECEIVED)
@@ -174,12 +185,21 @@ async def post_cap(request: web.Request) -> web.Response:
     return json_response(body, 202)
 
 
-def _ignored(reference: cap.Reference, reason: cap.ReferenceIgnored) -> dict[str, str]:
+def _ignored(reference: cap.Reference, reason: cap.ReferenceIgnored) -> IgnoredReference:
     return {
         "sender": reference.sender,
         "identifier": reference.identifier,
         "sent": reference.sent,
         "reason": reason.value,
+    }
+
+
+def _status(change: AlertStatusChange) -> AlertStatusOut:
+    return {
+        "alert_id": change.alert_id,
+        "incident_id": change.incident_id,
+        "changed": change.changed,
+        "incident_state": change.incident_state,
     }
 
 
@@ -224,9 +244,9 @@ async def post_alertmanager(request: web.Request) -> web.Response:
             at=[index for index, notice in enumerate(notices) if notice.alert is not None],
         )
     )
-    results: list[dict[str, object]] = []
+    results: list[AlertmanagerOutcome] = []
     for notice in notices:
-        outcome: dict[str, object] = {
+        outcome: AlertmanagerOutcome = {
             "status": notice.status.value,
             "source_event_id": notice.source_event_id,
             "alert_id": None,
@@ -235,8 +255,10 @@ async def post_alertmanager(request: web.Request) -> web.Response:
             "changed": None,
         }
         if notice.alert is not None:
-            receipt = next(received)
-            outcome.update(receipt.as_json())
+            taken = next(received)
+            outcome["alert_id"] = taken.alert_id
+            outcome["incident_id"] = taken.incident_id
+            outcome["duplicate"] = taken.duplicate
         else:
             change = await runtime.service.resolve_alert(
                 notice.source,
@@ -248,9 +270,11 @@ async def post_alertmanager(request: web.Request) -> web.Response:
             )
             outcome["changed"] = change.changed if change is not None else False
             if change is not None:
-                outcome.update(alert_id=change.alert_id, incident_id=change.incident_id)
+                outcome["alert_id"] = change.alert_id
+                outcome["incident_id"] = change.incident_id
         results.append(outcome)
-    return json_response({"results": results}, 202)
+    answer: AlertmanagerResults = {"results": results}
+    return json_response(answer, 202)
 
 
 def add_routes(app: web.Application) -> None:

@@ -16,7 +16,7 @@ from web.errors import error_response, json_response, validation_error
 from web.keys import RUNTIME
 from web.openapi import operation
 from web.request_body import read_body, require_json
-from web.schemas import AlertResults, Received
+from web.schemas import AlertResults, Received, receipt
 from web.security import PRINCIPAL
 
 _alert = TypeAdapter(AlertIn)
@@ -84,8 +84,9 @@ async def post_alerts(request: web.Request) -> web.Response:
         alerts, batch=batch, actor=principal.actor, causation_id=request.headers.get("X-Request-Id")
     )
     if batch:
-        return json_response({"results": [each.as_json() for each in received]}, 202)
-    return json_response(received[0].as_json(), 202)
+        results: AlertResults = {"results": [receipt(each) for each in received]}
+        return json_response(results, 202)
+    return json_response(receipt(received[0]), 202)
 
 
 def add_routes(app: web.Application) -> None:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
 
 import orjson
 from aiohttp import web
-from pydantic import ValidationError
+from pydantic import ConfigDict, ValidationError, with_config
+from typing_extensions import TypedDict
 
-from dispatch.shared.errors import DatabaseUnavailable, DispatchError, error_body
+from dispatch.shared.errors import DatabaseUnavailable, DispatchError, ErrorDetail, error_body
 
 logger = logging.getLogger(__name__)
 
@@ -29,14 +29,27 @@ _CODES = {
 }
 
 
-def json_response(body: Any, status: int = 200) -> web.Response:
+@with_config(ConfigDict(extra="forbid"))
+class ErrorBody(TypedDict):
+    """Every 4xx (and 503) answer."""
+
+    error: ErrorDetail
+
+
+def json_response(body: Mapping[str, object], status: int = 200) -> web.Response:
+    """`body` written as it is: a mapping, so a handler passes the typed dict its `@operation`
+    documents (mypy checks its keys), never a second shape serialized on the way."""
     return web.Response(body=orjson.dumps(body), status=status, content_type="application/json")
 
 
-def error_response(
-    status: int, code: str, message: str, field: str | None = None, **extra: Any
-) -> web.Response:
-    return json_response({"error": error_body(code, message, field, **extra)}, status)
+def error_json(status: int, detail: ErrorDetail) -> web.Response:
+    """An error whose detail says more than code, message and field (retry_after, database …)."""
+    body: ErrorBody = {"error": detail}
+    return json_response(body, status)
+
+
+def error_response(status: int, code: str, message: str, field: str | None = None) -> web.Response:
+    return error_json(status, error_body(code, message, field))
 
 
 def validation_error(err: ValidationError, prefix: str = "") -> web.Response:
@@ -53,7 +66,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     try:
         return await handler(request)
     except DispatchError as err:
-        return json_response({"error": err.body()}, err.status)
+        return error_json(err.status, err.body())
     except DatabaseUnavailable as err:  # logged once per outage where it was noticed
         response = error_response(err.status, err.code, err.message)
         response.headers["Retry-After"] = str(err.retry_after)

@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Annotated, Any
 
 from aiohttp import web
-from pydantic import Field, TypeAdapter, ValidationError
+from pydantic import Field, TypeAdapter, ValidationError, with_config
+from typing_extensions import TypedDict
 
 from dispatch.access.authz import Action
 from dispatch.access.speaks_for import check_source
 from dispatch.shared.errors import DispatchError
+from dispatch.storage.wire import FORBID
 from gateways import frigate, hotline
 from web.alerts import read_json
 from web.errors import error_response, json_response, validation_error
 from web.keys import RUNTIME
 from web.openapi import operation
-from web.schemas import Received, Wire
+from web.schemas import Received, receipt
 from web.security import PRINCIPAL
 
 logger = logging.getLogger(__name__)
@@ -30,39 +32,56 @@ _telephony_event = TypeAdapter(hotline.TelephonyEvent)
 _TELEPHONY_TYPES = {each.value for each in hotline.TelephonyEventType}
 
 
-class IgnoredBody(Wire):
+@with_config(FORBID)
+class IgnoredBody(TypedDict):
     """Understood, and deliberately not an alert: nothing was written."""
 
-    ignored: str = Field(
-        description=(
-            "Why: false_positive, not_an_alert, unmapped_camera, unmapped_label, below_min_score, "
-            "cooldown (Frigate); no_category (a telephony event without a category)."
-        )
-    )
+    ignored: Annotated[
+        str,
+        Field(
+            description=(
+                "Why: false_positive, not_an_alert, unmapped_camera, unmapped_label, below_min_score, "
+                "cooldown (Frigate); no_category (a telephony event without a category)."
+            )
+        ),
+    ]
 
 
+@with_config(FORBID)
 class FrigateReceived(Received):
     """A Frigate object's alert receipt, sent once committed."""
 
-    updated: bool = Field(
-        description=(
-            "A later message of the object changed what a dispatcher cares about (best score up "
-            "by 0.05, a new zone, a snapshot or clip, a recognized name, the end time): the "
-            "alert's attributes were rewritten and `alert_updated` is on the incident's timeline."
-        )
-    )
-    resolved: bool = Field(description="An `end` message marked the object's alert resolved.")
+    updated: Annotated[
+        bool,
+        Field(
+            description=(
+                "A later message of the object changed what a dispatcher cares about (best score up "
+                "by 0.05, a new zone, a snapshot or clip, a recognized name, the end time): the "
+                "alert's attributes were rewritten and `alert_updated` is on the incident's timeline."
+            )
+        ),
+    ]
+    resolved: Annotated[bool, Field(description="An `end` message marked the object's alert resolved.")]
 
 
+@with_config(FORBID)
 class HotlineReceived(Received):
     """A hotline message's receipt, sent once committed."""
 
-    updated: bool = Field(
-        description=(
-            "A later message of the call (or of the same caller within the window) rewrote its "
-            "alert: `alert_updated` is on the incident's timeline."
-        )
-    )
+    updated: Annotated[
+        bool,
+        Field(
+            description=(
+                "A later message of the call (or of the same caller within the window) rewrote its "
+                "alert: `alert_updated` is on the incident's timeline."
+            )
+        ),
+    ]
+
+
+def _ignored(reason: str) -> web.Response:
+    body: IgnoredBody = {"ignored": reason}
+    return json_response(body, 200)
 
 
 def _reject(request: web.Request, route: str, response: web.Response) -> web.Response:
@@ -117,10 +136,14 @@ async def post_frigate_event(request: web.Request) -> web.Response:
         causation_id=request.headers.get("X-Request-Id"),
     )
     if outcome.ignored is not None:
-        return json_response({"ignored": outcome.ignored}, 200)
+        return _ignored(outcome.ignored)
     assert outcome.received is not None
-    answer = outcome.received.as_json()
-    return json_response({**answer, "updated": outcome.updated, "resolved": outcome.resolved}, 202)
+    answer: FrigateReceived = {
+        **receipt(outcome.received),
+        "updated": outcome.updated,
+        "resolved": outcome.resolved,
+    }
+    return json_response(answer, 202)
 
 
 @operation(
@@ -165,12 +188,13 @@ async def post_hotline_call(request: web.Request) -> web.Response:
         call, data, actor=principal.actor, causation_id=request.headers.get("X-Request-Id")
     )
     if outcome.ignored is not None:
-        return json_response({"ignored": outcome.ignored}, 200)
+        return _ignored(outcome.ignored)
     assert outcome.received is not None
     logger.info(
         "hotline call %s (%s) from %s", call.call_id, call.type, hotline.mask_number(call.caller_number)
     )
-    return json_response({**outcome.received.as_json(), "updated": outcome.updated}, 202)
+    answer: HotlineReceived = {**receipt(outcome.received), "updated": outcome.updated}
+    return json_response(answer, 202)
 
 
 def add_routes(app: web.Application) -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from aiohttp import web
 
 from dispatch.shared.clock import to_rfc3339
-from dispatch.shared.errors import DatabaseUnavailable
+from dispatch.shared.errors import DatabaseUnavailable, error_body
 from dispatch.storage import database
-from web.errors import error_response, json_response
+from web.errors import error_json, error_response, json_response
 from web.keys import RUNTIME
 from web.openapi import operation
 from web.schemas import Health, Ready
@@ -16,7 +16,8 @@ from web.slow_clients import SLOW_CLIENTS
 
 @operation("Liveness", tag="health", responses={200: Health})
 async def healthz(_request: web.Request) -> web.Response:
-    return json_response({"status": "ok"})
+    body: Health = {"status": "ok"}
+    return json_response(body)
 
 
 @operation(
@@ -37,29 +38,26 @@ async def readyz(request: web.Request) -> web.Response:
         await runtime.read(database.check_connection)
     except DatabaseUnavailable as err:
         health = runtime.database_health
-        response = error_response(
-            503,
-            "not_ready",
-            f"database: unreachable ({health.reason or 'no answer'})",
-            database="unreachable",
-            unreachable_since=to_rfc3339(health.unreachable_since),
-        )
+        unreachable = error_body("not_ready", f"database: unreachable ({health.reason or 'no answer'})")
+        unreachable["database"] = "unreachable"
+        unreachable["unreachable_since"] = to_rfc3339(health.unreachable_since)
+        response = error_json(503, unreachable)
         response.headers["Retry-After"] = str(err.retry_after)
         return response
     except Exception as err:  # any other driver error means not ready either
-        return error_response(503, "not_ready", f"database: {type(err).__name__}", database="failing")
+        failing = error_body("not_ready", f"database: {type(err).__name__}")
+        failing["database"] = "failing"
+        return error_json(503, failing)
     if not runtime.writer_figures().running:
         return error_response(503, "not_ready", "the writer is not running")
-    mqtt = runtime.mqtt.stats() if runtime.mqtt is not None else None
-    return json_response(
-        {
-            "status": "ready",
-            "database": "ok",
-            "next_deadline_at": runtime.deadlines.next_due,
-            "mqtt": mqtt,
-            "web": request.app[SLOW_CLIENTS].stats(),
-        }
-    )
+    ready: Ready = {
+        "status": "ready",
+        "database": "ok",
+        "next_deadline_at": runtime.deadlines.next_due,
+        "mqtt": runtime.mqtt.stats() if runtime.mqtt is not None else None,
+        "web": request.app[SLOW_CLIENTS].stats(),
+    }
+    return json_response(ready)
 
 
 def add_routes(app: web.Application) -> None:

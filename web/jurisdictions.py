@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
 
 from dispatch.access import authz
@@ -16,7 +14,7 @@ from web.people_schemas import JurisdictionCollection
 from web.security import PRINCIPAL
 
 
-def feature_collection(config: Config, ids: list[str] | None) -> dict[str, Any]:
+def feature_collection(config: Config, ids: list[str] | None) -> JurisdictionCollection:
     """RFC 7946 GeoJSON, WGS-84 [lon, lat]; the city first, then towns, then streets."""
     wanted = None if ids is None else set(ids)
     nodes = sorted(
@@ -32,9 +30,9 @@ def feature_collection(config: Config, ids: list[str] | None) -> dict[str, Any]:
                 "properties": {
                     "id": node.id,
                     "name": node.name,
-                    "tier": node.tier.value,
+                    "tier": node.tier,
                     "parent": node.parent,
-                    "center": node.center.model_dump(),
+                    "center": {"lat": node.center.lat, "lon": node.center.lon},
                 },
                 "geometry": node.polygon.model_dump(),
             }

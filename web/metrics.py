@@ -21,6 +21,7 @@ from prometheus_client.registry import Collector
 from dispatch.access.authz import Action
 from dispatch.config.values import Tier
 from dispatch.ops.metrics import StoredState, intake_channel, read_state
+from gateways.mqtt_status import MqttStatus
 from state_machines import TaskState
 from web.errors import Handler
 from web.gateway_routes import REJECTED
@@ -156,7 +157,7 @@ def _stored(stored: StoredState) -> Iterable[GaugeMetricFamily]:
     )
 
 
-def _mqtt(stats: dict[str, object] | None) -> Iterable[GaugeMetricFamily | CounterMetricFamily]:
+def _mqtt(stats: MqttStatus | None) -> Iterable[GaugeMetricFamily | CounterMetricFamily]:
     yield _gauge("dispatch_mqtt_configured", "1 when mqtt.url is set.", 0 if stats is None else 1)
     if stats is None:
         return
@@ -169,12 +170,12 @@ def _mqtt(stats: dict[str, object] | None) -> Iterable[GaugeMetricFamily | Count
     for client_id, live in sorted(_mapping(stats["sessions"]).items()):
         sessions.add_metric([client_id], 1 if live else 0)
     yield sessions
-    for key, name, documentation in (
-        ("received", "dispatch_mqtt_received", "MQTT messages handled, by kind."),
-        ("rejected", "dispatch_mqtt_rejected", "MQTT messages refused as malformed, by kind."),
+    for counts, name, documentation in (
+        (stats["received"], "dispatch_mqtt_received", "MQTT messages handled, by kind."),
+        (stats["rejected"], "dispatch_mqtt_rejected", "MQTT messages refused as malformed, by kind."),
     ):
         family = CounterMetricFamily(name, documentation, labels=["kind"])
-        for kind, count in sorted(_mapping(stats[key]).items()):
+        for kind, count in sorted(_mapping(counts).items()):
             family.add_metric([kind], count)
         yield family
     yield _counter("dispatch_mqtt_failed", "MQTT messages whose handling failed.", _number(stats["failed"]))

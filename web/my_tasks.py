@@ -40,7 +40,8 @@ async def my_tasks(request: web.Request) -> web.Response:
     for task in tasks:
         if task["description"]:  # a caller may say a number: only masked ones reach a tablet
             task["description"] = mask_numbers_in(task["description"])
-    return json_response({"last_seq": last_seq, "responder": responder_id, "tasks": tasks})
+    body: MyTasks = {"last_seq": last_seq, "responder": responder_id, "tasks": tasks}
+    return json_response(body)
 
 
 def add_routes(app: web.Application) -> None:

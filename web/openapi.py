@@ -21,8 +21,8 @@ from pydantic.json_schema import JsonSchemaMode
 from dispatch.access.auth import Role
 from dispatch.access.authz import ROLE_ACTIONS, Action
 from dispatch.config.model import Config
+from web.errors import ErrorBody
 from web.query import MAX_ID, Query
-from web.schemas import ErrorBody
 
 REF_TEMPLATE = "#/components/schemas/{model}"
 

@@ -1,57 +1,64 @@
 """Wire shapes of what the people's screens read that handlers build: the session, the map, tasks.
 
-What views build is typed next to them (dispatch/views/tablet.py, dispatch/views/stats_shapes.py);
-tests validate real answers against these with unknown keys refused.
+Each is a typed dict the handler builds (mypy refuses a missing or extra key) and OpenAPI
+documents; what views build is typed next to them (dispatch/views/tablet.py,
+dispatch/views/stats_shapes.py). Tests validate real answers against these, unknown keys refused.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, with_config
+from typing_extensions import TypedDict
 
 from dispatch.config.model import Tier
 from dispatch.config.screens import Language, TileCoordinates
-from dispatch.shared.geo import Position
+from dispatch.storage.wire import FORBID, Moment, Where
 from dispatch.views.tablet import MyTask
-from web.schemas import Wire
 
 PeopleRole = Literal["admin", "dispatcher", "responder", "screen", "gateway"]
 
 
-class SessionUser(Wire):
+@with_config(FORBID)
+class SessionUser(TypedDict):
     name: str
     role: PeopleRole
-    jurisdiction: str | None = Field(description="The subtree a dispatcher or screen sees; null: all.")
-    responder: str | None = Field(description="A responder's unit id.")
-    unit_name: str | None = Field(description="That unit's name.")
+    jurisdiction: Annotated[
+        str | None, Field(description="The subtree a dispatcher or screen sees; null: all.")
+    ]
+    responder: Annotated[str | None, Field(description="A responder's unit id.")]
+    unit_name: Annotated[str | None, Field(description="That unit's name.")]
 
 
-class MapOut(Wire):
-    tile_url: str | None = Field(description="Tile layer template; null: polygons only.")
+@with_config(FORBID)
+class MapOut(TypedDict):
+    tile_url: Annotated[str | None, Field(description="Tile layer template; null: polygons only.")]
     tile_attribution: str
     tile_coordinates: TileCoordinates
     min_zoom: int
     max_zoom: int
 
 
-class TierLabelsOut(Wire):
+@with_config(FORBID)
+class TierLabelsOut(TypedDict):
     city: str
     town: str
     street: str
 
 
-class Settings(Wire):
-    language: Language = Field(description="The screens' language until the user picks one.")
-    timezone: str = Field(description="IANA zone of 'today'.")
+@with_config(FORBID)
+class Settings(TypedDict):
+    language: Annotated[Language, Field(description="The screens' language until the user picks one.")]
+    timezone: Annotated[str, Field(description="IANA zone of 'today'.")]
     map: MapOut
     tier_labels: TierLabelsOut
     prefecture: str | None
-    root: str = Field(description="The city's jurisdiction id.")
+    root: Annotated[str, Field(description="The city's jurisdiction id.")]
 
 
-class CategoryName(Wire):
+@with_config(FORBID)
+class CategoryName(TypedDict):
     id: str
     name: str
     name_en: str | None
@@ -59,59 +66,69 @@ class CategoryName(Wire):
     default_severity: int
 
 
-class DepartmentName(Wire):
+@with_config(FORBID)
+class DepartmentName(TypedDict):
     id: str
     name: str
     name_en: str | None
 
 
-class JurisdictionName(Wire):
+@with_config(FORBID)
+class JurisdictionName(TypedDict):
     id: str
     name: str
     tier: Tier
     parent: str | None
 
 
-class Catalog(Wire):
+@with_config(FORBID)
+class Catalog(TypedDict):
     categories: list[CategoryName]
     departments: list[DepartmentName]
     jurisdictions: list[JurisdictionName]
 
 
-class SessionInfo(Wire):
+@with_config(FORBID)
+class SessionInfo(TypedDict):
     """Who is logged in, and what its screen needs to draw."""
 
     user: SessionUser
-    csrf_token: str | None = Field(description="Send it as X-CSRF-Token with every change; null for a token.")
-    expires_at: datetime | None = Field(description="When the session ends; null for a token.")
-    home: str | None = Field(description="The caller's screen: /console/, /tablet/ or /screen/.")
+    csrf_token: Annotated[
+        str | None, Field(description="Send it as X-CSRF-Token with every change; null for a token.")
+    ]
+    expires_at: Annotated[Moment | None, Field(description="When the session ends; null for a token.")]
+    home: Annotated[str | None, Field(description="The caller's screen: /console/, /tablet/ or /screen/.")]
     settings: Settings
     catalog: Catalog
 
 
-class LoggedOut(Wire):
-    ended: bool = Field(description="False when the session had ended already.")
+@with_config(FORBID)
+class LoggedOut(TypedDict):
+    ended: Annotated[bool, Field(description="False when the session had ended already.")]
 
 
 # The map ---------------------------------------------------------------------------------------
 
 
-class JurisdictionProperties(Wire):
+@with_config(FORBID)
+class JurisdictionProperties(TypedDict):
     id: str
     name: str
     tier: Tier
     parent: str | None
-    center: Position
+    center: Where
 
 
-class JurisdictionFeature(Wire):
+@with_config(FORBID)
+class JurisdictionFeature(TypedDict):
     type: Literal["Feature"]
     id: str
     properties: JurisdictionProperties
-    geometry: dict[str, Any] = Field(description="GeoJSON Polygon or MultiPolygon, [lon, lat].")
+    geometry: Annotated[dict[str, Any], Field(description="GeoJSON Polygon or MultiPolygon, [lon, lat].")]
 
 
-class JurisdictionCollection(Wire):
+@with_config(FORBID)
+class JurisdictionCollection(TypedDict):
     """GeoJSON (RFC 7946), WGS-84; the city first, then towns, then streets."""
 
     type: Literal["FeatureCollection"]
@@ -121,9 +138,10 @@ class JurisdictionCollection(Wire):
 # A responder's tasks ---------------------------------------------------------------------------
 
 
-class MyTasks(Wire):
+@with_config(FORBID)
+class MyTasks(TypedDict):
     """The caller's open tasks and those ended in the last day, newest first."""
 
-    last_seq: int = Field(description="Resume the WebSocket after this sequence number.")
+    last_seq: Annotated[int, Field(description="Resume the WebSocket after this sequence number.")]
     responder: str
     tasks: list[MyTask]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Any
+from typing import cast
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
@@ -14,12 +14,12 @@ from dispatch.access.auth import Principal, Role
 from dispatch.config.model import Config
 from dispatch.config.screens import SecureCookie
 from dispatch.shared.clock import to_rfc3339
-from dispatch.shared.errors import DispatchError, Forbidden
+from dispatch.shared.errors import DispatchError, Forbidden, error_body
 from web.alerts import read_json
-from web.errors import error_response, json_response
+from web.errors import error_json, error_response, json_response
 from web.keys import RUNTIME
 from web.openapi import operation
-from web.people_schemas import LoggedOut, SessionInfo
+from web.people_schemas import Catalog, LoggedOut, PeopleRole, SessionInfo
 from web.security import COOKIE, PRINCIPAL, SESSION, SESSIONS, origin_allowed
 
 logger = logging.getLogger(__name__)
@@ -113,13 +113,11 @@ async def login(request: web.Request) -> web.Response:
 
 def _throttled(wait: float) -> web.Response:
     seconds = max(1, math.ceil(wait))
-    response = error_response(
-        429,
-        "too_many_attempts",
-        f"too many wrong passwords in a row: try again in {seconds} s",
-        "password",
-        retry_after=seconds,
+    refusal = error_body(
+        "too_many_attempts", f"too many wrong passwords in a row: try again in {seconds} s", "password"
     )
+    refusal["retry_after"] = seconds
+    response = error_json(429, refusal)
     response.headers["Retry-After"] = str(seconds)
     return response
 
@@ -167,32 +165,41 @@ async def logout(request: web.Request) -> web.Response:
     ended = await runtime.logins.log_out(session_id, session.principal, request.remote)
     request.app[SESSIONS].forget(session_id)
     await runtime.hub.close_credential(accounts.hash_session_id(session_id), "logged out")
-    response = json_response({"ended": ended})
+    body: LoggedOut = {"ended": ended}
+    response = json_response(body)
     response.del_cookie(COOKIE, path="/")
     return response
 
 
 def _session_body(
     config: Config, principal: Principal, csrf_token: str | None, expires_at: float | None
-) -> dict[str, Any]:
+) -> SessionInfo:
+    unit = config.responder_by_id.get(principal.responder_id or "")
+    tiles = config.map
+    labels = config.tier_labels
     return {
         "user": {
             "name": principal.name,
-            "role": principal.role.value,
+            # The server's own role (system) never logs in nor holds a token.
+            "role": cast(PeopleRole, principal.role.value),
             "jurisdiction": principal.jurisdiction_id,
             "responder": principal.responder_id,
-            "unit_name": unit.name
-            if (unit := config.responder_by_id.get(principal.responder_id or ""))
-            else None,
+            "unit_name": unit.name if unit else None,
         },
         "csrf_token": csrf_token,
         "expires_at": to_rfc3339(expires_at),
         "home": HOME.get(principal.role),
         "settings": {
-            "language": config.language.value,
+            "language": config.language,
             "timezone": config.timezone,
-            "map": config.map.model_dump(mode="json"),
-            "tier_labels": config.tier_labels.model_dump(mode="json"),
+            "map": {
+                "tile_url": tiles.tile_url,
+                "tile_attribution": tiles.tile_attribution,
+                "tile_coordinates": tiles.tile_coordinates,
+                "min_zoom": tiles.min_zoom,
+                "max_zoom": tiles.max_zoom,
+            },
+            "tier_labels": {"city": labels.city, "town": labels.town, "street": labels.street},
             "prefecture": config.prefecture.name if config.prefecture else None,
             "root": config.root.id,
         },
@@ -200,7 +207,7 @@ def _session_body(
     }
 
 
-def catalog(config: Config) -> dict[str, Any]:
+def catalog(config: Config) -> Catalog:
     """The names the screens show for ids: categories, departments, jurisdictions, units."""
     return {
         "categories": [
@@ -217,7 +224,7 @@ def catalog(config: Config) -> dict[str, Any]:
             {"id": each.id, "name": each.name, "name_en": each.name_en} for each in config.departments
         ],
         "jurisdictions": [
-            {"id": each.id, "name": each.name, "tier": each.tier.value, "parent": each.parent}
+            {"id": each.id, "name": each.name, "tier": each.tier, "parent": each.parent}
             for each in config.jurisdictions
         ],
     }

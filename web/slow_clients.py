@@ -14,10 +14,12 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from typing import Any
+from typing import Annotated, Any
 
 from aiohttp import ClientConnectionResetError, web
 from aiohttp.http_exceptions import HttpProcessingError
+from pydantic import ConfigDict, Field, with_config
+from typing_extensions import TypedDict
 
 from dispatch.config.model import Config, Web
 from web.errors import Handler, error_response
@@ -26,6 +28,14 @@ logger = logging.getLogger(__name__)
 
 BODY_TIMED_OUT = "body_timed_out"
 ABANDONED = "abandoned"
+
+
+@with_config(ConfigDict(extra="forbid"))
+class WebStatus(TypedDict):
+    body_timed_out: Annotated[
+        int, Field(description="Requests answered 408: the body came slower than `web.body_timeout`.")
+    ]
+    abandoned: Annotated[int, Field(description="Requests whose client hung up while sending the body.")]
 
 
 def server_options(config: Config) -> dict[str, Any]:
@@ -42,8 +52,8 @@ class SlowClients:
         self._unlogged: Counter[str] = Counter()
         self._logged_at: float | None = None
 
-    def stats(self) -> dict[str, int]:
-        return {BODY_TIMED_OUT: self.counts[BODY_TIMED_OUT], ABANDONED: self.counts[ABANDONED]}
+    def stats(self) -> WebStatus:
+        return {"body_timed_out": self.counts[BODY_TIMED_OUT], "abandoned": self.counts[ABANDONED]}
 
     def note(self, kind: str) -> None:
         self.counts[kind] += 1

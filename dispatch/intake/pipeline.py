@@ -55,9 +55,6 @@ class Received:
     incident_id: int
     duplicate: bool
 
-    def as_json(self) -> dict[str, object]:
-        return {"alert_id": self.alert_id, "incident_id": self.incident_id, "duplicate": self.duplicate}
-
 
 @dataclass(frozen=True)
 class IntakeItem:

@@ -59,14 +59,6 @@ class AlertStatusChange:
     key: tuple[str, str] | None = field(default=None, compare=False)
     """The alert's (source, source_event_id)."""
 
-    def as_json(self) -> dict[str, object]:
-        return {
-            "alert_id": self.alert_id,
-            "incident_id": self.incident_id,
-            "changed": self.changed,
-            "incident_state": self.incident_state,
-        }
-
 
 @dataclass(frozen=True)
 class AlertUpdate:

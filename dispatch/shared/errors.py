@@ -2,12 +2,41 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Literal, NotRequired
+
+from pydantic import ConfigDict, Field, with_config
+from typing_extensions import TypedDict
 
 
-def error_body(code: str, message: str, field: str | None = None, **extra: Any) -> dict[str, Any]:
-    """`{"code", "message", "field", ...}`: the error of HTTP answers, WebSocket frames and MQTT results."""
-    return {"code": code, "message": message, "field": field, **extra}
+@with_config(ConfigDict(extra="forbid"))
+class ErrorDetail(TypedDict):
+    """What went wrong: in an HTTP answer, a WebSocket frame or an MQTT result."""
+
+    code: Annotated[
+        str, Field(description="Stable machine-readable code: invalid, not_found, illegal_transition …")
+    ]
+    message: Annotated[str, Field(description="What is wrong, for a person.")]
+    field: Annotated[str | None, Field(description="The field at fault, as a dotted path.")]
+    state: NotRequired[Annotated[str, Field(description="illegal_transition: the current state.")]]
+    allowed: NotRequired[
+        Annotated[list[str], Field(description="illegal_transition: the triggers allowed now.")]
+    ]
+    retry_after: NotRequired[
+        Annotated[int, Field(description="too_many_attempts: seconds to wait (also the Retry-After header).")]
+    ]
+    database: NotRequired[
+        Annotated[Literal["unreachable", "failing"], Field(description="not_ready: what the database does.")]
+    ]
+    unreachable_since: NotRequired[
+        Annotated[
+            str | None, Field(description="not_ready: since when (RFC 3339) the database does not answer.")
+        ]
+    ]
+
+
+def error_body(code: str, message: str, field: str | None = None) -> ErrorDetail:
+    """`{"code", "message", "field"}`; a refusal that says more adds its own keys of ErrorDetail."""
+    return {"code": code, "message": message, "field": field}
 
 
 class DispatchError(Exception):
@@ -22,7 +51,7 @@ class DispatchError(Exception):
         self.message = message
         self.field = field
 
-    def body(self) -> dict[str, Any]:
+    def body(self) -> ErrorDetail:
         """This refusal as the error body of every transport."""
         return error_body(self.code, self.message, self.field)
 
@@ -58,8 +87,11 @@ class IllegalTransition(DispatchError):
         self.state = state
         self.allowed = allowed
 
-    def body(self) -> dict[str, Any]:
-        return error_body(self.code, self.message, self.field, state=self.state, allowed=self.allowed)
+    def body(self) -> ErrorDetail:
+        body = error_body(self.code, self.message, self.field)
+        body["state"] = self.state
+        body["allowed"] = self.allowed
+        return body
 
     def only(self, callable_by_caller: frozenset[str]) -> IllegalTransition:
         """The same refusal, listing only the triggers this caller may send."""

@@ -15,6 +15,7 @@ import aiohttp
 import orjson
 import pytest
 import sqlalchemy as sa
+from pydantic import TypeAdapter
 
 from dispatch.config.model import Config
 from dispatch.shared.errors import InvalidInput
@@ -67,7 +68,7 @@ async def _post(server: Harness, body: Any, *, expect: int = 202) -> Any:
     assert response.status == expect, await response.text()
     answer = await response.json()
     if expect == 202:
-        AlertmanagerResults.model_validate(answer, strict=True)
+        TypeAdapter(AlertmanagerResults).validate_python(answer, strict=True)
     return answer
 
 

@@ -38,7 +38,7 @@ async def test_people_api_jurisdictions_follow_the_scope(server: Harness) -> Non
     grid = await get(server, "/api/v1/jurisdictions", unit_auth(server))
     city_unit = await get(server, "/api/v1/jurisdictions", unit_auth(server, "flood-city-1"))
 
-    JurisdictionCollection.model_validate_json(orjson.dumps(city), strict=True)
+    TypeAdapter(JurisdictionCollection).validate_json(orjson.dumps(city), strict=True)
     assert [feature["id"] for feature in city["features"]][:3] == [
         "city",
         "west",
@@ -78,7 +78,7 @@ async def test_people_api_my_tasks_show_the_place_in_words_and_the_dispatchers_n
 
     mine = await get(server, "/api/v1/tasks", unit_auth(server))
 
-    MyTasks.model_validate_json(orjson.dumps(mine), strict=True)
+    TypeAdapter(MyTasks).validate_json(orjson.dumps(mine), strict=True)
     assert mine["responder"] == UNIT
     [task] = [each for each in mine["tasks"] if each["incident_id"] == incident]
     assert task["place"]["town"] == "WEST" and task["place"]["street"] == "WEST-S"
@@ -216,7 +216,7 @@ async def test_people_api_incident_list_counts_alerts_by_channel(server: Harness
 async def test_people_api_session_info_names_what_the_screens_draw(server: Harness) -> None:
     info = await get(server, "/api/v1/session", server.auth("screen", name="hall"))
 
-    SessionInfo.model_validate_json(orjson.dumps(info), strict=True)
+    TypeAdapter(SessionInfo).validate_json(orjson.dumps(info), strict=True)
     assert info["home"] == "/screen/" and info["csrf_token"] is None
     assert info["settings"]["map"]["tile_url"] is None
     assert {each["id"] for each in info["catalog"]["categories"]} == {"waterlogging", "vending"}

@@ -11,9 +11,9 @@ from dispatch.storage.wire import IncidentList, Suggestions
 from dispatch.views.stats_shapes import Stats
 from tests.conftest import Harness
 from tests.factories import EAST_N, OUTSIDE, WEST_S, alert
+from web.errors import ErrorBody
 from web.schemas import (
     AlertResults,
-    ErrorBody,
     EventList,
     Health,
     IncidentChanged,
@@ -54,7 +54,7 @@ async def test_schemas_every_success_body_matches_its_model(server: Harness) -> 
     one = await _send(server, "POST", "/api/v1/alerts", status=202, body=alert("e1"), auth=admin)
     batch = {"alerts": [alert("e2", source="gauge-2", location=WEST_S), alert("e3", location=EAST_N)]}
     many = await _send(server, "POST", "/api/v1/alerts", status=202, body=batch, auth=admin)
-    incident_id = Received.model_validate_json(one).incident_id
+    incident_id = _conforms(Received, one)["incident_id"]
     detail = _conforms(
         IncidentDetail, await _send(server, "GET", f"/api/v1/incidents/{incident_id}", status=200, auth=admin)
     )

@@ -13,12 +13,14 @@ import pytest
 import sqlalchemy as sa
 import websockets
 import yaml
+from pydantic import TypeAdapter
 
 from dispatch.access import accounts
 from dispatch.cli import main as cli
 from dispatch.storage.tables import event_table, session_table, user_table
 from tests.conftest import Harness
 from tests.factories import WEST_N, alert, config_data
+from web.errors import ErrorBody
 from web.security import SESSION_CACHE_SECONDS
 
 PASSWORD = "long-enough-1"
@@ -186,7 +188,10 @@ async def test_sessions_five_wrong_passwords_slow_the_account_and_it_is_logged(
     assert answers == [401] * 5
     assert slowed.status == 429
     assert slowed.headers["Retry-After"] == str(int(server.config.sessions.lockout))
-    assert (await slowed.json())["error"]["code"] == "too_many_attempts"
+    # The refusal is the documented error body, its wait also in the body.
+    refusal = TypeAdapter(ErrorBody).validate_json(await slowed.read(), strict=True)["error"]
+    assert refusal["code"] == "too_many_attempts"
+    assert refusal.get("retry_after") == int(slowed.headers["Retry-After"])
     assert later.status == 200
     events = await audit(server)
     assert [payload["reason"] for kind, payload in events if kind == "user_login_failed"] == [

@@ -4,9 +4,11 @@ For each N a SQLite database is prepared once (bench/scenarios/open_incidents_db
 incidents at random street points, last alert within the last few minutes) and copied for
 every run; `python -m dispatch serve` starts on the copy (the time to GET /readyz is the
 restart time at N) and 16 keep-alive clients post one alert per request for --seconds:
---new of them (default 60 %) from a new camera at a random street point, which opens an
-incident unless an open one of its category lies within correlation.radius_m, the rest
-repeats at 40 hotspots. Rounds are interleaved (0, 10k, 100k, 0, 10k, 100k, …); the table
+--new of them (default 60 %, or one share per size) from a new camera at a random street
+point, which opens an incident unless an open one of its category lies within
+correlation.radius_m (the more are open, the likelier), the rest repeats at 40 hotspots.
+The table gives the share that opened incidents; `--new 0.32,0.6` (with --sizes 0,100000)
+compares at equal opening work. Rounds are interleaved (0, 10k, 100k, 0, 10k, 100k, …); the table
 gives medians of the rounds, the ratio to N = 0 in the same run, and every round's figure.
 
     .venv/bin/python -m bench.open_incidents                     # 3 rounds × 10 s, N = 0,10000,100000
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import random
 import shutil
 import statistics
@@ -36,8 +39,8 @@ from bench.harness.servers import dispatch_serve
 from bench.harness.stats import parse_sizes
 from bench.harness.system import machine
 from bench.intake import CLIENTS, RunResult, load
-from bench.scenarios.open_incidents_db import prepare
-from bench.workloads.alerts import CityMix
+from bench.scenarios.open_incidents_db import GRID_SEED, prepare
+from bench.workloads.alerts import CityMix, SpreadMix
 
 DEFAULT_JSON = RESULTS / "open_incidents.json"
 SPREAD_S = 600.0
@@ -45,16 +48,26 @@ SPREAD_S = 600.0
 
 
 class CitywideMix:
-    """One alert a request: `new` of them a new camera at a random street point, the rest hotspot repeats."""
+    """One alert a request: `new` of them a new camera at a random street point, the rest hotspot repeats.
 
-    def __init__(self, config_path: Path, seed: int, new: float) -> None:
+    Given `grid_from`, new cameras take the grid's points and categories from that number on
+    (bench/scenarios/open_incidents_db.py put the prepared incidents on the ones before it).
+    """
+
+    def __init__(self, config_path: Path, seed: int, new: float, grid_from: int | None = None) -> None:
         self._mix = CityMix(config_path, seed)
         self._rng = random.Random(seed)
         self._new = new
+        self._grid = SpreadMix(config_path, GRID_SEED) if grid_from is not None else None
+        self._numbers = itertools.count(grid_from or 0)
 
     def request(self, batch: int) -> bytes:
         assert batch == 1, "one alert per request"
-        return self._mix.new_incident() if self._rng.random() < self._new else self._mix.hotspot()
+        if self._rng.random() >= self._new:
+            return self._mix.hotspot()
+        if self._grid is not None:
+            return self._grid.alert(next(self._numbers))
+        return self._mix.new_incident()
 
 
 async def one_run(
@@ -68,7 +81,8 @@ async def one_run(
         began = time.perf_counter()
         async with dispatch_serve(args.config, f"sqlite:///{database}", directory) as server:
             ready_s = time.perf_counter() - began
-            workload: Any = CitywideMix(args.config, seed, args.new)
+            grid_from = size if args.layout == "grid" else None  # a fresh copy each run: numbers may repeat
+            workload: Any = CitywideMix(args.config, seed, args.new_share[size], grid_from)
             result = await load(server.url, token, workload, 1, args.seconds, args.warmup)
         if server.returncode != 0:
             result.error_samples.append(f"server exited with {server.returncode}")
@@ -112,12 +126,17 @@ def table(sizes: list[int], runs: dict[int, list[RunResult]], ready: dict[int, l
 
 async def bench(args: argparse.Namespace, directory: Path) -> dict[str, Any]:
     sizes = parse_sizes(args.sizes)
+    shares = [float(part) for part in args.new.split(",")]
+    if len(shares) not in (1, len(sizes)):
+        raise SystemExit("--new: one share, or one per size")
+    args.new_share = dict(zip(sizes, shares * len(sizes) if len(shares) == 1 else shares, strict=True))
     templates: dict[int, tuple[Path, str]] = {}
     prepared_s: dict[int, float] = {}
     for size in sizes:
         began = time.perf_counter()
         path = directory / f"open-{size}.db"
-        templates[size] = (path, prepare(path, args.config, size, seed=size, spread_s=SPREAD_S))
+        token = prepare(path, args.config, size, seed=size, spread_s=SPREAD_S, grid=args.layout == "grid")
+        templates[size] = (path, token)
         prepared_s[size] = round(time.perf_counter() - began, 1)
         print(f"prepared {size:,} open incidents in {prepared_s[size]} s", flush=True)
     runs: dict[int, list[RunResult]] = {size: [] for size in sizes}
@@ -145,7 +164,8 @@ async def bench(args: argparse.Namespace, directory: Path) -> dict[str, Any]:
         "seconds": args.seconds,
         "warmup_seconds": args.warmup,
         "rounds": args.rounds,
-        "new_share": args.new,
+        "new_share": args.new_share,
+        "layout": args.layout,
         "machine": machine(),
         "prepared_seconds": prepared_s,
         "median": {
@@ -175,7 +195,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default 3)")
     parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds per run (default 10)")
     parser.add_argument("--warmup", type=float, default=1.0, help="unmeasured seconds before each run")
-    parser.add_argument("--new", type=float, default=0.6, help="share of alerts from new cameras (0.6)")
+    parser.add_argument(
+        "--new", default="0.6", help="share of alerts from new cameras: one, or one per size (0.6)"
+    )
+    parser.add_argument(
+        "--layout",
+        choices=("street", "grid"),
+        default="street",
+        help="street: random street points (alerts may join a prepared incident); grid: prepared "
+        "incidents and new cameras on distinct points of a 450 m grid, so every new camera opens one",
+    )
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help="where to write results")
     parser.add_argument("--config", type=Path, default=CONFIG, help="config file for the server")
     return parser.parse_args(argv)

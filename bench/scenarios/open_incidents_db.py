@@ -20,9 +20,10 @@ from typing import Any
 import orjson
 
 from bench.harness.tokens import issue
-from bench.workloads.alerts import CityMix
+from bench.workloads.alerts import CityMix, SpreadMix
 
 CHUNK = 5_000
+GRID_SEED = 11
 
 
 def _dispatch(*args: str) -> None:
@@ -34,23 +35,30 @@ def _dispatch(*args: str) -> None:
         raise RuntimeError(f"dispatch {' '.join(args[:2])} failed ({code})")
 
 
-def prepare(path: Path, config_path: Path, count: int, seed: int, spread_s: float) -> str:
-    """`path` migrated, with a gateway token (returned) and `count` open incidents."""
+def prepare(path: Path, config_path: Path, count: int, seed: int, spread_s: float, grid: bool = False) -> str:
+    """`path` migrated, with a gateway token (returned) and `count` open incidents.
+
+    With `grid`, incident n lies on SpreadMix(GRID_SEED)'s point and category n, so that alerts
+    of the grid's later numbers never join one (bench.open_incidents --layout grid).
+    """
     url = f"sqlite:///{path}"
     _dispatch("db", "upgrade", "--config", str(config_path), "--database", url)
     token = issue(url, config_path, "--role", "gateway", "--name", "bench-open-incidents")
     if count:
-        _write(url, config_path, count, seed, spread_s)
+        _write(url, config_path, count, seed, spread_s, grid)
     return token
 
 
-def _write(url: str, config_path: Path, count: int, seed: int, spread_s: float) -> None:
+def _write(url: str, config_path: Path, count: int, seed: int, spread_s: float, grid: bool) -> None:
     import sqlalchemy as sa
 
     from dispatch.storage import database
     from dispatch.storage.tables import alert_table, incident_table
 
     mix = CityMix(config_path, seed)
+    spread = SpreadMix(config_path, GRID_SEED) if grid else None
+    if spread is not None and spread.capacity < count:
+        raise SystemExit(f"the grid holds {spread.capacity} incidents, not {count}")
     rng = random.Random(seed)
     now = time.time()
     engine = database.create_engine(url)
@@ -62,7 +70,7 @@ def _write(url: str, config_path: Path, count: int, seed: int, spread_s: float) 
                 alerts: list[dict[str, Any]] = []
                 for number in range(first, min(count, first + CHUNK)):
                     at = now - rng.uniform(0, spread_s)
-                    incident, alert = _rows(mix, start + number + 1, at)
+                    incident, alert = _rows(mix, start + number + 1, at, _where(mix, spread, number))
                     incidents.append(incident)
                     alerts.append(alert)
                 connection.execute(incident_table.insert(), incidents)
@@ -71,7 +79,18 @@ def _write(url: str, config_path: Path, count: int, seed: int, spread_s: float) 
         engine.dispose()
 
 
-def _rows(mix: CityMix, number: int, at: float) -> tuple[dict[str, Any], dict[str, Any]]:
+def _where(mix: CityMix, spread: SpreadMix | None, number: int) -> tuple[float, float, str]:
+    """A random street point and CityMix category, or the grid's point and category `number`."""
+    if spread is None:
+        lat, lon = mix.city.street_point()
+        return lat, lon, mix.rng.choice(mix.categories)
+    body = orjson.loads(spread.alert(number))
+    return body["location"]["lat"], body["location"]["lon"], body["category"]
+
+
+def _rows(
+    mix: CityMix, number: int, at: float, where: tuple[float, float, str]
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """One incident as Intake._open writes it, and the alert that opened it."""
     from dispatch.config.model import Severity
     from dispatch.intake.correlation import place_key
@@ -79,10 +98,10 @@ def _rows(mix: CityMix, number: int, at: float) -> tuple[dict[str, Any], dict[st
     from state_machines import IncidentState
 
     config = mix.config
-    lat, lon = mix.city.street_point()
+    lat, lon, category_id = where
     node = mix.city.router.locate(lat, lon)
     assert node is not None
-    category = config.category_by_id[mix.rng.choice(mix.categories)]
+    category = config.category_by_id[category_id]
     policy_name = category.policy_for(Severity(4))
     policy = config.policies[policy_name]
     first_tier = next((step.tier for step in policy.steps if step.tier.depth <= node.tier.depth), node.tier)

@@ -11,7 +11,9 @@ resolved one may be reopened); an id too many only costs a read.
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Iterable, Iterator
+from typing import TypeVar
 
 import sqlalchemy as sa
 
@@ -28,7 +30,9 @@ METERS_PER_DEGREE = EARTH_RADIUS_M * math.pi / 180
 MARGIN_M = 1.0
 """Kept beyond the radius, so rounding can only add a candidate that is then checked and dropped."""
 
-Cell = tuple[int, int]
+Cell = int
+"""A cell's row and column in one int (row · 2³² + column): one object a cell, not three."""
+K = TypeVar("K")
 
 _not_ended = sa.select(
     incident_table.c.id, incident_table.c.place, incident_table.c.lat, incident_table.c.lon
@@ -36,15 +40,21 @@ _not_ended = sa.select(
 
 
 class OpenIndex:
-    """Per place (category/jurisdiction): a square grid of radius-sized cells, and the unplaced."""
+    """Per place (category/jurisdiction): a square grid of cells twice the radius wide, and the unplaced.
+
+    Cells twice the radius wide: a circle of the radius touches at most 2 × 3 of them, and most
+    hold a few incidents, so cells cost little next to the incidents themselves.
+    """
 
     def __init__(self, radius_m: float) -> None:
         self._radius_m = radius_m + MARGIN_M
-        self._cell_deg = max(radius_m, 1.0) / METERS_PER_DEGREE
-        self._cells: dict[str, dict[Cell, dict[int, tuple[float, float]]]] = {}
-        self._unplaced: dict[str, set[int]] = {}
-        # id → its place and cell (None without a position): how to find it again to drop it.
-        self._where: dict[int, tuple[str, Cell | None]] = {}
+        self._cell_deg = 2 * max(radius_m, 1.0) / METERS_PER_DEGREE
+        # Groups of ids are tuples: most hold one or two, and a tuple of one is half a list.
+        self._cells: dict[str, dict[Cell, tuple[int, ...]]] = {}
+        self._unplaced: dict[str, tuple[int, ...]] = {}
+        # id → its place (one shared string per place) and position: what near() measures, and
+        # how to find the id again to drop it.
+        self._where: dict[int, tuple[str, float | None, float | None]] = {}
 
     @classmethod
     def load(cls, connection: sa.Connection, radius_m: float) -> OpenIndex:
@@ -63,31 +73,28 @@ class OpenIndex:
     def add(self, incident_id: int, place: str, lat: float | None, lon: float | None) -> None:
         # An id can come back: ids of a rolled-back transaction are given out again.
         self.discard(incident_id)
+        place = sys.intern(place)
         if lat is None or lon is None:
-            self._unplaced.setdefault(place, set()).add(incident_id)
-            self._where[incident_id] = (place, None)
+            self._unplaced[place] = (*self._unplaced.get(place, ()), incident_id)
+            self._where[incident_id] = (place, None, None)
             return
+        cells = self._cells.setdefault(place, {})
         cell = self._cell(lat, lon)
-        self._cells.setdefault(place, {}).setdefault(cell, {})[incident_id] = (lat, lon)
-        self._where[incident_id] = (place, cell)
+        cells[cell] = (*cells.get(cell, ()), incident_id)
+        self._where[incident_id] = (place, lat, lon)
 
     def discard(self, incident_id: int) -> None:
         where = self._where.pop(incident_id, None)
         if where is None:
             return
-        place, cell = where
-        if cell is None:
-            unplaced = self._unplaced[place]
-            unplaced.discard(incident_id)
-            if not unplaced:
-                del self._unplaced[place]
+        place, lat, lon = where
+        if lat is None or lon is None:
+            _remove(self._unplaced, place, incident_id)
             return
         cells = self._cells[place]
-        del cells[cell][incident_id]
-        if not cells[cell]:
-            del cells[cell]
-            if not cells:
-                del self._cells[place]
+        _remove(cells, self._cell(lat, lon), incident_id)
+        if not cells:
+            del self._cells[place]
 
     def discard_many(self, incident_ids: Iterable[int]) -> None:
         for incident_id in incident_ids:
@@ -105,18 +112,21 @@ class OpenIndex:
         if lat is None or lon is None:
             found.extend(incident_id for cell in cells.values() for incident_id in cell)
             return found
+        where = self._where
         for cell in self._cells_around(cells, lat, lon):
-            for incident_id, (at_lat, at_lon) in cell.items():
+            for incident_id in cell:
+                _, at_lat, at_lon = where[incident_id]
+                assert at_lat is not None and at_lon is not None  # in a cell: it has a position
                 if distance_m(lat, lon, at_lat, at_lon) <= self._radius_m:
                     found.append(incident_id)
         return found
 
     def _cell(self, lat: float, lon: float) -> Cell:
-        return (math.floor(lat / self._cell_deg), math.floor(lon / self._cell_deg))
+        return _cell_key(math.floor(lat / self._cell_deg), math.floor(lon / self._cell_deg))
 
     def _cells_around(
-        self, cells: dict[Cell, dict[int, tuple[float, float]]], lat: float, lon: float
-    ) -> Iterator[dict[int, tuple[float, float]]]:
+        self, cells: dict[Cell, tuple[int, ...]], lat: float, lon: float
+    ) -> Iterator[tuple[int, ...]]:
         """The cells of the radius' bounding box, or all of them where that box would not be small."""
         dlat = self._radius_m / METERS_PER_DEGREE
         widest = min(abs(lat) + dlat, 90.0)
@@ -132,6 +142,19 @@ class OpenIndex:
             return
         for row in rows:
             for column in columns:
-                cell = cells.get((row, column))
+                cell = cells.get(_cell_key(row, column))
                 if cell is not None:
                     yield cell
+
+
+def _cell_key(row: int, column: int) -> Cell:
+    return (row << 32) + column  # |column| < 2³¹: a cell is at least 2 m wide
+
+
+def _remove(groups: dict[K, tuple[int, ...]], key: K, incident_id: int) -> None:
+    """Take the id out of its group, and the group out once empty."""
+    group = tuple(each for each in groups[key] if each != incident_id)
+    if group:
+        groups[key] = group
+    else:
+        del groups[key]

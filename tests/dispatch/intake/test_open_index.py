@@ -120,3 +120,15 @@ async def test_index_is_built_from_the_database_at_start(desk: Desk) -> None:
 
     assert second.incident_id == first.incident_id
     assert correlator.index is not None and len(correlator.index) == 1
+
+
+async def test_index_a_later_pass_of_one_transaction_joins_what_an_earlier_one_opened(desk: Desk) -> None:
+    intake = desk.service.intake
+    items = [
+        IntakeItem(AlertIn.model_validate(alert(event, location=WEST_N, source=source)), "{}", "gateway:test")
+        for event, source in (("e1", "gauge-1"), ("e2", "gauge-2"))
+    ]
+
+    first, second = await desk.run(lambda tx: [intake.receive_many(tx, [item])[0] for item in items])
+
+    assert second.incident_id == first.incident_id

@@ -231,13 +231,21 @@ class Correlator:
         return signal_ids
 
     def _read(self, tx: Tx, wanted: set[int], signalled: set[int]) -> dict[int, Candidate]:
-        """The rows by id, in the order the place scan gave them: ties of distance go the same way."""
+        """The rows by id, in the order the place scan read them: ties of distance go the same way.
+
+        That scan (SQLite's plan of one OR) gave the signals' incidents by id first, then the
+        places' by the (place, last_alert_at) index.
+        """
         ids = sorted(wanted)
         read: list[Candidate] = []
         for start in range(0, len(ids), ID_CHUNK):
             result = tx.connection.execute(_by_id, {"ids": ids[start : start + ID_CHUNK]})
             read.extend(Candidate(**row) for row in result.mappings())
-        read.sort(key=lambda row: (row.id not in signalled, row.place, row.last_alert_at, row.id))
+        read.sort(
+            key=lambda row: (
+                (0, "", 0.0, row.id) if row.id in signalled else (1, row.place, row.last_alert_at, row.id)
+            )
+        )
         return {row.id: row for row in read}
 
     def _forget_ended(self, tx: Tx, index: OpenIndex, wanted: set[int], rows: dict[int, Candidate]) -> None:

@@ -7,7 +7,7 @@ import random
 import pytest
 
 from dispatch.intake.alerts import AlertIn
-from dispatch.intake.correlation import place_key
+from dispatch.intake.correlation import SWEEP_EVERY_S, place_key
 from dispatch.intake.open_index import OpenIndex
 from dispatch.intake.pipeline import IntakeItem
 from dispatch.shared.geo import distance_m
@@ -132,3 +132,15 @@ async def test_index_a_later_pass_of_one_transaction_joins_what_an_earlier_one_o
     first, second = await desk.run(lambda tx: [intake.receive_many(tx, [item])[0] for item in items])
 
     assert second.incident_id == first.incident_id
+
+
+async def test_index_drops_what_ended_elsewhere_once_a_minute(desk: Desk) -> None:
+    [first] = await desk.receive(alert("e1", location=WEST_N))
+    await desk.trigger(first.incident_id, "cancel", reason="false alarm")
+    index = desk.service.intake.correlator.index
+    assert index is not None and first.incident_id in index
+
+    desk.clock.advance(SWEEP_EVERY_S)
+    await desk.receive(alert("e2", location=EAST_N, source="gauge-2"))
+
+    assert first.incident_id not in index

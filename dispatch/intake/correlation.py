@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from dispatch.config.model import Config, Jurisdiction
 from dispatch.intake.alerts import AlertIn
+from dispatch.intake.open_index import ENDED_STATES, OpenIndex
 from dispatch.shared.geo import distance_m
 from dispatch.storage.records import Incident
 from dispatch.storage.tables import alert_table, incident_table
@@ -16,7 +17,12 @@ from dispatch.storage.writer import Tx
 from state_machines import OPEN_INCIDENT_STATES
 
 _OPEN = sorted(state.value for state in OPEN_INCIDENT_STATES)
+_ENDED_VALUES = frozenset(state.value for state in ENDED_STATES)
 SIGNAL_CACHE_SIZE = 200_000
+ID_CHUNK = 1000
+"""Ids read per statement: well inside SQLite's bound-parameter limit."""
+SWEEP_EVERY_S = 60.0
+"""How often ended incidents are looked for, to drop them from the index (and how far back)."""
 
 _last_open_incident_of_signal = (
     sa.select(alert_table.c.incident_id)
@@ -48,15 +54,9 @@ _candidate_columns = [
         "policy_name",
     )
 ]
-_candidates = sa.select(*_candidate_columns).where(
-    sa.or_(
-        incident_table.c.id.in_(sa.bindparam("ids", expanding=True)),
-        sa.and_(
-            incident_table.c.place.in_(sa.bindparam("places", expanding=True)),
-            incident_table.c.last_alert_at >= sa.bindparam("since"),
-            incident_table.c.state.in_(_OPEN),
-        ),
-    )
+_by_id = sa.select(*_candidate_columns).where(incident_table.c.id.in_(sa.bindparam("ids", expanding=True)))
+_ended_since = sa.select(incident_table.c.id).where(
+    incident_table.c.updated_at >= sa.bindparam("since"), incident_table.c.state.in_(sorted(_ENDED_VALUES))
 )
 
 
@@ -136,17 +136,84 @@ def _distance(alert: AlertIn, row: Joinable) -> float | None:
 
 
 class Correlator:
-    """Finds candidates in the database, remembering which incident each signal last joined."""
+    """Finds candidates through the open-incident index, read back from the database by id, and
+    remembers which incident each signal last joined."""
 
     def __init__(self, config: Config) -> None:
         self.config = config
         # (source, category) → the incident its last alert joined. Writer thread only; filled
         # after commit, so it never remembers what a rolled-back pass did.
         self._signals: OrderedDict[tuple[str, str], int] = OrderedDict()
+        self._index: OpenIndex | None = None
+        # Built inside a transaction that had not committed yet: what it left out as ended may
+        # still be open if that transaction fails, so it is built again until one commits.
+        self._index_committed = False
+        self._swept_at: float | None = None
+
+    @property
+    def index(self) -> OpenIndex | None:
+        return self._index
+
+    def rebuild(self, tx: Tx) -> None:
+        """Load the index from the database (at start; again if its transaction did not commit)."""
+        index = OpenIndex.load(tx.connection, self.config.correlation.radius_m)
+        self._index, self._index_committed, self._swept_at = index, False, tx.now
+        tx.after_commit(lambda: self._trust(index))
+
+    def _trust(self, index: OpenIndex) -> None:
+        if self._index is index:
+            self._index_committed = True
+
+    def _ready(self, tx: Tx) -> OpenIndex:
+        if self._index is None or not self._index_committed:
+            self.rebuild(tx)
+        else:
+            self._sweep(tx)
+        assert self._index is not None
+        return self._index
+
+    def _sweep(self, tx: Tx) -> None:
+        """Drop incidents that ended since the last sweep (memory only: reads check the state)."""
+        if self._swept_at is not None and tx.now - self._swept_at < SWEEP_EVERY_S:
+            return
+        since = (self._swept_at if self._swept_at is not None else tx.now) - SWEEP_EVERY_S
+        self._swept_at = tx.now
+        ended = list(tx.connection.execute(_ended_since, {"since": since}).scalars())
+        if ended:
+            index = self._index
+            assert index is not None
+            tx.after_commit(lambda: index.discard_many(ended))
+
+    def opened(self, incident: Incident) -> None:
+        """A pass opened `incident`: later passes of the same transaction must find it too.
+
+        Added at once: should the transaction roll back, the id is read, not found, and dropped.
+        """
+        if self._index is not None:
+            self._index.add(incident.id, incident.place, incident.lat, incident.lon)
 
     def load(self, tx: Tx, alerts: list[AlertIn], placed: list[Placed]) -> Candidates:
         """The open incidents that alerts of this pass may join."""
+        index = self._ready(tx)
         candidates = Candidates(self.config, tx.now)
+        signal_ids = self._signal_ids(tx, alerts)
+        nearby: set[int] = set()
+        for alert, where in zip(alerts, placed, strict=True):
+            at = alert.location
+            key = place_key(alert.category, where.node.id)
+            nearby.update(index.near(key, at.lat if at else None, at.lon if at else None))
+        wanted = nearby | set(signal_ids.values())
+        if not wanted:
+            return candidates
+        rows = self._read(tx, wanted, set(signal_ids.values()))
+        self._forget_ended(tx, index, wanted, rows)
+        for row in rows.values():
+            if row.state in OPEN_INCIDENT_STATES and row.last_alert_at >= candidates.since:
+                candidates.add(row)
+        self._match_signals(tx, candidates, signal_ids, rows)
+        return candidates
+
+    def _signal_ids(self, tx: Tx, alerts: list[AlertIn]) -> dict[tuple[str, str], int]:
         signal_ids: dict[tuple[str, str], int] = {}
         for alert in alerts:
             signal = (alert.source, alert.category)
@@ -161,21 +228,41 @@ class Correlator:
             ).scalar()
             if found is not None:
                 signal_ids[signal] = found
-        places = sorted(
-            {place_key(alert.category, where.node.id) for alert, where in zip(alerts, placed, strict=True)}
+        return signal_ids
+
+    def _read(self, tx: Tx, wanted: set[int], signalled: set[int]) -> dict[int, Candidate]:
+        """The rows by id, in the order the place scan read them: ties of distance go the same way.
+
+        That scan (SQLite's plan of one OR) gave the signals' incidents by id first, then the
+        places' by the (place, last_alert_at) index.
+        """
+        ids = sorted(wanted)
+        read: list[Candidate] = []
+        for start in range(0, len(ids), ID_CHUNK):
+            result = tx.connection.execute(_by_id, {"ids": ids[start : start + ID_CHUNK]})
+            read.extend(Candidate(**row) for row in result.mappings())
+        read.sort(
+            key=lambda row: (
+                (0, "", 0.0, row.id) if row.id in signalled else (1, row.place, row.last_alert_at, row.id)
+            )
         )
-        if not places and not signal_ids:
-            return candidates
-        rows = {
-            row["id"]: Candidate(**row)
-            for row in tx.connection.execute(
-                _candidates,
-                {"ids": sorted(set(signal_ids.values())), "places": places, "since": candidates.since},
-            ).mappings()
-        }
-        for row in rows.values():
-            if row.state in OPEN_INCIDENT_STATES and row.last_alert_at >= candidates.since:
-                candidates.add(row)
+        return {row.id: row for row in read}
+
+    def _forget_ended(self, tx: Tx, index: OpenIndex, wanted: set[int], rows: dict[int, Candidate]) -> None:
+        # Not in the database: opened by a pass that rolled back. Ended: only once that is
+        # committed, as the transaction that ended it may still fail.
+        index.discard_many(incident_id for incident_id in wanted if incident_id not in rows)
+        ended = [row.id for row in rows.values() if row.state in _ENDED_VALUES]
+        if ended:
+            tx.after_commit(lambda: index.discard_many(ended))
+
+    def _match_signals(
+        self,
+        tx: Tx,
+        candidates: Candidates,
+        signal_ids: dict[tuple[str, str], int],
+        rows: dict[int, Candidate],
+    ) -> None:
         stale: list[tuple[str, str]] = []
         for signal, incident_id in signal_ids.items():
             remembered = rows.get(incident_id)
@@ -199,7 +286,6 @@ class Correlator:
                         .one()
                     )
                 candidates.by_signal[signal] = rows[found]
-        return candidates
 
     def remember(self, signals: dict[tuple[str, str], int]) -> None:
         for signal, incident_id in signals.items():

@@ -148,6 +148,7 @@ class Intake:
             if incident is None:
                 incident = opened = self._open(tx, alert, where, severity)
                 candidates.add(opened)
+                self.correlator.opened(opened)
             else:
                 self._attach(tx, incident, severity, actor=item.actor, causation_id=causation_id)
                 touched[incident.id] = incident

@@ -341,6 +341,14 @@ class DispatchService:
         """Fire every step deadline that has passed; returns how many, and the next one."""
         return self.escalation.fire_due_deadlines(tx, limit)
 
+    # Start -------------------------------------------------------------------------------------
+
+    async def prepare(self) -> None:
+        """Before the first request: the roster of config.yaml into the table, and intake's
+        index of open incidents loaded from the database."""
+        await self.writer.submit(self.sync_responders)
+        await self.writer.submit(self.intake.correlator.rebuild)
+
     # Responders -------------------------------------------------------------------------------
 
     def sync_responders(self, tx: Tx) -> None:

@@ -138,9 +138,8 @@ class Runtime:
                 "introduced): `dispatch audit verify` reports them until `dispatch audit rekey` signs them"
             )
         self.writer.start()
-        await self.writer.submit(self.service.sync_responders)
+        await self.service.prepare()
         await self.writer.submit(pending_events.move_into_log)
-        await self.writer.submit(self.service.intake.correlator.rebuild)
         await self.read(self.hub.load)
         self.hub.on_task_pushed = self._task_pushed
         self.positions.on_moved = self.hub.publish_positions

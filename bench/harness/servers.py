@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 import socket
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,16 +43,31 @@ class Child:
         return self.log.read_text(errors="replace")[-3000:]
 
 
+def on_cpus(cpus: Collection[int] | None) -> Callable[[], None] | None:
+    """Run in the child before exec: it, and every thread it starts later, stays on `cpus`."""
+    if cpus is None:
+        return None
+    wanted = set(cpus)
+    return lambda: os.sched_setaffinity(0, wanted)
+
+
 @contextlib.asynccontextmanager
-async def child(command: list[str], port: int, log: Path, cwd: Path) -> AsyncIterator[Child]:
-    """A server child process, ready (GET /readyz 200), stopped with SIGTERM afterwards."""
+async def child(
+    command: list[str],
+    port: int,
+    log: Path,
+    cwd: Path,
+    cpus: Collection[int] | None = None,
+    ready_path: str = "/readyz",
+) -> AsyncIterator[Child]:
+    """A server child process (on `cpus` if given), ready (GET ready_path 200), then SIGTERM."""
     with log.open("ab") as out:
         process = await asyncio.create_subprocess_exec(
-            *command, stdout=out, stderr=asyncio.subprocess.STDOUT, cwd=cwd
+            *command, stdout=out, stderr=asyncio.subprocess.STDOUT, cwd=cwd, preexec_fn=on_cpus(cpus)
         )
     running = Child(process, f"http://127.0.0.1:{port}", log)
     try:
-        await _ready(running)
+        await _ready(running, ready_path)
         yield running
     finally:
         if process.returncode is None:
@@ -63,14 +79,14 @@ async def child(command: list[str], port: int, log: Path, cwd: Path) -> AsyncIte
                 await process.wait()
 
 
-async def _ready(running: Child) -> None:
+async def _ready(running: Child, path: str) -> None:
     give_up = time.monotonic() + READY_TIMEOUT_S
     async with aiohttp.ClientSession() as session:
         while True:
             if running.process.returncode is not None:
                 raise RuntimeError(f"server exited with {running.process.returncode}:\n{running.output()}")
             with contextlib.suppress(aiohttp.ClientError):
-                async with session.get(f"{running.url}/readyz") as response:
+                async with session.get(f"{running.url}{path}") as response:
                     if response.status == 200:
                         return
             if time.monotonic() > give_up:
@@ -104,25 +120,25 @@ class Server:
 
 @contextlib.asynccontextmanager
 async def dispatch_serve(
-    config: Path, database_url: str, directory: Path, *options: str
+    config: Path, database_url: str, directory: Path, *options: str, cpus: Collection[int] | None = None
 ) -> AsyncIterator[Server]:
-    """`python -m dispatch serve` on a config and database, logging to `directory`/server.log."""
+    """`python -m dispatch serve` on a config and database (and `cpus`), logging to `directory`/server.log."""
     port = free_port()
     command = [sys.executable, "-m", "dispatch", "serve", "--config", str(config)]
     command += ["--database", database_url, "--host", "127.0.0.1", "--port", str(port), *options]
-    async with child(command, port, directory / "server.log", directory) as running:
+    async with child(command, port, directory / "server.log", directory, cpus) as running:
         server = Server(running)
         yield server
     server.log_text = running.log.read_text(errors="replace")
 
 
 @contextlib.asynccontextmanager
-async def bare_server(kind: str) -> AsyncIterator[Server]:
-    """One of bench.harness.baselines' servers (intake, echo, broadcast) in a child process."""
+async def bare_server(kind: str, cpus: Collection[int] | None = None) -> AsyncIterator[Server]:
+    """One of bench.harness.baselines' servers (intake, echo, broadcast) in a child process (on `cpus`)."""
     with tempfile.TemporaryDirectory(prefix=f"dispatch-bench-{kind}-") as temp:
         port = free_port()
         command = bench_module("bench.harness.baselines", kind, str(port))
-        async with child(command, port, Path(temp) / f"{kind}.log", REPO) as running:
+        async with child(command, port, Path(temp) / f"{kind}.log", REPO, cpus) as running:
             server = Server(running)
             yield server
         server.log_text = running.log.read_text(errors="replace")

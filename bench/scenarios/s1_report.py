@@ -1,0 +1,94 @@
+"""S1's figures: medians per case and server, the ratio ours/Alertmanager, the table and the JSON."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from bench.harness.stats import median
+from bench.scenarios.s1_load import Figures
+
+GOAL = 1.3
+SERVERS = ("ours", "alertmanager", "floor")
+LABELS = {"ours": "ours", "alertmanager": "Alertmanager", "floor": "bare aiohttp"}
+Results = dict[str, dict[str, list[Figures]]]  # case → server → runs
+
+
+def opened_share(run: Figures) -> float:
+    """The share of a run's stored alerts that opened an incident (ours only; NaN otherwise)."""
+    alerts = run.stored.get("alerts", 0)
+    return run.stored.get("incidents", 0) / alerts if alerts else float("nan")
+
+
+def medians(runs: list[Figures]) -> dict[str, float]:
+    return {
+        "alerts_per_s": median([run.alerts_per_s for run in runs]),
+        "requests_per_s": median([run.requests_per_s for run in runs]),
+        "p50_ms": median([run.p50_ms for run in runs]),
+        "p99_ms": median([run.p99_ms for run in runs]),
+        "errors": sum(run.errors for run in runs),
+        "opened_share": median([opened_share(run) for run in runs]),
+    }
+
+
+def ratio(case: dict[str, list[Figures]]) -> float:
+    ours = medians(case.get("ours", []))["alerts_per_s"]
+    peer = medians(case.get("alertmanager", []))["alerts_per_s"]
+    return ours / peer if peer == peer and peer and ours == ours else float("nan")
+
+
+def _count(value: float) -> str:
+    return "—" if value != value else f"{value:,.0f}"
+
+
+def _ms(value: float) -> str:
+    return "—" if value != value else f"{value:,.1f}"
+
+
+def _runs(runs: list[Figures]) -> str:
+    return " / ".join(f"{run.alerts_per_s:,.0f}" for run in runs) or "—"
+
+
+def table(results: Results, runs: int, seconds: float) -> str:
+    lines = [
+        f"S1, durable HTTP intake: ours (202 after commit, SQLite) vs Alertmanager (in memory) vs bare "
+        f"aiohttp; 16 clients; median of {runs} run(s) × {seconds:g} s; goal ours/AM ≥ {GOAL}",
+        "",
+        "| placement | mix | alerts/request | ours alerts/s | Alertmanager alerts/s | ours/AM "
+        "| bare aiohttp alerts/s | ours p99 ms | AM p99 ms | ours: share opening incidents | errors "
+        "| every run: ours · AM · bare |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for key, case in results.items():
+        placement, mix, batch = key.split()
+        figures = {server: medians(case.get(server, [])) for server in SERVERS}
+        share = figures["ours"]["opened_share"]
+        errors = sum(int(figures[server]["errors"]) for server in SERVERS)
+        every = " · ".join(_runs(case.get(server, [])) for server in SERVERS)
+        value = ratio(case)
+        lines.append(
+            f"| {placement} | {mix} | {batch} | {_count(figures['ours']['alerts_per_s'])} "
+            f"| {_count(figures['alertmanager']['alerts_per_s'])} "
+            f"| {'—' if value != value else f'{value:.2f}'} "
+            f"| {_count(figures['floor']['alerts_per_s'])} | {_ms(figures['ours']['p99_ms'])} "
+            f"| {_ms(figures['alertmanager']['p99_ms'])} "
+            f"| {'—' if share != share else f'{share:.1%}'} | {errors} | {every} |"
+        )
+    return "\n".join(lines)
+
+
+def outcome(results: Results, settings: dict[str, Any], text: str) -> dict[str, Any]:
+    """The JSON: settings and machine, medians and ratios per case, every run, the table."""
+    return {
+        **settings,
+        "median": {
+            key: {server: medians(runs) for server, runs in case.items()} for key, case in results.items()
+        },
+        "ratio_ours_to_alertmanager": {key: ratio(case) for key, case in results.items()},
+        "goal_met": {key: ratio(case) >= GOAL for key, case in results.items()},
+        "runs": {
+            key: {server: [asdict(run) for run in runs] for server, runs in case.items()}
+            for key, case in results.items()
+        },
+        "table": text,
+    }

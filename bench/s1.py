@@ -37,14 +37,14 @@ from typing import Any
 from bench.harness import CONFIG, RESULTS
 from bench.harness import alertmanager as peer
 from bench.harness.database import stored_counts
-from bench.harness.pinning import Placement, allowed, load_on, placements
+from bench.harness.pinning import Placement, allowed, cpu_seconds, load_on, placements
 from bench.harness.results import write_json
 from bench.harness.servers import Server, bare_server, dispatch_serve
 from bench.harness.stats import parse_sizes
 from bench.harness.system import machine
 from bench.harness.tokens import cli
 from bench.scenarios.s1_load import CLIENTS, Figures, Target, load
-from bench.scenarios.s1_report import LABELS, SERVERS, Results, outcome, table
+from bench.scenarios.s1_report import LABELS, SERVERS, Results, outcome, run_table, table
 from bench.workloads.s1_mixes import MIXES, SENSOR_SITES, SENSORS, ours
 
 DEFAULT_JSON = RESULTS / "s1.json"
@@ -66,7 +66,12 @@ async def _measure(
     args: argparse.Namespace, case: Case, seed: int, server: Server, target: Target
 ) -> Figures:
     mix = MIXES[case.mix](args.config, seed)
+    server_before, load_before = cpu_seconds(server.pid), time.process_time()
+    began = time.monotonic()
     figures = await load(target, mix.alerts, case.batch, args.seconds, args.warmup)
+    wall = time.monotonic() - began
+    figures.server_busy = (cpu_seconds(server.pid) - server_before) / wall
+    figures.load_busy = (time.process_time() - load_before) / wall
     figures.server_cpus = allowed(server.pid)
     figures.load_cpus = sorted({",".join(map(str, sorted(case.placement.load)))})
     return figures
@@ -126,7 +131,8 @@ class Progress:
         left = elapsed / self.done * (self.total - self.done)
         print(
             f"    {figures.alerts_per_s:,.0f} alerts/s, p50 {figures.p50_ms:.1f} ms, "
-            f"p99 {figures.p99_ms:.1f} ms, {figures.errors} errors, server on {figures.server_cpus}"
+            f"p99 {figures.p99_ms:.1f} ms, {figures.errors} errors; server on {figures.server_cpus} "
+            f"{figures.server_busy:.0%} busy, load {figures.load_busy:.0%} busy"
             f" — {elapsed:.0f} s elapsed, ~{left:.0f} s left",
             flush=True,
         )
@@ -215,6 +221,8 @@ def main(argv: list[str] | None = None) -> int:
     text = table(results, args.runs, args.seconds)
     print()
     print(text)
+    print()
+    print(run_table(results))
     result = outcome(results, about, text)
     result["wall_seconds"] = round(time.monotonic() - began, 1)
     write_json(args.json, result)

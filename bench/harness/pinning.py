@@ -67,6 +67,12 @@ def allowed(pid: int) -> list[str]:
     return sorted(seen)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process (all its threads) has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextlib.contextmanager
 def load_on(cpus: frozenset[int]) -> Iterator[None]:
     """This process (the load generator) on `cpus` for the block, back on the whole machine after."""

@@ -45,6 +45,8 @@ class Figures:
     stored: dict[str, int] = field(default_factory=dict)
     server_cpus: list[str] = field(default_factory=list)
     load_cpus: list[str] = field(default_factory=list)
+    server_busy: float = float("nan")  # CPU seconds per wall second over warmup + window
+    load_busy: float = float("nan")
 
 
 @dataclass

@@ -20,6 +20,11 @@ def opened_share(run: Figures) -> float:
     return run.stored.get("incidents", 0) / alerts if alerts else float("nan")
 
 
+def per_cpu_second(run: Figures) -> float:
+    """Alerts per CPU-second the server used: throughput with the machine's contention taken out."""
+    return run.alerts_per_s / run.server_busy if run.server_busy > 0 else float("nan")
+
+
 def medians(runs: list[Figures]) -> dict[str, float]:
     return {
         "alerts_per_s": median([run.alerts_per_s for run in runs]),
@@ -28,13 +33,20 @@ def medians(runs: list[Figures]) -> dict[str, float]:
         "p99_ms": median([run.p99_ms for run in runs]),
         "errors": sum(run.errors for run in runs),
         "opened_share": median([opened_share(run) for run in runs]),
+        "server_busy": median([run.server_busy for run in runs]),
+        "load_busy": median([run.load_busy for run in runs]),
+        "alerts_per_cpu_s": median([per_cpu_second(run) for run in runs]),
     }
 
 
-def ratio(case: dict[str, list[Figures]]) -> float:
-    ours = medians(case.get("ours", []))["alerts_per_s"]
-    peer = medians(case.get("alertmanager", []))["alerts_per_s"]
+def ratio(case: dict[str, list[Figures]], figure: str = "alerts_per_s") -> float:
+    ours = medians(case.get("ours", []))[figure]
+    peer = medians(case.get("alertmanager", []))[figure]
     return ours / peer if peer == peer and peer and ours == ours else float("nan")
+
+
+def _ratio(value: float) -> str:
+    return "—" if value != value else f"{value:.2f}"
 
 
 def _count(value: float) -> str:
@@ -55,9 +67,9 @@ def table(results: Results, runs: int, seconds: float) -> str:
         f"aiohttp; 16 clients; median of {runs} run(s) × {seconds:g} s; goal ours/AM ≥ {GOAL}",
         "",
         "| placement | mix | alerts/request | ours alerts/s | Alertmanager alerts/s | ours/AM "
-        "| bare aiohttp alerts/s | ours p99 ms | AM p99 ms | ours: share opening incidents | errors "
-        "| every run: ours · AM · bare |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+        "| bare aiohttp alerts/s | ours p99 ms | AM p99 ms | ours/AM per server CPU-second "
+        "| ours: share opening incidents | errors | every run: ours · AM · bare |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     for key, case in results.items():
         placement, mix, batch = key.split()
@@ -65,15 +77,31 @@ def table(results: Results, runs: int, seconds: float) -> str:
         share = figures["ours"]["opened_share"]
         errors = sum(int(figures[server]["errors"]) for server in SERVERS)
         every = " · ".join(_runs(case.get(server, [])) for server in SERVERS)
-        value = ratio(case)
         lines.append(
             f"| {placement} | {mix} | {batch} | {_count(figures['ours']['alerts_per_s'])} "
-            f"| {_count(figures['alertmanager']['alerts_per_s'])} "
-            f"| {'—' if value != value else f'{value:.2f}'} "
+            f"| {_count(figures['alertmanager']['alerts_per_s'])} | {_ratio(ratio(case))} "
             f"| {_count(figures['floor']['alerts_per_s'])} | {_ms(figures['ours']['p99_ms'])} "
-            f"| {_ms(figures['alertmanager']['p99_ms'])} "
+            f"| {_ms(figures['alertmanager']['p99_ms'])} | {_ratio(ratio(case, 'alerts_per_cpu_s'))} "
             f"| {'—' if share != share else f'{share:.1%}'} | {errors} | {every} |"
         )
+    return "\n".join(lines)
+
+
+def run_table(results: Results) -> str:
+    """Every run: its throughput, latency, and how busy the server and the load generator were."""
+    lines = [
+        "| case | server | run | alerts/s | p50 ms | p99 ms | server CPU busy | load CPU busy "
+        "| alerts per server CPU-second | errors |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for key, case in results.items():
+        for server, runs in case.items():
+            for number, run in enumerate(runs, 1):
+                lines.append(
+                    f"| {key} | {LABELS[server]} | {number} | {run.alerts_per_s:,.0f} | {_ms(run.p50_ms)} "
+                    f"| {_ms(run.p99_ms)} | {run.server_busy:.0%} | {run.load_busy:.0%} "
+                    f"| {_count(per_cpu_second(run))} | {run.errors} |"
+                )
     return "\n".join(lines)
 
 
@@ -85,6 +113,9 @@ def outcome(results: Results, settings: dict[str, Any], text: str) -> dict[str, 
             key: {server: medians(runs) for server, runs in case.items()} for key, case in results.items()
         },
         "ratio_ours_to_alertmanager": {key: ratio(case) for key, case in results.items()},
+        "ratio_per_server_cpu_second": {
+            key: ratio(case, "alerts_per_cpu_s") for key, case in results.items()
+        },
         "goal_met": {key: ratio(case) >= GOAL for key, case in results.items()},
         "runs": {
             key: {server: [asdict(run) for run in runs] for server, runs in case.items()}

@@ -63,7 +63,18 @@ SCENARIOS: dict[str, tuple[str, str, list[str]]] = {
     "open_incidents": (
         "bench.open_incidents",
         "intake with 0 / 10,000 / 100,000 incidents open",
-        ["--json", "/tmp/open_incidents.json"],
+        [
+            "--sizes",
+            "0,10000",
+            "--rounds",
+            "1",
+            "--seconds",
+            "2",
+            "--warmup",
+            "0.5",
+            "--json",
+            "/tmp/open_incidents.json",
+        ],
     ),
 }
 

@@ -33,9 +33,9 @@ SEVERITY = 4  # grade IV: the standard ladder, one street unit first, no all-tie
 
 
 @cache
-def _places(config_path: Path) -> tuple[City, tuple[tuple[float, float], ...]]:
-    city = City(config_path, random.Random(0))
-    return city, tuple(city.street_grid(PLACE_SPACING_M))
+def _places(config_path: Path) -> tuple[tuple[float, float], ...]:
+    """Street points PLACE_SPACING_M apart: the same for every run, computed once a process."""
+    return tuple(City(config_path, random.Random(0)).street_grid(PLACE_SPACING_M))
 
 
 class _Mix:
@@ -46,8 +46,8 @@ class _Mix:
 
     def __init__(self, config_path: Path, seed: int) -> None:
         self.rng = random.Random(seed)
-        self.city, self.places = _places(config_path)
-        self.city.rng = self.rng
+        self.city = City(config_path, self.rng)
+        self.places = _places(config_path)
         self.categories = [category.id for category in self.city.config.categories]
         self.tag = uuid.uuid4().hex[:8]
         self.numbers = itertools.count(1)

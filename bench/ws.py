@@ -117,6 +117,12 @@ def _load_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--stalled", type=int, default=500, help="(d) sockets that never read (default 500)")
     parser.add_argument("--new-every", type=int, default=10, help="(d) one alert in N opens an incident")
+    parser.add_argument(
+        "--baseline-code",
+        type=Path,
+        default=None,
+        help="(d) a checkout (e.g. from git archive) whose server runs too, interleaved, as 'before'",
+    )
 
 
 def _run_options(parser: argparse.ArgumentParser) -> None:

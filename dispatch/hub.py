@@ -265,7 +265,7 @@ class Hub:
         if conn.closed:
             return
         conn.pending.append(frame)
-        if conn.too_slow():
+        if len(conn.pending) > conn.queue_size and conn.too_slow():  # the cheap test first: 1,000s a tick
             self._drop_slow(conn)
             return
         self._dirty[conn] = None

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -43,8 +42,6 @@ logger = logging.getLogger(__name__)
 BURST_FACTOR = 50
 FLUSH_INTERVAL_S = 0.04
 """Frames published meanwhile go to each socket in one write: one send per socket per tick."""
-FLUSH_SHARE = 3
-"""A tick lasts at least this many times the last write-out: fan-out takes at most a third of the loop."""
 CLOSE_SLOW_CONSUMER = 4429
 """Closed because frames piled up: reconnect and send `resume` with the last seq received."""
 CLOSE_CREDENTIAL_ENDED = 4401
@@ -113,7 +110,6 @@ class Hub:
         self._dirty: dict[Connection, None] = {}
         self._flush_at: asyncio.TimerHandle | None = None
         self._flushed = 0.0
-        self._gap = FLUSH_INTERVAL_S
 
     # Bookkeeping ------------------------------------------------------------------------------
 
@@ -276,7 +272,7 @@ class Hub:
         if self._flush_at is None:
             loop = asyncio.get_running_loop()
             # The first frame after a quiet spell goes at once; under load frames gather a tick.
-            self._flush_at = loop.call_at(max(loop.time(), self._flushed + self._gap), self._flush)
+            self._flush_at = loop.call_at(max(loop.time(), self._flushed + FLUSH_INTERVAL_S), self._flush)
 
     def _drop_slow(self, conn: Connection) -> None:
         self.dropped_slow += 1
@@ -291,14 +287,9 @@ class Hub:
     def _flush(self) -> None:
         self._flush_at = None
         self._flushed = asyncio.get_running_loop().time()
-        began = time.perf_counter()
         dirty, self._dirty = self._dirty, {}
         for conn in dirty:
             self._deliver(conn)
-        # With thousands of sockets a write-out takes long: the next waits longer, so intake
-        # keeps two thirds of the loop however many listen, and each socket gets bigger writes.
-        took = time.perf_counter() - began
-        self._gap = max(FLUSH_INTERVAL_S, FLUSH_SHARE * took)
 
     def _deliver(self, conn: Connection) -> None:
         """Write what waits for this socket in one piece, unless it must wait itself."""

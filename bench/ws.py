@@ -1,6 +1,6 @@
 """Benchmark of WebSocket delivery: memory per idle socket, fan-out to consoles, alert → tablet.
 
-Three scenarios, each against `python -m dispatch serve` children on fresh SQLite files
+Four scenarios, each against `python -m dispatch serve` children on fresh SQLite files
 (copies of one template that holds only the schema and the tokens) with a snapshot of the
 repo's config.yaml, and each beside a bare baseline measured the same way by the same clients:
 
@@ -11,6 +11,8 @@ repo's config.yaml, and each beside a bare baseline measured the same way by the
            alert's 202 (the incident is committed by then) to the LAST console receiving its
            `incident_reported` frame, over --incidents new incidents posted one after another.
            Baseline: a bare `websockets` server calling websockets.broadcast() per incident.
+  intake   the p99 of a 202 at a steady rate with 0 consoles, --intake-consoles reading ones,
+           and --stalled sockets that never read, interleaved per round (bench.scenarios.ws_intake).
   tasks    one tablet for each of the 135 responders; alerts paced open-loop at 200/s and
            1,000/s: time from sending an alert that opens an incident to its `task_assigned`
            frame arriving on the tasked responder's tablet. Tablets accept and complete every
@@ -30,6 +32,7 @@ on open files is raised to the hard one; the children inherit it.
     .venv/bin/python -m bench.ws --scenario fanout --consoles 100,1000 --incidents 50
     .venv/bin/python -m bench.ws --scenario tasks --rates 200,1000 --seconds 10 --runs 3
     .venv/bin/python -m bench.ws --scenario tasks --rates 200 --tasks-consoles 1000 --runs 1
+    .venv/bin/python -m bench.ws --scenario intake --rates 150 --seconds 8 --runs 3
 
 Run from the project root. The scenarios live in bench.scenarios.ws_*, the clients and servers
 in bench.harness, the alerts in bench.workloads (CityMix).
@@ -56,6 +59,7 @@ from bench.harness.results import write_json
 from bench.harness.system import machine, raise_fd_limit
 from bench.harness.tokens import Tokens, make_template
 from bench.scenarios.ws_fanout import fanout_scenario
+from bench.scenarios.ws_intake import intake_scenario
 from bench.scenarios.ws_memory import memory_scenario
 from bench.scenarios.ws_tasks import tasks_scenario
 
@@ -66,6 +70,7 @@ SCENARIOS: dict[str, Scenario] = {
     "memory": memory_scenario,
     "fanout": fanout_scenario,
     "tasks": tasks_scenario,
+    "intake": intake_scenario,
 }
 
 
@@ -80,7 +85,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--config", type=Path, default=CONFIG, help="config file for the server")
     args = parser.parse_args(argv)
     if args.runs is not None:
-        args.runs_memory = args.runs_fanout = args.runs_tasks = args.runs
+        args.runs_memory = args.runs_fanout = args.runs_tasks = args.runs_intake = args.runs
     return args
 
 
@@ -107,6 +112,17 @@ def _load_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--probe-rate", type=float, default=20.0, help="(c) of those, alerts/s that open incidents"
     )
+    parser.add_argument(
+        "--intake-consoles", type=int, default=1000, help="(d) reading city consoles (default 1000)"
+    )
+    parser.add_argument("--stalled", type=int, default=500, help="(d) sockets that never read (default 500)")
+    parser.add_argument("--new-every", type=int, default=10, help="(d) one alert in N opens an incident")
+    parser.add_argument(
+        "--baseline-code",
+        type=Path,
+        default=None,
+        help="(d) a checkout (e.g. from git archive) whose server runs too, interleaved, as 'before'",
+    )
 
 
 def _run_options(parser: argparse.ArgumentParser) -> None:
@@ -122,6 +138,9 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--runs-tasks", type=int, default=3, help="(c) runs per rate, a fresh server each (default 3)"
+    )
+    parser.add_argument(
+        "--runs-intake", type=int, default=3, help="(d) rounds, a fresh server each (default 3)"
     )
     parser.add_argument(
         "--client-processes", type=int, default=2, help="client worker processes for (a) and (b)"

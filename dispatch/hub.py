@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,16 +33,21 @@ from dispatch.events.catalog import (
     TaskChanged,
 )
 from dispatch.shared.clock import to_rfc3339
+from dispatch.shared.wire_frames import Frame, wire_frame
 from dispatch.storage.tables import incident_table, task_table
 from dispatch.storage.wire import EventOut
 
 logger = logging.getLogger(__name__)
 
 BURST_FACTOR = 50
+FLUSH_INTERVAL_S = 0.04
+"""Frames published meanwhile go to each socket in one write: one send per socket per tick."""
 CLOSE_SLOW_CONSUMER = 4429
 """Closed because frames piled up: reconnect and send `resume` with the last seq received."""
 CLOSE_CREDENTIAL_ENDED = 4401
 """The session or token that opened the socket ended (logout, revoked, expired): log in again."""
+
+Scope = frozenset[str] | None
 
 
 @dataclass(eq=False)
@@ -51,15 +56,23 @@ class Connection:
 
     principal: Principal
     send: Callable[[str], Awaitable[None]]
+    """Sends one message and waits while the peer's buffer is full (hello, replies, replays)."""
     close: Callable[[int, str], Awaitable[None]]
+    write: Callable[[bytes], None]
+    """Hands whole frames' bytes to the socket's buffer at once: never waits, never interleaves."""
+    backed_up: Callable[[], bool]
+    """The socket's buffer is over its high-water mark: the peer is not reading."""
+    drained: Callable[[], Awaitable[None]]
+    """Returns once the socket's buffer is below its high-water mark again."""
     queue_size: int
-    scope: frozenset[str] | None = None
-    queue: asyncio.Queue[tuple[int, str]] = field(default_factory=asyncio.Queue)
+    scope: Scope = None
+    pending: list[Frame] = field(default_factory=list)
     last_seq: int = 0
     closed: bool = False
-    sending: bool = False
-    """True while a frame waits for the socket to drain: the peer is not reading."""
-    sender: asyncio.Task[None] | None = None
+    replaying: bool = False
+    """A replay is under way: live frames wait for it, then go out unless it sent them."""
+    waiting: asyncio.Task[None] | None = None
+    """Set while frames wait for the peer to read what it was sent already."""
     credential: str | None = None
     """The hash of the session (or token) that opened it: ending that closes the socket."""
 
@@ -67,22 +80,36 @@ class Connection:
         # One commit may publish thousands of events at once; a reader that keeps draining its
         # socket rides that out. A peer that stopped reading is cut off at queue_size; anyone
         # at all at BURST_FACTOR times that, to bound memory.
-        backlog = self.queue.qsize()
-        return backlog > self.queue_size * BURST_FACTOR or (self.sending and backlog > self.queue_size)
+        backlog = len(self.pending)
+        return backlog > self.queue_size * BURST_FACTOR or (
+            self.waiting is not None and backlog > self.queue_size
+        )
 
 
 class Hub:
+    """Routes each event to the sockets that may see it and writes them once a tick.
+
+    Why not a task per socket awaiting its send: with 1,000 consoles every event meant 1,000
+    task wake-ups and 1,000 send() calls on the loop that also answers intake. Now publishing
+    only appends the shared frame to each socket's list; a tick later one callback writes each
+    socket's frames in one piece, never waiting: a socket whose buffer is full is skipped (its
+    own task waits for it to drain) and closed once its list outgrows queue_size.
+    """
+
     def __init__(self, config: Config) -> None:
         self.config = config
         self._connections: set[Connection] = set()
         self._responders: dict[str, set[Connection]] = defaultdict(set)
-        self._dispatchers: set[Connection] = set()
+        self._dispatchers: dict[Scope, set[Connection]] = defaultdict(set)
         # What the hub must know of incidents to route their events without a query.
         self._places: dict[int, tuple[str, str]] = {}
         self._crews: dict[int, set[str]] = defaultdict(set)
         self.on_task_pushed: Callable[[int, str], None] | None = None
         self.dropped_slow = 0
         self._closing: set[asyncio.Future[None]] = set()
+        self._dirty: dict[Connection, None] = {}
+        self._flush_at: asyncio.TimerHandle | None = None
+        self._flushed = 0.0
 
     # Bookkeeping ------------------------------------------------------------------------------
 
@@ -114,20 +141,22 @@ class Hub:
         if conn.principal.role == Role.RESPONDER and conn.principal.responder_id:
             self._responders[conn.principal.responder_id].add(conn)
         elif conn.principal.role in (Role.DISPATCHER, Role.ADMIN, Role.SCREEN):
-            self._dispatchers.add(conn)
-        conn.sender = asyncio.create_task(self._send_loop(conn), name="ws-sender")
+            self._dispatchers[conn.scope].add(conn)
 
     async def detach(self, conn: Connection) -> None:
         conn.closed = True
         self._connections.discard(conn)
-        self._dispatchers.discard(conn)
+        self._dirty.pop(conn, None)
+        consoles = self._dispatchers.get(conn.scope)
+        if consoles is not None:
+            consoles.discard(conn)
+            if not consoles:
+                del self._dispatchers[conn.scope]
         if conn.principal.responder_id:
             self._responders[conn.principal.responder_id].discard(conn)
             if not self._responders[conn.principal.responder_id]:
                 del self._responders[conn.principal.responder_id]
-        if conn.sender is not None and conn.sender is not asyncio.current_task():
-            conn.sender.cancel()
-            await asyncio.gather(conn.sender, return_exceptions=True)
+        await self._stop_waiting(conn)
 
     def credentials(self) -> set[str]:
         """The sessions and tokens (their hashes) that opened the sockets open now."""
@@ -154,46 +183,52 @@ class Hub:
         self._learn(event)
         if event.incident_id is None:
             return
-        audience = list(self.audience(event))
+        audience = self.audience(event)
         if audience:  # serialized once, and only when somebody listens
-            frame = event_frame(event)
+            task_id = event.task_id if isinstance(event, TaskAssigned) else None
+            frame = Frame(event.seq, wire_frame(event_frame(event)), task_id)
             for conn in audience:
-                self._offer(conn, event.seq, frame)
-        for conn, alarm in self._alarms(event):
-            self._offer(conn, 0, alarm)  # rides along its event: not subject to the replay check
+                self._offer(conn, frame)
+        alarmed = self._alarmed(event)
+        if alarmed:  # rides along its event: not subject to the replay check
+            alarm = Frame(0, wire_frame(alarm_frame(event, alarmed[1])))
+            for conn in alarmed[0]:
+                self._offer(conn, alarm)
 
     def publish_positions(self, moved: dict[str, tuple[float, float, float]]) -> None:
         """Units' newest positions, one frame a flush (a second), to the consoles that see them."""
-        if not self._dispatchers:
-            return
         units = [
             (self.config.responder_by_id[unit].jurisdiction, unit, lat, lon, at)
             for unit, (lat, lon, at) in moved.items()
             if unit in self.config.responder_by_id
         ]
-        for conn in list(self._dispatchers):
+        for scope, consoles in list(self._dispatchers.items()):
             seen = [
                 {"id": unit, "lat": lat, "lon": lon, "at": to_rfc3339(at)}
                 for jurisdiction, unit, lat, lon, at in units
-                if conn.scope is None or jurisdiction in conn.scope
+                if scope is None or jurisdiction in scope
             ]
-            if seen:
-                self._offer(conn, 0, orjson.dumps({"type": "positions", "positions": seen}).decode())
+            if seen and consoles:  # one frame per scope, shared by its consoles
+                frame = Frame(0, wire_frame(orjson.dumps({"type": "positions", "positions": seen}).decode()))
+                for conn in list(consoles):
+                    self._offer(conn, frame)
 
-    def audience(self, event: DomainEvent) -> Iterable[Connection]:
+    def audience(self, event: DomainEvent) -> list[Connection]:
         incident_id = event.incident_id
         assert incident_id is not None
+        found: list[Connection] = []
         if isinstance(event, TaskAssigned | TaskChanged):
-            yield from list(self._responders.get(event.responder_id, ()))
+            found += self._responders.get(event.responder_id, ())
         elif incident_id in self._crews:
             for responder_id in self._crews[incident_id]:
-                yield from list(self._responders.get(responder_id, ()))
+                found += self._responders.get(responder_id, ())
         place = self._places.get(incident_id)
-        for conn in list(self._dispatchers):
-            if conn.scope is None or (place is not None and authz.covers(conn.scope, *place)):
-                yield conn
+        for scope, consoles in self._dispatchers.items():  # decided once per scope, not per socket
+            if scope is None or (place is not None and authz.covers(scope, *place)):
+                found += consoles
+        return found
 
-    def _alarms(self, event: DomainEvent) -> Iterable[tuple[Connection, str]]:
+    def _alarmed(self, event: DomainEvent) -> tuple[list[Connection], str] | None:
         """Escalations and all-tier notices into a dispatcher's own node arrive a second time, loud."""
         targets: list[str] = []
         kind = ""
@@ -204,12 +239,15 @@ class Hub:
         elif isinstance(event, IncidentUnanswered):
             targets, kind = [event.owner_jurisdiction_id], "unanswered"
         if not targets:
-            return
+            return None
         root = self.config.root.id
-        for conn in list(self._dispatchers):
-            mine = conn.principal.jurisdiction_id or root
-            if conn.principal.role == Role.DISPATCHER and mine in targets:
-                yield conn, alarm_frame(event, kind)
+        found = [
+            conn
+            for consoles in self._dispatchers.values()
+            for conn in consoles
+            if conn.principal.role == Role.DISPATCHER and (conn.principal.jurisdiction_id or root) in targets
+        ]
+        return (found, kind) if found else None
 
     def _learn(self, event: DomainEvent) -> None:
         if event.incident_id is None:
@@ -223,39 +261,79 @@ class Hub:
         elif isinstance(event, TaskAssigned):
             self._crews[event.incident_id].add(event.responder_id)
 
-    def _offer(self, conn: Connection, seq: int, frame: str) -> None:
+    def _offer(self, conn: Connection, frame: Frame) -> None:
         if conn.closed:
             return
-        conn.queue.put_nowait((seq, frame))
-        if conn.too_slow():
-            self.dropped_slow += 1
-            conn.closed = True
-            logger.info(
-                "closing slow %s connection (%d frames waiting)", conn.principal.actor, conn.queue.qsize()
-            )
-            closing = asyncio.ensure_future(conn.close(CLOSE_SLOW_CONSUMER, "too slow: reconnect and resume"))
-            self._closing.add(closing)
-            closing.add_done_callback(self._closing.discard)
+        conn.pending.append(frame)
+        if len(conn.pending) > conn.queue_size and conn.too_slow():  # the cheap test first: 1,000s a tick
+            self._drop_slow(conn)
+            return
+        self._dirty[conn] = None
+        if self._flush_at is None:
+            loop = asyncio.get_running_loop()
+            # The first frame after a quiet spell goes at once; under load frames gather a tick.
+            self._flush_at = loop.call_at(max(loop.time(), self._flushed + FLUSH_INTERVAL_S), self._flush)
 
-    def restart_sender(self, conn: Connection) -> None:
+    def _drop_slow(self, conn: Connection) -> None:
+        self.dropped_slow += 1
+        conn.closed = True
+        self._dirty.pop(conn, None)
+        logger.info("closing slow %s connection (%d frames waiting)", conn.principal.actor, len(conn.pending))
+        conn.pending.clear()
+        closing = asyncio.ensure_future(conn.close(CLOSE_SLOW_CONSUMER, "too slow: reconnect and resume"))
+        self._closing.add(closing)
+        closing.add_done_callback(self._closing.discard)
+
+    def _flush(self) -> None:
+        self._flush_at = None
+        self._flushed = asyncio.get_running_loop().time()
+        dirty, self._dirty = self._dirty, {}
+        for conn in dirty:
+            self._deliver(conn)
+
+    def _deliver(self, conn: Connection) -> None:
+        """Write what waits for this socket in one piece, unless it must wait itself."""
+        if conn.closed or conn.replaying or conn.waiting is not None or not conn.pending:
+            return
+        if conn.backed_up():
+            conn.waiting = asyncio.create_task(self._wait_for_reader(conn), name="ws-drain")
+            return
+        frames = [frame for frame in conn.pending if not frame.seq or frame.seq > conn.last_seq]
+        conn.pending.clear()
+        if not frames:
+            return  # a replay sent them all already
+        conn.write(b"".join(frame.data for frame in frames))
+        conn.last_seq = max(conn.last_seq, max(frame.seq for frame in frames))
+        if self.on_task_pushed is not None and conn.principal.role == Role.RESPONDER:
+            for frame in frames:
+                if frame.task_id is not None:
+                    self.on_task_pushed(frame.task_id, "websocket")
+
+    async def _wait_for_reader(self, conn: Connection) -> None:
+        try:
+            await conn.drained()
+        except ConnectionError:
+            return  # gone: its handler detaches it
+        finally:
+            conn.waiting = None
+        self._deliver(conn)
+
+    async def _stop_waiting(self, conn: Connection) -> None:
+        waiting = conn.waiting
+        if waiting is not None and waiting is not asyncio.current_task():
+            waiting.cancel()
+            await asyncio.gather(waiting, return_exceptions=True)
+        conn.waiting = None
+
+    async def hold(self, conn: Connection) -> None:
+        """Before a replay: live frames wait (and pile up) until `release`."""
+        conn.replaying = True
+        await self._stop_waiting(conn)
+
+    def release(self, conn: Connection) -> None:
         """After a replay: live frames flow again, skipping what the replay already sent."""
-        if not conn.closed:
-            conn.sender = asyncio.create_task(self._send_loop(conn), name="ws-sender")
-
-    async def _send_loop(self, conn: Connection) -> None:
-        while not conn.closed:
-            seq, frame = await conn.queue.get()
-            if seq and seq <= conn.last_seq:
-                continue  # already sent by a replay
-            conn.sending = True
-            await conn.send(frame)
-            conn.sending = False
-            if seq:
-                conn.last_seq = seq
-            if self.on_task_pushed is not None and conn.principal.role == Role.RESPONDER:
-                task_id = _assigned_task(frame)
-                if task_id is not None:
-                    self.on_task_pushed(task_id, "websocket")
+        conn.replaying = False
+        self._deliver(conn)
 
     # Resume -----------------------------------------------------------------------------------
 
@@ -309,10 +387,3 @@ def alarm_frame(event: DomainEvent, kind: str) -> str:
             "event": event_body(event),
         }
     ).decode()
-
-
-def _assigned_task(frame: str) -> int | None:
-    if '"type":"task_assigned"' not in frame:
-        return None
-    task_id: int | None = orjson.loads(frame)["event"]["task_id"]
-    return task_id

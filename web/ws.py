@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal
 
 import orjson
 from aiohttp import WSMsgType, web
+from aiohttp.abc import AbstractStreamWriter
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from dispatch.access import authz
@@ -154,7 +155,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
             response.headers["WWW-Authenticate"] = 'Bearer realm="dispatch"'
             return response
         return error_response(426, "upgrade_required", "this is a WebSocket endpoint: upgrade", "Upgrade")
-    await ws.prepare(request)
+    writer = await ws.prepare(request)
     if principal is None:
         principal, credential = await _authenticate(request, ws, settings.auth_timeout)
         if principal is None:
@@ -162,7 +163,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     if not authz.may(principal, Action.SUBSCRIBE):
         await ws.close(code=CLOSE_FORBIDDEN, message=f"the {principal.role} role may not subscribe".encode())
         return ws
-    session = _Session(request, ws, principal, credential)
+    session = _Session(request, ws, writer, principal, credential)
     await session.run()
     return ws
 
@@ -197,19 +198,35 @@ class _Session:
     """One authenticated socket: its hub connection and the messages it sends."""
 
     def __init__(
-        self, request: web.Request, ws: web.WebSocketResponse, principal: Principal, credential: str | None
+        self,
+        request: web.Request,
+        ws: web.WebSocketResponse,
+        writer: AbstractStreamWriter,
+        principal: Principal,
+        credential: str | None,
     ) -> None:
         self.runtime = request.app[RUNTIME]
         self.ws = ws
         self.principal = principal
+        self.transport = request.transport
+        self.protocol = request.protocol
         self.conn = Connection(
             principal,
             send=ws.send_str,
             close=self._close,
+            write=self._write,
+            backed_up=lambda: self.protocol.writing_paused,
+            drained=writer.drain,
             queue_size=self.runtime.config.websocket.queue_size,
             credential=credential,
         )
         self.answered = request.app[ANSWERS].of(principal.actor)
+
+    def _write(self, frames: bytes) -> None:
+        # The hub's frames are whole and unmasked already: straight to the socket's buffer,
+        # the way aiohttp writes its own frames, and never after the close frame.
+        if not self.ws.closed and self.transport is not None and not self.transport.is_closing():
+            self.transport.write(frames)
 
     async def _close(self, code: int, reason: str) -> None:
         await self.ws.close(code=code, message=reason.encode())
@@ -284,9 +301,7 @@ class _Session:
     async def _resume(self, after: int) -> None:
         """Everything of this scope after `after`, in order, then live again."""
         hub, conn = self.runtime.hub, self.conn
-        if conn.sender is not None:
-            conn.sender.cancel()
-            await asyncio.gather(conn.sender, return_exceptions=True)
+        await hub.hold(conn)
         read = hub.replay_query(conn)
         conn.last_seq = after
         while True:
@@ -300,7 +315,7 @@ class _Session:
             if len(page) < REPLAY_PAGE:
                 break
         await self._send({"type": "resumed", "last_seq": conn.last_seq})
-        hub.restart_sender(conn)
+        hub.release(conn)
 
     async def _receipt(self, message: ReceiptMessage) -> None:
         outcome = await self._task_trigger(message.task_id, "deliver", None)

@@ -59,8 +59,12 @@ def update(connection: sa.Connection, table: sa.Table, record: Record, **values:
 
 
 def set_step_deadline(tx: Tx, incident: Incident, due: float | None) -> None:
-    """Store (or clear) the incident's step deadline; the scheduler hears of it at commit."""
-    tx.connection.execute(_set_step_deadline, {"_id": incident.id, "_due": due})
+    """Store (or clear) the incident's step deadline; the scheduler hears of it at commit.
+
+    The step index goes with it: escalation moves an incident through steps in memory and
+    every way out of a step search ends here, so the row is written once, not once a step.
+    """
+    tx.connection.execute(_set_step_deadline, {"_id": incident.id, "_step": incident.step_index, "_due": due})
     incident.step_deadline_at = due
     if due is not None:
         tx.deadlines.append(due)
@@ -68,13 +72,21 @@ def set_step_deadline(tx: Tx, incident: Incident, due: float | None) -> None:
 
 def clear_step_deadline(connection: sa.Connection, incident_id: int) -> None:
     """Drop a deadline without reading the incident (one that failed to fire)."""
-    connection.execute(_set_step_deadline, {"_id": incident_id, "_due": None})
+    connection.execute(_clear_step_deadline, {"_id": incident_id, "_due": None})
 
 
-_set_step_deadline = (
+_clear_step_deadline = (
     incident_table.update()
     .where(incident_table.c.id == sa.bindparam("_id"))
     .values(step_deadline_at=sa.bindparam("_due", type_=incident_table.c.step_deadline_at.type))
+)
+_set_step_deadline = (
+    incident_table.update()
+    .where(incident_table.c.id == sa.bindparam("_id"))
+    .values(
+        step_index=sa.bindparam("_step", type_=incident_table.c.step_index.type),
+        step_deadline_at=sa.bindparam("_due", type_=incident_table.c.step_deadline_at.type),
+    )
 )
 _tasks_of = (
     sa.select(task_table)
@@ -103,9 +115,16 @@ def responder(connection: sa.Connection, responder_id: str) -> Responder | None:
     return Responder.from_row(row) if row else None
 
 
-def available_responders(connection: sa.Connection, jurisdiction_id: str) -> list[Responder]:
-    rows = connection.execute(_available, {"jurisdiction_id": jurisdiction_id}).mappings()
-    return [Responder.from_row(row) for row in rows]
+def available_responders(tx: Tx, jurisdiction_id: str) -> list[Responder]:
+    """The jurisdiction's free units; while the transaction keeps a roster, read once per pass."""
+    roster = tx.roster
+    if roster is not None and jurisdiction_id in roster:
+        return roster[jurisdiction_id]
+    rows = tx.connection.execute(_available, {"jurisdiction_id": jurisdiction_id}).mappings()
+    units = [Responder.from_row(row) for row in rows]
+    if roster is not None:
+        roster[jurisdiction_id] = units
+    return units
 
 
 def set_responder_status(

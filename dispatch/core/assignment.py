@@ -82,6 +82,7 @@ class Assigner:
             created_at=tx.now,
             updated_at=tx.now,
         )
+        repository.write_held(tx.connection, incident)  # the task's row refers to it
         tx.connection.execute(_insert_task, task.as_row())
         tx.record(_assigned(tx, incident, task, actor=actor, causation_id=causation_id))
         task_id = task.id

@@ -24,6 +24,7 @@ from dispatch.intake.correlation import Correlator, Joinable, Placed, place_key
 from dispatch.intake.wire_limits import TimeWindow
 from dispatch.shared.clock import Clock
 from dispatch.shared.errors import InvalidInput
+from dispatch.storage import repository
 from dispatch.storage.records import Incident, PolicySnapshot
 from dispatch.storage.tables import alert_table, incident_table
 from dispatch.storage.writer import Tx
@@ -34,7 +35,6 @@ _known_keys = sa.select(alert_table.c.key, alert_table.c.id, alert_table.c.incid
 )
 
 _insert_alert = alert_table.insert()
-_insert_incident = incident_table.insert()
 _update_counters = (
     incident_table.update()
     .where(incident_table.c.id == sa.bindparam("_id"))
@@ -133,7 +133,7 @@ class Intake:
 
     def receive_many(self, tx: Tx, items: Sequence[IntakeItem]) -> list[Received]:
         """Store a pass of alerts; each jurisdiction's free units are read once for all of it."""
-        with tx.keeping_roster():
+        with tx.keeping_roster(), repository.holding(tx.connection):
             return self._receive(tx, items)
 
     def _receive(self, tx: Tx, items: Sequence[IntakeItem]) -> list[Received]:
@@ -177,6 +177,7 @@ class Intake:
             received = Received(alert_id, incident.id, False)
             seen[key] = Received(alert_id, incident.id, True)
             results.append(received)
+        repository.write_held(tx.connection)  # before the alerts that refer to them
         _write_pass(tx, alert_rows, touched)
         tx.after_commit(lambda: self.correlator.remember(signals))
         return results
@@ -279,7 +280,7 @@ class Intake:
             created_at=tx.now,
             updated_at=tx.now,
         )
-        tx.connection.execute(_insert_incident, row.as_row())
+        repository.hold(tx.connection, row)
         return row
 
     def _announce(self, tx: Tx, incident: Incident, *, actor: str, causation_id: str) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
@@ -16,7 +18,55 @@ _select_incident = sa.select(incident_table).where(incident_table.c.id == sa.bin
 _select_task = sa.select(task_table).where(task_table.c.id == sa.bindparam("id"))
 
 
+_HELD = "dispatch.held_incidents"
+"""Key in the connection's `info`: incidents opened in this pass, not yet inserted (`holding`)."""
+_insert_incident = incident_table.insert()
+
+
+@contextmanager
+def holding(connection: sa.Connection) -> Iterator[None]:
+    """Within the block, a new incident is held in memory (`hold`) and inserted once, with the
+    values its first steps gave it, by `write_held`: no UPDATE per step, one INSERT per pass.
+    Reads and writes through this module see the held record itself."""
+    connection.info[_HELD] = {}
+    try:
+        yield
+    finally:
+        connection.info.pop(_HELD, None)
+
+
+def hold(connection: sa.Connection, row: Incident) -> None:
+    """Insert `row` now, or hold it until `write_held` when a `holding` block is open."""
+    held: dict[int, Incident] | None = connection.info.get(_HELD)
+    if held is None:
+        connection.execute(_insert_incident, row.as_row())
+    else:
+        held[row.id] = row
+
+
+def write_held(connection: sa.Connection, only: Incident | None = None) -> None:
+    """Insert the held incidents (or only `only`, before a row that refers to it)."""
+    held: dict[int, Incident] | None = connection.info.get(_HELD)
+    if not held:
+        return
+    if only is not None:
+        if held.get(only.id) is only:
+            del held[only.id]
+            connection.execute(_insert_incident, only.as_row())
+        return
+    connection.execute(_insert_incident, [row.as_row() for row in held.values()])
+    held.clear()
+
+
+def _held(connection: sa.Connection, record: Record) -> bool:
+    held: dict[int, Incident] | None = connection.info.get(_HELD)
+    return held is not None and isinstance(record, Incident) and held.get(record.id) is record
+
+
 def incident(connection: sa.Connection, incident_id: int) -> Incident:
+    held: dict[int, Incident] | None = connection.info.get(_HELD)
+    if held and incident_id in held:
+        return held[incident_id]
     row = connection.execute(_select_incident, {"id": incident_id}).mappings().first()
     if row is None:
         raise NotFound(f"incident {incident_id} does not exist", field="id")
@@ -52,8 +102,9 @@ def update(connection: sa.Connection, table: sa.Table, record: Record, **values:
     if values.get("step_deadline_at") is not None:
         # A deadline the scheduler does not hear of would never fire.
         raise ValueError("store a step deadline with set_step_deadline, which tells the scheduler")
-    statement = _update_statement(table, tuple(values))
-    connection.execute(statement, {"_id": record.id, **{f"_{k}": v for k, v in values.items()}})
+    if not _held(connection, record):
+        statement = _update_statement(table, tuple(values))
+        connection.execute(statement, {"_id": record.id, **{f"_{k}": v for k, v in values.items()}})
     for name, value in values.items():
         setattr(record, name, value)
 
@@ -64,7 +115,9 @@ def set_step_deadline(tx: Tx, incident: Incident, due: float | None) -> None:
     The step index goes with it: escalation moves an incident through steps in memory and
     every way out of a step search ends here, so the row is written once, not once a step.
     """
-    tx.connection.execute(_set_step_deadline, {"_id": incident.id, "_step": incident.step_index, "_due": due})
+    if not _held(tx.connection, incident):
+        values = {"_id": incident.id, "_step": incident.step_index, "_due": due}
+        tx.connection.execute(_set_step_deadline, values)
     incident.step_deadline_at = due
     if due is not None:
         tx.deadlines.append(due)

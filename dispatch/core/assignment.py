@@ -21,22 +21,33 @@ class Assigner:
         self.config = config
 
     def pick(
-        self, tx: Tx, incident: Incident, owner: Jurisdiction, count: int, department_only: bool
+        self,
+        tx: Tx,
+        incident: Incident,
+        owner: Jurisdiction,
+        count: int,
+        department_only: bool,
+        tasks: list[Task] | None = None,
     ) -> list[tuple[Responder, float]]:
-        """The `count` nearest free responders of `owner` with every skill the category needs."""
+        """The `count` nearest free responders of `owner` with every skill the category needs.
+
+        `tasks`, when the caller knows them (none for an incident just opened), spares a read.
+        """
         category = self.config.category_by_id[incident.category]
         needed = set(category.skills)
+        if tasks is None:
+            tasks = repository.tasks_of(tx.connection, incident.id)
         # Who is on it or said no is not asked again; who merely let a deadline pass may be.
         asked = {
             task.responder_id
-            for task in repository.tasks_of(tx.connection, incident.id)
+            for task in tasks
             if task.state in OPEN_TASK_STATES or task.state == TaskState.DECLINED
         }
         lat, lon = incident.lat, incident.lon
         if lat is None or lon is None:
             lat, lon = owner.center.lat, owner.center.lon
         scored: list[tuple[float, str, Responder]] = []
-        for responder in repository.available_responders(tx.connection, owner.id):
+        for responder in repository.available_responders(tx, owner.id):
             if responder.id in asked or not needed.issubset(responder.skills):
                 continue
             if department_only and responder.department_id != category.department:
@@ -71,6 +82,7 @@ class Assigner:
             created_at=tx.now,
             updated_at=tx.now,
         )
+        repository.write_held(tx.connection, incident)  # the task's row refers to it
         tx.connection.execute(_insert_task, task.as_row())
         tx.record(_assigned(tx, incident, task, actor=actor, causation_id=causation_id))
         task_id = task.id

@@ -110,7 +110,9 @@ class Escalation:
 
     def start(self, tx: Tx, incident: Incident, *, actor: str, causation_id: str | None) -> bool:
         """Open the first step that applies to the incident's location."""
-        return self._advance(tx, incident, 0, actor=actor, causation_id=causation_id, reason=None)
+        return self._advance(
+            tx, incident, 0, actor=actor, causation_id=causation_id, reason=None, opened=True
+        )
 
     def _advance(
         self,
@@ -121,10 +123,15 @@ class Escalation:
         actor: str,
         causation_id: str | None,
         reason: str | None,
+        opened: bool = False,
     ) -> bool:
-        """Try steps from `first_step` on until one finds responders; True when one did."""
+        """Try steps from `first_step` on until one finds responders; True when one did.
+
+        `opened`: the incident was just opened, so it has no tasks yet to read.
+        """
         steps = incident.policy.steps
         location_tier = self.config.jurisdiction_by_id[incident.jurisdiction_id].tier
+        tasks: list[Task] | None = [] if opened else None
         for index in range(first_step, len(steps)):
             step = steps[index]
             tier = step.tier
@@ -142,8 +149,12 @@ class Escalation:
                     reason=reason,
                     params={"to": owner.id},
                 )
-            repository.update(tx.connection, incident_table, incident, step_index=index)
-            if self._open_step(tx, incident, step, owner, actor=actor, causation_id=causation_id):
+            # Written with the step's deadline (repository.set_step_deadline), which every way
+            # out of this search stores: one UPDATE however many steps find nobody.
+            incident.step_index = index
+            if self._open_step(
+                tx, incident, step, owner, actor=actor, causation_id=causation_id, tasks=tasks
+            ):
                 return True
             reason = f"no qualified responder free at {owner.id}"
         repository.set_step_deadline(tx, incident, None)
@@ -168,8 +179,9 @@ class Escalation:
         *,
         actor: str,
         causation_id: str | None,
+        tasks: list[Task] | None = None,
     ) -> bool:
-        chosen = self.assigner.pick(tx, incident, owner, step.responders, step.department_only)
+        chosen = self.assigner.pick(tx, incident, owner, step.responders, step.department_only, tasks)
         if not chosen:
             return False
         if incident.state in NEW_INCIDENT_STATES:

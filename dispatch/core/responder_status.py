@@ -32,6 +32,7 @@ def change(
         current if current is not None else tx.connection.execute(_status_of, {"id": responder_id}).scalar()
     )
     repository.set_responder_status(tx.connection, responder_id, status, tx.now)
+    tx.roster_changed(responder_id, status == ResponderStatus.AVAILABLE)
     if before is None or before == status:
         return
     tx.record(

@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 
-from dispatch.config.model import Config, Severity
+from dispatch.config.model import Config, Policy, Severity
 from dispatch.core.escalation import Escalation
 from dispatch.core.routing import Router
 from dispatch.events.catalog import AlertReceived, IncidentNotified, IncidentReported, IncidentSeverityRaised
@@ -24,6 +24,7 @@ from dispatch.intake.correlation import Correlator, Joinable, Placed, place_key
 from dispatch.intake.wire_limits import TimeWindow
 from dispatch.shared.clock import Clock
 from dispatch.shared.errors import InvalidInput
+from dispatch.storage import repository
 from dispatch.storage.records import Incident, PolicySnapshot
 from dispatch.storage.tables import alert_table, incident_table
 from dispatch.storage.writer import Tx
@@ -34,7 +35,6 @@ _known_keys = sa.select(alert_table.c.key, alert_table.c.id, alert_table.c.incid
 )
 
 _insert_alert = alert_table.insert()
-_insert_incident = incident_table.insert()
 _update_counters = (
     incident_table.update()
     .where(incident_table.c.id == sa.bindparam("_id"))
@@ -78,6 +78,8 @@ class Intake:
         self.router = router
         self.escalation = escalation
         self.correlator = Correlator(config)
+        self._policies: dict[str, tuple[Policy, dict[str, Any]]] = {}
+        """Each policy with its snapshot JSON, dumped once per policy object rather than per incident."""
 
     def check(self, alert: AlertIn, where: str = "") -> None:
         """Refuse what config.yaml does not know, before anything is written."""
@@ -120,9 +122,21 @@ class Intake:
             placed.append(Placed(node, alert.location is not None))
         return placed
 
+    def _policy_json(self, name: str) -> dict[str, Any]:
+        policy = self.config.policies[name]
+        cached = self._policies.get(name)
+        if cached is None or cached[0] is not policy:
+            cached = self._policies[name] = (policy, policy.model_dump(mode="json"))
+        return cached[1]
+
     # The pass ---------------------------------------------------------------------------------
 
     def receive_many(self, tx: Tx, items: Sequence[IntakeItem]) -> list[Received]:
+        """Store a pass of alerts; each jurisdiction's free units are read once for all of it."""
+        with tx.keeping_roster(), repository.holding(tx.connection):
+            return self._receive(tx, items)
+
+    def _receive(self, tx: Tx, items: Sequence[IntakeItem]) -> list[Received]:
         keys = [(item.alert.source, item.alert.source_event_id) for item in items]
         seen = self._seen(tx, keys)
         fresh = [index for index, key in enumerate(keys) if key not in seen]
@@ -163,6 +177,7 @@ class Intake:
             received = Received(alert_id, incident.id, False)
             seen[key] = Received(alert_id, incident.id, True)
             results.append(received)
+        repository.write_held(tx.connection)  # before the alerts that refer to them
         _write_pass(tx, alert_rows, touched)
         tx.after_commit(lambda: self.correlator.remember(signals))
         return results
@@ -255,7 +270,7 @@ class Intake:
             policy_name=policy_name,
             # auto_resolve is not part of the incident's wire snapshot (web/schemas.py
             # PolicySnapshot); dispatch/intake/status.py reads it from the stored snapshot.
-            policy=PolicySnapshot.of(policy),
+            policy=PolicySnapshot.from_json(self._policy_json(policy_name)),
             step_index=0,
             step_deadline_at=None,
             forwarded=False,
@@ -265,7 +280,7 @@ class Intake:
             created_at=tx.now,
             updated_at=tx.now,
         )
-        tx.connection.execute(_insert_incident, row.as_row())
+        repository.hold(tx.connection, row)
         return row
 
     def _announce(self, tx: Tx, incident: Incident, *, actor: str, causation_id: str) -> None:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -12,6 +13,7 @@ import sqlalchemy as sa
 from dispatch.events.catalog import DomainEvent
 from dispatch.storage.health import is_unreachable
 from dispatch.storage.ledger import Head, Ledger
+from dispatch.storage.records import Responder
 from dispatch.storage.tables import alert_table, incident_table, task_table
 
 logger = logging.getLogger(__name__)
@@ -52,12 +54,34 @@ class Tx:
     committed: list[Callable[[], None]] = field(default_factory=list)
     deadlines: list[float] = field(default_factory=list)
     """Step deadlines stored by this transaction: the scheduler hears of them after it commits."""
+    roster: dict[str, list[Responder]] | None = None
+    """Free units by jurisdiction as read in this pass (`keeping_roster`); None: read every time."""
 
     def record(self, event: DomainEvent) -> DomainEvent:
         sealed, row = self.ledger.seal(event)
         self.events.append(sealed)
         self.rows.append(row)
         return sealed
+
+    @contextmanager
+    def keeping_roster(self) -> Iterator[None]:
+        """Within the block, each jurisdiction's free units are read once: a pass opening many
+        incidents asks for them again and again, and only `roster_changed` can change them."""
+        self.roster = {}
+        try:
+            yield
+        finally:
+            self.roster = None
+
+    def roster_changed(self, responder_id: str, available: bool) -> None:
+        """A unit's status was written: drop it from the roster, or read afresh when one is free."""
+        if self.roster is None:
+            return
+        if available:
+            self.roster = {}
+            return
+        for jurisdiction_id, units in self.roster.items():
+            self.roster[jurisdiction_id] = [unit for unit in units if unit.id != responder_id]
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         """Run `callback` on the writer thread once this transaction has committed (caches)."""
@@ -84,6 +108,8 @@ class Tx:
             del self.deadlines[marks[3] :]
             self.ledger.head = marks[4]
             self.ids.restore(ids)
+            if self.roster is not None:  # a status it changed is back as it was
+                self.roster = {}
             if not getattr(err, "expected", False) and not is_unreachable(err):
                 logger.exception("command failed")
             return False, err

@@ -76,6 +76,11 @@ SCENARIOS: dict[str, tuple[str, str, list[str]]] = {
             "/tmp/open_incidents.json",
         ],
     ),
+    "s10": (
+        "bench.s10",
+        "goal S10: kill -9 under load with 0 / 100,000 incidents open, restart: /readyz time, alerts lost",
+        ["--sizes", "0,1000", "--rounds", "1", "--json", "/tmp/s10.json"],
+    ),
 }
 
 

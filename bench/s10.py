@@ -54,7 +54,8 @@ async def one_round(args: argparse.Namespace, size: int, template: Path, token: 
 def describe(number: int, run: Round) -> str:
     line = (
         f"round {number + 1} N={run.size:,}: killed after {run.kill_after_s:.2f} s with {run.accepted:,} "
-        f"alerts answered 202 ({run.answered_other} other answers); ready in {run.ready_s:.2f} s; "
+        f"alerts answered 202 ({run.answered_other} other answers); ready in {run.ready_s:.2f} s "
+        f"(first start {run.first_ready_s:.2f} s); "
         f"lost {run.lost}; after restart {run.after_accepted}/{run.after_stored} accepted/stored"
     )
     extra = [f"    lost: {key}" for key in run.lost_samples] + [f"    answer: {s}" for s in run.error_samples]
@@ -67,8 +68,8 @@ def table(sizes: list[int], runs: dict[int, list[Round]]) -> str:
         f"restart at once; median of {len(runs[sizes[0]])} rounds",
         "",
         "| open incidents | exec → /readyz s (median) | per round | 202s before the kill | lost "
-        "| 202 after restart |",
-        "| ---: | ---: | --- | --- | ---: | --- |",
+        "| 202 after restart | first start → /readyz s (median) |",
+        "| ---: | ---: | --- | --- | ---: | --- | ---: |",
     ]
     for size in sizes:
         each = runs[size]
@@ -76,9 +77,14 @@ def table(sizes: list[int], runs: dict[int, list[Round]]) -> str:
             f"| {size:,} | {statistics.median(run.ready_s for run in each):.2f} "
             f"| {' / '.join(f'{run.ready_s:.2f}' for run in each)} "
             f"| {' / '.join(f'{run.accepted:,}' for run in each)} | {sum(run.lost for run in each)} "
-            f"| {' / '.join(f'{run.after_accepted}/{run.after_stored}' for run in each)} |"
+            f"| {' / '.join(f'{run.after_accepted}/{run.after_stored}' for run in each)} "
+            f"| {statistics.median(run.first_ready_s for run in each):.2f} |"
         )
-    lines += ["", f"goal: ready ≤ {GOAL_READY_S:.0f} s, 0 lost; 202 after restart: accepted/stored."]
+    lines += [
+        "",
+        f"goal: ready ≤ {GOAL_READY_S:.0f} s after the kill, 0 lost; 202 after restart: accepted/stored; "
+        "first start: the same exec → /readyz before the load, no kill.",
+    ]
     return "\n".join(lines)
 
 
@@ -114,6 +120,7 @@ async def bench(args: argparse.Namespace, directory: Path) -> dict[str, Any]:
         "median": {
             size: {
                 "ready_s": statistics.median(run.ready_s for run in runs[size]),
+                "first_start_ready_s": statistics.median(run.first_ready_s for run in runs[size]),
                 "accepted_before_kill": statistics.median(run.accepted for run in runs[size]),
                 "lost_total": sum(run.lost for run in runs[size]),
             }

@@ -48,6 +48,7 @@ class Round:
     accepted: int
     answered_other: int
     ready_s: float
+    first_ready_s: float
     lost: int
     after_accepted: int
     after_stored: int
@@ -200,6 +201,7 @@ async def crash_round(
         accepted=len(accepted),
         answered_other=recorder.other,
         ready_s=second.ready_s,
+        first_ready_s=first.ready_s,
         lost=len(lost),
         after_accepted=len(after.accepted),
         after_stored=sum(key in stored for key in after.accepted),

@@ -15,7 +15,7 @@ system started afresh for its run, alerts paced open-loop at each rate, each ale
         receiver in this process (group_by ['...'], group_wait 0s, group_interval 1s,
         repeat_interval 24h, send_resolved false: each new alert its own group, sent at once).
 
-    .venv/bin/python -m bench s9                  # 3 rounds × 5 s at 200 and 1,000/s (~4 min)
+    .venv/bin/python -m bench s9                  # 3 rounds × 5 s at 200 and 1,000/s (~3 min)
     .venv/bin/python -m bench s9 --quick          # 1 round × 2 s, JSON to /tmp/s9.json
 
 Medians of the rounds' p50/p99, ratios ours/AM (goal: p99 ≤ 2× AM's), every run's figures;
@@ -44,7 +44,7 @@ from bench.harness.stats import parse_sizes
 from bench.harness.system import machine, raise_fd_limit
 from bench.harness.tokens import Tokens, make_template
 from bench.scenarios import mqtt_tasks, ws_tasks
-from bench.scenarios.s9_report import SYSTEMS, Runs, medians, run_table, table
+from bench.scenarios.s9_report import SYSTEMS, Runs, measured, medians, run_table, table
 from bench.scenarios.s9_webhook import peer_run
 
 DEFAULT_JSON = RESULTS / "s9.json"
@@ -81,9 +81,7 @@ def _am_runner(args: argparse.Namespace) -> Runner:
 def _progress(done: int, total: int, began: float, system: str, rate: int, run: Any) -> None:
     elapsed = time.monotonic() - began
     left = elapsed / done * (total - done)
-    count = getattr(run, "measured", None)
-    if count is None:
-        count = run.with_task
+    count = measured(run)
     print(
         f"[{done}/{total}] {system} at {rate:,}/s: p50 {run.p50_ms:.1f} ms, p99 {run.p99_ms:.1f} ms, "
         f"max {run.max_ms:.1f} ms over {count:,} alerts; {elapsed:.0f} s elapsed, ~{left:.0f} s left "

@@ -14,7 +14,7 @@ Runs = dict[int, dict[str, list[Any]]]
 """rate → system → that system's runs at that rate, one per round."""
 
 
-def _count(run: Any) -> int:
+def measured(run: Any) -> int:
     found = getattr(run, "measured", None)
     return int(run.with_task if found is None else found)
 
@@ -72,7 +72,7 @@ def run_table(runs: Runs) -> str:
     for rate, by_system in runs.items():
         for system, each in by_system.items():
             cells = "; ".join(
-                f"{fixed(run.p50_ms)} / {fixed(run.p99_ms)} ({_count(run):,}; {_missing(run)})"
+                f"{fixed(run.p50_ms)} / {fixed(run.p99_ms)} ({measured(run):,}; {_missing(run)})"
                 for run in each
             )
             lines.append(f"| {rate:,} | {LABELS[system]} | {cells} |")

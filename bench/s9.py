@@ -7,9 +7,9 @@ system started afresh for its run, alerts paced open-loop at each rate, each ale
         grid worker's home: POST /api/v1/alerts sent → task_assigned frame on the tasked
         unit's tablet socket; alerts that opened their incident are measured (one tablet per
         responder; tablets accept and complete each task so units come free again).
-  mqtt  bench.mqtt's spread run (bench.scenarios.mqtt_tasks): every alert at its own place
-        opens an incident; alert PUBLISHED on the sensor topic (not POSTed) → task_assigned on
-        the unit's tasks topic (one subscriber for every tablet; 10 extra units a street).
+  mqtt  bench.mqtt's spread run (bench.scenarios.s9_mqtt): every alert at its own place opens
+        an incident; POST /api/v1/alerts sent → task_assigned on the unit's MQTT tasks topic
+        (one subscriber for every tablet; 10 extra units a street).
   am    Prometheus Alertmanager (`--cluster.listen-address=`, loopback, fresh storage):
         POST /api/v2/alerts of one new alert → the webhook request received by an aiohttp
         receiver in this process (group_by ['...'], group_wait 0s, group_interval 1s,
@@ -43,7 +43,8 @@ from bench.harness.results import write_json
 from bench.harness.stats import parse_sizes
 from bench.harness.system import machine, raise_fd_limit
 from bench.harness.tokens import Tokens, make_template
-from bench.scenarios import mqtt_tasks, ws_tasks
+from bench.scenarios import ws_tasks
+from bench.scenarios.s9_mqtt import post_mqtt_run
 from bench.scenarios.s9_report import SYSTEMS, Runs, measured, medians, run_table, table
 from bench.scenarios.s9_webhook import peer_run
 
@@ -63,10 +64,7 @@ def _ws_runner(args: argparse.Namespace, tokens: Tokens, directory: Path) -> Run
 
 def _mqtt_runner(args: argparse.Namespace, broker: Broker) -> Runner:
     async def run(rate: int, seed: int) -> Any:
-        options = argparse.Namespace(
-            config=args.config, seconds=args.seconds, units_per_street=10, stall=3.0, tablets="answer"
-        )
-        return await mqtt_tasks.tasks_run(options, broker, rate, seed)
+        return await post_mqtt_run(args.config, args.seconds, broker, rate, seed)
 
     return run
 

@@ -17,6 +17,11 @@ SCENARIOS: dict[str, tuple[str, str, list[str]]] = {
         "goal S1: intake vs Alertmanager and bare aiohttp, pinned and not, city and sensor mixes",
         ["--quick"],
     ),
+    "s9": (
+        "bench.s9",
+        "goal S9: alert → task on the tablet (WebSocket, MQTT) vs Alertmanager alert → webhook",
+        ["--quick"],
+    ),
     "intake": (
         "bench.intake",
         "durable HTTP intake vs bare aiohttp, 1 and 50 alerts per request",

@@ -16,6 +16,26 @@ from bench.harness.servers import Server, child, free_port
 BINARY = "prometheus-alertmanager"
 # The least a route needs: every alert to a receiver that notifies nobody.
 CONFIG = "route:\n  receiver: 'null'\nreceivers:\n  - name: 'null'\n"
+# Every new alert to a webhook at once: `...` groups by every label, so each alert is a group
+# of its own; group_wait 0s flushes a new group as soon as it is made; group_interval and
+# repeat_interval only matter for later changes and re-sends, which this load never makes.
+WEBHOOK = """route:
+  receiver: hook
+  group_by: ['...']
+  group_wait: 0s
+  group_interval: 1s
+  repeat_interval: 24h
+receivers:
+  - name: hook
+    webhook_configs:
+      - url: '{url}'
+        send_resolved: false
+"""
+
+
+def webhook_config(url: str) -> str:
+    """A config that sends each new alert, alone, to the webhook at `url` without waiting."""
+    return WEBHOOK.format(url=url)
 
 
 def binary() -> str:
@@ -33,11 +53,11 @@ def version() -> str:
 
 
 @contextlib.asynccontextmanager
-async def alertmanager(cpus: Collection[int] | None = None) -> AsyncIterator[Server]:
+async def alertmanager(cpus: Collection[int] | None = None, config: str = CONFIG) -> AsyncIterator[Server]:
     """A fresh Alertmanager (its own storage, no cluster) on a loopback port, ready on /-/ready."""
     with tempfile.TemporaryDirectory(prefix="dispatch-bench-am-") as temp:
         directory = Path(temp)
-        (directory / "am.yml").write_text(CONFIG)
+        (directory / "am.yml").write_text(config)
         port = free_port()
         command = [
             binary(),

@@ -17,6 +17,10 @@ import orjson
 from bench.harness import REPO
 from bench.harness.servers import Server, bench_module
 
+# A worker's report is one JSON line listing every task it saw: thousands of tasks pass
+# asyncio's 64 KiB line limit, which would kill the pump and leave the report unanswered.
+REPORT_LIMIT = 64 * 1024 * 1024
+
 
 class ClientProcesses:
     """`processes` client workers on one URL; commands go to all and wait for every answer."""
@@ -47,7 +51,12 @@ class ClientProcesses:
             command += ["--compression", "deflate" if self.compression else "off"]
             log = (self.directory / f"client-{self.mode}-{number}.log").open("ab")
             process = await asyncio.create_subprocess_exec(
-                *command, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=log, cwd=REPO
+                *command,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=log,
+                cwd=REPO,
+                limit=REPORT_LIMIT,
             )
             log.close()
             self.processes.append(process)

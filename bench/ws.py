@@ -168,7 +168,7 @@ async def bench(args: argparse.Namespace, limits: dict[str, int]) -> dict[str, A
         "benchmark": "websocket delivery",
         "machine": machine() | {"websockets": websockets_version},
         "fd_limit": limits,
-        "config": str(args.config),
+        "config": _shown(Path(args.config)),
         "client_processes": args.client_processes,
         "compression": {"memory": args.memory_compression, "fanout and tasks": args.compression},
         "tokens": "one per responder via `dispatch token issue` (its entry point, in-process); "
@@ -218,6 +218,14 @@ def main(argv: list[str] | None = None) -> int:
     print("\n\n".join(outcome["table"] for outcome in result["scenarios"].values()))
     print(f"\nwrote {args.json} ({result['wall_seconds']} s)")
     return 0
+
+
+def _shown(path: Path) -> str:
+    """The config's path as results may keep it: relative to the project, never this machine's."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return path.name
 
 
 if __name__ == "__main__":

@@ -192,7 +192,9 @@ class ScreenServer:
     async def shot(self, page: Page, name: str) -> Path:
         """A screenshot for the reviewer, under this test's folder."""
         path = self.shots / f"{name}.png"
-        await page.screenshot(path=str(path))
+        # A panel mid-slide (the console's detail at 1366 wide) would be shot half off-screen:
+        # Playwright ends CSS transitions and animations first.
+        await page.screenshot(path=str(path), animations="disabled")
         return path
 
 

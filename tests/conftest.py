@@ -22,6 +22,7 @@ from dispatch.storage import database
 from dispatch.storage.audit_key import AuditKey
 from tests.factories import make_config
 from web.app import create_app
+from web.core_host import CoreHost
 from web.keys import RUNTIME
 from web.runtime import Runtime
 from web.slow_clients import server_options
@@ -101,6 +102,8 @@ class Harness:
     runtime: Runtime
     config: Config
     tokens: dict[str, str] = field(default_factory=dict)
+    front: Runtime | None = None
+    """With `make_split_server`: the front's runtime (its hub, its sockets); `runtime` is the core's."""
 
     def token(
         self,
@@ -177,8 +180,16 @@ class LoopbackServer(TestServer):
 
 
 @pytest.fixture
-async def make_server(database_url: str, clock: ManualClock) -> AsyncIterator[ServerFactory]:
-    """Start servers on the test's database; each call is a fresh process-like start."""
+async def make_server(
+    database_url: str, clock: ManualClock, make_split_server: ServerFactory
+) -> AsyncIterator[ServerFactory]:
+    """Start servers on the test's database; each call is a fresh process-like start.
+
+    DISPATCH_TEST_FRONTS=1 runs every test of this fixture against a front and its core instead
+    (`serve --workers N` in one process): `DISPATCH_TEST_FRONTS=1 .venv/bin/pytest tests/web`."""
+    if os.environ.get("DISPATCH_TEST_FRONTS") == "1":
+        yield make_split_server
+        return
     running: list[TestClient[Any, Any]] = []
 
     async def make(config: Config | None = None, *, run_scheduler: bool = False, **server: Any) -> Harness:
@@ -200,6 +211,44 @@ async def make_server(database_url: str, clock: ManualClock) -> AsyncIterator[Se
 @pytest.fixture
 async def server(make_server: ServerFactory) -> Harness:
     return await make_server()
+
+
+@pytest.fixture
+async def make_split_server(
+    database_url: str, clock: ManualClock, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[ServerFactory]:
+    """`serve --workers N` in this process: a core (runtime + bus server) and a front app calling
+    it over a real process bus. The harness's client talks to the front; its runtime is the core's."""
+    running: list[TestClient[Any, Any]] = []
+
+    async def make(config: Config | None = None, *, run_scheduler: bool = False, **server: Any) -> Harness:
+        config = config or make_config()
+        core_app = create_app(
+            config, database_url=database_url, clock=clock, run_scheduler=run_scheduler, audit_key=AUDIT_KEY
+        )
+        core: TestClient[Any, Any] = TestClient(LoopbackServer(core_app, server_options(config)))
+        await core.start_server()
+        bus = str(tmp_path_factory.mktemp("bus") / "core.sock")
+        host = CoreHost(core_app[RUNTIME], bus)
+        await host.start()
+        front_app = create_app(config, database_url=database_url, clock=clock, core_bus=bus)
+
+        async def stop_core(_app: Any) -> None:  # the front stops first, then its core: as `serve` does
+            await host.close()
+            await core.close()
+
+        front_app.on_cleanup.append(stop_core)
+        options = {**server_options(config), **server}
+        front: TestClient[Any, Any] = TestClient(LoopbackServer(front_app, options))
+        await front.start_server()
+        running.append(front)
+        harness = Harness(front, core_app[RUNTIME], config)
+        harness.front = front_app[RUNTIME]
+        return harness
+
+    yield make
+    for client in running:
+        await client.close()
 
 
 @pytest.fixture

@@ -94,6 +94,8 @@ class Server:
     database_url: str
     port: int
     log: Path
+    workers: int = 1
+    """`serve --workers N`: above 1, the process is the core and N fronts are its children."""
     process: asyncio.subprocess.Process | None = None
     started_at: float = 0.0
     ready_at: float = 0.0
@@ -119,6 +121,8 @@ class Server:
                 "127.0.0.1",
                 "--port",
                 str(self.port),
+                "--workers",
+                str(self.workers),
                 stdout=log,
                 stderr=asyncio.subprocess.STDOUT,
             )
@@ -158,8 +162,10 @@ class Server:
 
 
 @asynccontextmanager
-async def server_process(config: Path, database_url: str, port: int, log: Path) -> AsyncIterator[Server]:
-    server = Server(config, database_url, port, log)
+async def server_process(
+    config: Path, database_url: str, port: int, log: Path, workers: int = 1
+) -> AsyncIterator[Server]:
+    server = Server(config, database_url, port, log, workers)
     try:
         yield server
     finally:
@@ -232,9 +238,12 @@ class Stream:
                 self.enough.set()
 
 
+@pytest.mark.parametrize("workers", [1, 2], ids=["one process", "core and 2 fronts"])
 async def test_server_killed_mid_stream_keeps_acknowledged_alerts_and_fires_missed_deadline(
-    tmp_path: Path,
+    tmp_path: Path, workers: int
 ) -> None:
+    """With fronts, `kill -9` hits the core: its fronts die with it (else the restart could not
+    bind the port), and nothing any front acknowledged is lost."""
     config = write_config(tmp_path / "config.yaml")
     db_file = tmp_path / "dispatch.db"
     database_url = f"sqlite:///{db_file}"
@@ -243,7 +252,7 @@ async def test_server_killed_mid_stream_keeps_acknowledged_alerts_and_fires_miss
     log = tmp_path / "server.log"
 
     # --- first life: stream, open the probe incident, kill -9 while posts are in flight ---------
-    async with server_process(config, database_url, port, log) as first:
+    async with server_process(config, database_url, port, log, workers) as first:
         await first.start()
         stream = Stream(first.url, gateway)
         connector = aiohttp.TCPConnector(limit=STREAMERS + 2)
@@ -300,7 +309,7 @@ async def test_server_killed_mid_stream_keeps_acknowledged_alerts_and_fires_miss
     assert code == 0, output
 
     # --- second life: the missed deadline fires, acknowledged alerts are recognised -------------
-    async with server_process(config, database_url, port, log) as second:
+    async with server_process(config, database_url, port, log, workers) as second:
         await second.start()
         restarted_at = second.ready_at
         admin_headers = {"Authorization": f"Bearer {admin}"}

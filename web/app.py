@@ -30,6 +30,7 @@ from web import (
     ws,
 )
 from web.errors import MAX_BODY, error_middleware
+from web.front import FrontRuntime
 from web.keys import RUNTIME
 from web.runtime import Runtime
 from web.security import (
@@ -71,6 +72,7 @@ def create_app(
     run_scheduler: bool = True,
     mqtt_password: str | None = None,
     audit_key: AuditKey | None = None,
+    core_bus: str | None = None,
 ) -> web.Application:
     """The one place that builds the object graph; long-lived tasks start and stop with the app."""
     app = web.Application(
@@ -85,7 +87,11 @@ def create_app(
         # Bodies are decoded by web/request_body.py: a JSON answer for a broken one, no traceback.
         handler_args={"auto_decompress": False},
     )
-    runtime = Runtime(config, database_url, clock or SystemClock(), mqtt_password, audit_key)
+    runtime: Runtime
+    if core_bus is None:
+        runtime = Runtime(config, database_url, clock or SystemClock(), mqtt_password, audit_key)
+    else:  # a front of `serve --workers N`: the core process at the other end of the bus holds the state
+        runtime = FrontRuntime(config, database_url, clock or SystemClock(), core_bus)
     app[RUNTIME] = runtime
     app[MAX_BODY] = config.intake.max_body_bytes
     app[SLOW_CLIENTS] = SlowClients(config.web)
@@ -125,12 +131,17 @@ def _background(
     runtime: Runtime, tokens_used: dict[str, float], run_scheduler: bool
 ) -> list[asyncio.Task[None]]:
     watch = CredentialWatch(
-        runtime.writer, runtime.read, runtime.hub, runtime.clock, tokens_used, SESSION_CACHE_SECONDS
+        runtime.record_credentials,
+        runtime.read,
+        runtime.hub,
+        runtime.clock,
+        tokens_used,
+        SESSION_CACHE_SECONDS,
     )
-    background = [
-        asyncio.create_task(runtime.positions.run(), name="position-writer"),
-        asyncio.create_task(watch.run(), name="credential-watch"),
-    ]
+    background = [asyncio.create_task(watch.run(), name="credential-watch")]
+    if not runtime.owns_state:
+        return background  # a front: the core process writes positions, keeps deadlines, links MQTT
+    background.append(asyncio.create_task(runtime.positions.run(), name="position-writer"))
     if run_scheduler:
         background.append(asyncio.create_task(runtime.deadlines.run(), name="deadline-scheduler"))
     if runtime.mqtt is not None:

@@ -48,13 +48,14 @@ async def readyz(request: web.Request) -> web.Response:
         failing = error_body("not_ready", f"database: {type(err).__name__}")
         failing["database"] = "failing"
         return error_json(503, failing)
+    await runtime.refresh()
     if not runtime.writer_figures().running:
         return error_response(503, "not_ready", "the writer is not running")
     ready: Ready = {
         "status": "ready",
         "database": "ok",
         "next_deadline_at": runtime.deadlines.next_due,
-        "mqtt": runtime.mqtt.stats() if runtime.mqtt is not None else None,
+        "mqtt": runtime.mqtt_stats(),
         "web": request.app[SLOW_CLIENTS].stats(),
     }
     return json_response(ready)

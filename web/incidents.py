@@ -274,6 +274,7 @@ async def list_responders(request: web.Request) -> web.Response:
     runtime = request.app[RUNTIME]
     scope = _scope(request, principal)
     units = await runtime.read(lambda connection: queries.responders(connection, scope))
+    await runtime.refresh()
     online = set(runtime.hub.online()) | runtime.devices.seen_lately()
     body: ResponderList = {"responders": [{**unit, "online": unit["id"] in online} for unit in units]}
     return json_response(body)

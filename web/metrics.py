@@ -123,7 +123,7 @@ class ServerCollector(Collector):
         for route, count in sorted(self._app[REJECTED].items()):
             rejected.add_metric([route], count)
         yield rejected
-        yield from _mqtt(runtime.mqtt.stats() if runtime.mqtt is not None else None)
+        yield from _mqtt(runtime.mqtt_stats())
 
 
 def _gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:
@@ -215,8 +215,9 @@ async def _exposition(app: web.Application) -> web.Response:
     except Exception as err:  # any driver error: the scrape still shows everything else
         logger.warning("metrics: the database did not answer (%s)", type(err).__name__)
         stored = None
+    await runtime.refresh()
     collector.stored = stored  # no await between here and the exposition: scrapes cannot mix
-    body = generate_latest(runtime.metrics.registry)
+    body = generate_latest(runtime.metrics.exposition(collector))
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 

@@ -12,6 +12,7 @@ from typing import TypeVar
 import sqlalchemy as sa
 
 from dispatch.access import accounts, tokens
+from dispatch.access.credentials import record_uses
 from dispatch.access.logins import Logins
 from dispatch.config.model import Config
 from dispatch.core.deadlines import DeadlineScheduler
@@ -30,6 +31,7 @@ from gateways.frigate_video import VideoIntake
 from gateways.hotline_calls import HotlineIntake
 from gateways.mqtt_devices import DeviceDesk
 from gateways.mqtt_link import MqttLink
+from gateways.mqtt_status import MqttStatus
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +51,9 @@ class WriterFigures:
 
 class Runtime:
     """Everything long-lived that one server process holds."""
+
+    owns_state = True
+    """This process runs the writer, the deadline clock, positions and the MQTT link (not a front)."""
 
     def __init__(
         self,
@@ -97,6 +102,16 @@ class Runtime:
 
     def writer_figures(self) -> WriterFigures:
         return WriterFigures(self.writer.running, self.writer.batches, self.writer.commands)
+
+    async def refresh(self) -> None:
+        """Bring figures read from elsewhere up to date (a front asks its core; here all is local)."""
+
+    def mqtt_stats(self) -> MqttStatus | None:
+        return self.mqtt.stats() if self.mqtt is not None else None
+
+    async def record_credentials(self, used: dict[str, float]) -> None:
+        """Store tokens' last uses and chain events waiting outside the log (one writer command)."""
+        await self.writer.submit(record_uses(used))
 
     def _deadlines_moved(self, deadlines: list[float]) -> None:
         self.deadlines.moved(deadlines)

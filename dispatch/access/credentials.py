@@ -19,7 +19,7 @@ from dispatch.access import tokens
 from dispatch.shared.clock import Clock
 from dispatch.storage import pending_events
 from dispatch.storage.tables import session_table, token_table, user_table
-from dispatch.storage.writer import Tx, Writer
+from dispatch.storage.writer import Tx
 
 logger = logging.getLogger(__name__)
 
@@ -65,17 +65,28 @@ def refusals(connection: sa.Connection, credentials: list[str], now: float) -> d
     return refused
 
 
+def record_uses(used: dict[str, float]) -> Callable[[Tx], None]:
+    """The writer command that stores tokens' last uses and chains events waiting outside the log."""
+
+    def store(tx: Tx) -> None:
+        tokens.record_use(tx.connection, used)
+        pending_events.move_into_log(tx)
+
+    return store
+
+
 class CredentialWatch:
     def __init__(
         self,
-        writer: Writer,
+        record: Callable[[dict[str, float]], Awaitable[None]],
         read: Read,
         hub: Sockets,
         clock: Clock,
         used: dict[str, float],
         interval: float,
     ) -> None:
-        self.writer = writer
+        self.record = record
+        """Stores last uses and chains waiting events (the writer's command, in the core process)."""
         self.read = read
         self.hub = hub
         self.clock = clock
@@ -105,12 +116,7 @@ class CredentialWatch:
         if waiting or self.used:
             used = dict(self.used)
             self.used.clear()
-
-            def store(tx: Tx) -> None:
-                tokens.record_use(tx.connection, used)
-                pending_events.move_into_log(tx)
-
-            await self.writer.submit(store)
+            await self.record(used)
         for credential, reason in refused.items():
             closed = await self.hub.close_credential(credential, reason)
             if closed:

@@ -71,6 +71,14 @@ def _add_serve(commands: Commands, common: argparse.ArgumentParser) -> None:
         "the password comes from DISPATCH_MQTT_PASSWORD)",
     )
     serve.add_argument(
+        "--workers",
+        type=int,
+        default=int(os.environ.get("DISPATCH_WORKERS", "1")),
+        metavar="N",
+        help="front processes serving HTTP and WebSockets on the port, beside one core process that "
+        "holds the single writer (env DISPATCH_WORKERS; default 1: everything in one process)",
+    )
+    serve.add_argument(
         "--demo",
         action="store_true",
         help="a living demo: a throwaway database (removed at exit), demo logins, and the simulator "

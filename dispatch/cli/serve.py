@@ -6,12 +6,12 @@ import argparse
 import logging
 import os
 import socket
-import ssl
 import sys
 import time
 
 from aiohttp import web
 
+from dispatch.cli.serving import configure_logging, tls_context
 from dispatch.cli.settings import audit_key, load
 from dispatch.config.model import Config, ConfigError, parse_config
 from dispatch.ops import startup
@@ -26,7 +26,7 @@ LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 def serve(args: argparse.Namespace) -> int:
     from web.slow_clients import server_options
 
-    _configure_logging(args.log_level)
+    configure_logging(args.log_level)
     config = load(args)
     if args.mqtt:
         try:
@@ -34,7 +34,15 @@ def serve(args: argparse.Namespace) -> int:
         except ConfigError as err:
             print(f"dispatch: {err}", file=sys.stderr)
             return 2
-    ssl_context = _tls(args)
+    ssl_context = tls_context(args)
+    if args.workers < 1:
+        print("dispatch: --workers must be 1 or more", file=sys.stderr)
+        return 2
+    if args.workers > 1:
+        from dispatch.cli.workers import serve_split, share_metrics
+
+        share_metrics()  # before prometheus_client is imported (by _open)
+        return serve_split(args, config, _open(args, config))
     sockets, app = _open(args, config)
     scheme = "https" if ssl_context else "http"
     port = sockets[0].getsockname()[1]
@@ -56,15 +64,6 @@ def serve(args: argparse.Namespace) -> int:
         **server_options(config),
     )
     return 0
-
-
-def _configure_logging(level: str) -> None:
-    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # Its INFO lines repeat every state change, which the event log already holds (and cost
-    # about 6 % of the CPU under load, bench/mqtt.py).
-    logging.getLogger("transitions").setLevel(max(logging.WARNING, logging.getLogger().level))
-    # Its INFO lines name its internals at every start; dispatch.storage.migrations says what it did.
-    logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
 def _with_broker(config: Config, url: str) -> Config:
@@ -126,19 +125,6 @@ def demo(args: argparse.Namespace) -> int:
     level = "WARNING" if args.log_level.upper() == "INFO" else args.log_level.upper()
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     return run_demo(load(args), host=args.host, port=args.port)
-
-
-def _tls(args: argparse.Namespace) -> ssl.SSLContext | None:
-    if not args.tls_cert and not args.tls_key:
-        return None
-    if not (args.tls_cert and args.tls_key):
-        raise ConfigError("--tls-cert and --tls-key go together")
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    try:
-        context.load_cert_chain(args.tls_cert, args.tls_key)
-    except (OSError, ssl.SSLError) as err:
-        raise ConfigError(f"--tls-cert/--tls-key: cannot load: {err}") from err
-    return context
 
 
 def _bootstrap_admin(database_url: str, config: Config) -> None:

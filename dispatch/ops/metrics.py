@@ -15,9 +15,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram, values
 from prometheus_client.gc_collector import GCCollector
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.process_collector import ProcessCollector
+from prometheus_client.registry import Collector
 
 from dispatch.intake.pipeline import Received
 from dispatch.storage.tables import incident_table, task_table
@@ -74,9 +76,14 @@ def read_state(connection: sa.Connection, now: float) -> StoredState:
 
 
 class Metrics:
-    """The counters and histograms of one server, in its own registry."""
+    """The counters and histograms of one server, in its own registry.
+
+    Under `serve --workers N` (PROMETHEUS_MULTIPROC_DIR set before prometheus_client is imported)
+    each process counts into its own files in that folder, and a scrape of any process sums them
+    all: prometheus_client's multiprocess mode."""
 
     def __init__(self) -> None:
+        self.multiprocess = values.ValueClass is not values.MutexValue
         self.registry = CollectorRegistry()
         ProcessCollector(registry=self.registry)
         GCCollector(registry=self.registry)
@@ -120,6 +127,16 @@ class Metrics:
         # Children by channel, looked up once: `labels()` costs more than the increment itself.
         self._received: dict[str, tuple[Any, Any]] = {}
         self._intake_seconds: dict[str, Any] = {}
+
+    def exposition(self, *collectors: Collector) -> CollectorRegistry:
+        """What a scrape shows: this registry, or the sum over every process and `collectors`."""
+        if not self.multiprocess:
+            return self.registry
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        for collector in collectors:
+            registry.register(collector)
+        return registry
 
     def count_received(self, received: Sequence[Received]) -> None:
         channel = intake_channel.get()

@@ -23,6 +23,13 @@ TABLET = "grid-west-n-1"
 WAIT = 10.0  # a safety net against hangs, never a timing assertion
 
 
+@pytest.fixture(params=["one process", "front and core"])
+async def server(request: pytest.FixtureRequest, make_server: ServerFactory) -> Harness:
+    """Every socket test runs against one process and against a front of `serve --workers N`."""
+    split: ServerFactory = request.getfixturevalue("make_split_server")
+    return await (make_server if request.param == "one process" else split)()
+
+
 def _url(server: Harness) -> str:
     return str(server.client.make_url("/ws")).replace("http://", "ws://")
 
@@ -350,6 +357,8 @@ async def test_ws_position_moves_the_responder_and_presence_shows_online(server:
         await _next(ws, "hello")
         await ws.send(orjson.dumps({"type": "position", "lat": 28.111, "lon": 112.222}).decode())
         await _ping(ws)  # the position message was handled before the pong
+        if server.front is not None:
+            await server.front.positions.flush()  # a front hands positions to the core
         assert await server.runtime.positions.flush() == 1
         response = await server.client.get("/api/v1/responders", headers=server.auth("admin"))
         online = {r["id"]: r for r in (await response.json())["responders"]}

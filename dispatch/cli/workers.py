@@ -1,0 +1,196 @@
+"""`dispatch serve --workers N`: one core process and N front processes sharing the port.
+
+The process `dispatch serve` starts is the core: it binds the port (a busy port is said at once,
+as with one process), builds the whole runtime — the single writer, deadlines, the MQTT link —
+and answers the fronts over the process bus (dispatch/shared/process_bus.py, a Unix socket in a
+private temporary folder). It then starts N fronts; each inherits the listening sockets, so the
+kernel hands each new connection to one of them, and serves HTTP and WebSockets, sending every
+change to the core and fanning the core's events out to its own sockets.
+
+Lifetimes: a front dies with the core (Linux: the parent-death signal; elsewhere: it stops when
+the bus closes), so `kill -9` of the core leaves no front holding the port; a front that dies is
+started again. SIGTERM or Ctrl-C stops the fronts first (their requests end), then the core
+drains its writer, as one process does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import atexit
+import contextlib
+import ctypes
+import json
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+from typing import Any
+
+from aiohttp import web
+
+from dispatch.config.model import Config, parse_config
+
+logger = logging.getLogger(__name__)
+
+FRONT_ENV = "DISPATCH_FRONT"
+RESTART_PAUSE_S = 1.0
+STOP_GRACE_S = 15.0
+PR_SET_PDEATHSIG = 1
+_WATCH = web.AppKey("core-watch", asyncio.Task)
+
+
+METRICS_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def share_metrics() -> None:
+    """Every process counts into files of one fresh folder; any scrape sums them (removed at exit)."""
+    if "prometheus_client" in sys.modules:
+        raise RuntimeError("prometheus_client was imported before its multiprocess folder was set")
+    folder = tempfile.mkdtemp(prefix="dispatch-metrics-")
+    os.environ[METRICS_ENV] = folder
+    atexit.register(shutil.rmtree, folder, True)
+
+
+def serve_split(
+    args: argparse.Namespace, config: Config, opened: tuple[list[socket.socket], web.Application]
+) -> int:
+    sockets, app = opened
+    folder = tempfile.mkdtemp(prefix="dispatch-bus-")
+    try:
+        asyncio.run(_run_core(args, config, sockets, app, os.path.join(folder, "core.sock")))
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+        for sock in sockets:
+            sock.close()
+    return 0
+
+
+async def _run_core(
+    args: argparse.Namespace,
+    config: Config,
+    sockets: list[socket.socket],
+    app: web.Application,
+    bus_path: str,
+) -> None:
+    from web.core_host import CoreHost
+    from web.keys import RUNTIME
+
+    runner = web.AppRunner(app, handle_signals=False, access_log=None)
+    await runner.setup()  # the runtime starts: schema, writer, deadlines, MQTT, metrics listener
+    host = CoreHost(app[RUNTIME], bus_path)
+    await host.start()
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stopping.set)
+    spec = _front_spec(args, config, sockets, bus_path)
+    fronts = [_start_front(spec, sockets, index) for index in range(args.workers)]
+    scheme = "https" if args.tls_cert else "http"
+    port = sockets[0].getsockname()[1]
+    print(f"dispatch: serving on {scheme}://{args.host}:{port} ({args.workers} front processes)", flush=True)
+    try:
+        while not stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), RESTART_PAUSE_S)
+            for index, front in enumerate(fronts):
+                if front.poll() is not None and not stopping.is_set():
+                    logger.error("front %d ended (exit %s): starting it again", index, front.returncode)
+                    fronts[index] = _start_front(spec, sockets, index)
+    finally:
+        await _stop_fronts(fronts)
+        await host.close()
+        await runner.cleanup()
+
+
+def _front_spec(
+    args: argparse.Namespace, config: Config, sockets: list[socket.socket], bus_path: str
+) -> dict[str, Any]:
+    # A front must not bind the metrics listener too: the core serves it (its registry).
+    front_config = {**config.model_dump(mode="json")}
+    front_config["metrics"] = {**front_config["metrics"], "listen": None}
+    return {
+        "config": front_config,
+        "database": args.database,
+        "bus": bus_path,
+        "fds": [sock.fileno() for sock in sockets],
+        "tls_cert": args.tls_cert,
+        "tls_key": args.tls_key,
+        "log_level": args.log_level,
+        "core_pid": os.getpid(),
+    }
+
+
+def _start_front(spec: dict[str, Any], sockets: list[socket.socket], index: int) -> subprocess.Popen[bytes]:
+    env = {**os.environ, FRONT_ENV: json.dumps({**spec, "index": index})}
+    command = [sys.executable, "-c", "from dispatch.cli.workers import front_main; front_main()"]
+    return subprocess.Popen(command, env=env, pass_fds=[sock.fileno() for sock in sockets])
+
+
+async def _stop_fronts(fronts: list[subprocess.Popen[bytes]]) -> None:
+    for front in fronts:
+        if front.poll() is None:
+            front.send_signal(signal.SIGTERM)
+    waited = 0.0
+    while any(front.poll() is None for front in fronts) and waited < STOP_GRACE_S:
+        await asyncio.sleep(0.05)
+        waited += 0.05
+    for front in fronts:
+        if front.poll() is None:
+            front.kill()
+            front.wait()
+
+
+def front_main() -> None:
+    """A front process: the app on the inherited sockets, its runtime calling the core."""
+    from dispatch.cli.serving import configure_logging, tls_context
+    from web.app import create_app
+    from web.slow_clients import server_options
+
+    spec = json.loads(os.environ.pop(FRONT_ENV))
+    _die_with_parent(spec["core_pid"])
+    configure_logging(spec["log_level"])
+    config = parse_config(spec["config"], "the core's config")
+    sockets = [socket.socket(fileno=fd) for fd in spec["fds"]]
+    tls = argparse.Namespace(tls_cert=spec["tls_cert"], tls_key=spec["tls_key"])
+    app = create_app(config, database_url=spec["database"], core_bus=spec["bus"])
+    app.on_startup.append(_stop_when_core_goes)
+    web.run_app(
+        app,
+        sock=sockets,
+        ssl_context=tls_context(tls),
+        print=None,
+        access_log=None,
+        **server_options(config),
+    )
+
+
+async def _stop_when_core_goes(app: web.Application) -> None:
+    """Wherever the parent-death signal is missing: a front whose core went away stops too."""
+    from web.front import FrontRuntime
+    from web.keys import RUNTIME
+
+    runtime = app[RUNTIME]
+    assert isinstance(runtime, FrontRuntime)
+
+    async def watch() -> None:
+        await runtime.core.closed.wait()
+        logger.error("the core process went away: this front stops")
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    app[_WATCH] = asyncio.create_task(watch(), name="core-watch")
+
+
+def _die_with_parent(core_pid: int) -> None:
+    """Linux: SIGKILL this front when the core dies, however it dies (kill -9 included)."""
+    if not sys.platform.startswith("linux"):
+        return
+    with contextlib.suppress(Exception):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != core_pid:  # the core died before the call above
+        os._exit(1)

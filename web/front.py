@@ -33,7 +33,8 @@ from dispatch.intake.wire_limits import TimeWindow
 from dispatch.ops.metrics import Metrics, intake_channel
 from dispatch.service import DispatchService
 from dispatch.shared.clock import Clock
-from dispatch.shared.process_bus import BusClient, CoreCalls
+from dispatch.shared.errors import CoreUnavailable
+from dispatch.shared.process_bus import BusClient, BusClosed, CoreCalls
 from dispatch.storage import database
 from dispatch.storage.health import DatabaseHealth
 from gateways.frigate_video import VideoIntake, VideoOutcome
@@ -46,6 +47,7 @@ from web.runtime import Runtime, WriterFigures
 logger = logging.getLogger(__name__)
 
 STATUS_WAIT_S = 2.0
+CORE_RETRY_AFTER_S = 2
 PRESENCE_INTERVAL_S = 0.25
 PRESENCE_REPEAT_S = 1.0
 
@@ -57,7 +59,14 @@ class ChannelCalls:
         self._bus = bus
 
     async def call(self, name: str, *args: Any, **kwargs: Any) -> Any:
-        return await self._bus.call(name, *args, _intake_channel=intake_channel.get(), **kwargs)
+        try:
+            return await self._bus.call(name, *args, _intake_channel=intake_channel.get(), **kwargs)
+        except BusClosed as err:
+            raise CoreUnavailable(
+                "the server's core process does not answer (it is restarting or stopped): nothing "
+                "was written; send it again shortly",
+                retry_after=CORE_RETRY_AFTER_S,
+            ) from err
 
 
 class RemoteService(DispatchService):
@@ -189,12 +198,13 @@ class FrontRuntime(Runtime):
         self.metrics = Metrics()
         self.database_health = DatabaseHealth()
         self.core = BusClient(bus_path, self._told)
-        self.remote_service = RemoteService(config, self.core, clock)
+        calls = ChannelCalls(self.core)
+        self.remote_service = RemoteService(config, calls, clock)
         self.service = self.remote_service
-        self.logins = RemoteLogins(self.core)
-        self.positions = RemotePositions(self.core)
-        self.video = RemoteVideo(self.core)
-        self.hotline = RemoteHotline(self.core)
+        self.logins = RemoteLogins(calls)
+        self.positions = RemotePositions(calls)
+        self.video = RemoteVideo(calls)
+        self.hotline = RemoteHotline(calls)
         self.deadlines = CoreDeadlines()  # type: ignore[assignment]
         self.core_devices = CoreDevices()
         self.devices = self.core_devices

@@ -113,3 +113,9 @@ class DatabaseUnavailable(Exception):
         super().__init__(message)
         self.message = message
         self.retry_after = retry_after
+
+
+class CoreUnavailable(DatabaseUnavailable):
+    """A front of `serve --workers N` cannot reach its core process: nothing was written."""
+
+    code = "core_unavailable"

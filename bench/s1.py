@@ -78,7 +78,7 @@ async def _measure(
     return figures
 
 
-async def run_ours(args: argparse.Namespace, case: Case, seed: int) -> Figures:
+async def run_ours(args: argparse.Namespace, case: Case, seed: int, *options: str) -> Figures:
     """`dispatch serve` on a fresh SQLite file; every 202 must be stored (else counted LOST)."""
     with tempfile.TemporaryDirectory(prefix="dispatch-bench-s1-") as temp:
         directory = Path(temp)
@@ -86,7 +86,9 @@ async def run_ours(args: argparse.Namespace, case: Case, seed: int) -> Figures:
         settings = ("--config", str(args.config), "--database", database)
         token = await cli("token", "issue", *settings, "--role", "gateway", "--name", "s1", cwd=directory)
         headers = {**JSON, "Authorization": f"Bearer {token}"}
-        async with dispatch_serve(args.config, database, directory, cpus=case.placement.server) as server:
+        async with dispatch_serve(
+            args.config, database, directory, *options, cpus=case.placement.server
+        ) as server:
             target = Target(server.url, "/api/v1/alerts", headers, ours)
             figures = await _measure(args, case, seed, server, target)
         if server.returncode != 0:
@@ -97,6 +99,11 @@ async def run_ours(args: argparse.Namespace, case: Case, seed: int) -> Figures:
             figures.error_samples.append(f"LOST: {figures.accepted_total} answered 202, {lost} not stored")
             figures.errors += lost
     return figures
+
+
+async def run_fronts(args: argparse.Namespace, case: Case, seed: int) -> Figures:
+    """`dispatch serve --workers N`: the core and its N fronts (all on the placement's cpus)."""
+    return await run_ours(args, case, seed, "--workers", str(args.fronts))
 
 
 async def run_alertmanager(args: argparse.Namespace, case: Case, seed: int) -> Figures:
@@ -112,6 +119,7 @@ async def run_floor(args: argparse.Namespace, case: Case, seed: int) -> Figures:
 
 RUNNERS: dict[str, Callable[[argparse.Namespace, Case, int], Awaitable[Figures]]] = {
     "ours": run_ours,
+    "fronts": run_fronts,
     "alertmanager": run_alertmanager,
     "floor": run_floor,
 }
@@ -170,8 +178,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--placements", default="pinned,unpinned", help="pinned,unpinned (default both)")
     parser.add_argument("--mixes", default="city,sensor", help="city,sensor (default both)")
     parser.add_argument("--batches", default="1,50", help="alerts per request (default 1,50)")
-    parser.add_argument("--servers", default=",".join(SERVERS), help="ours,alertmanager,floor (default all)")
+    parser.add_argument(
+        "--servers", default=",".join(SERVERS), help="ours,fronts,alertmanager,floor (default all)"
+    )
     parser.add_argument("--config", type=Path, default=CONFIG, help="config file for our server")
+    parser.add_argument("--fronts", type=int, default=2, help="front processes of `fronts` (default 2)")
     parser.add_argument("--json", type=Path, help=f"where to write results (default {DEFAULT_JSON})")
     parser.add_argument("--quick", action="store_true", help="1 round × 2 s, JSON to /tmp/s1.json")
     args = parser.parse_args(argv)
@@ -197,6 +208,7 @@ def settings(args: argparse.Namespace) -> dict[str, Any]:
         "benchmark": "S1: durable intake vs Alertmanager (peer) and bare aiohttp (floor)",
         "durability": "ours: 202 after commit, SQLite synchronous=FULL, WAL; Alertmanager: in memory",
         "clients": CLIENTS,
+        "fronts": args.fronts,
         "seconds": args.seconds,
         "warmup_seconds": args.warmup,
         "rounds": args.runs,

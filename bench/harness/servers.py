@@ -94,6 +94,14 @@ async def _ready(running: Child, path: str) -> None:
             await asyncio.sleep(0.05)
 
 
+async def _serving(running: Child) -> None:
+    give_up = time.monotonic() + READY_TIMEOUT_S
+    while "dispatch: serving on" not in running.log.read_text(errors="replace"):
+        if running.process.returncode is not None or time.monotonic() > give_up:
+            raise RuntimeError(f"server did not say it serves:\n{running.output()}")
+        await asyncio.sleep(0.05)
+
+
 @dataclass
 class Server:
     """A server child; its log is kept once it has stopped, for what it said about the run."""
@@ -128,6 +136,7 @@ async def dispatch_serve(
     command += ["--database", database_url, "--host", "127.0.0.1", "--port", str(port), *options]
     async with child(command, port, directory / "server.log", directory, cpus) as running:
         server = Server(running)
+        await _serving(running)  # with --workers N: every front has joined, not only the first
         yield server
     server.log_text = running.log.read_text(errors="replace")
 

@@ -9,8 +9,13 @@ from bench.harness.stats import median
 from bench.scenarios.s1_load import Figures
 
 GOAL = 1.3
-SERVERS = ("ours", "alertmanager", "floor")
-LABELS = {"ours": "ours", "alertmanager": "Alertmanager", "floor": "bare aiohttp"}
+SERVERS = ("ours", "fronts", "alertmanager", "floor")
+LABELS = {
+    "ours": "ours",
+    "fronts": "ours, core + fronts",
+    "alertmanager": "Alertmanager",
+    "floor": "bare aiohttp",
+}
 Results = dict[str, dict[str, list[Figures]]]  # case → server → runs
 
 
@@ -39,9 +44,14 @@ def medians(runs: list[Figures]) -> dict[str, float]:
     }
 
 
-def ratio(case: dict[str, list[Figures]], figure: str = "alerts_per_s") -> float:
-    ours = medians(case.get("ours", []))[figure]
-    peer = medians(case.get("alertmanager", []))[figure]
+def ratio(
+    case: dict[str, list[Figures]],
+    figure: str = "alerts_per_s",
+    ours_is: str = "ours",
+    peer_is: str = "alertmanager",
+) -> float:
+    ours = medians(case.get(ours_is, []))[figure]
+    peer = medians(case.get(peer_is, []))[figure]
     return ours / peer if peer == peer and peer and ours == ours else float("nan")
 
 
@@ -68,8 +78,10 @@ def table(results: Results, runs: int, seconds: float) -> str:
         "",
         "| placement | mix | alerts/request | ours alerts/s | Alertmanager alerts/s | ours/AM "
         "| bare aiohttp alerts/s | ours p99 ms | AM p99 ms | ours/AM per server CPU-second "
-        "| ours: share opening incidents | errors | every run: ours · AM · bare |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+        "| ours: share opening incidents | core + fronts alerts/s | fronts/AM | fronts/ours | fronts p99 ms "
+        "| errors | every run: ours · fronts · AM · bare |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
+        "| ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     for key, case in results.items():
         placement, mix, batch = key.split()
@@ -82,7 +94,10 @@ def table(results: Results, runs: int, seconds: float) -> str:
             f"| {_count(figures['alertmanager']['alerts_per_s'])} | {_ratio(ratio(case))} "
             f"| {_count(figures['floor']['alerts_per_s'])} | {_ms(figures['ours']['p99_ms'])} "
             f"| {_ms(figures['alertmanager']['p99_ms'])} | {_ratio(ratio(case, 'alerts_per_cpu_s'))} "
-            f"| {'—' if share != share else f'{share:.1%}'} | {errors} | {every} |"
+            f"| {'—' if share != share else f'{share:.1%}'} | {_count(figures['fronts']['alerts_per_s'])} "
+            f"| {_ratio(ratio(case, ours_is='fronts'))} "
+            f"| {_ratio(ratio(case, ours_is='fronts', peer_is='ours'))} "
+            f"| {_ms(figures['fronts']['p99_ms'])} | {errors} | {every} |"
         )
     return "\n".join(lines)
 
@@ -113,6 +128,10 @@ def outcome(results: Results, settings: dict[str, Any], text: str) -> dict[str, 
             key: {server: medians(runs) for server, runs in case.items()} for key, case in results.items()
         },
         "ratio_ours_to_alertmanager": {key: ratio(case) for key, case in results.items()},
+        "ratio_fronts_to_alertmanager": {key: ratio(case, ours_is="fronts") for key, case in results.items()},
+        "ratio_fronts_to_ours": {
+            key: ratio(case, ours_is="fronts", peer_is="ours") for key, case in results.items()
+        },
         "ratio_per_server_cpu_second": {
             key: ratio(case, "alerts_per_cpu_s") for key, case in results.items()
         },

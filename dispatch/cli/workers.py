@@ -29,11 +29,14 @@ import socket
 import subprocess
 import sys
 import tempfile
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from dispatch.config.model import Config, parse_config
+
+if TYPE_CHECKING:
+    from web.core_host import CoreHost
 
 logger = logging.getLogger(__name__)
 
@@ -90,6 +93,7 @@ async def _run_core(
         loop.add_signal_handler(signum, stopping.set)
     spec = _front_spec(args, config, sockets, bus_path)
     fronts = [_start_front(spec, sockets, index) for index in range(args.workers)]
+    await _fronts_connected(host, fronts, args.workers)
     scheme = "https" if args.tls_cert else "http"
     port = sockets[0].getsockname()[1]
     print(f"dispatch: serving on {scheme}://{args.host}:{port} ({args.workers} front processes)", flush=True)
@@ -105,6 +109,13 @@ async def _run_core(
         await _stop_fronts(fronts)
         await host.close()
         await runner.cleanup()
+
+
+async def _fronts_connected(host: CoreHost, fronts: list[subprocess.Popen[bytes]], count: int) -> None:
+    """Wait until every front has joined the bus (each then serves), or one has ended."""
+    # Polled: a child's exit and a bus peer joining are not both events here.
+    while host.server.peers < count and all(front.poll() is None for front in fronts):  # noqa: ASYNC110
+        await asyncio.sleep(0.05)
 
 
 def _front_spec(

@@ -143,6 +143,9 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
         "--runs-intake", type=int, default=3, help="(d) rounds, a fresh server each (default 3)"
     )
     parser.add_argument(
+        "--workers", type=int, default=1, help="`serve --workers N`: a core and N fronts (default 1)"
+    )
+    parser.add_argument(
         "--client-processes", type=int, default=2, help="client worker processes for (a) and (b)"
     )
     parser.add_argument(
@@ -170,6 +173,7 @@ async def bench(args: argparse.Namespace, limits: dict[str, int]) -> dict[str, A
         "fd_limit": limits,
         "config": _shown(Path(args.config)),
         "client_processes": args.client_processes,
+        "workers": args.workers,
         "compression": {"memory": args.memory_compression, "fanout and tasks": args.compression},
         "tokens": "one per responder via `dispatch token issue` (its entry point, in-process); "
         "tablets of a unit share its token; consoles share one city dispatcher token",
@@ -209,6 +213,8 @@ async def run_scenario(
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.workers > 1:  # every `dispatch serve` this run starts reads it (a --baseline-code one ignores it)
+        os.environ["DISPATCH_WORKERS"] = str(args.workers)
     limits = raise_fd_limit()
     print(
         f"open files: soft limit {limits['soft_before']} → {limits['soft']} (hard {limits['hard']})",

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
+from dispatch.access import accounts
 from dispatch.access.credentials import CredentialWatch
 from dispatch.config.model import Config
 from dispatch.shared.clock import Clock, SystemClock
@@ -98,6 +99,8 @@ def create_app(
     app[TOKENS] = TokenCache(runtime.lookup_token, runtime.clock.now)
     app[SESSIONS] = SessionCache(runtime.lookup_session, runtime.clock.now)
     app.cleanup_ctx.append(_lifecycle(runtime, run_scheduler, database_url))
+    if isinstance(runtime, FrontRuntime):
+        runtime.on_logged_out.append(_forget_session(app, runtime))
 
     async def close_sockets(_app: web.Application) -> None:
         # Before aiohttp waits for open handlers: a socket's handler only ends once it closes.
@@ -107,6 +110,20 @@ def create_app(
     for add_routes in ROUTES:
         add_routes(app)
     return app
+
+
+def _forget_session(app: web.Application, runtime: Runtime) -> Callable[[str], None]:
+    """A logout at any front: this front's cache forgets the session and its sockets close."""
+    closing: set[asyncio.Task[int]] = set()
+
+    def forget(session_id: str) -> None:
+        app[SESSIONS].forget(session_id)
+        close = runtime.hub.close_credential(accounts.hash_session_id(session_id), "logged out")
+        task = asyncio.ensure_future(close)
+        closing.add(task)
+        task.add_done_callback(closing.discard)
+
+    return forget
 
 
 def _lifecycle(

@@ -13,10 +13,11 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from dispatch.access.auth import Principal
 from dispatch.events.catalog import DomainEvent
 from dispatch.ops.metrics import intake_channel
 from dispatch.shared.process_bus import BusServer, Handler
@@ -60,7 +61,9 @@ class Presence:
         return frozenset().union(*(units for at, units in self._fronts.values() if at >= fresh))
 
 
-def handlers(runtime: Runtime, presence: Presence) -> Mapping[str, Handler]:
+def handlers(
+    runtime: Runtime, presence: Presence, broadcast: Callable[[str, Any], None]
+) -> Mapping[str, Handler]:
     """Every call a front may make, by name: the core's own objects, never a copy of them."""
     service = runtime.service
 
@@ -72,6 +75,11 @@ def handlers(runtime: Runtime, presence: Presence) -> Mapping[str, Handler]:
 
     async def mark_sent(pushed: list[tuple[int, str]]) -> None:
         await service.mark_sent(pushed)
+
+    async def log_out(session_id: str, principal: Principal, remote: str | None) -> bool:
+        ended = await runtime.logins.log_out(session_id, principal, remote)
+        broadcast("logged_out", session_id)  # every front forgets it and closes its sockets now
+        return ended
 
     async def status() -> CoreStatus:
         return status_of(runtime, presence)
@@ -86,7 +94,7 @@ def handlers(runtime: Runtime, presence: Presence) -> Mapping[str, Handler]:
         "video.take_event": runtime.video.take_event,
         "hotline.take": runtime.hotline.take,
         "logins.log_in": runtime.logins.log_in,
-        "logins.log_out": runtime.logins.log_out,
+        "logins.log_out": log_out,
         "positions.report": report_position,
         "credentials.record": record_credentials,
         "status": status,
@@ -125,7 +133,8 @@ class CoreHost:
     def __init__(self, runtime: Runtime, path: str) -> None:
         self.runtime = runtime
         self.presence = Presence(runtime)
-        self.server = BusServer(path, handlers(runtime, self.presence))
+        self.server = BusServer(path, {})
+        self.server.handlers = dict(handlers(runtime, self.presence, self.server.broadcast))
         self._events: list[DomainEvent] = []
         self._status: asyncio.Task[None] | None = None
 

@@ -16,7 +16,7 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -217,6 +217,8 @@ class FrontRuntime(Runtime):
         self._pushes: set[asyncio.Task[None]] = set()
         self._pushed: list[tuple[int, str]] = []
         self._presence: asyncio.Task[None] | None = None
+        self.on_logged_out: list[Callable[[str], None]] = []
+        """Told each session id logged out at any front (the web layer forgets it, closes its sockets)."""
         self._readers = ThreadPoolExecutor(max_workers=4, thread_name_prefix="dispatch-read")
 
     def writer_figures(self) -> WriterFigures:
@@ -245,6 +247,9 @@ class FrontRuntime(Runtime):
                     self.remote_service.seen_seq, max(event.seq for event in events)
                 )
             self.bus.publish(events)
+        elif topic == "logged_out":
+            for listener in self.on_logged_out:
+                listener(payload)
         elif topic == "positions":
             self.hub.publish_positions(payload)
         elif topic == "status":

@@ -91,7 +91,7 @@ class BusServer:
 
     def __init__(self, path: str, handlers: Mapping[str, Handler]) -> None:
         self.path = path
-        self._handlers = dict(handlers)
+        self.handlers = dict(handlers)
         self._server: asyncio.AbstractServer | None = None
         self._peers: set[asyncio.StreamWriter] = set()
         self._calls: set[asyncio.Task[None]] = set()
@@ -148,7 +148,7 @@ class BusServer:
         self, writer: asyncio.StreamWriter, call_id: int, name: str, args: Any, kwargs: Any
     ) -> None:
         self.calls += 1
-        handler = self._handlers.get(name)
+        handler = self.handlers.get(name)
         try:
             if handler is None:
                 raise LookupError(f"the core has no call named {name!r}")

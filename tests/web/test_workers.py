@@ -22,6 +22,7 @@ from aiohttp.test_utils import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 from websockets.asyncio.client import ClientConnection
 
+from dispatch.access import accounts
 from dispatch.config.model import Config
 from dispatch.shared.clock import ManualClock
 from tests.conftest import AUDIT_KEY, Harness, LoopbackServer
@@ -239,3 +240,29 @@ def _sample(exposition: str, name: str, **labels: str) -> float:
             if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
                 return float(sample.value)
     raise AssertionError(f"{name}{labels} not in the exposition")
+
+
+async def test_a_logout_at_one_front_ends_the_session_at_the_other_at_once(fronts: TwoFronts) -> None:
+    """Front A knew the cookie (its cache holds it for a while): a logout at B must reach it."""
+    accounts.add_user(
+        fronts.core.runtime.write_engine,
+        fronts.core.config,
+        name="city-desk",
+        role="dispatcher",
+        password="long-enough-1",
+        now=time.time(),
+    )
+    credentials = {"name": "city-desk", "password": "long-enough-1"}
+    login = await fronts.front_a.post("/api/v1/session", json=credentials)
+    assert login.status == 200, await login.text()
+    cookie = {"dispatch_session": login.cookies["dispatch_session"].value}
+    csrf = (await login.json())["csrf_token"]
+    assert (await fronts.front_a.get("/api/v1/incidents", cookies=cookie)).status == 200  # now cached at A
+
+    ended = await fronts.front_b.delete("/api/v1/session", cookies=cookie, headers={"X-CSRF-Token": csrf})
+    assert ended.status == 200
+    front_a = fronts.front_a.app[RUNTIME]
+    assert isinstance(front_a, FrontRuntime)
+    # /readyz asks the core for its status: that answer comes after the logout's broadcast, in order.
+    await fronts.front_a.get("/readyz")
+    assert (await fronts.front_a.get("/api/v1/incidents", cookies=cookie)).status == 401

@@ -217,6 +217,8 @@ class FrontRuntime(Runtime):
         self._pushes: set[asyncio.Task[None]] = set()
         self._pushed: list[tuple[int, str]] = []
         self._presence: asyncio.Task[None] | None = None
+        self.stopping = False
+        """Set once this front stops: the bus closing then is its own doing, not the core going away."""
         self.on_logged_out: list[Callable[[str], None]] = []
         """Told each session id logged out at any front (the web layer forgets it, closes its sockets)."""
         self._readers = ThreadPoolExecutor(max_workers=4, thread_name_prefix="dispatch-read")
@@ -299,6 +301,7 @@ class FrontRuntime(Runtime):
         self._presence = asyncio.create_task(self._tell_presence(), name="presence")
 
     async def stop(self) -> None:
+        self.stopping = True
         if self._presence is not None:
             self._presence.cancel()
             await asyncio.gather(self._presence, return_exceptions=True)

@@ -39,10 +39,11 @@ def serve(args: argparse.Namespace) -> int:
         print("dispatch: --workers must be 1 or more", file=sys.stderr)
         return 2
     if args.workers > 1:
-        from dispatch.cli.workers import serve_split, share_metrics
+        from dispatch.cli.workers import run_folder, serve_split, share_metrics
 
-        share_metrics()  # before prometheus_client is imported (by _open)
-        return serve_split(args, config, _open(args, config))
+        folder = run_folder()
+        share_metrics(folder)  # before prometheus_client is imported (by _open)
+        return serve_split(args, config, _open(args, config), folder)
     sockets, app = _open(args, config)
     scheme = "https" if ssl_context else "http"
     port = sockets[0].getsockname()[1]

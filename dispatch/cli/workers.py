@@ -48,26 +48,51 @@ _WATCH = web.AppKey("core-watch", asyncio.Task)
 
 
 METRICS_ENV = "PROMETHEUS_MULTIPROC_DIR"
+RUN_PREFIX = "dispatch.run"
 
 
-def share_metrics() -> None:
-    """Every process counts into files of one fresh folder; any scrape sums them (removed at exit)."""
+def run_folder() -> str:
+    """This run's private folder (the bus's socket, the metrics' files), removed at exit; folders
+    left by a core that was killed (`kill -9` cannot clean up) are removed here first."""
+    base = tempfile.gettempdir()
+    for name in os.listdir(base):
+        parts = name.split("-")
+        if len(parts) == 3 and parts[0] == RUN_PREFIX and parts[1].isdigit() and not _alive(int(parts[1])):
+            shutil.rmtree(os.path.join(base, name), ignore_errors=True)
+    folder = tempfile.mkdtemp(prefix=f"{RUN_PREFIX}-{os.getpid()}-")
+    atexit.register(shutil.rmtree, folder, True)
+    return folder
+
+
+def share_metrics(folder: str) -> None:
+    """Every process counts into files of one folder; any scrape sums them."""
     if "prometheus_client" in sys.modules:
         raise RuntimeError("prometheus_client was imported before its multiprocess folder was set")
-    folder = tempfile.mkdtemp(prefix="dispatch-metrics-")
-    os.environ[METRICS_ENV] = folder
-    atexit.register(shutil.rmtree, folder, True)
+    metrics = os.path.join(folder, "metrics")
+    os.mkdir(metrics)
+    os.environ[METRICS_ENV] = metrics
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def serve_split(
-    args: argparse.Namespace, config: Config, opened: tuple[list[socket.socket], web.Application]
+    args: argparse.Namespace,
+    config: Config,
+    opened: tuple[list[socket.socket], web.Application],
+    folder: str,
 ) -> int:
     sockets, app = opened
-    folder = tempfile.mkdtemp(prefix="dispatch-bus-")
     try:
         asyncio.run(_run_core(args, config, sockets, app, os.path.join(folder, "core.sock")))
     finally:
-        shutil.rmtree(folder, ignore_errors=True)
         for sock in sockets:
             sock.close()
     return 0
@@ -190,6 +215,8 @@ async def _stop_when_core_goes(app: web.Application) -> None:
 
     async def watch() -> None:
         await runtime.core.closed.wait()
+        if runtime.stopping:
+            return
         logger.error("the core process went away: this front stops")
         os.kill(os.getpid(), signal.SIGTERM)
 

@@ -7,7 +7,10 @@ process bus (a Unix socket); the last test runs `dispatch serve --workers 2` its
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
+import subprocess
+import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -23,6 +26,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from websockets.asyncio.client import ClientConnection
 
 from dispatch.access import accounts
+from dispatch.cli import workers
 from dispatch.config.model import Config
 from dispatch.shared.clock import ManualClock
 from tests.conftest import AUDIT_KEY, Harness, LoopbackServer
@@ -266,3 +270,23 @@ async def test_a_logout_at_one_front_ends_the_session_at_the_other_at_once(front
     # /readyz asks the core for its status: that answer comes after the logout's broadcast, in order.
     await fronts.front_a.get("/readyz")
     assert (await fronts.front_a.get("/api/v1/incidents", cookies=cookie)).status == 401
+
+
+def test_a_run_folder_left_by_a_killed_core_is_removed_at_the_next_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    dead = subprocess.Popen(["true"])  # a pid that no longer runs
+    dead.wait()
+    left = tmp_path / f"{workers.RUN_PREFIX}-{dead.pid}-abc123"
+    (left / "metrics").mkdir(parents=True)
+    alive = tmp_path / f"{workers.RUN_PREFIX}-{os.getpid()}-def456"  # a core still running
+    alive.mkdir()
+    other = tmp_path / "someone-elses-123-folder"
+    other.mkdir()
+
+    mine = Path(workers.run_folder())
+
+    assert not left.exists()
+    assert alive.exists() and other.exists()
+    assert mine.parent == tmp_path and mine.name.startswith(f"{workers.RUN_PREFIX}-{os.getpid()}-")

@@ -37,7 +37,7 @@ STREAMERS = 8
 BATCH_EVERY = 4  # every 4th request of a streamer carries a batch
 BATCH_SIZE = 10
 KILL_AFTER = 300  # acknowledged alerts before the kill
-READY_TIMEOUT_S = 15.0
+READY_TIMEOUT_S = 30.0  # a safety net: fronts of --workers start slowly on a busy machine
 DEADLINE_TIMEOUT_S = 20.0
 STREAM_TIMEOUT_S = 30.0
 

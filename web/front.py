@@ -62,11 +62,17 @@ class ChannelCalls:
         try:
             return await self._bus.call(name, *args, _intake_channel=intake_channel.get(), **kwargs)
         except BusClosed as err:
-            raise CoreUnavailable(
-                "the server's core process does not answer (it is restarting or stopped): nothing "
-                "was written; send it again shortly",
-                retry_after=CORE_RETRY_AFTER_S,
-            ) from err
+            if err.sent:
+                message = (
+                    "the server's core process went away before answering: the change may have been "
+                    "made or not; send it again (alerts are taken once per source_event_id)"
+                )
+            else:
+                message = (
+                    "the server's core process does not answer (it is restarting or stopped): nothing "
+                    "was written; send it again shortly"
+                )
+            raise CoreUnavailable(message, retry_after=CORE_RETRY_AFTER_S) from err
 
 
 class RemoteService(DispatchService):

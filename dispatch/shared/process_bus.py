@@ -39,6 +39,13 @@ MAX_FRAME = 256 * 1024 * 1024
 class BusClosed(ConnectionError):
     """The other end of the bus went away (the core process stopped or died)."""
 
+    sent = False
+    """The call had gone out before: the core may have made the change before it went away."""
+
+
+class AnswerLost(BusClosed):
+    sent = True
+
 
 class CoreCalls(Protocol):
     """What a front needs of the bus: call the core by name and await its answer."""
@@ -228,5 +235,5 @@ class BusClient:
     def _fail_waiting(self) -> None:
         for future in self._waiting.values():
             if not future.done():
-                future.set_exception(BusClosed("the core process went away before answering"))
+                future.set_exception(AnswerLost("the core process went away before answering"))
         self._waiting.clear()

@@ -7,6 +7,7 @@ process bus (a Unix socket); the last test runs `dispatch serve --workers 2` its
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
 import signal
 import subprocess
@@ -26,15 +27,27 @@ from prometheus_client.parser import text_string_to_metric_families
 from websockets.asyncio.client import ClientConnection
 
 from dispatch.access import accounts
+from dispatch.access.logins import Logins
 from dispatch.cli import workers
 from dispatch.config.model import Config
+from dispatch.core.presence import Positions
+from dispatch.service import DispatchService
 from dispatch.shared.clock import ManualClock
+from gateways.frigate_video import VideoIntake
+from gateways.hotline_calls import HotlineIntake
 from tests.conftest import AUDIT_KEY, Harness, LoopbackServer
 from tests.factories import WEST_N, alert, make_config
 from tests.test_crash import free_port, issue_tokens, server_process, write_config
 from web.app import create_app
 from web.core_host import CoreHost
-from web.front import FrontRuntime
+from web.front import (
+    FrontRuntime,
+    RemoteHotline,
+    RemoteLogins,
+    RemotePositions,
+    RemoteService,
+    RemoteVideo,
+)
 from web.keys import RUNTIME
 from web.slow_clients import server_options
 
@@ -290,3 +303,29 @@ def test_a_run_folder_left_by_a_killed_core_is_removed_at_the_next_start(
     assert not left.exists()
     assert alive.exists() and other.exists()
     assert mine.parent == tmp_path and mine.name.startswith(f"{workers.RUN_PREFIX}-{os.getpid()}-")
+
+
+@pytest.mark.parametrize(
+    ("real", "stand_in", "core_only"),
+    [
+        (
+            DispatchService,
+            RemoteService,
+            # Static checks (no state), and what only the core's own runtime and gateways call.
+            {"check_incident_trigger", "check_task_trigger", "cancel_alert", "fire_due_deadlines"}
+            | {"prepare", "sync_responders", "take_call", "update_alert"},
+        ),
+        (Logins, RemoteLogins, set()),
+        (Positions, RemotePositions, {"run"}),  # the core writes positions; a front never runs it
+        (VideoIntake, RemoteVideo, {"take_review"}),  # reviews arrive over MQTT, at the core
+        (HotlineIntake, RemoteHotline, set()),
+    ],
+)
+def test_every_method_a_handler_may_call_is_sent_to_the_core(
+    real: type, stand_in: type, core_only: set[str]
+) -> None:
+    """A new public method on a core object must be answered over the bus, or named here as one
+    only the core calls: inherited as is, it would run in a front without the core's state."""
+    public = {name for name, _ in inspect.getmembers(real, inspect.isfunction) if not name.startswith("_")}
+    inherited = {name for name in public if getattr(stand_in, name) is getattr(real, name)}
+    assert inherited == core_only

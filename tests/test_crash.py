@@ -96,6 +96,7 @@ class Server:
     log: Path
     workers: int = 1
     """`serve --workers N`: above 1, the process is the core and N fronts are its children."""
+    options: tuple[str, ...] = ()
     process: asyncio.subprocess.Process | None = None
     started_at: float = 0.0
     ready_at: float = 0.0
@@ -123,6 +124,7 @@ class Server:
                 str(self.port),
                 "--workers",
                 str(self.workers),
+                *self.options,
                 stdout=log,
                 stderr=asyncio.subprocess.STDOUT,
             )
@@ -163,9 +165,9 @@ class Server:
 
 @asynccontextmanager
 async def server_process(
-    config: Path, database_url: str, port: int, log: Path, workers: int = 1
+    config: Path, database_url: str, port: int, log: Path, workers: int = 1, options: tuple[str, ...] = ()
 ) -> AsyncIterator[Server]:
-    server = Server(config, database_url, port, log, workers)
+    server = Server(config, database_url, port, log, workers, options)
     try:
         yield server
     finally:

@@ -71,6 +71,12 @@ def _add_serve(commands: Commands, common: argparse.ArgumentParser) -> None:
         "the password comes from DISPATCH_MQTT_PASSWORD)",
     )
     serve.add_argument(
+        "--loop",
+        choices=("uvloop", "asyncio"),
+        default=os.environ.get("DISPATCH_LOOP", "asyncio"),
+        help="the event loop: asyncio (default; env DISPATCH_LOOP) or uvloop (libuv)",
+    )
+    serve.add_argument(
         "--workers",
         type=int,
         default=int(os.environ.get("DISPATCH_WORKERS", "1")),

@@ -11,7 +11,7 @@ import time
 
 from aiohttp import web
 
-from dispatch.cli.serving import configure_logging, tls_context
+from dispatch.cli.serving import configure_logging, tls_context, use_loop
 from dispatch.cli.settings import audit_key, load
 from dispatch.config.model import Config, ConfigError, parse_config
 from dispatch.ops import startup
@@ -35,6 +35,7 @@ def serve(args: argparse.Namespace) -> int:
             print(f"dispatch: {err}", file=sys.stderr)
             return 2
     ssl_context = tls_context(args)
+    use_loop(args.loop)
     if args.workers < 1:
         print("dispatch: --workers must be 1 or more", file=sys.stderr)
         return 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import ssl
 
@@ -16,6 +17,19 @@ def configure_logging(level: str) -> None:
     logging.getLogger("transitions").setLevel(max(logging.WARNING, logging.getLogger().level))
     # Its INFO lines name its internals at every start; dispatch.storage.migrations says what it did.
     logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLogger().level))
+
+
+LOOPS = ("uvloop", "asyncio")
+
+
+def use_loop(name: str) -> None:
+    """The event loop every serving process runs: uvloop (libuv; faster sockets) or asyncio's own."""
+    if name == "uvloop":
+        import uvloop
+
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    else:
+        asyncio.set_event_loop_policy(None)
 
 
 def tls_context(args: argparse.Namespace) -> ssl.SSLContext | None:

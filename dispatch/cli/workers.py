@@ -157,6 +157,7 @@ def _front_spec(
         "tls_cert": args.tls_cert,
         "tls_key": args.tls_key,
         "log_level": args.log_level,
+        "loop": args.loop,
         "core_pid": os.getpid(),
     }
 
@@ -183,13 +184,14 @@ async def _stop_fronts(fronts: list[subprocess.Popen[bytes]]) -> None:
 
 def front_main() -> None:
     """A front process: the app on the inherited sockets, its runtime calling the core."""
-    from dispatch.cli.serving import configure_logging, tls_context
+    from dispatch.cli.serving import configure_logging, tls_context, use_loop
     from web.app import create_app
     from web.slow_clients import server_options
 
     spec = json.loads(os.environ.pop(FRONT_ENV))
     _die_with_parent(spec["core_pid"])
     configure_logging(spec["log_level"])
+    use_loop(spec["loop"])
     config = parse_config(spec["config"], "the core's config")
     sockets = [socket.socket(fileno=fd) for fd in spec["fds"]]
     tls = argparse.Namespace(tls_cert=spec["tls_cert"], tls_key=spec["tls_key"])

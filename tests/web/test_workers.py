@@ -199,14 +199,15 @@ async def test_a_front_whose_core_is_gone_is_not_ready_and_says_why(fronts: TwoF
 
 
 async def test_serve_with_two_fronts_sums_metrics_and_dies_whole(tmp_path: Path) -> None:
-    """The real `dispatch serve --workers 2`: counters from every process add up on any scrape,
-    and after kill -9 of the core no front is left holding the port."""
+    """The real `dispatch serve --workers 2` (on uvloop): counters from every process add up on
+    any scrape, and after kill -9 of the core no front is left holding the port."""
     config = write_config(tmp_path / "config.yaml")
     database_url = f"sqlite:///{tmp_path / 'dispatch.db'}"
     gateway, admin = issue_tokens(config, database_url)
     port = free_port()
     posted = 12
-    async with server_process(config, database_url, port, tmp_path / "server.log", workers=2) as server:
+    log = tmp_path / "server.log"
+    async with server_process(config, database_url, port, log, 2, ("--loop", "uvloop")) as server:
         await server.start()
         assert server.process is not None
         fronts = _children(server.process.pid)

@@ -47,6 +47,8 @@ from web.runtime import Runtime, WriterFigures
 logger = logging.getLogger(__name__)
 
 STATUS_WAIT_S = 2.0
+CORE_WAIT_S = 300.0
+"""How long a front waits for its core to start (a first start may migrate a large database)."""
 CORE_RETRY_AFTER_S = 2
 PRESENCE_INTERVAL_S = 0.25
 PRESENCE_REPEAT_S = 1.0
@@ -295,7 +297,16 @@ class FrontRuntime(Runtime):
             await asyncio.sleep(PRESENCE_INTERVAL_S)
 
     async def start(self) -> None:
-        await self.core.connect()
+        # Forked beside the core, a front may be up before the core's bus: wait for it.
+        give_up = time.monotonic() + CORE_WAIT_S
+        while True:
+            try:
+                await self.core.connect()
+                break
+            except (FileNotFoundError, ConnectionRefusedError):
+                if time.monotonic() > give_up:
+                    raise
+                await asyncio.sleep(0.05)
         self._status = await self.core.call("status", _intake_channel="other")
         self.remote_service.seen_seq = self._status.committed_seq
         await self.read(self.hub.load)

@@ -90,34 +90,83 @@ def serve_split(
     folder: str,
 ) -> int:
     sockets, app = opened
+    bus_path = os.path.join(folder, "core.sock")
+    spec = _front_spec(args, config, sockets, bus_path)
+    # Forked now, before the core starts a thread or a loop: the fronts start warm (everything is
+    # imported) and side by side with the core; they wait for its bus.
+    fronts = [Front.fork(spec, index) for index in range(args.workers)]
     try:
-        asyncio.run(_run_core(args, config, sockets, app, os.path.join(folder, "core.sock")))
+        asyncio.run(_run_core(args, sockets, app, spec, fronts))
     finally:
         for sock in sockets:
             sock.close()
     return 0
 
 
+class Front:
+    """One front process: forked at start, or started anew in place of one that ended."""
+
+    def __init__(self, pid: int, started: subprocess.Popen[bytes] | None = None) -> None:
+        self.pid = pid
+        self._started = started
+        self.returncode: int | None = None
+
+    @classmethod
+    def fork(cls, spec: dict[str, Any], index: int) -> Front:
+        pid = os.fork()
+        if pid == 0:  # the front: never returns into the core's code, nor runs its exit handlers
+            code = 1
+            try:
+                run_front({**spec, "index": index})
+                code = 0
+            except BaseException:
+                logger.exception("front %d failed", index)
+            finally:
+                os._exit(code)
+        return cls(pid)
+
+    @classmethod
+    def start(cls, spec: dict[str, Any], index: int) -> Front:
+        """A new interpreter (the core has threads now: forking it would not be safe)."""
+        env = {**os.environ, FRONT_ENV: json.dumps({**spec, "index": index})}
+        command = [sys.executable, "-c", "from dispatch.cli.workers import front_main; front_main()"]
+        started = subprocess.Popen(command, env=env, pass_fds=spec["fds"])
+        return cls(started.pid, started)
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            if self._started is not None:
+                self.returncode = self._started.poll()
+            else:
+                pid, status = os.waitpid(self.pid, os.WNOHANG)
+                if pid != 0:
+                    self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def send_signal(self, signum: int) -> None:
+        if self.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signum)
+
+
 async def _run_core(
     args: argparse.Namespace,
-    config: Config,
     sockets: list[socket.socket],
     app: web.Application,
-    bus_path: str,
+    spec: dict[str, Any],
+    fronts: list[Front],
 ) -> None:
     from web.core_host import CoreHost
     from web.keys import RUNTIME
 
     runner = web.AppRunner(app, handle_signals=False, access_log=None)
     await runner.setup()  # the runtime starts: schema, writer, deadlines, MQTT, metrics listener
-    host = CoreHost(app[RUNTIME], bus_path)
+    host = CoreHost(app[RUNTIME], spec["bus"])
     await host.start()
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stopping.set)
-    spec = _front_spec(args, config, sockets, bus_path)
-    fronts = [_start_front(spec, sockets, index) for index in range(args.workers)]
     await _fronts_connected(host, fronts, args.workers)
     scheme = "https" if args.tls_cert else "http"
     port = sockets[0].getsockname()[1]
@@ -129,14 +178,14 @@ async def _run_core(
             for index, front in enumerate(fronts):
                 if front.poll() is not None and not stopping.is_set():
                     logger.error("front %d ended (exit %s): starting it again", index, front.returncode)
-                    fronts[index] = _start_front(spec, sockets, index)
+                    fronts[index] = Front.start(spec, index)
     finally:
         await _stop_fronts(fronts)
         await host.close()
         await runner.cleanup()
 
 
-async def _fronts_connected(host: CoreHost, fronts: list[subprocess.Popen[bytes]], count: int) -> None:
+async def _fronts_connected(host: CoreHost, fronts: list[Front], count: int) -> None:
     """Wait until every front has joined the bus (each then serves), or one has ended."""
     # Polled: a child's exit and a bus peer joining are not both events here.
     while host.server.peers < count and all(front.poll() is None for front in fronts):  # noqa: ASYNC110
@@ -162,13 +211,7 @@ def _front_spec(
     }
 
 
-def _start_front(spec: dict[str, Any], sockets: list[socket.socket], index: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, FRONT_ENV: json.dumps({**spec, "index": index})}
-    command = [sys.executable, "-c", "from dispatch.cli.workers import front_main; front_main()"]
-    return subprocess.Popen(command, env=env, pass_fds=[sock.fileno() for sock in sockets])
-
-
-async def _stop_fronts(fronts: list[subprocess.Popen[bytes]]) -> None:
+async def _stop_fronts(fronts: list[Front]) -> None:
     for front in fronts:
         if front.poll() is None:
             front.send_signal(signal.SIGTERM)
@@ -177,18 +220,20 @@ async def _stop_fronts(fronts: list[subprocess.Popen[bytes]]) -> None:
         await asyncio.sleep(0.05)
         waited += 0.05
     for front in fronts:
-        if front.poll() is None:
-            front.kill()
-            front.wait()
+        front.send_signal(signal.SIGKILL)
 
 
 def front_main() -> None:
+    """A front started anew (`Front.start`): its spec comes in the environment."""
+    run_front(json.loads(os.environ.pop(FRONT_ENV)))
+
+
+def run_front(spec: dict[str, Any]) -> None:
     """A front process: the app on the inherited sockets, its runtime calling the core."""
     from dispatch.cli.serving import configure_logging, tls_context, use_loop
     from web.app import create_app
     from web.slow_clients import server_options
 
-    spec = json.loads(os.environ.pop(FRONT_ENV))
     _die_with_parent(spec["core_pid"])
     configure_logging(spec["log_level"])
     use_loop(spec["loop"])

@@ -226,10 +226,45 @@ async def test_serve_with_two_fronts_sums_metrics_and_dies_whole(tmp_path: Path)
                 exposition = await answer.text()
         assert _sample(exposition, "dispatch_alerts_received_total", channel="api") == posted
         assert _sample(exposition, "dispatch_intake_request_seconds_count", channel="api") == posted
+
+        # A front killed is started again by the core; meanwhile the other one serves.
+        os.kill(fronts[0], signal.SIGKILL)
+        await _gone(fronts[0])
+        async with aiohttp.ClientSession() as session:
+            for index in range(4):
+                async with session.post(
+                    f"{server.url}/api/v1/alerts",
+                    json=alert(f"after-{index}", source=f"gauge-after-{index}"),
+                    headers={"Authorization": f"Bearer {gateway}", "Connection": "close"},
+                ) as answer:
+                    assert answer.status == 202, await answer.text()
+        fronts = await _replaced(server.process.pid, fronts[0])
+        assert "front 0 ended (exit -9): starting it again" in server.output()
+        await _ready_lines(server, 4)  # the core, its two fronts, the new front: each said it is ready
+
         server.kill()
         assert await server.wait() == -signal.SIGKILL
         for pid in fronts:
             await _gone(pid)
+
+
+async def _ready_lines(server: Any, count: int) -> None:
+    give_up = time.monotonic() + 30.0  # a new front imports everything: slow on a busy machine
+    while server.output().count("dispatch ready") < count:
+        if time.monotonic() > give_up:
+            pytest.fail(f"the new front did not get ready:\n{server.output()}")
+        await asyncio.sleep(0.1)
+
+
+async def _replaced(core: int, dead: int) -> list[int]:
+    """The core's fronts once it has two again, none of them `dead`."""
+    give_up = time.monotonic() + 30.0  # a new front imports everything: slow on a busy machine
+    while time.monotonic() < give_up:
+        fronts = [pid for pid in _children(core) if pid != dead]
+        if len(fronts) == 2:
+            return fronts
+        await asyncio.sleep(0.1)
+    pytest.fail(f"the core did not start a front in place of {dead}")
 
 
 def _children(pid: int) -> list[int]:

@@ -34,7 +34,14 @@ from bench.workloads.city import City
 
 STALL_S = 10.0
 """The drain ends when nothing was accepted for this long (or everything was), or after settings' drain s."""
-KINDS = ("incident_reported", "task_assigned", "task_accepted", "task_completed", "incident_escalated")
+KINDS = (
+    "incident_reported",
+    "task_assigned",
+    "task_accepted",
+    "task_completed",
+    "incident_escalated",
+    "incident_unanswered",
+)
 
 
 class EventTally:
@@ -225,7 +232,9 @@ async def sustained_run(
         sensor = await Publisher.start(broker, topic, 1, own / "sensor.log")
         try:
             progress = Progress(run, tally, devices, server)
+            cpu = cpu_seconds(server.pid)
             await _load(run, mix, sensor, progress, settings["drain"])
+            run.server["cpu_seconds_load_and_drain"] = round(cpu_seconds(server.pid) - cpu, 2)
             run.devices = await devices.finish()
             await asyncio.to_thread(tally.poll)
             run.events = tally.times
@@ -261,5 +270,7 @@ def _account(run: SustainedRun, tally: EventTally, database: Path) -> dict[str, 
     out["delivered_on_device"] = sum(1 for title in run.sent_at if title in run.devices["delivered"])
     out["accepted_on_device"] = sum(1 for title in run.sent_at if title in run.devices["accepted"])
     out["escalations"] = len(tally.times["incident_escalated"])
+    # Incidents whose ladder ended with nobody (free) accepting: the roster, or time, ran out.
+    out["unanswered"] = len(tally.times["incident_unanswered"])
     out["tasks_assigned"] = len(tally.times["task_assigned"])
     return dict(out)

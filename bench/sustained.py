@@ -77,6 +77,7 @@ def summarise(run: SustainedRun) -> dict[str, Any]:
         "accepted": per_second(run.events["task_accepted"], run.began_wall, length),
     }
     account = run.accounting
+    finished = [title for title in devices["completed"] if title in devices["delivered"]]
     accounted = (
         account["sent"] == account.get("opened_own_incident", 0) == account.get("incident_task_accepted", 0)
     )
@@ -88,7 +89,12 @@ def summarise(run: SustainedRun) -> dict[str, Any]:
         "units": run.units,
         "extra_street_units": run.extra_units,
         "server_cpu_ms_per_alert": run.server["cpu_seconds_load_and_drain"] * 1000 / max(1, account["sent"]),
-        "busy_units_peak": peak_concurrent(devices["delivered"].values(), devices["completed"].values()),
+        # Units busy at once, from each task delivered to its completion confirmed (tasks that expired
+        # or never completed are left out: a lower bound when any did).
+        "busy_units_peak": peak_concurrent(
+            [devices["delivered"][title] for title in finished],
+            [devices["completed"][title] for title in finished],
+        ),
         "verdict": verdict.__dict__,
         "warm_up_s": warm_up,
         "delivered": quantiles(latencies_ms(run.sent_at, devices["delivered"])),

@@ -241,7 +241,9 @@ async def sustained_run(
             run.accounting = await asyncio.to_thread(_account, run, tally, server.database)
         finally:
             tally.close()
-    run.server |= server_troubles(server.log)
+    troubles = server_troubles(server.log)
+    troubles["samples"] = [line.replace(str(directory), "<run>") for line in troubles["samples"]]
+    run.server |= troubles
     return run
 
 

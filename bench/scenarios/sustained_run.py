@@ -118,19 +118,34 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def waited_seconds(pid: int) -> float:
+    """Seconds the process's threads spent runnable but waiting for a CPU (/proc schedstat run delay).
+
+    On a machine shared with other work this is the time the server wanted a core and got none.
+    """
+    total = 0
+    for task in Path(f"/proc/{pid}/task").glob("*/schedstat"):
+        try:
+            total += int(task.read_text().split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+    return total / 1e9
+
+
 class Progress:
     """Once a second: what was sent, opened, delivered and accepted so far, and the server's CPU."""
 
     def __init__(self, run: SustainedRun, tally: EventTally, devices: Devices, server: Server) -> None:
         self.run, self.tally, self.devices, self.server = run, tally, devices, server
-        self.cpu = cpu_seconds(server.pid)
+        self.cpu, self.waited = cpu_seconds(server.pid), waited_seconds(server.pid)
         self.at = time.perf_counter()
 
     async def tick(self) -> dict[str, float]:
         await asyncio.to_thread(self.tally.poll)
-        now, cpu = time.perf_counter(), cpu_seconds(self.server.pid)
+        now, cpu, waited = time.perf_counter(), cpu_seconds(self.server.pid), waited_seconds(self.server.pid)
         busy = (cpu - self.cpu) / max(1e-6, now - self.at) * 100
-        self.cpu, self.at = cpu, now
+        starved = (waited - self.waited) / max(1e-6, now - self.at) * 100
+        self.cpu, self.waited, self.at = cpu, waited, now
         live = self.devices.live()
         sample = {
             "t": round(now - self.run.began, 1),
@@ -139,13 +154,14 @@ class Progress:
             "delivered": live.get("delivered", 0),
             "accepted": len(self.tally.times["task_accepted"]),
             "server_cpu_percent": round(busy),
+            "server_waiting_for_cpu_percent": round(starved),
         }
         self.run.samples.append(sample)
         print(
             f"  {sample['t']:6.1f} s  sent {sample['sent']:>7,}  opened {sample['opened']:>7,}  "
             f"delivered {sample['delivered']:>7,}  accepted {sample['accepted']:>7,}  "
-            f"backlog {sample['sent'] - sample['accepted']:>7,}  server CPU {busy:3.0f} %  "
-            f"load {os.getloadavg()[0]:.2f}",
+            f"backlog {sample['sent'] - sample['accepted']:>7,}  server CPU {busy:3.0f} %, "
+            f"waiting for a CPU {starved:3.0f} %  load {os.getloadavg()[0]:.2f}",
             flush=True,
         )
         return sample
@@ -232,9 +248,12 @@ async def sustained_run(
         sensor = await Publisher.start(broker, topic, 1, own / "sensor.log")
         try:
             progress = Progress(run, tally, devices, server)
-            cpu = cpu_seconds(server.pid)
+            cpu, waited = cpu_seconds(server.pid), waited_seconds(server.pid)
             await _load(run, mix, sensor, progress, settings["drain"])
             run.server["cpu_seconds_load_and_drain"] = round(cpu_seconds(server.pid) - cpu, 2)
+            run.server["waiting_for_cpu_seconds_load_and_drain"] = round(
+                waited_seconds(server.pid) - waited, 2
+            )
             run.devices = await devices.finish()
             await asyncio.to_thread(tally.poll)
             run.events = tally.times

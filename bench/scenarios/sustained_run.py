@@ -167,8 +167,9 @@ class Progress:
         return sample
 
     async def every_second(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            await asyncio.wait([asyncio.create_task(stop.wait())], timeout=1.0)
+        stopped = asyncio.create_task(stop.wait())
+        while not stopped.done():
+            await asyncio.wait([stopped], timeout=1.0)
             await self.tick()
 
 

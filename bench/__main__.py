@@ -22,6 +22,11 @@ SCENARIOS: dict[str, tuple[str, str, list[str]]] = {
         "goal S9: alert → task on the tablet (WebSocket, MQTT) vs Alertmanager alert → webhook",
         ["--quick"],
     ),
+    "sustained": (
+        "bench.sustained",
+        "N new incidents/s over MQTT (default 1,000 for 60 s), every task delivered and accepted over MQTT",
+        ["--quick"],
+    ),
     "intake": (
         "bench.intake",
         "durable HTTP intake vs bare aiohttp, 1 and 50 alerts per request",

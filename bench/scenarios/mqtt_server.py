@@ -8,7 +8,7 @@ import os
 import random
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,15 +36,23 @@ def new_session(kind: str) -> Session:
     return Session(prefix=f"bench-{kind}-{tag}", client_id=f"bench-{kind}-{tag}-server")
 
 
-def write_config(base: Path, target: Path, session: Session, units_per_street: int, seed: int) -> int:
-    """The base config with our MQTT prefix and client id, and extra street units if asked; its unit count."""
+def write_config(
+    base: Path, target: Path, session: Session, units_per_street: int | Mapping[str, int], seed: int
+) -> int:
+    """The base config with our MQTT prefix and client id, and extra street units if asked; its unit count.
+
+    `units_per_street`: as many in every street, or a count per street id (others get none).
+    """
     data = yaml.safe_load(base.read_text(encoding="utf-8"))
     data["mqtt"] = {"client_id": session.client_id, "prefix": session.prefix, "frigate_prefix": None}
     if units_per_street:
         rng = random.Random(seed)
         city = City(base, rng)
         for node in city.streets:
-            for number in range(units_per_street):
+            count = (
+                units_per_street if isinstance(units_per_street, int) else units_per_street.get(node.id, 0)
+            )
+            for number in range(count):
                 lat, lon = city.point_in(node, rng)
                 data["responders"].append(
                     {
@@ -65,6 +73,7 @@ class Server:
     url: str
     database: Path
     log: Path
+    pid: int = 0
 
 
 @contextlib.asynccontextmanager
@@ -77,7 +86,7 @@ async def dispatch_server(
         async with dispatch_serve(
             config, f"sqlite:///{database}", directory, "--mqtt", broker.url
         ) as running:
-            server = Server(running.url, database, running.log)
+            server = Server(running.url, database, running.log, running.pid)
             await mqtt_connected(server)
             yield server
     finally:

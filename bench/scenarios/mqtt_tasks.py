@@ -83,6 +83,11 @@ class Tablets:
         self.answering = answer
         self.received: dict[str, float] = {}
         self.by_incident: dict[int, float] = {}
+        self.titles: dict[int, str] = {}
+        """Task id → its title, to put the answers' results to their alerts."""
+        self.accepted: dict[str, float] = {}
+        """Title → when the result of its accept came back ok (the accept is committed)."""
+        self.completed: dict[str, float] = {}
         self.tiers: Counter[str] = Counter()
         self.results: Counter[str] = Counter()
         self.tasks_seen = 0
@@ -92,6 +97,9 @@ class Tablets:
         """What came so far was warm-up: start counting afresh (answers to it are still sent)."""
         self.received.clear()
         self.by_incident.clear()
+        self.titles.clear()
+        self.accepted.clear()
+        self.completed.clear()
         self.tiers.clear()
         self.results.clear()
         self.tasks_seen = self.wrong_topic = 0
@@ -106,6 +114,7 @@ class Tablets:
                 body = event["payload"]
                 self.received.setdefault(body["title"], received)
                 self.by_incident.setdefault(event["incident_id"], received)
+                self.titles[event["task_id"]] = body["title"]
                 self.tasks_seen += 1
                 if message.topic.value.split("/")[-2] != body["responder_id"]:
                     self.wrong_topic += 1
@@ -119,8 +128,11 @@ class Tablets:
                     self.results[f"{kind}:{result['error']['code']}"] += 1
                     continue
                 self.results[f"{kind}:ok"] += 1
+                task = result["task"]
+                title = self.titles.get(task["id"])
+                if title is not None:
+                    (self.accepted if kind == "a" else self.completed).setdefault(title, received)
                 if kind == "a":
-                    task = result["task"]
                     self.answer(task["responder_id"], task["id"], "complete")
 
     def answer(self, responder_id: str, task_id: int, trigger: str) -> None:

@@ -175,8 +175,7 @@ def available_responders(tx: Tx, jurisdiction_id: str) -> list[Responder]:
         return roster[jurisdiction_id]
     rows = tx.connection.execute(_available, {"jurisdiction_id": jurisdiction_id}).mappings()
     units = [Responder.from_row(row) for row in rows]
-    if roster is not None:
-        roster[jurisdiction_id] = units
+    tx.keep_roster(jurisdiction_id, units)
     return units
 
 

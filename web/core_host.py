@@ -43,22 +43,33 @@ class CoreStatus:
     mqtt: MqttStatus | None
     seen_lately: frozenset[str]
     """Units seen over MQTT lately, and units with a socket open at any front."""
+    sockets: tuple[int, int]
+    """WebSocket connections open and slow consumers dropped, over all fronts."""
     committed_seq: int
 
 
 class Presence:
-    """Which units have a socket open at each front, as each front last said (every half second)."""
+    """Which units have a socket open at each front, and its socket figures, as each front last
+    said (at least every second)."""
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
-        self._fronts: dict[str, tuple[float, frozenset[str]]] = {}
+        self._fronts: dict[str, tuple[float, frozenset[str], tuple[int, int]]] = {}
 
-    async def report(self, front: str, online: list[str]) -> None:
-        self._fronts[front] = (time.monotonic(), frozenset(online))
+    async def report(self, front: str, online: list[str], sockets: tuple[int, int] = (0, 0)) -> None:
+        self._fronts[front] = (time.monotonic(), frozenset(online), sockets)
+
+    def _fresh(self) -> list[tuple[float, frozenset[str], tuple[int, int]]]:
+        fresh = time.monotonic() - PRESENCE_STALE_S
+        return [report for report in self._fronts.values() if report[0] >= fresh]
 
     def online(self) -> frozenset[str]:
-        fresh = time.monotonic() - PRESENCE_STALE_S
-        return frozenset().union(*(units for at, units in self._fronts.values() if at >= fresh))
+        return frozenset().union(*(units for _, units, _ in self._fresh()))
+
+    def socket_figures(self) -> tuple[int, int]:
+        """Sockets open and slow consumers dropped, summed over the fronts."""
+        reports = self._fresh()
+        return sum(each[2][0] for each in reports), sum(each[2][1] for each in reports)
 
 
 def handlers(
@@ -123,6 +134,7 @@ def status_of(runtime: Runtime, presence: Presence) -> CoreStatus:
         deadlines_fired=runtime.deadlines.fired,
         mqtt=runtime.mqtt_stats(),
         seen_lately=frozenset(runtime.devices.seen_lately()) | presence.online(),
+        sockets=presence.socket_figures(),
         committed_seq=runtime.service.committed_seq(),
     )
 
@@ -133,6 +145,7 @@ class CoreHost:
     def __init__(self, runtime: Runtime, path: str) -> None:
         self.runtime = runtime
         self.presence = Presence(runtime)
+        runtime.fronts_sockets = self.presence.socket_figures
         self.server = BusServer(path, {})
         self.server.handlers = dict(handlers(runtime, self.presence, self.server.broadcast))
         self._events: list[DomainEvent] = []

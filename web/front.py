@@ -240,6 +240,11 @@ class FrontRuntime(Runtime):
     def mqtt_stats(self) -> MqttStatus | None:
         return self._core_mqtt.stats()
 
+    def socket_figures(self) -> tuple[int, int]:
+        if self._status is None:
+            return self.hub.connection_count, self.hub.dropped_slow
+        return self._status.sockets
+
     async def record_credentials(self, used: dict[str, float]) -> None:
         await self.core.call("credentials.record", used, _intake_channel="other")
 
@@ -290,7 +295,8 @@ class FrontRuntime(Runtime):
             online = sorted(self.hub.online())
             if online != told or time.monotonic() - told_at >= PRESENCE_REPEAT_S:
                 try:
-                    await self.core.call("presence.report", front, online, _intake_channel="other")
+                    sockets = (self.hub.connection_count, self.hub.dropped_slow)
+                    await self.core.call("presence.report", front, online, sockets, _intake_channel="other")
                     told, told_at = online, time.monotonic()
                 except Exception:
                     logger.warning("could not tell the core who is connected here", exc_info=True)

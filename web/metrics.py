@@ -107,15 +107,14 @@ class ServerCollector(Collector):
         if runtime.deadlines.next_due is not None:
             next_due.add_metric([], runtime.deadlines.next_due)
         yield next_due
+        connections, dropped_slow = runtime.socket_figures()
         yield _gauge(
-            "dispatch_websocket_connections",
-            "Authenticated WebSocket connections open now.",
-            runtime.hub.connection_count,
+            "dispatch_websocket_connections", "Authenticated WebSocket connections open now.", connections
         )
         yield _counter(
             "dispatch_websocket_slow_consumers_dropped",
             "WebSocket connections closed because their client stopped reading.",
-            runtime.hub.dropped_slow,
+            dropped_slow,
         )
         rejected = CounterMetricFamily(
             "dispatch_gateway_rejected", "Malformed gateway messages, by route.", labels=["route"]

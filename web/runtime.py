@@ -93,6 +93,8 @@ class Runtime:
         self._pushes: set[asyncio.Task[None]] = set()
         self._pushed: list[tuple[int, str]] = []
         self._readers = ThreadPoolExecutor(max_workers=4, thread_name_prefix="dispatch-read")
+        self.fronts_sockets: Callable[[], tuple[int, int]] | None = None
+        """With fronts (`serve --workers N`): their sockets' figures, summed (the core's hub has none)."""
         self.devices = DeviceDesk(
             self.service, self.video, self.positions, clock, self.read, self._task_pushed
         )
@@ -102,6 +104,12 @@ class Runtime:
 
     def writer_figures(self) -> WriterFigures:
         return WriterFigures(self.writer.running, self.writer.batches, self.writer.commands)
+
+    def socket_figures(self) -> tuple[int, int]:
+        """WebSocket connections open now and slow consumers dropped since start (all fronts')."""
+        if self.fronts_sockets is not None:
+            return self.fronts_sockets()
+        return self.hub.connection_count, self.hub.dropped_slow
 
     async def refresh(self) -> None:
         """Bring figures read from elsewhere up to date (a front asks its core; here all is local)."""

@@ -155,6 +155,15 @@ async def test_an_alert_taken_by_one_front_reaches_sockets_on_the_other(fronts: 
 
         await eventually(online_at_b, f"{TABLET} online at the other front")
 
+        # The sockets are counted over every front, on a scrape of any.
+        async def counted_at_b() -> bool:
+            admin = {"Authorization": f"Bearer {core.token('admin')}"}
+            answer = await fronts.front_b.get("/metrics", headers=admin)
+            exposition = await answer.text()
+            return _sample(exposition, "dispatch_websocket_connections") == 2
+
+        await eventually(counted_at_b, "front A's two sockets in front B's /metrics")
+
 
 async def test_a_front_answers_the_cores_refusals_as_one_process_does(fronts: TwoFronts) -> None:
     core = fronts.core

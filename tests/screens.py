@@ -216,9 +216,10 @@ async def make_screen_server(
 ) -> AsyncIterator[ScreenServerFactory]:
     servers: list[ScreenServer] = []
 
-    async def make(config: Config | None = None) -> ScreenServer:
+    async def make(config: Config | None = None, *, start: float | None = None) -> ScreenServer:
+        """`start`: the server clock's first reading (default now; the pages correct for the offset)."""
         config = config or make_config()
-        clock = ManualClock(start=time.time())
+        clock = ManualClock(start=time.time() if start is None else start)
         database_url = f"sqlite:///{tmp_path / f'screens-{len(servers)}.db'}"
         app = create_app(config, database_url=database_url, clock=clock, run_scheduler=False)
         client: TestClient[Any, Any] = TestClient(TestServer(app, host="127.0.0.1"))

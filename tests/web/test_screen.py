@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import random
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.async_api import Page, expect
@@ -164,10 +166,19 @@ async def test_screen_english_switch_changes_every_label(screen_server: ScreenSe
     await screen_server.shot(page, "english")
 
 
+def _this_morning(timezone: str) -> float:
+    """06:00 local time today, or yesterday if it is not six yet."""
+    now = datetime.now(ZoneInfo(timezone))
+    morning = now.replace(hour=6, minute=0, second=0, microsecond=0)
+    return (morning if morning <= now else morning - timedelta(days=1)).timestamp()
+
+
 async def test_screen_a_busy_morning_in_the_sample_city(make_screen_server: ScreenServerFactory) -> None:
     """沅江市 of config.yaml: forty incidents in its streets, some taken up, some resolved."""
     config = load_config(SAMPLE_CONFIG)
-    server = await make_screen_server(config)
+    # The morning's four hours must fall on one local day whenever the suite runs: begun at the
+    # clock's reading of now, they crossed midnight in 沅江 (UTC+8) for runs after 11:45 UTC.
+    server = await make_screen_server(config, start=_this_morning(config.timezone))
     chance = random.Random(7)
     streets = [node for node in config.jurisdictions if node.tier == Tier.STREET]
     incidents = []

@@ -22,6 +22,11 @@ SCENARIOS: dict[str, tuple[str, str, list[str]]] = {
         "goal S9: alert → task on the tablet (WebSocket, MQTT) vs Alertmanager alert → webhook",
         ["--quick"],
     ),
+    "s3": (
+        "bench.s3",
+        "goal S3: the storm, 10,000 sensors, 5,000 alarms in 10 s: alarm → task, backlog, RSS, accounting",
+        ["--quick"],
+    ),
     "intake": (
         "bench.intake",
         "durable HTTP intake vs bare aiohttp, 1 and 50 alerts per request",

@@ -74,3 +74,30 @@ class City:
             for point, node in zip(candidates, found, strict=True)
             if node is not None and node.tier == Tier.STREET
         ]
+
+
+UNIT_SKILLS = ("patrol", "first_aid", "flood_watch", "fire_initial", "water_rescue")
+"""What the benchmarks' extra street units can do: every category's street step takes them."""
+
+
+def add_street_units(data: dict[str, Any], base: Path, per_street: int, seed: int) -> None:
+    """`per_street` extra units in every street jurisdiction of the config `data` (read from `base`).
+
+    Each lives at a random point of its street (seeded) and holds UNIT_SKILLS; their ids are
+    `bench-{street}-{n}`.
+    """
+    rng = random.Random(seed)
+    city = City(base, rng)
+    for node in city.streets:
+        for number in range(per_street):
+            lat, lon = city.point_in(node, rng)
+            data["responders"].append(
+                {
+                    "id": f"bench-{node.id}-{number}",
+                    "name": f"bench {node.id} {number}",
+                    "jurisdiction": node.id,
+                    "department": None,
+                    "skills": list(UNIT_SKILLS),
+                    "home": {"lat": round(lat, 6), "lon": round(lon, 6)},
+                }
+            )

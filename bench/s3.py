@@ -21,9 +21,11 @@ How it is read here (bench.workloads.storm builds it, bench.scenarios.s3_storm p
             80 % about a site that has alarmed (they should join its incident), 20 % elsewhere.
   gateways  sensor alerts as Alertmanager's webhook sends them (POST /api/v1/alerts/alertmanager,
             one alert per notification, payload version 4), with a gateway token.
-  tablets   the config's 135 units plus --units-per-street (default 10) in each of the 43 streets
-            (565 units), each with a tablet on /ws that accepts and then completes every task at
-            once (the unit is free again; the incident stays open, so later alerts still join it).
+  tablets   the config's 135 units plus --units-per-street (default 50) in each of the 41 streets and
+            --units-per-town (default 10) in each of the 13 towns: 2,315 units, each with a tablet
+            on /ws that accepts and then completes every task at once (the unit is free again; the
+            incident stays open, so later alerts still join it). Enough that no incident finds
+            every qualified unit of its ladder busy while the server's answers lag by seconds.
   server    `python -m dispatch serve` on a fresh SQLite file, in-process bus, no MQTT.
 
 Measured: alarm → first task_assigned on a tablet for every incident an alarm opened (POST sent →
@@ -74,6 +76,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=default.seconds, help="the storm's length")
     parser.add_argument("--calls-per-minute", type=float, default=default.calls_per_minute)
     parser.add_argument("--units-per-street", type=int, default=50, help="extra units in each street")
+    parser.add_argument("--units-per-town", type=int, default=10, help="extra units in each town")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--config", type=Path, default=CONFIG, help="the config the server starts from")
     parser.add_argument("--json", type=Path, help=f"where to write results (default {DEFAULT_JSON})")
@@ -96,17 +99,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def write_config(base: Path, target: Path, units_per_street: int, seed: int) -> int:
-    """The base config with extra street units; how many units it has."""
+def write_config(base: Path, target: Path, per_street: int, per_town: int, seed: int) -> int:
+    """The base config with extra street and town units; how many units it has."""
     data = yaml.safe_load(base.read_text(encoding="utf-8"))
-    add_street_units(data, base, units_per_street, seed)
+    add_street_units(data, base, per_street, seed, per_town)
     target.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
     return len(data["responders"])
 
 
 async def bench(args: argparse.Namespace, directory: Path) -> tuple[Plan, Any]:
     config = directory / "config.yaml"
-    units = write_config(args.config, config, args.units_per_street, args.seed)
+    units = write_config(args.config, config, args.units_per_street, args.units_per_town, args.seed)
     print(f"  {units} units; issuing their tablets' tokens …", flush=True)
     tokens = await asyncio.to_thread(make_template, directory, config)
     plan = await asyncio.to_thread(Plan, config, args.shape, args.seed)
@@ -183,6 +186,7 @@ def main(argv: list[str] | None = None) -> int:
         "how": __doc__,
         "shape": vars(args.shape),
         "units_per_street": args.units_per_street,
+        "units_per_town": args.units_per_town,
         "seed": args.seed,
         "config": _shown(args.config),
         "plan": plan.counts(),

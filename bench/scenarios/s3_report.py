@@ -242,6 +242,10 @@ def score(plan: Plan, run: Collected) -> dict[str, Any]:
     return figures
 
 
+def _seconds(value: float | None) -> float:
+    return math.inf if value is None else value
+
+
 def goals(figures: dict[str, Any]) -> list[tuple[str, str, str, bool]]:
     """(goal, target, measured, met) for each of S3's goals."""
     latency, drain = figures["latency"], figures["backlog"]
@@ -252,8 +256,9 @@ def goals(figures: dict[str, Any]) -> list[tuple[str, str, str, bool]]:
         accounted["missing_in_database"] + accounted["wrong_in_database"] + accounted["resolved_not_stored"]
     )
     peak = figures["memory"]["peak_mb"]
-    after = drain["drain_after_last_alarm_s"]
-    burst = drain["burst_drain_after_its_last_alarm_s"]
+    # Never drained is inf here, null once read back from JSON.
+    after = _seconds(drain["drain_after_last_message_s"])
+    burst = _seconds(drain["burst_drain_after_its_last_alarm_s"])
     return [
         (
             "alarm → first task on a tablet, p99",
@@ -263,8 +268,19 @@ def goals(figures: dict[str, Any]) -> list[tuple[str, str, str, bool]]:
             f"{fixed(latency['alarm_due_to_task']['p99_ms'] / 1000, 3)} s)",
             p99 <= GOAL_P99_S * 1000 and no_task == 0,
         ),
-        ("backlog drained after the last alarm", f"≤ {GOAL_DRAIN_S:g} s", f"{fixed(after, 2)} s", after <= 5),
-        ("… after the 10 s burst's last alarm", f"≤ {GOAL_DRAIN_S:g} s", f"{fixed(burst, 2)} s", burst <= 5),
+        (
+            "backlog drained after the last alarm (the storm's last message)",
+            f"≤ {GOAL_DRAIN_S:g} s",
+            f"{fixed(after, 2)} s (after the last alarm start: "
+            f"{fixed(_seconds(drain['drain_after_last_alarm_s']), 2)} s)",
+            after <= GOAL_DRAIN_S,
+        ),
+        (
+            "… after the burst's last alarm",
+            f"≤ {GOAL_DRAIN_S:g} s",
+            f"{fixed(burst, 2)} s",
+            burst <= GOAL_DRAIN_S,
+        ),
         ("server peak RSS", f"≤ {GOAL_RSS_MB:g} MB", f"{peak:,.0f} MB", peak <= GOAL_RSS_MB),
         (
             "every accepted alert accounted for",

@@ -80,17 +80,25 @@ UNIT_SKILLS = ("patrol", "first_aid", "flood_watch", "fire_initial", "water_resc
 """What the benchmarks' extra street units can do: every category's street step takes them."""
 
 
-def add_street_units(data: dict[str, Any], base: Path, per_street: int, seed: int) -> None:
-    """`per_street` extra units in every street jurisdiction of the config `data` (read from `base`).
+def add_street_units(data: dict[str, Any], base: Path, per_street: int, seed: int, per_town: int = 0) -> None:
+    """`per_street` extra units in every street jurisdiction of the config `data` (read from `base`),
+    and `per_town` in every town (after the streets', so the streets' draws do not depend on it).
 
-    Each lives at a random point of its street (seeded) and holds UNIT_SKILLS; their ids are
-    `bench-{street}-{n}`.
+    Each lives at a random point of its jurisdiction (seeded) and holds UNIT_SKILLS; their ids are
+    `bench-{jurisdiction}-{n}`.
     """
+    from dispatch.config.model import Tier
+
     rng = random.Random(seed)
     city = City(base, rng)
-    for node in city.streets:
-        for number in range(per_street):
-            lat, lon = city.point_in(node, rng)
+    towns = [node for node in city.config.jurisdictions if node.tier == Tier.TOWN]
+    for node, count in [(street, per_street) for street in city.streets] + [
+        (town, per_town) for town in towns
+    ]:
+        # A town's point is one of its streets' (the router places a point in the deepest node).
+        inside = [street for street in city.streets if street.parent == node.id] or [node]
+        for number in range(count):
+            lat, lon = city.point_in(rng.choice(inside) if node.tier == Tier.TOWN else node, rng)
             data["responders"].append(
                 {
                     "id": f"bench-{node.id}-{number}",

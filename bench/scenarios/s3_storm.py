@@ -1,13 +1,14 @@
 """One S3 storm against `dispatch serve`: send the plan's messages on time, watch, then collect.
 
 The server runs on the default embedded setup (a fresh SQLite file, the in-process bus) with a
-config that adds `units_per_street` units to every street; every responder has a tablet on the
+config that adds units to every street and town (bench.s3); every responder has a tablet on the
 WebSocket (bench.harness.ws_worker's `tablet` mode: it accepts, then completes, each task at once,
 so its unit is free again). Messages go out open-loop at their planned times; a sensor's messages
 go out in order, each after the answer to the one before (as Alertmanager notifies one
 aggregation group at a time). The server's memory is sampled all along; after the last message,
-the run waits until every incident opened has a task on some tablet (or nothing new came for
-STALL_S), then reads every alert it was answered about back from the database file.
+the run waits until every incident opened has a task on some tablet (or no incident got its
+first task for STALL_S), then reads every alert it was answered about back from the database
+file, while the server still runs.
 """
 
 from __future__ import annotations

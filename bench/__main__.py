@@ -27,6 +27,11 @@ SCENARIOS: dict[str, tuple[str, str, list[str]]] = {
         "N new incidents/s over MQTT (default 1,000 for 60 s), every task delivered and accepted over MQTT",
         ["--quick"],
     ),
+    "s3": (
+        "bench.s3",
+        "goal S3: the storm, 10,000 sensors, 5,000 alarms in 10 s: alarm → task, backlog, RSS, accounting",
+        ["--quick"],
+    ),
     "intake": (
         "bench.intake",
         "durable HTTP intake vs bare aiohttp, 1 and 50 alerts per request",

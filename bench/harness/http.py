@@ -18,12 +18,15 @@ class Posted:
     body: dict[str, Any]
 
 
-async def post_alert(session: aiohttp.ClientSession, url: str, token: str, body: bytes) -> Posted:
-    """POST /api/v1/alerts; time.time() when sent and answered, so other processes share the clock."""
+async def post_alert(
+    session: aiohttp.ClientSession, url: str, token: str, body: bytes, path: str = "/api/v1/alerts"
+) -> Posted:
+    """POST /api/v1/alerts (or another intake `path`); time.time() when sent and answered, so other
+    processes share the clock."""
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     sent = time.time()
     try:
-        async with session.post(f"{url}/api/v1/alerts", data=body, headers=headers) as response:
+        async with session.post(f"{url}{path}", data=body, headers=headers) as response:
             status, answer = response.status, await response.read()
     except (aiohttp.ClientError, TimeoutError) as err:
         return Posted(0, sent, time.time(), {"error": f"{type(err).__name__}: {err}"})

@@ -49,3 +49,37 @@ def rss_kib(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     raise RuntimeError(f"no VmRSS for {pid}")
+
+
+def _status_kib(pid: int, field: str) -> int:
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except OSError:  # gone meanwhile
+        return 0
+    for line in lines:
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1])
+    return 0
+
+
+def process_tree(pid: int) -> list[int]:
+    """`pid` and every process descended from it (read from /proc/PID/task/*/children)."""
+    found, pending = [], [pid]
+    while pending:
+        current = pending.pop()
+        found.append(current)
+        with contextlib.suppress(OSError):
+            for task in Path(f"/proc/{current}/task").iterdir():
+                with contextlib.suppress(OSError):
+                    pending.extend(int(child) for child in (task / "children").read_text().split())
+    return found
+
+
+def tree_memory_kib(pid: int) -> dict[str, int]:
+    """The process tree of `pid` now: `rss` (sum of VmRSS) and `hwm` (sum of each one's VmHWM peak)."""
+    pids = process_tree(pid)
+    return {
+        "rss": sum(_status_kib(each, "VmRSS") for each in pids),
+        "hwm": sum(_status_kib(each, "VmHWM") for each in pids),
+        "processes": len(pids),
+    }

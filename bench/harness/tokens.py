@@ -5,12 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
-import itertools
-import multiprocessing
 import sys
-from concurrent.futures import ProcessPoolExecutor
+import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 
 async def cli(*args: str, cwd: Path) -> str:
@@ -42,6 +41,31 @@ def issue(database_url: str, config: Path, *args: str) -> str:
     return out.getvalue().strip()
 
 
+def issue_responders(database_url: str, config: Any, units: list[tuple[str, str]]) -> dict[str, str]:
+    """A responder token for each (id, name), as `dispatch token issue --role responder` makes it
+    (its own function, `issue_token`), with the config parsed once: hundreds of units in seconds."""
+    from dispatch.access.auth import issue_token
+    from dispatch.storage import database
+    from dispatch.storage.pending_events import command_line_actor
+
+    engine = database.create_engine(database_url)
+    try:
+        return {
+            unit: issue_token(
+                engine,
+                config,
+                role="responder",
+                name=name,
+                responder=unit,
+                actor=command_line_actor(),
+                now=time.time(),
+            )
+            for unit, name in units
+        }
+    finally:
+        engine.dispose()
+
+
 @dataclass
 class Tokens:
     gateway: str
@@ -66,21 +90,5 @@ def make_template(directory: Path, config_path: Path) -> Tokens:
         "--jurisdiction",
         config.root.id,
     )
-    # The command parses config.yaml each time (most of its ~0.1 s): two processes halve the wait.
-    units = [unit.id for unit in config.responders]
-    names = [unit.name for unit in config.responders]
-    spawn = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=2, mp_context=spawn) as pool:
-        issued = pool.map(
-            issue,
-            itertools.repeat(url),
-            itertools.repeat(config_path),
-            itertools.repeat("--role"),
-            itertools.repeat("responder"),
-            itertools.repeat("--name"),
-            names,
-            itertools.repeat("--responder"),
-            units,
-        )
-        responders = dict(zip(units, issued, strict=True))
+    responders = issue_responders(url, config, [(unit.id, unit.name) for unit in config.responders])
     return Tokens(gateway, dispatcher, responders)

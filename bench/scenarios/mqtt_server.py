@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import random
 import time
 import uuid
 from collections.abc import AsyncIterator, Mapping
@@ -18,10 +17,9 @@ import yaml
 from bench.harness.http import mqtt_stats
 from bench.harness.mqtt import Broker, forget_session, read_text
 from bench.harness.servers import READY_TIMEOUT_S, dispatch_serve
-from bench.workloads.city import City
+from bench.workloads.city import add_street_units
 from gateways.mqtt_link import TABLETS_SUFFIX
 
-UNIT_SKILLS = ("patrol", "first_aid", "flood_watch", "fire_initial", "water_rescue")
 PENDING_PUBLISH_WARNING = "pending publish calls"
 
 
@@ -46,24 +44,7 @@ def write_config(
     data = yaml.safe_load(base.read_text(encoding="utf-8"))
     data["mqtt"] = {"client_id": session.client_id, "prefix": session.prefix, "frigate_prefix": None}
     if units_per_street:
-        rng = random.Random(seed)
-        city = City(base, rng)
-        for node in city.streets:
-            count = (
-                units_per_street if isinstance(units_per_street, int) else units_per_street.get(node.id, 0)
-            )
-            for number in range(count):
-                lat, lon = city.point_in(node, rng)
-                data["responders"].append(
-                    {
-                        "id": f"bench-{node.id}-{number}",
-                        "name": f"bench {node.id} {number}",
-                        "jurisdiction": node.id,
-                        "department": None,
-                        "skills": list(UNIT_SKILLS),
-                        "home": {"lat": round(lat, 6), "lon": round(lon, 6)},
-                    }
-                )
+        add_street_units(data, base, units_per_street, seed)
     target.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
     return len(data["responders"])
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -74,3 +75,45 @@ class City:
             for point, node in zip(candidates, found, strict=True)
             if node is not None and node.tier == Tier.STREET
         ]
+
+
+UNIT_SKILLS = ("patrol", "first_aid", "flood_watch", "fire_initial", "water_rescue")
+"""What the benchmarks' extra street units can do: every category's street step takes them."""
+
+
+def add_street_units(
+    data: dict[str, Any], base: Path, per_street: int | Mapping[str, int], seed: int, per_town: int = 0
+) -> None:
+    """`per_street` extra units in every street jurisdiction of the config `data` (read from `base`;
+    a mapping: a count per street id, others get none), and `per_town` in every town (after the
+    streets', so the streets' draws do not depend on it).
+
+    Each lives at a random point of its jurisdiction (seeded) and holds UNIT_SKILLS; their ids are
+    `bench-{jurisdiction}-{n}`.
+    """
+    from dispatch.config.model import Tier
+
+    rng = random.Random(seed)
+    city = City(base, rng)
+    towns = [node for node in city.config.jurisdictions if node.tier == Tier.TOWN]
+
+    def street_count(street: Any) -> int:
+        return per_street if isinstance(per_street, int) else per_street.get(street.id, 0)
+
+    for node, count in [(street, street_count(street)) for street in city.streets] + [
+        (town, per_town) for town in towns
+    ]:
+        # A town's point is one of its streets' (the router places a point in the deepest node).
+        inside = [street for street in city.streets if street.parent == node.id] or [node]
+        for number in range(count):
+            lat, lon = city.point_in(rng.choice(inside) if node.tier == Tier.TOWN else node, rng)
+            data["responders"].append(
+                {
+                    "id": f"bench-{node.id}-{number}",
+                    "name": f"bench {node.id} {number}",
+                    "jurisdiction": node.id,
+                    "department": None,
+                    "skills": list(UNIT_SKILLS),
+                    "home": {"lat": round(lat, 6), "lon": round(lon, 6)},
+                }
+            )

@@ -37,10 +37,13 @@ from state_machines import (
     OPEN_TASK_STATES,
     UNANSWERED_TASK_STATES,
     IncidentTrigger,
+    TaskState,
     TaskTrigger,
 )
 
 DEADLINE_ACTOR = "system:deadline"
+IN_HAND_TASK_STATES = OPEN_TASK_STATES | {TaskState.DONE}
+"""A step's time passing climbs nothing while some task is accepted, or was and is done."""
 
 
 class Escalation:
@@ -256,8 +259,8 @@ class Escalation:
         """The step's time is up: expire what was not answered; climb if nobody accepted."""
         repository.set_step_deadline(tx, incident, None)
         tasks = self._expire_unanswered(tx, incident, actor=DEADLINE_ACTOR, causation_id=causation_id)
-        if any(task.state in OPEN_TASK_STATES for task in tasks):
-            return  # someone accepted: the incident is in hand
+        if any(task.state in IN_HAND_TASK_STATES for task in tasks):
+            return  # someone accepted (and may have finished already): the incident is in hand
         step = incident.step
         self._advance(
             tx,

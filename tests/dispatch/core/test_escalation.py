@@ -246,6 +246,21 @@ async def test_escalation_core_deadline_after_an_accept_does_not_climb(desk: Des
     assert "incident_escalated" not in await desk.events(received.incident_id)
 
 
+async def test_escalation_core_deadline_after_the_task_is_done_does_not_climb(desk: Desk) -> None:
+    # Accepted and completed before the step's time was up: the work is done, nobody failed to answer.
+    [received] = await desk.receive(alert("e1", location=WEST_N))
+    await desk.task_trigger(received.incident_id, "grid-west-n-1", "accept")
+    await desk.task_trigger(received.incident_id, "grid-west-n-1", "complete")
+
+    desk.clock.advance(600)
+    await desk.fire_deadlines()
+
+    incident = await desk.incident(received.incident_id)
+    assert (incident.state, incident.owner_tier, incident.step_deadline_at) == ("responding", "street", None)
+    assert await desk.tasks(received.incident_id) == {"grid-west-n-1": "done"}
+    assert "incident_escalated" not in await desk.events(received.incident_id)
+
+
 async def test_escalation_core_decline_is_replaced_by_the_next_nearest(desk: Desk) -> None:
     [received] = await desk.receive(alert("e1", location=WEST_N))
     incident_id = received.incident_id

@@ -40,24 +40,32 @@ def write_config(base: Path, target: Path, session: Session, units_per_street: i
     """The base config with our MQTT prefix and client id, and extra street units if asked; its unit count."""
     data = yaml.safe_load(base.read_text(encoding="utf-8"))
     data["mqtt"] = {"client_id": session.client_id, "prefix": session.prefix, "frigate_prefix": None}
-    if units_per_street:
-        rng = random.Random(seed)
-        city = City(base, rng)
-        for node in city.streets:
-            for number in range(units_per_street):
-                lat, lon = city.point_in(node, rng)
-                data["responders"].append(
-                    {
-                        "id": f"bench-{node.id}-{number}",
-                        "name": f"bench {node.id} {number}",
-                        "jurisdiction": node.id,
-                        "department": None,
-                        "skills": list(UNIT_SKILLS),
-                        "home": {"lat": round(lat, 6), "lon": round(lon, 6)},
-                    }
-                )
+    data["responders"] += street_units(base, units_per_street, seed)
     target.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
     return len(data["responders"])
+
+
+def street_units(base: Path, units_per_street: int, seed: int) -> list[dict[str, Any]]:
+    """`units_per_street` extra units in every street, each with every skill, homes at random points."""
+    if not units_per_street:
+        return []
+    rng = random.Random(seed)
+    city = City(base, rng)
+    units: list[dict[str, Any]] = []
+    for node in city.streets:
+        for number in range(units_per_street):
+            lat, lon = city.point_in(node, rng)
+            units.append(
+                {
+                    "id": f"bench-{node.id}-{number}",
+                    "name": f"bench {node.id} {number}",
+                    "jurisdiction": node.id,
+                    "department": None,
+                    "skills": list(UNIT_SKILLS),
+                    "home": {"lat": round(lat, 6), "lon": round(lon, 6)},
+                }
+            )
+    return units
 
 
 @dataclass

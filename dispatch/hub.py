@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ from dispatch.events.catalog import (
 )
 from dispatch.shared.clock import to_rfc3339
 from dispatch.shared.wire_frames import Frame, wire_frame
+from dispatch.shared.write_ticks import WriteTicks
 from dispatch.storage.tables import incident_table, task_table
 from dispatch.storage.wire import EventOut
 
@@ -41,7 +43,7 @@ logger = logging.getLogger(__name__)
 
 BURST_FACTOR = 50
 FLUSH_INTERVAL_S = 0.04
-"""Frames published meanwhile go to each socket in one write: one send per socket per tick."""
+"""A socket written less than this ago gathers its frames for one write a tick; a quiet one's go at once."""
 CLOSE_SLOW_CONSUMER = 4429
 """Closed because frames piled up: reconnect and send `resume` with the last seq received."""
 CLOSE_CREDENTIAL_ENDED = 4401
@@ -87,16 +89,18 @@ class Connection:
 
 
 class Hub:
-    """Routes each event to the sockets that may see it and writes them once a tick.
+    """Routes each event to the sockets that may see it and writes each socket's frames in one piece.
 
     Why not a task per socket awaiting its send: with 1,000 consoles every event meant 1,000
     task wake-ups and 1,000 send() calls on the loop that also answers intake. Now publishing
-    only appends the shared frame to each socket's list; a tick later one callback writes each
-    socket's frames in one piece, never waiting: a socket whose buffer is full is skipped (its
-    own task waits for it to drain) and closed once its list outgrows queue_size.
+    only appends the shared frame to each socket's list; one callback writes each socket's
+    frames in one piece, never waiting: at the end of the loop turn for a socket that was quiet
+    for a tick (a tablet's task goes at once), on its tick for one written less than a tick ago
+    (a busy console: one send() a tick). A socket whose buffer is full is skipped (its own task
+    waits for it to drain) and closed once its list outgrows queue_size.
     """
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, *, now: Callable[[], float] = time.monotonic) -> None:
         self.config = config
         self._connections: set[Connection] = set()
         self._responders: dict[str, set[Connection]] = defaultdict(set)
@@ -107,9 +111,7 @@ class Hub:
         self.on_task_pushed: Callable[[int, str], None] | None = None
         self.dropped_slow = 0
         self._closing: set[asyncio.Future[None]] = set()
-        self._dirty: dict[Connection, None] = {}
-        self._flush_at: asyncio.TimerHandle | None = None
-        self._flushed = 0.0
+        self._writes = WriteTicks(self._deliver, FLUSH_INTERVAL_S, now)
 
     # Bookkeeping ------------------------------------------------------------------------------
 
@@ -146,7 +148,7 @@ class Hub:
     async def detach(self, conn: Connection) -> None:
         conn.closed = True
         self._connections.discard(conn)
-        self._dirty.pop(conn, None)
+        self._writes.forget(conn)
         consoles = self._dispatchers.get(conn.scope)
         if consoles is not None:
             consoles.discard(conn)
@@ -268,46 +270,36 @@ class Hub:
         if len(conn.pending) > conn.queue_size and conn.too_slow():  # the cheap test first: 1,000s a tick
             self._drop_slow(conn)
             return
-        self._dirty[conn] = None
-        if self._flush_at is None:
-            loop = asyncio.get_running_loop()
-            # The first frame after a quiet spell goes at once; under load frames gather a tick.
-            self._flush_at = loop.call_at(max(loop.time(), self._flushed + FLUSH_INTERVAL_S), self._flush)
+        self._writes.wants(conn)
 
     def _drop_slow(self, conn: Connection) -> None:
         self.dropped_slow += 1
         conn.closed = True
-        self._dirty.pop(conn, None)
+        self._writes.forget(conn)
         logger.info("closing slow %s connection (%d frames waiting)", conn.principal.actor, len(conn.pending))
         conn.pending.clear()
         closing = asyncio.ensure_future(conn.close(CLOSE_SLOW_CONSUMER, "too slow: reconnect and resume"))
         self._closing.add(closing)
         closing.add_done_callback(self._closing.discard)
 
-    def _flush(self) -> None:
-        self._flush_at = None
-        self._flushed = asyncio.get_running_loop().time()
-        dirty, self._dirty = self._dirty, {}
-        for conn in dirty:
-            self._deliver(conn)
-
-    def _deliver(self, conn: Connection) -> None:
-        """Write what waits for this socket in one piece, unless it must wait itself."""
+    def _deliver(self, conn: Connection) -> bool:
+        """Write what waits for this socket in one piece, unless it must wait itself; whether it wrote."""
         if conn.closed or conn.replaying or conn.waiting is not None or not conn.pending:
-            return
+            return False
         if conn.backed_up():
             conn.waiting = asyncio.create_task(self._wait_for_reader(conn), name="ws-drain")
-            return
+            return False
         frames = [frame for frame in conn.pending if not frame.seq or frame.seq > conn.last_seq]
         conn.pending.clear()
         if not frames:
-            return  # a replay sent them all already
+            return False  # a replay sent them all already
         conn.write(b"".join(frame.data for frame in frames))
         conn.last_seq = max(conn.last_seq, max(frame.seq for frame in frames))
         if self.on_task_pushed is not None and conn.principal.role == Role.RESPONDER:
             for frame in frames:
                 if frame.task_id is not None:
                     self.on_task_pushed(frame.task_id, "websocket")
+        return True
 
     async def _wait_for_reader(self, conn: Connection) -> None:
         try:
@@ -316,7 +308,7 @@ class Hub:
             return  # gone: its handler detaches it
         finally:
             conn.waiting = None
-        self._deliver(conn)
+        self._writes.write_now(conn)
 
     async def _stop_waiting(self, conn: Connection) -> None:
         waiting = conn.waiting
@@ -333,7 +325,7 @@ class Hub:
     def release(self, conn: Connection) -> None:
         """After a replay: live frames flow again, skipping what the replay already sent."""
         conn.replaying = False
-        self._deliver(conn)
+        self._writes.write_now(conn)
 
     # Resume -----------------------------------------------------------------------------------
 

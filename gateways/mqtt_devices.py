@@ -33,7 +33,7 @@ _frigate_review = TypeAdapter(frigate.FrigateReview)
 
 
 class DeviceDesk:
-    """The DevicePort of gateways/mqtt_link.py, over the dispatch service."""
+    """The DevicePort of gateways/mqtt_port.py (what gateways/mqtt_link.py asks), over the service."""
 
     def __init__(
         self,

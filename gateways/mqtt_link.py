@@ -14,6 +14,8 @@ window at the broker, so a sensor flood never holds back a tablet. At-least-once
 - Out: task events are published at QoS 1. Whatever could not be published waits in a bounded
   outbox across outages, and on every (re)connection the assignments of tasks not yet accepted
   or declined are published again: devices must treat a task id they know as a repeat.
+  While the tablets' session is up, a task goes to it from the bus callback that saw its commit,
+  and the packets of one loop turn are written in one send at the end of the next.
 
 A lost broker never stops the app: HTTP and WebSocket go on, the link reconnects with
 exponential backoff and logs once per outage.
@@ -27,7 +29,8 @@ import socket
 import ssl
 import time
 from collections import Counter, deque
-from typing import Any, Protocol
+from collections.abc import Callable, Coroutine
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import aiomqtt
@@ -35,11 +38,9 @@ import aiomqtt
 from dispatch.config.model import Mqtt
 from dispatch.events.catalog import DomainEvent, TaskAssigned, TaskChanged
 from dispatch.hub import event_body
-from dispatch.intake.alerts import AlertIn
 from dispatch.shared.errors import DatabaseUnavailable, DispatchError
 from gateways.mqtt import (
     Ack,
-    Location,
     Rejected,
     RejectReason,
     read_json,
@@ -49,6 +50,7 @@ from gateways.mqtt import (
     translate_alerts,
     translate_location,
 )
+from gateways.mqtt_port import DevicePort
 from gateways.mqtt_status import MqttStatus
 from gateways.mqtt_topics import TopicKind, Topics
 
@@ -62,34 +64,6 @@ TABLETS_SUFFIX = "-tablets"
 """The tablets' session's client id is `mqtt.client_id` with this after it."""
 HANDLERS_LIMIT = 2_000
 """Messages being handled at once; the loop stops reading the broker beyond."""
-
-
-class DevicePort(Protocol):
-    """What the link may ask of the dispatch service (gateways/mqtt_devices.py implements it)."""
-
-    max_batch: int
-
-    def knows_responder(self, responder_id: str) -> bool: ...
-
-    async def receive_alerts(self, gateway: str, alerts: list[tuple[AlertIn, str]]) -> None:
-        """Returns once committed; raises DispatchError for alerts intake refuses."""
-
-    async def task_trigger(self, responder_id: str, ack: Ack) -> dict[str, Any]:
-        """The outcome as the WebSocket's `result` carries it (`ok`, then `task` or `error`)."""
-
-    def report_position(self, responder_id: str, location: Location) -> None: ...
-
-    async def frigate_event(self, data: Any) -> None:
-        """A `frigate/events` message; raises Rejected if it is not one."""
-
-    async def frigate_review(self, data: Any) -> None:
-        """A `frigate/reviews` message; raises Rejected if it is not one."""
-
-    async def unanswered_tasks(self) -> list[dict[str, Any]]:
-        """The task_assigned event bodies of tasks not yet accepted or declined."""
-
-    def task_published(self, task_id: int) -> None:
-        """The broker took the task's assignment: the task counts as sent."""
 
 
 class MqttLink:
@@ -121,8 +95,10 @@ class MqttLink:
         self._username = unquote(url.username) if url.username else settings.username
         self._tls = url.scheme == "mqtts"
         self._outbox: deque[tuple[str, bytes, int | None]] = deque()
-        self._outbox_ready = asyncio.Event()
-        self._publish_slots = asyncio.Semaphore(settings.max_inflight)
+        self._publisher: tuple[_Session, aiomqtt.Client] | None = None
+        """The tablets' session and its client while connected: what the outbox goes out on."""
+        self._in_flight = 0
+        self._write_out_at: asyncio.Handle | None = None
         self.sessions = (
             _Session(self, "sensors", settings.client_id, self.topics.intake_filters(), publishes=False),
             _Session(self, "tablets", f"{settings.client_id}{TABLETS_SUFFIX}", self.topics.device_filters()),
@@ -157,7 +133,7 @@ class MqttLink:
         while len(self._outbox) > OUTBOX_LIMIT:
             self._outbox.popleft()
             self.outbox_dropped += 1
-        self._outbox_ready.set()
+        self._pump()
 
     def client(self, client_id: str) -> aiomqtt.Client:
         """A session's client, reused for every reconnection (it needs the running loop)."""
@@ -223,17 +199,38 @@ class MqttLink:
         if bodies:
             logger.info("MQTT: publishing %d unanswered task(s) again", len(bodies))
 
-    async def publish_loop(self, session: _Session, client: aiomqtt.Client) -> None:
-        while True:
-            while not self._outbox:
-                self._outbox_ready.clear()
-                await self._outbox_ready.wait()
-            await self._publish_slots.acquire()
-            if not self._outbox:
-                self._publish_slots.release()
-                continue
-            item = self._outbox.popleft()
-            session.spawn(self._publish(client, item), release=self._publish_slots)
+    def publish_on(self, publisher: tuple[_Session, aiomqtt.Client] | None) -> None:
+        """The tablets' session is up (what waits goes out now, the rest at once) or gone (None)."""
+        self._publisher = publisher
+        self._pump()
+
+    def _pump(self) -> None:
+        """Start publishing waiting messages, as many as the in-flight window allows."""
+        if self._publisher is None:
+            return
+        session, client = self._publisher
+        started = False
+        while self._outbox and self._in_flight < self.settings.max_inflight:
+            self._in_flight += 1
+            session.spawn(self._publish(client, self._outbox.popleft()), done=self._landed)
+            started = True
+        if started:
+            # The publishes start on the next loop turn; right after the last of them, one send
+            # for all their packets, instead of each waiting for the socket to poll writable.
+            if self._write_out_at is not None:
+                self._write_out_at.cancel()
+            self._write_out_at = asyncio.get_running_loop().call_soon(self._write_out, client)
+
+    def _landed(self) -> None:
+        self._in_flight -= 1
+        self._pump()
+
+    def _write_out(self, client: aiomqtt.Client) -> None:
+        self._write_out_at = None
+        # paho's packet writer alone, not loop_write: that would also drop the socket's writer
+        # registration, which aiomqtt adds a turn late, so the two would race. What this leaves
+        # (a full buffer, a broken connection) is aiomqtt's writer callback's to write or report.
+        client._client._packet_write()
 
     async def _publish(self, client: aiomqtt.Client, item: tuple[str, bytes, int | None]) -> None:
         topic, payload, task_id = item
@@ -327,30 +324,30 @@ class _Session:
         self.link.session_changed()
         helpers: list[asyncio.Task[None]] = []
         if self.publishes:
-            helpers += [
-                asyncio.create_task(self.link.publish_loop(self, client), name="mqtt-publish"),
-                asyncio.create_task(self.link.resend(), name="mqtt-resend"),
-            ]
+            self.link.publish_on((self, client))
+            helpers.append(asyncio.create_task(self.link.resend(), name="mqtt-resend"))
         try:
             async for message in client.messages:
                 await self._handler_slots.acquire()
-                self.spawn(self._handle(client, message), release=self._handler_slots)
+                self.spawn(self._handle(client, message), done=self._handler_slots.release)
         finally:
             self.live = False
+            if self.publishes:
+                self.link.publish_on(None)
             for task in [*helpers, *self._tasks]:
                 task.cancel()
             await asyncio.gather(*helpers, *self._tasks, return_exceptions=True)
 
-    def spawn(self, work: Any, *, release: asyncio.Semaphore) -> None:
-        """Run `work` while connected; it is cancelled when the connection goes."""
+    def spawn(self, work: Coroutine[Any, Any, None], *, done: Callable[[], None]) -> None:
+        """Run `work` while connected; it is cancelled when the connection goes; `done` once it ends."""
         task: asyncio.Task[None] = asyncio.create_task(work)
         self._tasks.add(task)
 
-        def done(finished: asyncio.Task[None]) -> None:
-            self._tasks.discard(finished)
-            release.release()
+        def finished(ended: asyncio.Task[None]) -> None:
+            self._tasks.discard(ended)
+            done()
 
-        task.add_done_callback(done)
+        task.add_done_callback(finished)
 
     async def _handle(self, client: aiomqtt.Client, message: aiomqtt.Message) -> None:
         link = self.link

@@ -10,7 +10,7 @@ import socket
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable, Collection
+from collections.abc import AsyncIterator, Callable, Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -151,3 +151,18 @@ async def bare_server(kind: str, cpus: Collection[int] | None = None) -> AsyncIt
             server = Server(running)
             yield server
         server.log_text = running.log.read_text(errors="replace")
+
+
+@contextlib.contextmanager
+def code_from(code: Path | None) -> Iterator[None]:
+    """A server started meanwhile imports `dispatch` from `code` (a checkout) instead of this one."""
+    saved = os.environ.get("PYTHONPATH")
+    if code is not None:
+        os.environ["PYTHONPATH"] = str(code)
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = saved

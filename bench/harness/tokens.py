@@ -74,7 +74,8 @@ class Tokens:
 
 
 def make_template(directory: Path, config_path: Path) -> Tokens:
-    """`directory`/template.db with a gateway, a city dispatcher and every responder's token."""
+    """`directory`/template.db with a gateway, a city dispatcher and every responder's token
+    (issued in this process by `issue_responders`: rosters of thousands in seconds)."""
     from dispatch.config.model import load_config
 
     config = load_config(config_path)

@@ -1,7 +1,8 @@
 """S9's MQTT run: alert POSTed over HTTP → task_assigned on the unit's MQTT tasks topic.
 
 bench.mqtt's spread run (its rig, mix, drain and scoring), but the alert comes in as
-`POST /api/v1/alerts` with a gateway token, as in the WebSocket run, instead of a sensor publish.
+`POST /api/v1/alerts` with a gateway token, as in the WebSocket run, instead of a sensor publish,
+and every street has as many extra units as the rate needs (bench/scenarios/s9_roster.py).
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ from bench.harness.mqtt import Broker, paced
 from bench.harness.tokens import cli
 from bench.scenarios.mqtt_server import new_session, write_config
 from bench.scenarios.mqtt_tasks import TaskRun, _note_latencies, _note_rig, drain, rig
+from bench.scenarios.s9_roster import units_per_street
 from bench.workloads.alerts import SpreadMix
 
-UNITS_PER_STREET = 10
 STALL_S = 3.0
 """The run ends when no task came for this long after the last POST (bench.mqtt's default)."""
 
@@ -33,7 +34,7 @@ async def post_mqtt_run(config: Path, seconds: float, broker: Broker, rate: int,
     directory = Path(config).parent / f"mqtt-{session.prefix}"
     directory.mkdir()
     own_config = directory / "config.yaml"
-    run.units = write_config(config, own_config, session, UNITS_PER_STREET, seed)
+    run.units = write_config(config, own_config, session, units_per_street(config, rate), seed)
     database = f"sqlite:///{directory / 'bench.db'}"
     settings = ("--config", str(own_config), "--database", database)
     token = await cli("token", "issue", *settings, "--role", "gateway", "--name", "s9", cwd=directory)

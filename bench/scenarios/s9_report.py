@@ -7,7 +7,15 @@ from typing import Any
 from bench.harness.stats import fixed, median
 
 SYSTEMS = ("ws", "mqtt", "am")
-LABELS = {"ws": "ours, WebSocket", "mqtt": "ours, MQTT", "am": "Alertmanager → webhook"}
+BASELINES = {"ws": "ws-before", "mqtt": "mqtt-before"}
+"""With --baseline-code: our systems again, on the older checkout's server."""
+LABELS = {
+    "ws": "ours, WebSocket",
+    "mqtt": "ours, MQTT",
+    "am": "Alertmanager → webhook",
+    "ws-before": "before, WebSocket",
+    "mqtt-before": "before, MQTT",
+}
 GOAL = 2.0
 KEYS = ("p50_ms", "p99_ms", "max_ms")
 Runs = dict[int, dict[str, list[Any]]]

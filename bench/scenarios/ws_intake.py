@@ -21,7 +21,7 @@ import socket
 import statistics
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,7 +31,7 @@ import aiohttp
 
 from bench.harness import REPO
 from bench.harness.http import Posted, post_alert
-from bench.harness.servers import bench_module
+from bench.harness.servers import bench_module, code_from
 from bench.harness.stats import fixed as _f
 from bench.harness.stats import percentile
 from bench.harness.tokens import Tokens
@@ -172,21 +172,6 @@ async def stalled_sockets(url: str, token: str, count: int) -> AsyncIterator[lis
             sock.close()
 
 
-@contextlib.contextmanager
-def _code_from(code: Path | None) -> Iterator[None]:
-    """A server started meanwhile imports `dispatch` from `code` (a checkout) instead of this one."""
-    saved = os.environ.get("PYTHONPATH")
-    if code is not None:
-        os.environ["PYTHONPATH"] = str(code)
-    try:
-        yield
-    finally:
-        if saved is None:
-            os.environ.pop("PYTHONPATH", None)
-        else:
-            os.environ["PYTHONPATH"] = saved
-
-
 async def intake_round(
     args: argparse.Namespace,
     tokens: Tokens,
@@ -200,7 +185,7 @@ async def intake_round(
     runs: list[IntakeRun] = []
     name = "this checkout" if code is None else str(code)
     async with contextlib.AsyncExitStack() as stack:
-        with _code_from(code):
+        with code_from(code):
             server = await stack.enter_async_context(dispatch_server(template, args.config))
         consoles = await stack.enter_async_context(
             ClientProcesses(

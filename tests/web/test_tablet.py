@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import Page, Playwright, ViewportSize, expect
+from playwright.async_api import Page, Playwright, Route, ViewportSize, expect
 
 from dispatch.access.authz import RESPONDER_TASK_TRIGGERS
 from state_machines.task import TASK_TRANSITIONS, TaskState
@@ -377,3 +378,50 @@ async def test_tablet_over_plain_http_in_a_town_says_what_is_lost_and_still_work
         await screen_server.shot(page, "tablet-plain-http")
     finally:
         await town_browser.close()
+
+
+async def test_tablet_task_assigned_while_the_list_is_in_flight_gets_its_place_words(
+    screen_server: ScreenServer,
+) -> None:
+    """A task's place words come with GET /api/v1/tasks. A task assigned while a list read before
+    it is still on its way must not stay 未知 (unknown): the tablet asks again after that list."""
+    page = await _tablet(screen_server)
+    overlay = page.get_by_role("alertdialog")
+    await screen_server.post_alert(alert("1", title="人民路积水 30 厘米"))
+    await overlay.get_by_role("button", name="接单").click()
+    await expect(overlay).to_be_hidden()
+
+    held, release = asyncio.Event(), asyncio.Event()
+
+    async def hold_the_next_list(route: Route) -> None:
+        if held.is_set():
+            await route.continue_()
+            return
+        response = await route.fetch()  # read now: it holds the second task, not the third
+        held.set()
+        await release.wait()
+        await route.fulfill(response=response)
+
+    await page.route("**/api/v1/tasks", hold_the_next_list)
+
+    async def assigned(number: int, place: dict[str, float]) -> None:
+        body = alert(f"v{number}", source=f"cam-{number}", category="vending", location=place)
+        incident_id = (await screen_server.post_alert(body))["incident_id"]
+        reason = {"responder_id": UNIT, "reason": "near"}
+        await screen_server.api("POST", f"/api/v1/incidents/{incident_id}/assign", reason)
+
+    await assigned(2, {"lat": 28.16, "lon": 112.11})
+    await asyncio.wait_for(held.wait(), 10)  # the second task's list is on its way, held
+    await assigned(3, {"lat": 28.17, "lon": 112.12})
+    await expect(overlay).to_contain_text("另有 1 个新任务")  # both ring, the older one shown
+    await expect(overlay).to_contain_text("未知")  # provisional: its place words are not here yet
+
+    release.set()
+
+    # Each card gets its place words from the list asked for again after the held one.
+    await expect(overlay).to_contain_text("WEST / WEST-N")
+    await overlay.get_by_role("button", name="查看").click()  # seen: the newer one rings now
+    await expect(overlay).not_to_contain_text("另有")
+    await expect(overlay).to_contain_text("WEST / WEST-N")
+    await expect(overlay).not_to_contain_text("未知")
+    await screen_server.shot(page, "tablet-place-after-list")

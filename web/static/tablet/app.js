@@ -40,6 +40,7 @@ const app = {
   link: "connecting",
   startedOffline: null, // started without signal: when the tasks shown were saved on the device
   refreshing: null,
+  refreshAgain: false, // a refresh was asked for while one was in flight
 };
 
 /** Wait for a promise at most `ms`; a socket that stays silent counts as no answer. */
@@ -170,9 +171,17 @@ function registerWorker() {
 
 // Tasks from the server ---------------------------------------------------------------------------
 
-/** GET /api/v1/tasks: the whole list (and the place words a live event lacks); false without signal. */
+/**
+ * GET /api/v1/tasks: the whole list (and the place words a live event lacks); false without signal.
+ * Asked again while one is in flight, it runs once more after it: the list in flight may have
+ * been read before the task that asks for it was assigned.
+ */
 function refreshTasks() {
-  if (app.refreshing) return app.refreshing;
+  if (app.refreshing) {
+    app.refreshAgain = true;
+    return app.refreshing;
+  }
+  app.refreshAgain = false;
   app.refreshing = api("GET", "/api/v1/tasks")
     .then((answer) => {
       app.book.merge(answer.tasks, answer.last_seq);
@@ -184,6 +193,7 @@ function refreshTasks() {
     .catch(() => false)
     .finally(() => {
       app.refreshing = null;
+      if (app.refreshAgain) refreshTasks();
     });
   return app.refreshing;
 }

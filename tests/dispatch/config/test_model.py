@@ -17,6 +17,7 @@ from dispatch.core.routing import Router
 from tests.factories import box, config_data
 
 SHIPPED = Path(__file__).parents[3] / "config.yaml"
+PREFECTURE = Path(__file__).parents[3] / "dispatch" / "config" / "samples" / "prefecture.yaml"
 
 # Rounding the slanted city outline to 6 decimals leaves centimetre slivers (~1e-7 deg²).
 SLIVER_AREA = 1e-6
@@ -104,6 +105,25 @@ def test_shipped_config_towns_tile_the_city(shipped: Config) -> None:
     towns = unary_union([town.polygon.geometry for town in _of_tier(shipped, Tier.TOWN)])
 
     assert shipped.root.polygon.geometry.difference(towns).area < SLIVER_AREA
+
+
+def test_prefecture_sample_has_the_county_of_config_yaml_among_its_counties(shipped: Config) -> None:
+    """The level above: its top node is the prefecture, its counties tile it, and 沅江市 is one
+    of them under the id config.yaml's top node has (the CAP sender its link is bound to)."""
+    prefecture = load_config(PREFECTURE)
+    counties = _of_tier(prefecture, Tier.TOWN)
+    county = next(node for node in counties if node.id == shipped.root.id)
+
+    assert prefecture.root.name == "益阳市"
+    assert len(counties) >= 7
+    assert county.name == shipped.root.name
+    assert county.polygon.geometry.symmetric_difference(shipped.root.polygon.geometry).area < SLIVER_AREA
+    assert (
+        prefecture.root.polygon.geometry.difference(
+            unary_union([node.polygon.geometry for node in counties])
+        ).area
+        < SLIVER_AREA
+    )
 
 
 def test_router_puts_each_street_center_in_that_street(shipped: Config) -> None:

@@ -24,6 +24,7 @@ class Origin(StrEnum):
     CAMERA = "camera"
     CAMERA_NOISE = "camera_noise"
     HOTLINE = "hotline"
+    LEVEE = "levee"
     FOCUS = "focus"
 
 

@@ -40,6 +40,10 @@ RAIN_EVERY_S = 240.0
 CAMERA_NOISE_EVERY_S = 240.0
 FOCUS_EVERY_S = (180.0, 300.0)
 FOCUS_ANSWER_S = 60.0
+LEVEE_FIRST_S = (200.0, 240.0)
+"""The first piping of the day comes once people are watching: severity II, so it goes up to the
+prefecture (when the county has an upstream link) and the prefecture's instruction comes down."""
+LEVEE_LATER_CHANCE = 0.3
 
 
 class FloodDay:
@@ -61,6 +65,7 @@ class FloodDay:
                 node = config.jurisdiction_by_id.get(site.jurisdiction)
                 if node is not None:
                     self.gauges.append((site, stable_point(config, node, site.id)))
+        self.levees = self.gauges if "embankment_seepage" in categories else []
         self.drains = towns(config) if "waterlogging" in categories else []
         self.streets = streets(config)
         self.street_weights = [3.0 if is_urban(config, node) else 1.0 for node in self.streets]
@@ -116,6 +121,7 @@ class FloodDay:
             "calls": self._calls,
             "cameras": self._cameras,
             "focus": self._focus,
+            "levees": self._levees,
         }
         for name, generate in generators.items():
             rng = random.Random(f"{self.seed}/{index}/{name}")
@@ -137,6 +143,14 @@ class FloodDay:
             above = rng.uniform(0.25, 0.45) * EPISODE_S
             found.extend(sensors.gauge_rise(self.config, site, point, crossing, above, rng, index * 10_000))
         return found
+
+    def _levees(self, rng: random.Random, start: float, opening: bool, index: int) -> list[Happening]:
+        """Piping behind an embankment by a gauged water (管涌): severity II, on the critical ladder."""
+        if not self.levees or (not opening and rng.random() > LEVEE_LATER_CHANCE):
+            return []
+        site, point = rng.choice(self.levees)
+        at = start + (rng.uniform(*LEVEE_FIRST_S) if opening else rng.uniform(0.1, 0.9) * EPISODE_S)
+        return list(sensors.levee_piping(self.config, site, point, at, rng, count(index * 10_000)))
 
     def _rain(self, rng: random.Random, start: float, opening: bool, index: int) -> list[Happening]:
         """Rain cells: the waterlogging sensors of one to three town centres flood for a while."""

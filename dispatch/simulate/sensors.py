@@ -183,3 +183,42 @@ def detector_alarm(
             )
         )
     return found
+
+
+def levee_piping(
+    config: Config,
+    site: GaugeSite,
+    point: Point,
+    at: float,
+    rng: random.Random,
+    serial: Iterator[int],
+) -> list[SensorReading]:
+    """Piping (管涌) behind the embankment by a gauged water: the seepage monitor's readings climb
+    for a while, each an alarm of severity II, so the incident runs the critical ladder and goes
+    up to the prefecture when a link is configured."""
+    station = f"K{rng.randint(3, 28)}+{rng.randrange(0, 1000, 50):03d}"
+    source = f"levee-{site.jurisdiction}"
+    node = config.jurisdiction_by_id[site.jurisdiction]
+    where = place_name(config, node)
+    found: list[SensorReading] = []
+    flow = rng.uniform(2.0, 5.0)
+    for step in range(rng.randint(3, 6)):
+        flow = round(flow * rng.uniform(1.2, 1.6), 1)
+        found.append(
+            SensorReading(
+                at=round(at + 90.0 * step, 3),
+                origin=Origin.LEVEE,
+                source=source,
+                sequence=next(serial),
+                category="embankment_seepage",
+                severity=2,
+                point=point,
+                title=f"{site.water}大堤{station}背水坡管涌险情",
+                description=(
+                    f"{where}{site.water}大堤桩号{station}背水坡出现管涌，渗压计读数突增，"
+                    f"出水量约{flow} L/s并带出细沙，险情有扩大趋势，堤外水位接近保证水位。"
+                ),
+                attributes={"station": station, "flow_l_s": flow, "water": site.water, "sandy": True},
+            )
+        )
+    return found

@@ -167,3 +167,18 @@ async def test_simulate_scenario_of_a_config_it_cannot_use_is_empty_not_endless(
     assert vending.id == "vending"  # no story, sensor or camera of the flood day has it
 
     assert list(FloodDay(make_config(categories=[vending.model_dump()]), 1).happenings()) == []
+
+
+async def test_simulate_scenario_a_levee_pipes_within_four_minutes_at_severity_two(
+    day: list[Happening],
+) -> None:
+    """The flood day's piping behind an embankment: severity II (the critical ladder, and the
+    prefecture link when one is configured), readings climbing from one seepage monitor."""
+    piping = [h for h in day if isinstance(h, SensorReading) and h.origin == Origin.LEVEE]
+    first = [h for h in piping if h.source == piping[0].source and h.at < piping[0].at + 600]
+
+    assert 200.0 <= piping[0].at <= 240.0
+    assert {h.category for h in piping} == {"embankment_seepage"}
+    assert {h.severity for h in piping} == {2}
+    assert "管涌" in piping[0].title
+    assert [h.attributes["flow_l_s"] for h in first] == sorted(h.attributes["flow_l_s"] for h in first)

@@ -123,6 +123,13 @@ def _add_simulate(commands: Commands, common: argparse.ArgumentParser) -> None:
         help="send sensor readings through this broker, mqtt://[user@]host[:port] (else mqtt.url of "
         "the config, else HTTP; the password comes from DISPATCH_SIMULATE_MQTT_PASSWORD)",
     )
+    simulate.add_argument(
+        "--prefecture",
+        metavar="URL",
+        help="also play the prefecture's duty desk at this server (the county's upstream): it "
+        "instructs on severity II flood incidents that come up; needs a dispatcher token of the "
+        "prefecture in env DISPATCH_SIMULATE_PREFECTURE_TOKEN",
+    )
     simulate.add_argument("--log-level", default="WARNING", help="DEBUG, INFO, … (default WARNING)")
 
 

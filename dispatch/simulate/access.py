@@ -28,6 +28,8 @@ class Credentials:
     responders: dict[str, str] = field(default_factory=dict)
     """Unit id → token: one virtual tablet each."""
     desk: str | None = None
+    prefecture: str | None = None
+    """A dispatcher token of the prefecture's server, for its simulated duty desk."""
 
 
 def tablet_units(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import re
@@ -57,10 +58,10 @@ def parse_rate(text: str) -> float:
     return rate
 
 
-def parse_url(text: str) -> str:
+def parse_url(text: str, option: str = "--url") -> str:
     parts = urlsplit(text)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise UsageError(f"--url: {text!r} is not the server's address (e.g. http://127.0.0.1:8080)")
+        raise UsageError(f"{option}: {text!r} is not the server's address (e.g. http://127.0.0.1:8080)")
     return text.rstrip("/")
 
 
@@ -96,7 +97,13 @@ def settings_from(args: argparse.Namespace) -> tuple[Settings, int | None]:
         duration=None if args.duration is None else parse_duration(args.duration),
         seed=parse_seed(args.seed),
         mqtt_url=args.mqtt,
+        prefecture_url=None if args.prefecture is None else parse_url(args.prefecture, "--prefecture"),
     )
+    if settings.prefecture_url is not None and not os.environ.get("DISPATCH_SIMULATE_PREFECTURE_TOKEN"):
+        raise UsageError(
+            "--prefecture needs a dispatcher token of the prefecture's server in env "
+            "DISPATCH_SIMULATE_PREFECTURE_TOKEN (dispatch token issue --role dispatcher there)"
+        )
     return settings, parse_tablets(args.tablets)
 
 
@@ -111,13 +118,15 @@ def _gateway_token(args: argparse.Namespace) -> str | None:
 
 def credentials_from(args: argparse.Namespace, config: Config, tablets: int | None) -> Credentials:
     gateway = _gateway_token(args)
+    above = os.environ.get("DISPATCH_SIMULATE_PREFECTURE_TOKEN") if args.prefecture else None
     if gateway is None:
-        return issue(config, args.database, tablet_units(config, tablets), desk=True)
+        issued = issue(config, args.database, tablet_units(config, tablets), desk=True)
+        return dataclasses.replace(issued, prefecture=above)
     responders = read_responder_tokens(args.responder_tokens, config) if args.responder_tokens else {}
     if tablets is not None:
         chosen = {unit.id for unit in tablet_units(config, tablets, only=frozenset(responders))}
         responders = {unit: token for unit, token in responders.items() if unit in chosen}
-    return Credentials(gateway, responders)
+    return Credentials(gateway, responders, prefecture=above)
 
 
 def simulate(args: argparse.Namespace) -> int:

@@ -32,6 +32,7 @@ from dispatch.simulate.fleet import Fleet, Habits
 from dispatch.simulate.gateways import frigate_event, hotline_entry
 from dispatch.simulate.happenings import FrigateMessage, Happening, SensorReading
 from dispatch.simulate.places import Point
+from dispatch.simulate.prefecture import PrefectureDesk
 from dispatch.simulate.scenario import SCENARIOS
 from dispatch.simulate.senders import HttpSender, MqttSensors
 from dispatch.simulate.tablets import Tablet
@@ -67,6 +68,8 @@ class Settings:
     """A street that gets a steady stream of events (the demo's human-held unit)."""
     mqtt_url: str | None = None
     """Sensor readings over this broker instead of HTTP."""
+    prefecture_url: str | None = None
+    """The prefecture's server: its duty desk is played too (with `Credentials.prefecture`)."""
     habits: Habits = field(default_factory=Habits)
 
 
@@ -119,6 +122,11 @@ class Simulator:
                     rate=settings.rate,
                     seed=settings.seed,
                 )
+            if settings.prefecture_url is not None and self.credentials.prefecture is not None:
+                above = HttpSender(session, settings.prefecture_url, self.tally, self.report)
+                PrefectureDesk(
+                    above, self.credentials.prefecture, self.agenda, rate=settings.rate, seed=settings.seed
+                ).start()
             ws_url = settings.url.rstrip("/").replace("http", "ws", 1) + "/ws"
             fleet = Fleet(
                 session,

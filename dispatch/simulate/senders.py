@@ -75,6 +75,29 @@ class HttpSender:
             data = None
         return status, data
 
+    async def get(self, path: str, token: str) -> tuple[int, Any] | None:
+        """The status and JSON answer of a read, or None when the server could not be reached."""
+        try:
+            async with (
+                self._slots,
+                self.session.get(
+                    self.base_url + path,
+                    headers={"Authorization": f"Bearer {token}"},
+                    timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S),
+                ) as response,
+            ):
+                raw = await response.read()
+                status = response.status
+        except (aiohttp.ClientError, TimeoutError) as err:
+            self.tally.errors += 1
+            problem = str(err) or type(err).__name__
+            self.report("connection", f"GET {path}: cannot reach {self.base_url}: {problem}")
+            return None
+        try:
+            return status, orjson.loads(raw) if raw else None
+        except orjson.JSONDecodeError:
+            return status, None
+
     async def alert(self, path: str, body: Any, token: str) -> int | None:
         """Send one alert (sensor, Frigate or hotline); the incident id it joined, if any."""
         self.tally.sent += 1

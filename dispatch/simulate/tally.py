@@ -37,6 +37,8 @@ class Tally:
     arrived: int = 0
     done: int = 0
     resolved: int = 0
+    instructions: int = 0
+    """Instructions the simulated prefecture desk sent down to the county (`--prefecture`)."""
     escalations: set[int] = field(default_factory=set)
     """Sequence numbers of `incident_escalated` events the tablets saw."""
     reconnects: int = 0
@@ -99,6 +101,8 @@ class Progress:
         ]
         if t.resolved:
             parts.append(f"resolved {t.resolved}")
+        if t.instructions:
+            parts.append(f"prefecture instructions {t.instructions}")
         if t.reconnects:
             parts.append(f"tablet reconnects {t.reconnects}")
         if behind >= 5.0:

@@ -11,7 +11,7 @@ import jsonschema_rs
 import yaml
 
 from tests.conftest import Harness
-from tests.factories import WEST_N, alert
+from tests.factories import OUTSIDE, WEST_N, alert
 
 SCHEMA = Path(__file__).parents[1] / "fixtures" / "eido" / "openapi.yaml"
 ROOT = "EmergencyIncidentDataObjectType"
@@ -115,6 +115,40 @@ async def test_eido_place_has_the_point_and_the_jurisdictions_by_name(server: Ha
         ("A4", "WEST"),
         ("A5", "WEST-N"),
     ]
+
+
+async def test_eido_place_without_a_position_is_its_jurisdiction_in_words(server: Harness) -> None:
+    body = alert("e1", jurisdiction="east")
+    del body["location"]
+    incident_id = (await server.post_alert(body))["incident_id"]
+
+    document = await _eido(server, incident_id)
+
+    assert _errors(document) == []
+    (location,) = document["locationComponent"]
+    assert location["locationDescriptionText"].startswith("Prefecture CITY EAST")
+    place = ElementTree.fromstring(location["locationByValue"].split("?>", 1)[1])
+    assert place.find(".//gml:pos", PIDF) is None
+    assert [child.text for child in place.iterfind(".//ca:civicAddress/*", PIDF)] == [
+        "CN",
+        "Prefecture",
+        "CITY",
+        "EAST",
+    ]
+
+
+async def test_eido_place_outside_every_jurisdiction_says_so(server: Harness) -> None:
+    incident_id = (await server.post_alert(alert("e1", location=OUTSIDE)))["incident_id"]
+
+    document = await _eido(server, incident_id)
+
+    assert _errors(document) == []
+    assert "不在任何辖区范围内" in document["locationComponent"][0]["locationDescriptionText"]
+    # The city's flood unit answers for its department, the category's lead one.
+    (dispatch,) = document["dispatchComponent"]
+    agency = _by_id(document, "agencyComponent")[dispatch["agencyReference"]["$ref"]]
+    assert agency["agencyRoleDescriptionRegistryText"] == ["Primary", "Responding"]
+    assert "Flood control" in agency["agencyJcard"]
 
 
 async def test_eido_units_carry_their_task_states_and_times(server: Harness) -> None:

@@ -13,7 +13,7 @@ from dispatch.access.authz import DISPATCHER_TASK_TRIGGERS, INCIDENT_TRIGGERS, R
 from dispatch.shared.errors import InvalidInput, NotFound
 from dispatch.storage import queries, wire
 from dispatch.storage.wire import IncidentList, Suggestions
-from dispatch.views.eido import eido_document
+from dispatch.views.eido import incident_eido
 from state_machines import INCIDENT, TaskTrigger
 from web.alerts import read_json
 from web.errors import json_response
@@ -148,10 +148,11 @@ async def get_incident_eido(request: web.Request) -> web.Response:
     runtime = request.app[RUNTIME]
     incident_id = parse_int(request.match_info["id"], "id")
     scope = _scope(request, principal)
-    found = await runtime.read(lambda connection: queries.incident_detail(connection, incident_id, scope))
+    config = runtime.config
+    found = await runtime.read(lambda connection: incident_eido(connection, config, incident_id, scope))
     if found is None:  # missing, or outside the caller's scope: alike
         raise NotFound(f"incident {incident_id} does not exist", field="id")
-    return json_response(eido_document(found, runtime.config))
+    return json_response(found)
 
 
 @operation(

@@ -10,13 +10,16 @@ so they carry the nearest word we know (see REGISTRY_WORDS) and the internal fie
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from html import escape
 from typing import Any
 
 import orjson
+import sqlalchemy as sa
 
 from dispatch.config.model import Config, Responder
+from dispatch.storage import queries
+from dispatch.storage.tables import incident_table
 from dispatch.storage.wire import AlertOut, EventOut, IncidentFile, TaskOut, grade
 from dispatch.views.eido_location import location_component
 from state_machines import IncidentState, TaskState
@@ -144,8 +147,25 @@ def _jcard(name: str) -> str:
     return orjson.dumps(["vcard", [["version", {}, "text", "4.0"], ["fn", {}, "text", name]]]).decode()
 
 
-def eido_document(incident: IncidentFile, config: Config) -> Document:
-    """The incident, its place, agencies, units, alerts and dispatchers' words as one EIDO."""
+def incident_eido(
+    connection: sa.Connection, config: Config, incident_id: int, scope: list[str] | None
+) -> Document | None:
+    """The incident as an EIDO; None if missing or outside `scope`."""
+    incident = queries.incident_detail(connection, incident_id, scope)
+    if incident is None:
+        return None
+    absorbed = connection.execute(
+        sa.select(incident_table.c.id)
+        .where(incident_table.c.merged_into == incident_id)
+        .order_by(incident_table.c.id)
+    ).scalars()
+    return eido_document(incident, config, list(absorbed))
+
+
+def eido_document(incident: IncidentFile, config: Config, absorbed: Sequence[int] = ()) -> Document:
+    """The incident, its place, agencies, units, alerts and dispatchers' words as one EIDO.
+
+    `absorbed`: the incidents merged into this one."""
     build = Builder(config, incident)
     build.jurisdiction_agency(incident["owner"]["jurisdiction"], "Owning", owning=True)
     category = config.category_by_id.get(incident["category"])
@@ -167,6 +187,7 @@ def eido_document(incident: IncidentFile, config: Config) -> Document:
         "@context": CONTEXT,
     }
     for key, components in (
+        ("mergeComponent", _merges(build, absorbed)),
         ("emergencyResourceComponent", resources),
         ("agentComponent", agents),
         ("dispatchComponent", dispatches),
@@ -184,9 +205,6 @@ def _incident(build: Builder, incident: IncidentFile, location: Document) -> Doc
     notes = [_timeline_note(build, event) for event in _with_words(incident["timeline"])]
     if incident["summary"]:
         notes.append(build.note("summary", f"处置结果：{incident['summary']}", incident["updated_at"]))
-    if incident["merged_into"] is not None:
-        merged = build.ids.urn("incidentid", str(incident["merged_into"]))
-        notes.append(build.note("merged", f"已并入事件 {merged}", incident["updated_at"]))
     return {
         **build.prologue(build.ids.part("incidentinfo", "main"), incident["updated_at"]),
         "incidentTypeInternalCode": incident["category"],
@@ -202,6 +220,22 @@ def _incident(build: Builder, incident: IncidentFile, location: Document) -> Doc
         "locationReference": [reference(location["$id"])],
         "notesReference": notes,
     }
+
+
+def _merges(build: Builder, absorbed: Sequence[int]) -> list[Document]:
+    """The incident this one was merged into (it REPLACED this one), or those it absorbed."""
+    incident = build.incident
+    pairs = [(other, "REPLACING") for other in absorbed]
+    if incident["merged_into"] is not None:
+        pairs.append((incident["merged_into"], "REPLACED"))
+    return [
+        {
+            **build.prologue(build.ids.part("mergeid", other), incident["updated_at"]),
+            "incidentTrackingIdentifier": build.ids.urn("incidentid", str(other)),
+            "incidentMergeDirectionCode": direction,
+        }
+        for other, direction in pairs
+    ]
 
 
 def _with_words(timeline: Iterable[EventOut]) -> Iterable[EventOut]:

@@ -242,3 +242,39 @@ async def test_eido_outside_the_callers_scope_answers_404_like_a_missing_one(ser
         "field": "id",
     }
     assert missing["error"]["message"] == "incident 999 does not exist"
+
+
+async def test_eido_merge_names_the_other_incident_both_ways(server: Harness) -> None:
+    # Two gauges either side of a street boundary: two incidents, one flood (as test_incidents).
+    north, south = {"lat": 28.1005, "lon": 112.1}, {"lat": 28.0995, "lon": 112.1}
+    survivor = (await server.post_alert(alert("e1", location=north)))["incident_id"]
+    absorbed = (await server.post_alert(alert("e2", source="gauge-2", location=south)))["incident_id"]
+    await server.incident_trigger(absorbed, "merge", {"into_incident_id": survivor})
+
+    kept, gone = await _eido(server, survivor), await _eido(server, absorbed)
+
+    assert _errors(kept) == [] and _errors(gone) == []
+    assert [
+        (m["incidentTrackingIdentifier"], m["incidentMergeDirectionCode"]) for m in kept["mergeComponent"]
+    ] == [(gone["$id"], "REPLACING")]
+    assert [
+        (m["incidentTrackingIdentifier"], m["incidentMergeDirectionCode"]) for m in gone["mergeComponent"]
+    ] == [(kept["$id"], "REPLACED")]
+    assert gone["incidentComponent"]["incidentStatusCommonRegistryText"] == ["Merged"]
+
+
+async def test_eido_cancelled_incident_says_cancelled_and_why(server: Harness) -> None:
+    incident_id = (await server.post_alert(alert("e1")))["incident_id"]
+    await server.incident_trigger(incident_id, "cancel", {"reason": "误报"})
+
+    document = await _eido(server, incident_id)
+
+    assert _errors(document) == []
+    incident = document["incidentComponent"]
+    assert (incident["incidentStatusInternalText"], incident["incidentStatusCommonRegistryText"]) == (
+        ["cancelled"],
+        ["Cancelled"],
+    )
+    assert any("误报" in text and "incident_cancelled" in text for text in _notes(document, incident))
+    (resource,) = document["emergencyResourceComponent"]
+    assert resource["unitStatusInternal"] == ["cancelled"]

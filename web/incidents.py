@@ -13,11 +13,12 @@ from dispatch.access.authz import DISPATCHER_TASK_TRIGGERS, INCIDENT_TRIGGERS, R
 from dispatch.shared.errors import InvalidInput, NotFound
 from dispatch.storage import queries, wire
 from dispatch.storage.wire import IncidentList, Suggestions
+from dispatch.views.eido import incident_eido
 from state_machines import INCIDENT, TaskTrigger
 from web.alerts import read_json
 from web.errors import json_response
 from web.keys import RUNTIME
-from web.openapi import PathParameter, identifier, operation
+from web.openapi import Media, PathParameter, identifier, operation
 from web.query import MAX_ID, EventQuery, IncidentQuery, SuggestionQuery, parse_query
 from web.schemas import EventList, IncidentChanged, IncidentDetail, ResponderList, TaskChanged
 from web.security import PRINCIPAL
@@ -117,6 +118,41 @@ async def get_incident(request: web.Request) -> web.Response:
         "triggers": [each for each in INCIDENT.triggers_from(found["state"]) if each in mine],
     }
     return json_response(body)
+
+
+EIDO = Media(
+    "application/json",
+    {
+        "type": "object",
+        "description": "An Emergency Incident Data Object (NENA-STA-021.1b, EIDO version 1.0).",
+        "required": ["$id", "eidoVersion", "issuingElementIdentification", "agencyComponent"],
+        "externalDocs": {
+            "url": "https://github.com/NENA911/EIDO-JSON",
+            "description": "The EIDO JSON schema.",
+        },
+    },
+)
+
+
+@operation(
+    "One incident as a NENA EIDO",
+    tag="incidents",
+    actions=[Action.READ_INCIDENTS],
+    description="The incident, its place, agencies, units and notes as an EIDO JSON document.",
+    path={"id": identifier("incident")},
+    responses={200: EIDO},
+    errors=[404, 422],
+)
+async def get_incident_eido(request: web.Request) -> web.Response:
+    principal = request[PRINCIPAL]
+    runtime = request.app[RUNTIME]
+    incident_id = parse_int(request.match_info["id"], "id")
+    scope = _scope(request, principal)
+    config = runtime.config
+    found = await runtime.read(lambda connection: incident_eido(connection, config, incident_id, scope))
+    if found is None:  # missing, or outside the caller's scope: alike
+        raise NotFound(f"incident {incident_id} does not exist", field="id")
+    return json_response(found)
 
 
 @operation(
@@ -284,6 +320,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/v1/incidents", list_incidents)
     app.router.add_get("/api/v1/incidents/{id}", get_incident)
     app.router.add_get("/api/v1/incidents/{id}/suggestions", incident_suggestions)
+    app.router.add_get("/api/v1/incidents/{id}/eido", get_incident_eido)
     app.router.add_post("/api/v1/incidents/{id}/{trigger}", incident_trigger)
     app.router.add_post("/api/v1/tasks/{id}/{trigger}", task_trigger)
     app.router.add_get("/api/v1/events", list_events)

@@ -152,6 +152,7 @@ REQUESTS: dict[Route, Request] = {
     ("GET", "/api/v1/incidents"): Request("/api/v1/incidents"),
     ("GET", "/api/v1/incidents/{id}"): Request("/api/v1/incidents/{incident}"),
     ("GET", "/api/v1/incidents/{id}/suggestions"): Request("/api/v1/incidents/{incident}/suggestions"),
+    ("GET", "/api/v1/incidents/{id}/eido"): Request("/api/v1/incidents/{incident}/eido"),
     # verify is illegal from on_scene: a 409 proves the caller got through.
     ("POST", "/api/v1/incidents/{id}/{trigger}"): Request(
         "/api/v1/incidents/{incident}/verify", {"reason": "authorization matrix"}, state="on_scene"
@@ -202,6 +203,7 @@ REST_MATRIX: dict[Route, dict[str, Any]] = {
     ("GET", "/api/v1/incidents"):                  row(200,  200, 200, 200, 403,   403,   403,    401, 403),
     ("GET", "/api/v1/incidents/{id}"):             row(200,  200, 200, 404, 403,   403,   403,    401, 403),
     ("GET", "/api/v1/incidents/{id}/suggestions"): row(200,  200, 200, 404, 403,   403,   403,    401, 403),
+    ("GET", "/api/v1/incidents/{id}/eido"):        row(200,  200, 200, 404, 403,   403,   403,    401, 403),
     ("POST", "/api/v1/incidents/{id}/{trigger}"):  row(409,  409, 409, 404, 403,   403,   403,    401, 403),
     ("POST", "/api/v1/tasks/{id}/{trigger}"):      row(409,  409, 409, 404, 200,   404,   403,    401, 403),
     # The people's side: pages and their files are open; what they read is scoped.

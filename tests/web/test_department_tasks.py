@@ -295,3 +295,21 @@ async def test_department_tasks_open_part_keeps_an_auto_resolving_incident_open(
     assert incident["state"] == "dispatched"
     assert incident["department_tasks"][0]["state"] == "sent"
     assert _types(incident)[-1] == "alert_resolved"
+
+
+async def test_department_tasks_merging_moves_a_co_handlers_part_to_the_absorbing_incident(
+    server: Harness,
+) -> None:
+    absorbed, task = await _co_handled(server)
+    target = (await server.post_alert(alert("w9", source="gauge-2", location={"lat": 28.05, "lon": 112.1})))[
+        "incident_id"
+    ]
+
+    await server.incident_trigger(absorbed, "merge", {"into_incident_id": target})
+
+    assert (await server.incident(absorbed))["department_tasks"][0]["state"] == "cancelled"
+    merged = await server.incident(target)
+    assert merged["departments"] == ["flood", "urban"]
+    [moved] = merged["department_tasks"]
+    assert (moved["department_id"], moved["state"]) == ("urban", "sent")
+    assert moved["id"] != task["id"]

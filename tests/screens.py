@@ -111,6 +111,7 @@ class ScreenServer:
         *,
         jurisdiction: str | None = None,
         responder: str | None = None,
+        department: str | None = None,
     ) -> str:
         accounts.add_user(
             self.runtime.write_engine,
@@ -120,6 +121,7 @@ class ScreenServer:
             password=PASSWORD,
             jurisdiction=jurisdiction,
             responder=responder,
+            department=department,
             now=time.time(),
         )
         return name

@@ -22,7 +22,7 @@ from dispatch.config.model import Severity, Tier
 from dispatch.shared.clock import to_rfc3339
 from dispatch.shared.geo import Position
 from dispatch.storage.records import AlertKind
-from state_machines import IncidentState, TaskState
+from state_machines import DepartmentTaskState, IncidentState, TaskState
 
 MAX_LIMIT = 500
 """Largest page of incidents, and how many alerts an incident's detail lists."""
@@ -78,6 +78,15 @@ class PolicySnapshot(TypedDict):
         ]
     ]
     steps: list[PolicyStepOut]
+    department_accept_within: NotRequired[
+        Annotated[float, Field(description="Seconds a co-handling department has to accept its task.")]
+    ]
+    resolve_with_open_departments: NotRequired[
+        Annotated[
+            bool,
+            Field(description="Resolve may leave co-handlers' parts open; absent (false) in older ones."),
+        ]
+    ]
 
 
 @with_config(FORBID)
@@ -127,6 +136,26 @@ class TaskOut(TypedDict):
     delivered_via: Annotated[
         str | None, Field(description="The channel that delivered it (rest, ws, mqtt …).")
     ]
+    milestones: Annotated[dict[str, Moment], Field(description="When each state was first reached.")]
+    created_at: Moment
+    updated_at: Moment
+
+
+@with_config(FORBID)
+class DepartmentTaskOut(TypedDict):
+    """A co-handling department's part of an incident (协办)."""
+
+    id: int
+    incident_id: int
+    department_id: Annotated[str, Field(description="The department (config.yaml `departments`).")]
+    state: DepartmentTaskState
+    reason: Annotated[
+        str | None, Field(description="decline: why; complete or cancel: what was said, if anything.")
+    ]
+    accept_by: Annotated[
+        Moment | None, Field(description="Not accepted by then: the city center is alarmed.")
+    ]
+    escalated: Annotated[bool, Field(description="The city center was alarmed (it stays open).")]
     milestones: Annotated[dict[str, Moment], Field(description="When each state was first reached.")]
     created_at: Moment
     updated_at: Moment
@@ -184,6 +213,9 @@ class IncidentFile(IncidentOut):
     """An incident with its tasks, alerts and timeline."""
 
     tasks: list[TaskOut]
+    department_tasks: Annotated[
+        list[DepartmentTaskOut], Field(description="Co-handling departments' parts (协办), oldest first.")
+    ]
     alerts: Annotated[list[AlertOut], Field(description=f"The first {MAX_LIMIT} alerts, oldest first.")]
     timeline_truncated: Annotated[bool, Field(description="Older events were left out of the timeline.")]
     timeline: Annotated[list[EventOut], Field(description="Its newest events, oldest first.")]

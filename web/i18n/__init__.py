@@ -9,10 +9,10 @@ trigger, event type and error code has its words.
 
 from __future__ import annotations
 
-from web.i18n import console, screen, tablet, vocabulary
+from web.i18n import console, departments, screen, tablet, vocabulary
 
 LANGUAGES = ("zh-CN", "en")
-_PARTS = (vocabulary.STRINGS, console.STRINGS, tablet.STRINGS, screen.STRINGS)
+_PARTS = (vocabulary.STRINGS, departments.STRINGS, console.STRINGS, tablet.STRINGS, screen.STRINGS)
 
 
 def table(language: str) -> dict[str, str]:

@@ -149,9 +149,11 @@ async def get_incident_eido(request: web.Request) -> web.Response:
     principal = request[PRINCIPAL]
     runtime = request.app[RUNTIME]
     incident_id = parse_int(request.match_info["id"], "id")
-    scope = _scope(request, principal)
+    scope, department = _scope(request, principal), authz.department(principal)
     config = runtime.config
-    found = await runtime.read(lambda connection: incident_eido(connection, config, incident_id, scope))
+    found = await runtime.read(
+        lambda connection: incident_eido(connection, config, incident_id, scope, department)
+    )
     if found is None:  # missing, or outside the caller's scope: alike
         raise NotFound(f"incident {incident_id} does not exist", field="id")
     return json_response(found)

@@ -148,10 +148,14 @@ def _jcard(name: str) -> str:
 
 
 def incident_eido(
-    connection: sa.Connection, config: Config, incident_id: int, scope: list[str] | None
+    connection: sa.Connection,
+    config: Config,
+    incident_id: int,
+    scope: list[str] | None,
+    department: str | None = None,
 ) -> Document | None:
-    """The incident as an EIDO; None if missing or outside `scope`."""
-    incident = queries.incident_detail(connection, incident_id, scope)
+    """The incident as an EIDO; None if missing or outside `scope` (or not `department`'s)."""
+    incident = queries.incident_detail(connection, incident_id, scope, department)
     if incident is None:
         return None
     absorbed = connection.execute(

@@ -244,6 +244,22 @@ async def test_eido_outside_the_callers_scope_answers_404_like_a_missing_one(ser
     assert missing["error"]["message"] == "incident 999 does not exist"
 
 
+async def test_eido_for_a_sub_center_only_of_its_departments_incidents(server: Harness) -> None:
+    """A department's dispatcher exports what its department leads or co-handles, nothing else."""
+    incident_id = (await server.post_alert(alert("e1", location=WEST_N)))["incident_id"]
+    lead = {"role": "dispatcher", "name": "flood-desk", "department": "flood"}
+    other = {"role": "dispatcher", "name": "urban-desk", "department": "urban"}
+
+    document = await _eido(server, incident_id, **lead)
+    hidden = await _eido(server, incident_id, expect=404, **other)
+    await server.incident_trigger(incident_id, "add_department", {"department": "urban"})
+    shared = await _eido(server, incident_id, **other)
+
+    assert document["incidentComponent"]["internalIncidentId"] == str(incident_id)
+    assert hidden["error"]["message"] == f"incident {incident_id} does not exist"
+    assert shared["incidentComponent"]["internalIncidentId"] == str(incident_id)
+
+
 async def test_eido_merge_names_the_other_incident_both_ways(server: Harness) -> None:
     # Two gauges either side of a street boundary: two incidents, one flood (as test_incidents).
     north, south = {"lat": 28.1005, "lon": 112.1}, {"lat": 28.0995, "lon": 112.1}

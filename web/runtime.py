@@ -20,6 +20,7 @@ from dispatch.core.presence import Positions
 from dispatch.events.bus import EventBus
 from dispatch.events.catalog import DomainEvent
 from dispatch.hub import Hub
+from dispatch.intake.link_desk import LinkDesk
 from dispatch.ops.metrics import Metrics
 from dispatch.service import DispatchService
 from dispatch.shared.clock import Clock
@@ -84,6 +85,7 @@ class Runtime:
             health=self.database_health,
         )
         self.service = DispatchService(config, self.writer, self.metrics)
+        self.link = LinkDesk(config, self.writer, self.service.intake)
         self.deadlines = DeadlineScheduler(self.service, clock)
         self.video = VideoIntake(self.service)
         self.hotline = HotlineIntake(self.service)

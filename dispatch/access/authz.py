@@ -39,6 +39,9 @@ class Action(StrEnum):
     """A responder's tasks with what it needs to find the place (the tablet app)."""
     READ_METRICS = "read_metrics"
     """The Prometheus metrics at /metrics: the whole server's figures, so admin only."""
+    USE_LINK = "use_link"
+    """Post over the prefecture link (a county's CAP up, instructions down, acknowledgements):
+    a gateway token bound to the peer's CAP sender (dispatch/access/speaks_for.py)."""
 
 
 ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
@@ -65,7 +68,7 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
             Action.READ_OWN_TASKS,
         }
     ),
-    Role.GATEWAY: frozenset({Action.POST_ALERTS}),
+    Role.GATEWAY: frozenset({Action.POST_ALERTS, Action.USE_LINK}),
     Role.SCREEN: frozenset({Action.SUBSCRIBE, Action.READ_MAP, Action.READ_STATS}),
     Role.SYSTEM: frozenset(Action),
 }

@@ -52,6 +52,12 @@ from dispatch.events.incidents import (
     IncidentUnanswered,
     IncidentVerifying,
 )
+from dispatch.events.link import (
+    CountyUpdateReceived,
+    InstructionAcknowledged,
+    InstructionReceived,
+    InstructionSent,
+)
 from dispatch.events.tasks import (
     TASK_EVENT_BY_TRIGGER,
     TaskAccepted,
@@ -77,6 +83,7 @@ __all__ = [
     "AlertResolved",
     "AlertStatusChanged",
     "AlertUpdated",
+    "CountyUpdateReceived",
     "DomainEvent",
     "IncidentAssigned",
     "IncidentCancelled",
@@ -100,6 +107,9 @@ __all__ = [
     "IncidentSeverityRaised",
     "IncidentUnanswered",
     "IncidentVerifying",
+    "InstructionAcknowledged",
+    "InstructionReceived",
+    "InstructionSent",
     "ResponderStatusChanged",
     "TaskAccepted",
     "TaskArrived",

@@ -52,6 +52,7 @@ from dispatch.events.incidents import (
     IncidentUnanswered,
     IncidentVerifying,
 )
+from dispatch.events.outbound import OutboundDelivered, OutboundQueued, OutboundRefused
 from dispatch.events.tasks import (
     TASK_EVENT_BY_TRIGGER,
     TaskAccepted,
@@ -100,6 +101,9 @@ __all__ = [
     "IncidentSeverityRaised",
     "IncidentUnanswered",
     "IncidentVerifying",
+    "OutboundDelivered",
+    "OutboundQueued",
+    "OutboundRefused",
     "ResponderStatusChanged",
     "TaskAccepted",
     "TaskArrived",

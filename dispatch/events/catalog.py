@@ -58,6 +58,7 @@ from dispatch.events.link import (
     InstructionReceived,
     InstructionSent,
 )
+from dispatch.events.outbound import OutboundDelivered, OutboundQueued, OutboundRefused
 from dispatch.events.tasks import (
     TASK_EVENT_BY_TRIGGER,
     TaskAccepted,
@@ -110,6 +111,9 @@ __all__ = [
     "InstructionAcknowledged",
     "InstructionReceived",
     "InstructionSent",
+    "OutboundDelivered",
+    "OutboundQueued",
+    "OutboundRefused",
     "ResponderStatusChanged",
     "TaskAccepted",
     "TaskArrived",

@@ -1,7 +1,7 @@
 """the prefecture link: county incidents and messages, instructions
 
 Revision ID: 0006
-Revises: 0003
+Revises: 0005
 Create Date: 2026-12-01 14:01:42.994174
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006"
-down_revision = "0003"  # lead: chain to 0005
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 

@@ -47,7 +47,7 @@ NAMES = {
     "severity": ["1", "2", "3", "4"],
     "responder_status": ["available", "busy", "off_duty", "offline"],
     "channel": ["websocket", "mqtt", "rest"],
-    "alarm": ["escalated_to_you", "notified_all_tiers", "unanswered"],
+    "alarm": ["escalated_to_you", "notified_all_tiers", "unanswered", "instruction"],
     "role": [each.value for each in Role],
 }
 

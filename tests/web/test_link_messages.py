@@ -6,9 +6,12 @@ file of its own), both on the test's ManualClock.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
+import websockets
 
 from dispatch.shared.clock import ManualClock
 from dispatch.storage.tables import event_table, incident_table
@@ -241,6 +244,32 @@ async def test_link_instruction_reaches_the_county_and_its_acknowledgement_comes
     assert (instruction["state"], instruction["acknowledged_by"]) == ("acknowledged", "west-desk")
     assert _types(at_prefecture).count("instruction_sent") == 1
     assert _types(at_prefecture).count("instruction_acknowledged") == 1
+
+
+async def test_link_instruction_rings_the_owner_desk_until_acknowledged(
+    link: Link, clock: ManualClock
+) -> None:
+    county_incident, prefecture_incident = await _linked(link, clock)
+    owner = (await link.county.incident(county_incident))["owner"]["jurisdiction"]
+    desk = link.county.token("dispatcher", name="owner-desk", jurisdiction=owner)
+    url = str(link.county.client.make_url("/ws")).replace("http", "ws", 1)
+
+    async with websockets.connect(url, additional_headers={"Authorization": f"Bearer {desk}"}) as ws:
+        await _frame(ws, "hello")
+        await _instruct(link, prefecture_incident, "加强巡查")
+        await _carry_instructions(link)
+        alarm = await _frame(ws, "alarm")
+
+    assert (alarm["kind"], alarm["incident_id"]) == ("instruction", county_incident)
+    assert alarm["event"]["type"] == "instruction_received"
+    assert alarm["event"]["payload"]["text"] == "加强巡查"
+
+
+async def _frame(ws: Any, kind: str) -> Any:
+    while True:
+        frame = orjson.loads(await asyncio.wait_for(ws.recv(), 10.0))  # a safety net against hangs
+        if frame["type"] == kind:
+            return frame
 
 
 async def test_link_instruction_repeats_change_nothing(link: Link, clock: ManualClock) -> None:

@@ -3,8 +3,8 @@
 `vocabulary` holds every name the server sends (states, tiers, triggers, event types, error
 codes, alert kinds): the console, the tablet and the big screen all translate through it;
 `link` the prefecture link's names. Each other module holds the words of one screen.
-`GET /ui/i18n/{language}.json` serves the merged table; tests check that both languages have the same keys and that every state,
-trigger, event type and error code has its words.
+`GET /ui/i18n/{language}.json` serves the merged table; tests check that both languages have
+the same keys and that every state, trigger, event type and error code has its words.
 """
 
 from __future__ import annotations

@@ -42,6 +42,7 @@ async def test_link_cap_alert_opens_an_incident_in_the_county_node(link: Link, c
     assert (receipt["msg_type"], receipt["duplicate"], receipt["opened"]) == ("Alert", False, True)
     incident = await link.prefecture.incident(receipt["incident_id"])
     assert incident["jurisdiction"] == COUNTY
+    assert incident["county_link"] == {"county": COUNTY, "county_incident_id": "7"}
     assert incident["owner"] == {"jurisdiction": COUNTY, "tier": "town"}
     assert (incident["category"], incident["severity"]) == ("waterlogging", 2)
     assert "county_update" in _types(incident)
@@ -307,6 +308,7 @@ async def test_link_instruct_bad_input_is_named(link: Link, clock: ManualClock) 
     assert (missing["error"]["code"], missing["error"]["field"]) == ("not_found", "id")
     assert (empty["error"]["code"], empty["error"]["field"]) == ("invalid", "text")
     assert not_linked["error"]["code"] == "not_linked"
+    assert (await link.prefecture.incident(own))["county_link"] is None
     assert responder["error"]["code"] == "forbidden"
     assert await _instructions(link.prefecture) == []
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+from pydantic import TypeAdapter
 
 from dispatch.shared.clock import ManualClock
 from tests.conftest import Harness
@@ -16,6 +17,7 @@ from tests.county_link import CountyFactory, county_config, make_county
 from tests.factories import EAST_N, WEST_S, alert, make_config
 from tests.prefecture_standin import PrefectureStandIn, Received, eventually, prefecture
 from tests.web.test_metrics import scrape, value
+from web.link import LinkStatus
 
 __all__ = ["make_county", "prefecture"]
 
@@ -34,7 +36,9 @@ def _parameter(message: Received, name: str) -> str | None:
 async def _all_links(county: Harness) -> list[dict[str, Any]]:
     response = await county.client.get("/api/v1/link", headers=county.auth("dispatcher", name="desk"))
     assert response.status == 200, await response.text()
-    body: list[dict[str, Any]] = (await response.json())["destinations"]
+    raw = await response.read()
+    TypeAdapter(LinkStatus).validate_json(raw, strict=True)  # as the OpenAPI document says
+    body: list[dict[str, Any]] = orjson.loads(raw)["destinations"]
     return body
 
 

@@ -86,6 +86,8 @@ async def test_link_severity_two_incident_goes_up_and_its_changes_follow_in_orde
         referenced = [triple.split(",")[1] for triple in str(message.field("references")).split()]
         assert referenced == identifiers[:index]
     first = sent[0]
+    assert (first.path, first.headers["Content-Type"]) == ("/api/v1/link/cap", "application/xml")
+    assert first.headers["Idempotency-Key"] == identifiers[0]
     assert "<severity>Severe</severity>" in first.body
     assert _parameter(first, "dispatch:category") == "waterlogging"
     assert "<scope>Private</scope>" in first.body and "<addresses>prefecture</addresses>" in first.body

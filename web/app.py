@@ -23,6 +23,8 @@ from web import (
     health,
     incidents,
     jurisdictions,
+    link,
+    link_messages,
     metrics,
     my_tasks,
     pages,
@@ -53,12 +55,14 @@ ROUTES: tuple[Callable[[web.Application], None], ...] = (
     alerts.add_routes,
     alert_feeds.add_routes,
     gateway_routes.add_routes,
+    link_messages.add_routes,
     incidents.add_routes,
     department_tasks.add_routes,
     ws.add_routes,
     docs.add_routes,
     sessions.add_routes,
     jurisdictions.add_routes,
+    link.add_routes,
     my_tasks.add_routes,
     stats.add_routes,
     reports.add_routes,
@@ -76,6 +80,7 @@ def create_app(
     mqtt_password: str | None = None,
     audit_key: AuditKey | None = None,
     core_bus: str | None = None,
+    link_tokens: dict[str, str] | None = None,
 ) -> web.Application:
     """The one place that builds the object graph; long-lived tasks start and stop with the app."""
     app = web.Application(
@@ -92,7 +97,7 @@ def create_app(
     )
     runtime: Runtime
     if core_bus is None:
-        runtime = Runtime(config, database_url, clock or SystemClock(), mqtt_password, audit_key)
+        runtime = Runtime(config, database_url, clock or SystemClock(), mqtt_password, audit_key, link_tokens)
     else:  # a front of `serve --workers N`: the core process at the other end of the bus holds the state
         runtime = FrontRuntime(config, database_url, clock or SystemClock(), core_bus)
     app[RUNTIME] = runtime

@@ -13,6 +13,7 @@ from dispatch.access.authz import DISPATCHER_TASK_TRIGGERS, INCIDENT_TRIGGERS, R
 from dispatch.shared.errors import InvalidInput, NotFound
 from dispatch.storage import queries, wire
 from dispatch.storage.wire import IncidentList, Suggestions
+from dispatch.views import instructions
 from dispatch.views.eido import incident_eido
 from state_machines import INCIDENT, TaskTrigger
 from web.alerts import read_json
@@ -115,9 +116,17 @@ async def get_incident(request: web.Request) -> web.Response:
     if found is None:  # missing, or outside the caller's scope: alike
         raise NotFound(f"incident {incident_id} does not exist", field="id")
     mine = authz.incident_triggers(principal)
+    county, orders = await runtime.read(
+        lambda connection: (
+            instructions.county_link(connection, incident_id),
+            instructions.of_incident(connection, incident_id),
+        )
+    )
     body: IncidentDetail = {
         **found,
         "triggers": [each for each in INCIDENT.triggers_from(found["state"]) if each in mine],
+        "county_link": county,
+        "instructions": orders,
     }
     return json_response(body)
 

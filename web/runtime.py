@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TypeVar
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
@@ -16,10 +18,15 @@ from dispatch.access.credentials import record_uses
 from dispatch.access.logins import Logins
 from dispatch.config.model import Config
 from dispatch.core.deadlines import DeadlineScheduler
+from dispatch.core.department_hooks import DepartmentHooks
+from dispatch.core.outbound import destinations
 from dispatch.core.presence import Positions
+from dispatch.core.upstream import UpstreamPlanner
 from dispatch.events.bus import EventBus
 from dispatch.events.catalog import DepartmentTaskChanged, DomainEvent
+from dispatch.events.outbound import OutboundQueued
 from dispatch.hub import Hub
+from dispatch.intake.link_desk import LinkDesk
 from dispatch.ops.duty_desks import DutyDesks
 from dispatch.ops.metrics import Metrics
 from dispatch.service import DispatchService
@@ -28,11 +35,13 @@ from dispatch.storage import database, ledger, pending_events
 from dispatch.storage.audit_key import AuditKey, load_key
 from dispatch.storage.health import DatabaseHealth
 from dispatch.storage.writer import Writer
+from gateways import cap_out
 from gateways.frigate_video import VideoIntake
 from gateways.hotline_calls import HotlineIntake
 from gateways.mqtt_devices import DeviceDesk
 from gateways.mqtt_link import MqttLink
 from gateways.mqtt_status import MqttStatus
+from gateways.outbox_sender import Link, OutboxSender
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +72,7 @@ class Runtime:
         clock: Clock,
         mqtt_password: str | None = None,
         audit_key: AuditKey | None = None,
+        link_tokens: dict[str, str] | None = None,
     ) -> None:
         self.config = config
         self.audit_key = audit_key or load_key(config.audit.key_file, database_url, None, create=True)
@@ -85,6 +95,7 @@ class Runtime:
             health=self.database_health,
         )
         self.service = DispatchService(config, self.writer, self.metrics)
+        self.link = LinkDesk(config, self.writer, self.service.intake)
         self.deadlines = DeadlineScheduler(self.service, clock)
         self.video = VideoIntake(self.service)
         self.hotline = HotlineIntake(self.service)
@@ -103,6 +114,23 @@ class Runtime:
         self.mqtt: MqttLink | None = None
         if config.mqtt.url is not None:
             self.mqtt = MqttLink(config.mqtt, self.devices, password=mqtt_password)
+        self.outbox = OutboxSender(
+            links(config, link_tokens or {}),
+            self.writer.submit,
+            self.read,
+            clock,
+            self.metrics.count_outbound,
+        )
+        self._observe_changes(config)
+        self._outbox_task: asyncio.Task[None] | None = None
+
+    def _observe_changes(self, config: Config) -> None:
+        """What other servers are to hear of is queued in the transaction of the change."""
+        if config.upstream is not None:
+            render = functools.partial(cap_out.render, zone=ZoneInfo(config.timezone))
+            self.writer.observe(UpstreamPlanner(config, render).observe)
+        if any(department.webhook is not None for department in config.departments):
+            self.writer.observe(DepartmentHooks(config).observe)
 
     def writer_figures(self) -> WriterFigures:
         return WriterFigures(self.writer.running, self.writer.batches, self.writer.commands)
@@ -172,8 +200,14 @@ class Runtime:
         if self.mqtt is not None:
             self.bus.subscribe(DomainEvent, self.mqtt.notice)
         self.bus.subscribe(DepartmentTaskChanged, self.duty_desks.tell)
+        if self.outbox.links:
+            self.bus.subscribe(OutboundQueued, self.outbox.notice)
+            self._outbox_task = asyncio.create_task(self.outbox.run(), name="outbox-sender")
 
     async def stop(self) -> None:
+        if self._outbox_task is not None:
+            self._outbox_task.cancel()
+            await asyncio.gather(self._outbox_task, return_exceptions=True)
         await self.hub.close_all()
         await asyncio.gather(*self._pushes, return_exceptions=True)
         await self.positions.flush()
@@ -182,3 +216,19 @@ class Runtime:
         self._readers.shutdown(wait=True)
         self.write_engine.dispose()
         self.read_engine.dispose()
+
+
+def links(config: Config, tokens: dict[str, str]) -> list[Link]:
+    """The destinations config.yaml names, with the tokens the environment gave at start."""
+    return [
+        Link(
+            each.destination,
+            each.name,
+            each.endpoint.url,
+            tokens.get(each.destination),
+            each.endpoint.retry.first,
+            each.endpoint.retry.max,
+            each.endpoint.timeout,
+        )
+        for each in destinations(config)
+    ]

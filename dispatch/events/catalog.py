@@ -62,6 +62,13 @@ from dispatch.events.incidents import (
     IncidentUnanswered,
     IncidentVerifying,
 )
+from dispatch.events.link import (
+    CountyUpdateReceived,
+    InstructionAcknowledged,
+    InstructionReceived,
+    InstructionSent,
+)
+from dispatch.events.outbound import OutboundDelivered, OutboundQueued, OutboundRefused
 from dispatch.events.tasks import (
     TASK_EVENT_BY_TRIGGER,
     TaskAccepted,
@@ -88,6 +95,7 @@ __all__ = [
     "AlertResolved",
     "AlertStatusChanged",
     "AlertUpdated",
+    "CountyUpdateReceived",
     "DepartmentTaskAccepted",
     "DepartmentTaskCancelled",
     "DepartmentTaskChanged",
@@ -118,6 +126,12 @@ __all__ = [
     "IncidentSeverityRaised",
     "IncidentUnanswered",
     "IncidentVerifying",
+    "InstructionAcknowledged",
+    "InstructionReceived",
+    "InstructionSent",
+    "OutboundDelivered",
+    "OutboundQueued",
+    "OutboundRefused",
     "ResponderStatusChanged",
     "TaskAccepted",
     "TaskArrived",

@@ -58,6 +58,13 @@ export function eventDetail(event, units = new Map()) {
     case "incident_forwarded":
       parts.push(p.prefecture_id || "");
       break;
+    case "outbound_queued":
+    case "outbound_delivered":
+      parts.push(p.summary || p.identifier || "");
+      break;
+    case "outbound_refused":
+      parts.push(`${p.summary || p.identifier || ""} · ${p.error || ""}`);
+      break;
     case "incident_unanswered":
       parts.push(jurisdictionName(p.owner_jurisdiction_id));
       break;

@@ -23,11 +23,10 @@ from dispatch.core.outbound import destinations
 from dispatch.core.presence import Positions
 from dispatch.core.upstream import UpstreamPlanner
 from dispatch.events.bus import EventBus
-from dispatch.events.catalog import DepartmentTaskChanged, DomainEvent
+from dispatch.events.catalog import DomainEvent
 from dispatch.events.outbound import OutboundQueued
 from dispatch.hub import Hub
 from dispatch.intake.link_desk import LinkDesk
-from dispatch.ops.duty_desks import DutyDesks
 from dispatch.ops.metrics import Metrics
 from dispatch.service import DispatchService
 from dispatch.shared.clock import Clock
@@ -102,7 +101,6 @@ class Runtime:
         self.hub = Hub(config)
         self.positions = Positions(self.writer)
         self.logins = Logins(config, self.writer, self.read, clock)
-        self.duty_desks = DutyDesks(config)
         self._pushes: set[asyncio.Task[None]] = set()
         self._pushed: list[tuple[int, str]] = []
         self._readers = ThreadPoolExecutor(max_workers=4, thread_name_prefix="dispatch-read")
@@ -199,7 +197,6 @@ class Runtime:
         self.bus.subscribe(DomainEvent, self.hub.publish)
         if self.mqtt is not None:
             self.bus.subscribe(DomainEvent, self.mqtt.notice)
-        self.bus.subscribe(DepartmentTaskChanged, self.duty_desks.tell)
         if self.outbox.links:
             self.bus.subscribe(OutboundQueued, self.outbox.notice)
             self._outbox_task = asyncio.create_task(self.outbox.run(), name="outbox-sender")

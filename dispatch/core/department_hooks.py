@@ -1,8 +1,11 @@
-"""Departments' webhooks: a department pulled into an incident is told in JSON, through the outbox.
+"""Departments' webhooks: a department's duty desk is told of its department tasks (协办) in JSON,
+through the outbox.
 
-A writer observer: the message is queued in the transaction that added the department, so it
-is sent once that commits and never lost (dispatch/core/outbound.py). The department's
-gateway (an SMS or voice bridge an operator plugs in) deduplicates by `identifier`.
+A writer observer: each department task event (sent, accepted, declined, completed, escalated,
+cancelled) of a department with a `webhook` queues one message in the transaction that recorded
+the event, so it is sent once that commits and never lost (dispatch/core/outbound.py). The
+department's gateway (an SMS or voice bridge an operator plugs in) deduplicates by
+`identifier`; the body names the duty contacts to ring (config.yaml `duty_contacts`).
 """
 
 from __future__ import annotations
@@ -15,15 +18,23 @@ import orjson
 from dispatch.config.link import department_destination
 from dispatch.config.model import Config
 from dispatch.core.outbound import enqueue, new_message_id
-from dispatch.events.catalog import DomainEvent, IncidentDepartmentAdded
+from dispatch.events.catalog import DepartmentTaskChanged, DomainEvent
 from dispatch.shared.clock import to_rfc3339
-from dispatch.storage import repository
 from dispatch.storage.transaction import Tx
 
 logger = logging.getLogger(__name__)
 
-KIND = "department_added"
+KIND = "department_task"
 CONTENT_TYPE = "application/json"
+SAID = {
+    "department_task_sent": "协办任务已派至",
+    "department_task_accepted": "协办任务已接收：",
+    "department_task_declined": "协办任务已拒绝：",
+    "department_task_completed": "协办任务已完成：",
+    "department_task_escalated": "协办任务超时未接收，已上报市指挥中心：",
+    "department_task_cancelled": "协办任务已撤销：",
+}
+"""The timeline's words for a message to a desk, by the event that caused it."""
 
 
 class DepartmentHooks:
@@ -35,37 +46,39 @@ class DepartmentHooks:
 
     def observe(self, tx: Tx, events: list[DomainEvent]) -> None:
         for event in events:
-            if (
-                isinstance(event, IncidentDepartmentAdded)
-                and event.department in self.hooked
-                and event.incident_id is not None
-            ):
-                ok, _ = tx.isolated(functools.partial(self._tell, added=event))
+            if isinstance(event, DepartmentTaskChanged) and event.department_id in self.hooked:
+                ok, _ = tx.isolated(functools.partial(self._tell, changed=event))
                 if not ok:
-                    logger.error("could not queue department %s's webhook message", event.department)
+                    logger.error("could not queue department %s's webhook message", event.department_id)
 
-    def _tell(self, tx: Tx, added: IncidentDepartmentAdded) -> None:
-        assert added.incident_id is not None
-        incident = repository.incident(tx.connection, added.incident_id)
-        department = self.config.department_by_id[added.department]
-        category = self.config.category_by_id.get(incident.category)
-        place = self.config.jurisdiction_by_id.get(incident.jurisdiction_id)
+    def _tell(self, tx: Tx, changed: DepartmentTaskChanged) -> None:
+        department = self.config.department_by_id[changed.department_id]
+        category = self.config.category_by_id.get(changed.category)
+        place = self.config.jurisdiction_by_id.get(changed.jurisdiction_id)
         message_id = new_message_id(tx)
         identifier = f"{self.config.root.id}.department.{message_id}"
         body = {
             "identifier": identifier,
-            "incident_id": incident.id,
-            "department": {"id": department.id, "name": department.name},
-            "category": {"id": incident.category, "name": category.name if category else incident.category},
-            "severity": incident.severity,
-            "place": {
-                "jurisdiction_id": incident.jurisdiction_id,
-                "name": place.name if place is not None else incident.jurisdiction_id,
-                "lat": incident.lat,
-                "lon": incident.lon,
+            "event": changed.type,
+            "incident_id": changed.incident_id,
+            "department_task": {
+                "id": changed.department_task_id,
+                "state": changed.to_state,
+                "reason": changed.reason,
+                "accept_by": to_rfc3339(changed.accept_by),
             },
-            "title": incident.title,
-            "at": to_rfc3339(added.occurred_at),
+            "department": {"id": department.id, "name": department.name},
+            "duty_contacts": [{"name": each.name, "phone": each.phone} for each in department.duty_contacts],
+            "category": {"id": changed.category, "name": category.name if category else changed.category},
+            "severity": changed.severity,
+            "place": {
+                "jurisdiction_id": changed.jurisdiction_id,
+                "name": place.name if place is not None else changed.jurisdiction_id,
+                "lat": changed.lat,
+                "lon": changed.lon,
+            },
+            "title": changed.title,
+            "at": to_rfc3339(changed.occurred_at),
         }
         enqueue(
             tx,
@@ -75,7 +88,7 @@ class DepartmentHooks:
             path="",
             content_type=CONTENT_TYPE,
             body=orjson.dumps(body).decode(),
-            incident_id=incident.id,
-            summary=f"通知协办部门 {department.name}",
+            incident_id=changed.incident_id,
+            summary=f"{SAID.get(changed.type, '协办任务：')}{department.name}",
             message_id=message_id,
         )

@@ -203,42 +203,73 @@ async def test_link_refused_message_is_on_the_timeline_and_the_next_goes(
     assert refusal["payload"]["error"].startswith("HTTP 422")
 
 
-async def test_link_department_added_is_posted_to_its_webhook(
-    make_county: CountyFactory, prefecture: PrefectureStandIn
+async def test_link_a_departments_desk_hears_of_its_task_through_its_webhook_in_order(
+    make_county: CountyFactory, prefecture: PrefectureStandIn, clock: ManualClock
 ) -> None:
+    """The duty desk's bridge (SMS, voice) is told when its department task is sent, when nobody
+    accepted it in time (escalated to the city), and when the desk accepts: in that order, each
+    once, with the duty contacts to ring; each delivery on the incident's timeline."""
     webhook_desk = prefecture  # any loopback recorder will do: it answers 202 and keeps what came
     departments = [
-        {"id": "flood", "name": "防汛", "webhook": {"url": f"{webhook_desk.url}/hooks/flood"}},
-        {"id": "urban", "name": "城管"},
+        {"id": "flood", "name": "防汛"},
+        {
+            "id": "urban",
+            "name": "城管",
+            "webhook": {"url": f"{webhook_desk.url}/hooks/urban"},
+            "duty_contacts": [{"name": "城管值班台", "phone": "0737-2000101"}],
+        },
     ]
     county = await make_county(make_config(departments=departments))
-    incident_id = (await county.post_alert(alert("drain-1", category="vending")))["incident_id"]
+    incident_id = (await county.post_alert(alert("drain-1")))["incident_id"]
 
-    await county.incident_trigger(incident_id, "add_department", {"department": "flood", "reason": "积水"})
-
+    await county.incident_trigger(incident_id, "add_department", {"department": "urban", "reason": "积水"})
     await webhook_desk.until(lambda: len(webhook_desk.accepted) == 1, "the department's webhook called")
+    clock.advance(11 * 60)  # the policy's department_accept_within (10 min by default) passes
+    await county.fire_deadlines()
+    await webhook_desk.until(lambda: len(webhook_desk.accepted) == 2, "the escalation told")
+    (task,) = (await county.incident(incident_id))["department_tasks"]
+    accepted = await county.client.post(
+        f"/api/v1/department-tasks/{task['id']}/accept",
+        headers=county.auth("dispatcher", name="urban-desk", department="urban"),
+    )
+    assert accepted.status == 200, await accepted.text()
+    await webhook_desk.until(lambda: len(webhook_desk.accepted) == 3, "the acceptance told")
+
+    bodies = [orjson.loads(each.body) for each in webhook_desk.accepted]
     told = webhook_desk.accepted[0]
-    body = orjson.loads(told.body)
-    assert told.path == "/hooks/flood"
+    assert told.path == "/hooks/urban"
     assert told.headers["Content-Type"] == "application/json"
-    assert told.headers["Idempotency-Key"] == body["identifier"]
-    assert body["incident_id"] == incident_id
-    assert body["department"] == {"id": "flood", "name": "防汛"}
-    assert body["category"]["id"] == "vending" and body["severity"] == 4
-    assert body["place"]["jurisdiction_id"] == "west-n"
-    assert body["at"].endswith("Z")
+    assert [each.headers["Idempotency-Key"] for each in webhook_desk.accepted] == [
+        body["identifier"] for body in bodies
+    ]
+    assert [body["event"] for body in bodies] == [
+        "department_task_sent",
+        "department_task_escalated",
+        "department_task_accepted",
+    ]
+    assert [body["department_task"]["state"] for body in bodies] == ["sent", "sent", "accepted"]
+    assert {body["department_task"]["id"] for body in bodies} == {task["id"]}
+    first = bodies[0]
+    assert first["incident_id"] == incident_id
+    assert first["department"] == {"id": "urban", "name": "城管"}
+    assert first["duty_contacts"] == [{"name": "城管值班台", "phone": "0737-2000101"}]
+    assert first["category"]["id"] == "waterlogging" and first["severity"] == 3
+    assert first["place"]["jurisdiction_id"] == "west-n"
+    assert first["at"].endswith("Z") and first["department_task"]["accept_by"].endswith("Z")
 
     async def on_timeline() -> bool:
         timeline = (await county.incident(incident_id))["timeline"]
-        return any(
-            e["type"] == "outbound_delivered" and e["payload"]["destination"] == "department:flood"
+        delivered = [
+            e
             for e in timeline
-        )
+            if e["type"] == "outbound_delivered" and e["payload"]["destination"] == "department:urban"
+        ]
+        return len(delivered) == 3
 
-    await eventually(on_timeline, "the delivery on the incident's timeline")
+    await eventually(on_timeline, "the deliveries on the incident's timeline")
     status = {each["destination"]: each for each in (await _all_links(county))}
-    assert set(status) == {"department:flood"}
-    assert status["department:flood"]["name"] == "防汛"
+    assert set(status) == {"department:urban"}
+    assert status["department:urban"]["name"] == "城管"
 
 
 async def test_link_with_fronts_the_core_sends_and_a_front_shows_the_status(

@@ -50,6 +50,18 @@ class Link:
     retry_first: float
     retry_max: float
     timeout: float
+    token_file: str | None = None
+    """Read at every attempt instead of `token` (config `token_file`)."""
+
+    def bearer(self) -> str | None:
+        """The token to send now: the file's content when there is one (None while it is missing)."""
+        if self.token_file is None:
+            return self.token
+        try:
+            with open(self.token_file, encoding="utf-8") as file:
+                return file.read().strip() or None
+        except OSError:
+            return None
 
     def backoff(self, attempts: int) -> float:
         """Seconds to wait after `attempts` failed attempts (1, 2, …)."""
@@ -166,8 +178,9 @@ class OutboxSender:
 
     async def _post(self, session: aiohttp.ClientSession, link: Link, message: Message) -> dict[str, Any]:
         headers = {"Content-Type": message.content_type, "Idempotency-Key": message.identifier}
-        if link.token is not None:
-            headers["Authorization"] = f"Bearer {link.token}"
+        token = link.bearer()
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
         try:
             async with session.post(
                 link.url + message.path,

@@ -226,6 +226,7 @@ def links(config: Config, tokens: dict[str, str]) -> list[Link]:
             each.endpoint.retry.first,
             each.endpoint.retry.max,
             each.endpoint.timeout,
+            each.endpoint.token_file,
         )
         for each in destinations(config)
     ]

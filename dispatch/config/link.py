@@ -52,6 +52,14 @@ class Endpoint(Strict):
             "the token itself in this file); none: no Authorization header."
         ),
     )
+    token_file: str | None = Field(
+        None,
+        description=(
+            "Instead of token_env: a file holding that token, read again at every attempt (a secret "
+            "mounted by the container or service manager; replace the file to rotate the token). "
+            "Missing or empty: no Authorization header until it appears."
+        ),
+    )
     retry: Retry = Field(default_factory=Retry, description="Backoff while it does not answer.")
     timeout: Seconds = Field(10.0, description="Seconds one attempt may take before it counts as failed.")
 
@@ -61,6 +69,12 @@ class Endpoint(Strict):
         if not _HTTP_URL.match(value):
             raise ValueError(f"{value!r} is not an http(s) URL")
         return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _one_token_source(self) -> Endpoint:
+        if self.token_env is not None and self.token_file is not None:
+            raise ValueError("give token_env or token_file, not both")
+        return self
 
     @field_validator("token_env")
     @classmethod

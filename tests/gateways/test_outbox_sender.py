@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -161,3 +162,29 @@ async def test_outbox_marks_a_refused_message_and_sends_the_next(
     await prefecture.until(lambda: len(prefecture.accepted) == 1, "the next message delivered")
     assert prefecture.accepted[0].headers["Idempotency-Key"] == "county.good"
     assert "outbound_refused" in await _event_types(county)
+
+
+async def test_outbox_reads_a_token_file_at_every_attempt(
+    make_county: CountyFactory, prefecture: PrefectureStandIn, clock: ManualClock, tmp_path: Path
+) -> None:
+    """`token_file`: a token mounted as a file is read at each attempt, so it may appear after the
+    start (no header meanwhile, and the 401 is retried) and be rotated without a restart."""
+    secret = tmp_path / "upstream.token"
+    county = await make_county(county_config(prefecture.url, upstream={"token_file": str(secret)}))
+    prefecture.refuse = 401
+
+    await county.runtime.writer.submit(_queue("county.1"))
+    await eventually(lambda: _attempts(county, 1), "a first attempt")
+    secret.write_text("first-token\n", encoding="utf-8")
+    prefecture.refuse = None
+    clock.advance(10)
+    await prefecture.until(lambda: len(prefecture.accepted) == 1, "the retry with the token")
+    secret.write_text("rotated-token", encoding="utf-8")
+    await county.runtime.writer.submit(_queue("county.2"))
+    await prefecture.until(lambda: len(prefecture.accepted) == 2, "the next one with the new token")
+
+    assert "Authorization" not in prefecture.received[0].headers
+    assert [each.headers["Authorization"] for each in prefecture.accepted] == [
+        "Bearer first-token",
+        "Bearer rotated-token",
+    ]

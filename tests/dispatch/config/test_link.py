@@ -44,6 +44,7 @@ def test_link_config_reads_upstream_with_defaults() -> None:
         ({"upstream": {**UPSTREAM, "token_env": "secret-token"}}, "not an environment variable name"),
         ({"upstream": {**UPSTREAM, "url": "ftp://x"}}, "is not an http(s) URL"),
         ({"upstream": {**UPSTREAM, "token": "in the file"}}, "token"),
+        ({"upstream": {**UPSTREAM, "token_env": "T", "token_file": "t.txt"}}, "token_env or token_file"),
         ({"upstream": {**UPSTREAM, "retry": {"first": "1m", "max": "1s"}}}, "shorter than first"),
         ({"downstream": [{"county": "nowhere", "url": "http://x"}]}, "downstream.0.county: unknown"),
     ],

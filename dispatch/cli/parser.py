@@ -90,6 +90,12 @@ def _add_serve(commands: Commands, common: argparse.ArgumentParser) -> None:
         help="a living demo: a throwaway database (removed at exit), demo logins, and the simulator "
         "playing a flood day against this server (ignores --database)",
     )
+    serve.add_argument(
+        "--upstream",
+        metavar="URL",
+        help="with --demo: link this county demo up to a prefecture demo at URL (started with "
+        "--config dispatch/config/samples/prefecture.yaml); they exchange their tokens themselves",
+    )
 
 
 def _add_simulate(commands: Commands, common: argparse.ArgumentParser) -> None:

@@ -8,6 +8,7 @@ import os
 import socket
 import sys
 import time
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
@@ -28,6 +29,13 @@ def serve(args: argparse.Namespace) -> int:
     from web.slow_clients import server_options
 
     configure_logging(args.log_level)
+    if args.upstream is not None:
+        print(
+            "dispatch serve: --upstream goes with --demo; a county's server names its prefecture in "
+            "config.yaml `upstream` (README: Two levels)",
+            file=sys.stderr,
+        )
+        return 2
     config = load(args)
     if args.mqtt:
         try:
@@ -147,7 +155,13 @@ def demo(args: argparse.Namespace) -> int:
     # The progress line is the demo's log: the server's INFO lines would scroll it away.
     level = "WARNING" if args.log_level.upper() == "INFO" else args.log_level.upper()
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    return run_demo(load(args), host=args.host, port=args.port)
+    upstream = args.upstream
+    if upstream is not None:
+        parts = urlsplit(upstream)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            print(f"dispatch serve: --upstream: {upstream!r} is not a server's address", file=sys.stderr)
+            return 2
+    return run_demo(load(args), host=args.host, port=args.port, upstream=upstream)
 
 
 def _bootstrap_admin(database_url: str, config: Config) -> None:

@@ -7,6 +7,7 @@ Tokens are never printed. Issued ones are named `simulator` (the gateway), `simu
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,8 +29,9 @@ class Credentials:
     responders: dict[str, str] = field(default_factory=dict)
     """Unit id → token: one virtual tablet each."""
     desk: str | None = None
-    prefecture: str | None = None
-    """A dispatcher token of the prefecture's server, for its simulated duty desk."""
+    prefecture: str | Callable[[], str | None] | None = None
+    """A dispatcher token of the prefecture's server, for its simulated duty desk (or where to
+    read it when it comes: a demo's prefecture may start after the county)."""
 
 
 def tablet_units(

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import math
 import secrets
 import sys
 import tempfile
@@ -25,6 +27,7 @@ from dispatch.access.accounts import add_user
 from dispatch.config.model import Config, Jurisdiction, Responder, Tier
 from dispatch.simulate import access
 from dispatch.simulate.clock import SimulationClock
+from dispatch.simulate.demo_link import Pairing
 from dispatch.simulate.places import is_urban
 from dispatch.simulate.runner import Settings, Simulator, stop_on_sigterm
 from dispatch.storage import database
@@ -34,6 +37,9 @@ from web.app import create_app
 CITY_DISPATCHER = "demo"
 TOWN_DISPATCHER = "demo-town"
 SCREEN = "hall"
+SUB_CENTER = "demo-flood"
+SUB_CENTER_DEPARTMENT = "flood_control"
+"""The demo's sub-center desk: the flood-control office's dispatcher (协办 and its own incidents)."""
 RESPONDER = "demo-unit"
 _PASSWORD_LETTERS = "abcdefghjkmnpqrstuvwxyz23456789"  # nothing to mistake for another when typed
 
@@ -128,6 +134,16 @@ def prepare(config: Config, database_url: str, password: str) -> tuple[Responder
                 now=now,
             )
         add_user(engine, config, name=SCREEN, role="screen", password=password, now=now)
+        if SUB_CENTER_DEPARTMENT in config.department_by_id:
+            add_user(
+                engine,
+                config,
+                name=SUB_CENTER,
+                role="dispatcher",
+                password=password,
+                department=SUB_CENTER_DEPARTMENT,
+                now=now,
+            )
     finally:
         engine.dispose()
     exclude = frozenset({unit.id} if unit is not None else ())
@@ -136,11 +152,16 @@ def prepare(config: Config, database_url: str, password: str) -> tuple[Responder
 
 
 @contextlib.asynccontextmanager
-async def demo_server(config: Config, *, host: str, port: int, directory: Path) -> AsyncIterator[Demo]:
+async def demo_server(
+    config: Config, *, host: str, port: int, directory: Path, pairing: Pairing | None = None
+) -> AsyncIterator[Demo]:
     """The server listening, with the demo's accounts; stopped (sockets closed) on the way out."""
     database_url = f"sqlite:///{directory / 'demo.db'}"
     password = new_password()
     unit, credentials = await asyncio.to_thread(prepare, config, database_url, password)
+    if pairing is not None:
+        await asyncio.to_thread(pairing.issue, database_url)
+        credentials = dataclasses.replace(credentials, prefecture=pairing.desk_token)
     # A throwaway log needs no key that outlives it.
     audit_key = AuditKey(secrets.token_hex(32).encode(), "the demo (kept in memory)")
     runner = web.AppRunner(
@@ -163,8 +184,9 @@ async def demo_server(config: Config, *, host: str, port: int, directory: Path) 
 
 def banner(config: Config, demo: Demo) -> str:
     url = demo.url
+    day = "上级指挥中心 the level above" if config.downstream else "汛期一日 a flood day"
     lines = [
-        f"dispatch 演示 demo · {config.root.name} 汛期一日 a flood day · 临时数据库 throwaway database "
+        f"dispatch 演示 demo · {config.root.name} {day} · 临时数据库 throwaway database "
         "(Ctrl-C 停止并删除 stops and deletes it)",
         "",
         f"  登录 Log in       {url}/",
@@ -184,6 +206,12 @@ def banner(config: Config, demo: Demo) -> str:
             f"    {'':<10} {street.name}'s tasks come to your tablet; no virtual tablet answers for "
             "this unit, so an unaccepted task escalates to the town",
         ]
+    flood = config.department_by_id.get(SUB_CENTER_DEPARTMENT)
+    if flood is not None:
+        lines += [
+            f"    {SUB_CENTER:<10} 分中心调度员 sub-center dispatcher, {flood.name}: 协办任务与本部门事件 "
+            "its department's incidents and co-handling tasks",
+        ]
     lines += [
         f"    {SCREEN:<10} 指挥大厅大屏 command-hall big screen",
         "  第二个账号请用隐私窗口 Use a private window for a second login (one session per browser).",
@@ -201,25 +229,59 @@ async def play(
     seed: int | None = None,
     duration: float | None = None,
     clock: SimulationClock | None = None,
+    upstream: str | None = None,
 ) -> None:
+    """The demo until stopped (or `duration`); `upstream`: the prefecture demo's URL, linked up to it."""
     stop_on_sigterm()
+    pairing = Pairing.of(config, upstream)
+    if pairing is not None:
+        config = pairing.config
     with tempfile.TemporaryDirectory(prefix="dispatch-demo-") as directory:
-        async with demo_server(config, host=host, port=port, directory=Path(directory)) as demo:
-            out.write(banner(config, demo))
+        async with demo_server(
+            config, host=host, port=port, directory=Path(directory), pairing=pairing
+        ) as demo:
+            out.write(banner(config, demo) + link_banner(config, pairing, demo.url))
             out.flush()
+            if pairing is not None and pairing.is_prefecture:
+                # The level above has no flood day of its own: what it sees comes up from the counties.
+                await asyncio.sleep(math.inf if duration is None else duration)
+                return
             settings = Settings(
                 url=demo.url,
                 seed=secrets.randbelow(1_000_000) if seed is None else seed,
                 duration=duration,
                 focus=demo.unit.jurisdiction if demo.unit is not None else None,
+                prefecture_url=upstream,
             )
             simulator = Simulator(config, settings, demo.credentials, clock=clock, out=out, intro=False)
             await simulator.run()
 
 
-def run_demo(config: Config, *, host: str, port: int) -> int:
+def link_banner(config: Config, pairing: Pairing | None, url: str) -> str:
+    """What the two-level demo adds to the banner: which side this is and what to watch."""
+    if pairing is None:
+        return ""
+    if pairing.is_prefecture:
+        counties = "、".join(config.jurisdiction_by_id[link.county].name for link in config.downstream)
+        return (
+            f"  上级指挥中心 The level above: {counties} 的重大(II级)以上事件经 CAP 1.2 上报至此; "
+            "在事件详情中「下达指令」 severity I/II incidents of the counties come up here as CAP 1.2; "
+            "send an instruction from an incident's detail\n"
+            "  县级演示请另开终端 Start a county demo in another terminal (on the port `downstream` names): "
+            f"dispatch serve --demo --upstream {url}\n\n"
+        )
+    above = config.prefecture.name if config.prefecture is not None else "the prefecture"
+    return (
+        f"  上报链路 Linked up to {above} at {pairing.upstream_url}: II级以上事件（如约4分钟时的堤防管涌）"
+        "上报，上级指令在调度台响铃，须「确认收到」\n"
+        "  severity I/II incidents (the levee piping at about 4 min) go up; the prefecture's "
+        "instruction rings on the console until acknowledged\n\n"
+    )
+
+
+def run_demo(config: Config, *, host: str, port: int, upstream: str | None = None) -> int:
     try:
-        asyncio.run(play(config, host=host, port=port, out=sys.stdout))
+        asyncio.run(play(config, host=host, port=port, out=sys.stdout, upstream=upstream))
     except (KeyboardInterrupt, asyncio.CancelledError):
         print("dispatch: demo stopped, its database deleted", flush=True)
     except CannotListen as err:

@@ -10,6 +10,7 @@ rings until a person there acknowledges it, and the prefecture sees the acknowle
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 
 from dispatch.simulate.agenda import Agenda
 from dispatch.simulate.senders import HttpSender
@@ -31,9 +32,17 @@ INSTRUCTED = {
 
 
 class PrefectureDesk:
-    def __init__(self, sender: HttpSender, token: str, agenda: Agenda, *, rate: float, seed: int) -> None:
+    def __init__(
+        self,
+        sender: HttpSender,
+        token: str | Callable[[], str | None],
+        agenda: Agenda,
+        *,
+        rate: float,
+        seed: int,
+    ) -> None:
         self.sender = sender
-        self.token = token
+        self._token = token
         self.agenda = agenda
         self.rate = rate
         self._rng = random.Random(f"{seed}/prefecture")
@@ -44,9 +53,17 @@ class PrefectureDesk:
     def start(self) -> None:
         self.agenda.after(LOOK_EVERY_S / self.rate, self.look)
 
+    @property
+    def token(self) -> str | None:
+        """A demo's prefecture may start after the county: its token is read until it is there."""
+        return self._token if isinstance(self._token, str) else self._token()
+
     async def look(self) -> None:
         try:
-            answer = await self.sender.get("/api/v1/incidents?severity=2&limit=50", self.token)
+            token = self.token
+            if token is None:
+                return
+            answer = await self.sender.get("/api/v1/incidents?severity=2&limit=50", token)
             if answer is None:
                 return
             status, data = answer
@@ -69,7 +86,7 @@ class PrefectureDesk:
 
         async def instruct() -> None:
             path = f"/api/v1/incidents/{incident_id}/instruct"
-            answer = await self.sender.post(path, {"text": text}, self.token)
+            answer = await self.sender.post(path, {"text": text}, self.token or "")
             if answer is None:
                 return
             status, data = answer

@@ -7,6 +7,7 @@ import os
 import re
 import signal
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -14,15 +15,17 @@ import aiohttp
 import pytest
 import sqlalchemy as sa
 
-from dispatch.access import accounts
+from dispatch.access import accounts, tokens
 from dispatch.config.model import load_config
 from dispatch.simulate.demo import pick_demo_unit
+from dispatch.simulate.demo_link import Pairing
 from dispatch.storage import database
 from dispatch.storage.tables import token_table
 from tests.factories import make_config
 
 ROOT = Path(__file__).parents[2]
 CONFIG = ROOT / "config.yaml"
+PREFECTURE = ROOT / "dispatch" / "config" / "samples" / "prefecture.yaml"
 HUMAN_UNIT = "grid-qingyunshan-heping-1"
 WAIT = 60.0  # a safety net against hangs, never a timing assertion
 
@@ -109,3 +112,46 @@ async def test_simulate_demo_prints_logins_that_work_and_ctrl_c_removes_everythi
     assert process.returncode == 0, rest.decode()
     assert "demo stopped, its database deleted" in rest.decode()
     assert not _demo_directories(tmp_path)
+
+
+def _grant(database_file: Path, token: str) -> tokens.TokenGrant | None:
+    engine = database.create_engine(f"sqlite:///{database_file}")
+    try:
+        database.create_schema(engine)
+        with engine.connect() as connection:
+            return tokens.lookup_grant(connection, token)
+    finally:
+        engine.dispose()
+
+
+def test_simulate_demo_two_levels_exchange_their_tokens_in_a_private_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`serve --demo --upstream URL` and the prefecture's demo: each issues, in its own fresh
+    database, the token the other posts with, bound to the other's CAP sender, and reads the
+    other's from a file at every attempt (so either may start first)."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    county = Pairing.of(load_config(CONFIG), "http://127.0.0.1:8091")
+    prefecture = Pairing.of(load_config(PREFECTURE), None)
+    assert Pairing.of(load_config(CONFIG), None) is None  # a demo alone changes nothing
+    assert county is not None and prefecture is not None and county.place == prefecture.place
+    up, down = county.config.upstream, prefecture.config.downstream[0]
+    assert up is not None and up.url == "http://127.0.0.1:8091" and down.token_env is None
+    assert county.desk_token() is None  # the prefecture has not started yet
+
+    county.issue(f"sqlite:///{tmp_path / 'county.db'}")
+    prefecture.issue(f"sqlite:///{tmp_path / 'prefecture.db'}")
+
+    assert oct(county.place.stat().st_mode & 0o777) == "0o700"
+    assert up.token_file is not None and down.token_file is not None
+    posted_up = Path(up.token_file).read_text(encoding="utf-8").strip()
+    posted_down = Path(down.token_file).read_text(encoding="utf-8").strip()
+    assert oct(Path(up.token_file).stat().st_mode & 0o777) == "0o600"
+    at_prefecture = _grant(tmp_path / "prefecture.db", posted_up)
+    at_county = _grant(tmp_path / "county.db", posted_down)
+    desk = _grant(tmp_path / "prefecture.db", county.desk_token() or "")
+    assert at_prefecture is not None and at_county is not None and desk is not None
+    assert at_prefecture.principal.binding is not None and at_county.principal.binding is not None
+    assert at_prefecture.principal.binding.cap_senders == ("yuanjiang",)
+    assert at_county.principal.binding.cap_senders == ("yiyang",)
+    assert desk.principal.role == "dispatcher" and desk.principal.jurisdiction_id is None

@@ -32,7 +32,7 @@ def serve(args: argparse.Namespace) -> int:
     if args.upstream is not None:
         print(
             "dispatch serve: --upstream goes with --demo; a county's server names its prefecture in "
-            "config.yaml `upstream` (README: Two levels)",
+            "config.yaml `upstream` (README: Two levels on one machine)",
             file=sys.stderr,
         )
         return 2

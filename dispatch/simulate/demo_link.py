@@ -7,7 +7,7 @@ thrown away at exit, so their tokens are new at every start; they meet in a fold
 under the temporary directory: each writes the tokens it issues to the other, and reads the
 other's through `token_file` at every attempt, so either may start first, and a restarted one
 is picked up again. Nothing here is for production: there, tokens are issued with `dispatch
-token issue` and given through `token_env` or `token_file` (README "Two levels").
+token issue` and given through `token_env` or `token_file` (README "Two levels on one machine").
 """
 
 from __future__ import annotations

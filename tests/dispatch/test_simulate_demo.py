@@ -16,6 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from dispatch.access import accounts, tokens
+from dispatch.cli.main import main
 from dispatch.config.model import load_config
 from dispatch.simulate.demo import pick_demo_unit
 from dispatch.simulate.demo_link import Pairing
@@ -155,3 +156,17 @@ def test_simulate_demo_two_levels_exchange_their_tokens_in_a_private_folder(
     assert at_prefecture.principal.binding.cap_senders == ("yuanjiang",)
     assert at_county.principal.binding.cap_senders == ("yiyang",)
     assert desk.principal.role == "dispatcher" and desk.principal.jurisdiction_id is None
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["serve", "--upstream", "http://127.0.0.1:8081"], "--upstream goes with --demo"),
+        (["serve", "--demo", "--upstream", "ftp://prefecture"], "--upstream: 'ftp://prefecture' is not"),
+    ],
+)
+def test_simulate_demo_upstream_refused_in_one_line(
+    argv: list[str], said: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([*argv, "--config", str(CONFIG)]) == 2
+    assert said in capsys.readouterr().err

@@ -19,6 +19,7 @@ from dispatch.shared.clock import ManualClock
 from dispatch.storage import database
 from tests.conftest import AUDIT_KEY, Harness, LoopbackServer, ServerFactory
 from tests.factories import config_data, make_config, node, responder
+from tests.tcp_proxy import TcpProxy
 from web.app import create_app
 from web.keys import RUNTIME
 from web.slow_clients import server_options
@@ -119,6 +120,8 @@ class Link:
     """The county's token at the prefecture (bound to CAP sender `city`)."""
     prefecture_at_county: dict[str, str]
     """The prefecture's token at the county (bound to CAP sender `yiyang`)."""
+    proxy: TcpProxy | None = None
+    """With `two_levels_via_proxy`: what stands between the county and its prefecture (`cut()`)."""
 
     async def post_cap(self, body: bytes, *, expect: int = 202, headers: dict[str, str] | None = None) -> Any:
         response = await self.prefecture.client.post(
@@ -169,14 +172,14 @@ async def link(make_server: ServerFactory, start_server: StartServer, tmp_path: 
     return Link(county, prefecture, link_token(prefecture, COUNTY), link_token(county, PREFECTURE))
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
         return port
 
 
-def _issue_before_start(url: str, config: Config, peer: str) -> str:
+def issue_before_start(url: str, config: Config, peer: str) -> str:
     """A token the peer's outbox will post with, issued before the server starts (it must know it)."""
     engine = database.create_engine(url, writer=True)
     try:
@@ -186,21 +189,22 @@ def _issue_before_start(url: str, config: Config, peer: str) -> str:
         engine.dispose()
 
 
-@pytest.fixture
-async def two_levels(database_url: str, start_server: StartServer, tmp_path: Path) -> Link:
-    """A county whose `upstream` is its prefecture, and a prefecture whose `downstream` is the county:
-    both outboxes real, each posting with the token the other issued."""
-    county_port, prefecture_port = _free_port(), _free_port()
+async def _two_levels(
+    database_url: str, start_server: StartServer, tmp_path: Path, proxy: TcpProxy | None = None
+) -> Link:
+    county_port = free_port()
+    prefecture_port = proxy.upstream[1] if proxy is not None else free_port()
+    upstream_port = proxy.port if proxy is not None else prefecture_port
     prefecture_url = f"sqlite:///{tmp_path / 'prefecture.db'}"
     retry = {"first": "1s", "max": "8s"}
     county = county_config(
-        upstream={"url": f"http://127.0.0.1:{prefecture_port}", "sender": COUNTY, "retry": retry}
+        upstream={"url": f"http://127.0.0.1:{upstream_port}", "sender": COUNTY, "retry": retry}
     )
     prefecture = prefecture_config(
         downstream=[{"county": COUNTY, "url": f"http://127.0.0.1:{county_port}", "retry": retry}]
     )
-    to_prefecture = _issue_before_start(prefecture_url, prefecture, COUNTY)
-    to_county = _issue_before_start(database_url, county, PREFECTURE)
+    to_prefecture = issue_before_start(prefecture_url, prefecture, COUNTY)
+    to_county = issue_before_start(database_url, county, PREFECTURE)
     county_server = await start_server(
         county, database_url, port=county_port, link_tokens={"upstream": to_prefecture}
     )
@@ -212,4 +216,26 @@ async def two_levels(database_url: str, start_server: StartServer, tmp_path: Pat
         prefecture_server,
         {"Authorization": f"Bearer {to_prefecture}"},
         {"Authorization": f"Bearer {to_county}"},
+        proxy,
     )
+
+
+@pytest.fixture
+async def two_levels(database_url: str, start_server: StartServer, tmp_path: Path) -> Link:
+    """A county whose `upstream` is its prefecture, and a prefecture whose `downstream` is the county:
+    both outboxes real, each posting with the token the other issued."""
+    return await _two_levels(database_url, start_server, tmp_path)
+
+
+@pytest.fixture
+async def two_levels_via_proxy(
+    database_url: str, start_server: StartServer, tmp_path: Path
+) -> AsyncIterator[Link]:
+    """`two_levels`, the county reaching its prefecture through a TCP proxy the test can cut:
+    the prefecture's host gone from the network, the prefecture itself untouched."""
+    proxy = TcpProxy("127.0.0.1", free_port())
+    proxy.start()
+    try:
+        yield await _two_levels(database_url, start_server, tmp_path, proxy)
+    finally:
+        proxy.close()

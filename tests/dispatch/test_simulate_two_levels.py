@@ -24,7 +24,7 @@ from dispatch.simulate.access import Credentials, tablet_units
 from dispatch.simulate.clock import SteppedClock
 from dispatch.simulate.runner import Settings, Simulator
 from tests.conftest import Harness
-from tests.link_servers import StartServer, _free_port, _issue_before_start, start_server
+from tests.link_servers import StartServer, free_port, issue_before_start, start_server
 from tests.prefecture_standin import eventually
 
 __all__ = ["start_server"]
@@ -60,14 +60,14 @@ async def _get(server: Harness, path: str) -> Any:
 async def test_simulate_flood_day_levee_piping_goes_up_and_an_instruction_comes_down(
     start_server: StartServer, clock: ManualClock, tmp_path: Path
 ) -> None:
-    county_port, prefecture_port = _free_port(), _free_port()
+    county_port, prefecture_port = free_port(), free_port()
     county_config, prefecture_config = _linked(county_port, prefecture_port)
     county_db, prefecture_db = (
         f"sqlite:///{tmp_path / 'county.db'}",
         f"sqlite:///{tmp_path / 'prefecture.db'}",
     )
-    up = _issue_before_start(prefecture_db, prefecture_config, COUNTY.root.id)
-    down = _issue_before_start(county_db, county_config, PREFECTURE.root.id)
+    up = issue_before_start(prefecture_db, prefecture_config, COUNTY.root.id)
+    down = issue_before_start(county_db, county_config, PREFECTURE.root.id)
     county = await start_server(county_config, county_db, port=county_port, link_tokens={"upstream": up})
     prefecture = await start_server(
         prefecture_config, prefecture_db, port=prefecture_port, link_tokens={f"county:{COUNTY.root.id}": down}

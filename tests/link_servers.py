@@ -11,12 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from aiohttp.test_utils import TestClient
 
 from dispatch.access.auth import issue_token
 from dispatch.config.model import Config
-from dispatch.shared.clock import ManualClock
+from dispatch.shared.clock import Clock, ManualClock
 from dispatch.storage import database
+from dispatch.storage.tables import incident_table
 from tests.conftest import AUDIT_KEY, Harness, LoopbackServer, ServerFactory
 from tests.factories import config_data, make_config, node, responder
 from tests.tcp_proxy import TcpProxy
@@ -142,12 +144,18 @@ async def start_server(clock: ManualClock) -> AsyncIterator[StartServer]:
     running: list[TestClient[Any, Any]] = []
 
     async def start(
-        config: Config, url: str, *, port: int | None = None, link_tokens: dict[str, str] | None = None
+        config: Config,
+        url: str,
+        *,
+        port: int | None = None,
+        link_tokens: dict[str, str] | None = None,
+        on_clock: Clock | None = None,
     ) -> Harness:
+        """`on_clock`: another clock than the test's (SystemClock beside a real `dispatch serve`)."""
         app = create_app(
             config,
             database_url=url,
-            clock=clock,
+            clock=on_clock or clock,
             run_scheduler=False,
             audit_key=AUDIT_KEY,
             link_tokens=link_tokens,
@@ -239,3 +247,20 @@ async def two_levels_via_proxy(
         yield await _two_levels(database_url, start_server, tmp_path, proxy)
     finally:
         proxy.close()
+
+
+async def county_messages_at(prefecture: Harness) -> dict[int, list[dict[str, Any]]]:
+    """What the prefecture holds of its county: per county incident id (its incident's
+    `county_link`), the `county_update`s on that one incident's timeline, in timeline order."""
+    query = sa.select(incident_table.c.id).order_by(incident_table.c.id)
+    found = await prefecture.runtime.read(lambda connection: connection.execute(query).scalars().all())
+    held: dict[int, list[dict[str, Any]]] = {}
+    for incident_id in found:
+        incident = await prefecture.incident(incident_id)
+        assert incident["county_link"]["county"] == COUNTY, incident["county_link"]
+        county_incident = int(incident["county_link"]["county_incident_id"])
+        assert county_incident not in held, f"a second incident for county incident {county_incident}"
+        held[county_incident] = [
+            each["payload"] for each in incident["timeline"] if each["type"] == "county_update"
+        ]
+    return held

@@ -1,4 +1,6 @@
-"""A TCP proxy the test can cut and restore: a database that goes away, for real.
+"""A TCP proxy the test can cut and restore: a database or a peer server that goes away, for real;
+or that lets requests through and holds back the answers (a peer that took a message, then the
+sender died before it heard so).
 
 It runs its own event loop on its own thread, because the server under test also talks to
 the database from its event loop's thread at times (start-up, issuing test tokens); a proxy
@@ -26,6 +28,8 @@ class TcpProxy:
         self.port = 0
         self.accepted = 0
         self._cut = False
+        self._answers: asyncio.Event | None = None
+        """Set while answers flow back; cleared by `hold_answers()`."""
         self._writers: set[asyncio.StreamWriter] = set()
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="tcp-proxy", daemon=True)
@@ -43,6 +47,13 @@ class TcpProxy:
     def restore(self) -> None:
         self._call(self._allow())
 
+    def hold_answers(self) -> None:
+        """What clients send still goes through; what comes back waits until `release_answers()`."""
+        self._call(self._gate(open_=False))
+
+    def release_answers(self) -> None:
+        self._call(self._gate(open_=True))
+
     def close(self) -> None:
         self._call(self._shutdown())
         self._loop.call_soon_threadsafe(self._loop.stop)
@@ -53,7 +64,16 @@ class TcpProxy:
         return asyncio.run_coroutine_threadsafe(work, self._loop).result(timeout=10)
 
     async def _listen(self) -> asyncio.Server:
+        self._answers = asyncio.Event()
+        self._answers.set()
         return await asyncio.start_server(self._serve, "127.0.0.1", 0)
+
+    async def _gate(self, *, open_: bool) -> None:
+        assert self._answers is not None
+        if open_:
+            self._answers.set()
+        else:
+            self._answers.clear()
 
     async def _drop_all(self) -> None:
         self._cut = True
@@ -85,7 +105,7 @@ class TcpProxy:
         try:
             await asyncio.gather(
                 _pipe(client_reader, upstream_writer),
-                _pipe(upstream_reader, client_writer),
+                _pipe(upstream_reader, client_writer, self._answers),
             )
         finally:
             self._writers -= pair
@@ -93,10 +113,14 @@ class TcpProxy:
                 writer.transport.abort()
 
 
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    """One direction; when it ends, the whole connection ends."""
+async def _pipe(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, gate: asyncio.Event | None = None
+) -> None:
+    """One direction; when it ends, the whole connection ends. A gate holds what was read."""
     with contextlib.suppress(ConnectionError, OSError):
         while data := await reader.read(_CHUNK):
+            if gate is not None:
+                await gate.wait()
             writer.write(data)
             await writer.drain()
     writer.transport.abort()

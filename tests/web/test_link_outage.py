@@ -13,9 +13,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from dispatch.shared.clock import ManualClock
-from dispatch.storage.tables import incident_table, outbound_table
+from dispatch.storage.tables import outbound_table
 from tests.factories import EAST_N, WEST_N, WEST_S, alert
-from tests.link_servers import COUNTY, Link, start_server, two_levels_via_proxy
+from tests.link_servers import Link, county_messages_at, start_server, two_levels_via_proxy
 from tests.prefecture_standin import eventually
 from tests.web.test_metrics import scrape, value
 
@@ -53,21 +53,6 @@ async def _county_outbox(link: Link) -> list[dict[str, Any]]:
     return [dict(row) for row in rows]
 
 
-async def _prefecture_incidents(link: Link) -> list[int]:
-    query = sa.select(incident_table.c.id).order_by(incident_table.c.id)
-    found = await link.prefecture.runtime.read(lambda connection: connection.execute(query).scalars().all())
-    return list(found)
-
-
-async def _county_updates(
-    link: Link, prefecture_incident: int
-) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The prefecture's incident (its county_link) and the county's messages on its timeline."""
-    incident = await link.prefecture.incident(prefecture_incident)
-    updates = [each["payload"] for each in incident["timeline"] if each["type"] == "county_update"]
-    return incident, updates
-
-
 async def test_link_prefecture_down_for_a_minute_then_every_message_arrives_once_in_order(
     two_levels_via_proxy: Link, clock: ManualClock
 ) -> None:
@@ -102,7 +87,7 @@ async def test_link_prefecture_down_for_a_minute_then_every_message_arrives_once
     assert len(queued) == 3 + 4 + 1  # three Alerts, four changes of the breach, one of the second
     assert {row["state"] for row in queued} == {"queued"}
     assert status["last_error"].split(":")[0] in CONNECTION_LOST, status["last_error"]
-    assert await _prefecture_incidents(link) == []
+    assert await county_messages_at(link.prefecture) == {}
 
     link.proxy.restore()
     clock.advance(10)
@@ -114,13 +99,7 @@ async def test_link_prefecture_down_for_a_minute_then_every_message_arrives_once
     sent = await _county_outbox(link)
     assert [row["identifier"] for row in sent] == [row["identifier"] for row in queued]
     assert {row["receipt"]["duplicate"] for row in sent} == {False}  # each taken once, as new
-    prefecture_incidents = await _prefecture_incidents(link)
-    assert len(prefecture_incidents) == len(incidents)  # one incident per county incident
-    by_county_incident: dict[int, list[dict[str, Any]]] = {}
-    for prefecture_incident in prefecture_incidents:
-        incident, updates = await _county_updates(link, prefecture_incident)
-        assert incident["county_link"]["county"] == COUNTY
-        by_county_incident[int(incident["county_link"]["county_incident_id"])] = updates
+    by_county_incident = await county_messages_at(link.prefecture)  # one incident per county incident
     assert set(by_county_incident) == set(incidents)
     for county_incident, updates in by_county_incident.items():
         in_county_order = [row["identifier"] for row in queued if row["incident_id"] == county_incident]

@@ -2,8 +2,9 @@
 link contract says (202 with an incident id, 202 duplicate for an identifier seen before, 503
 while told to be down), recording what it was sent.
 
-Until the prefecture side of the link (helper "pref") is merged, the county's tests talk to
-this; the lead replaces it with a real prefecture server on merge.
+The link's tests use the real prefecture (tests/link_servers.py); this recorder stays for what
+only it can show: the raw requests (headers, body), a 503 or a 4xx on demand, and any HTTP
+receiver (a department's webhook).
 """
 
 from __future__ import annotations

@@ -1,19 +1,34 @@
 """A county and its prefecture, both real servers on loopback with real outboxes, linked both ways.
 
 Up: the county's severity II incident reaches the prefecture as CAP (helper "out"'s planner and
-outbox, the prefecture's `POST /api/v1/link/cap`). Down: the prefecture's instruction reaches the
-county's timeline and its open instructions; the county's acknowledgement comes back up.
+outbox, the prefecture's `POST /api/v1/link/cap`); a minor one does not; one raised to II does;
+from a county of fronts (`serve --workers N`) its core sends. Down: the prefecture's instruction
+reaches the county's timeline and its open instructions; the county's acknowledgement comes back
+up.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
-from dispatch.storage.tables import incident_table
-from tests.factories import WEST_N, alert
-from tests.link_servers import COUNTY, PREFECTURE, Link, start_server, two_levels
+from dispatch.storage.tables import incident_table, outbound_table
+from tests.conftest import Harness, ServerFactory
+from tests.factories import EAST_N, WEST_N, alert
+from tests.link_servers import (
+    COUNTY,
+    PREFECTURE,
+    Link,
+    StartServer,
+    county_config,
+    county_messages_at,
+    link_token,
+    prefecture_config,
+    start_server,
+    two_levels,
+)
 from tests.prefecture_standin import eventually
 
 __all__ = ["start_server", "two_levels"]
@@ -125,3 +140,71 @@ async def test_link_county_incident_and_its_changes_reach_the_prefecture_in_orde
     incident = await _get(link.prefecture, f"/api/v1/incidents/{prefecture_incident}")
     assert (incident["state"], incident["jurisdiction"]) == ("cancelled", COUNTY)
     assert await _prefecture_incident(link) == prefecture_incident  # one incident, never a second
+
+
+async def _county_outbox(county: Harness) -> list[dict[str, Any]]:
+    c = outbound_table.c
+    query = sa.select(c.incident_id, c.state).where(c.destination == "upstream").order_by(c.id)
+    rows = await county.runtime.read(lambda connection: connection.execute(query).mappings().all())
+    return [dict(row) for row in rows]
+
+
+async def test_link_prefecture_hears_nothing_of_a_minor_incident(two_levels: Link) -> None:
+    link = two_levels
+    minor = (await link.county.post_alert(alert("minor-1")))["incident_id"]
+    await link.county.incident_trigger(minor, "escalate", {"reason": "测试"})
+    grave = (await link.county.post_alert(alert("grave-1", severity=1, source="gauge-2", location=EAST_N)))[
+        "incident_id"
+    ]
+
+    async def delivered() -> bool:
+        return [row["state"] for row in await _county_outbox(link.county)] == ["delivered"]
+
+    await eventually(delivered, "the grave incident's Alert delivered, and nothing else queued")
+    held = await county_messages_at(link.prefecture)
+    assert list(held) == [grave] != [minor]
+    assert [each["msg_type"] for each in held[grave]] == ["Alert"]
+
+
+async def test_link_incident_raised_to_severity_two_goes_up_then(two_levels: Link) -> None:
+    link = two_levels
+    incident_id = (await link.county.post_alert(alert("low-1")))["incident_id"]
+    assert await _county_outbox(link.county) == []
+
+    joined = await link.county.post_alert(alert("high-1", severity=2, source="gauge-2"))
+
+    assert joined["incident_id"] == incident_id
+    await eventually(lambda: _has(_prefecture_incident(link)), "the Alert at the prefecture once it is grave")
+    [arrived] = (await county_messages_at(link.prefecture))[incident_id]
+    assert arrived["msg_type"] == "Alert"
+    assert arrived["change"] in ("incident_severity_raised", "incident_notified")
+    prefecture_incident = await _prefecture_incident(link)
+    assert prefecture_incident is not None
+    assert (await link.prefecture.incident(prefecture_incident))["severity"] == 2
+
+
+async def test_link_with_fronts_the_core_sends_and_a_front_shows_the_status(
+    make_split_server: ServerFactory, start_server: StartServer, tmp_path: Path
+) -> None:
+    """`serve --workers N` at the county: its core posts to the prefecture, any front shows the link."""
+    prefecture = await start_server(prefecture_config(), f"sqlite:///{tmp_path / 'prefecture.db'}")
+    token_file = tmp_path / "upstream.token"
+    token_file.write_text(link_token(prefecture, COUNTY)["Authorization"].removeprefix("Bearer "))
+    upstream = {
+        "url": f"http://127.0.0.1:{prefecture.client.server.port}",
+        "sender": COUNTY,
+        "token_file": str(token_file),
+        "retry": {"first": "1s", "max": "8s"},
+    }
+    split = await make_split_server(county_config(upstream=upstream))
+
+    incident_id = (await split.post_alert(alert("split-1", severity=2)))["incident_id"]
+
+    async def up() -> bool:
+        response = await split.client.get("/api/v1/link", headers=split.auth("dispatcher", name="desk"))
+        [link] = (await response.json())["destinations"]
+        return bool(link["state"] == "up" and link["queued"] == 0)
+
+    await eventually(up, "the front showing the link up")
+    held = await county_messages_at(prefecture)
+    assert [each["msg_type"] for each in held[incident_id]] == ["Alert"]

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from dispatch.access import authz
 from dispatch.access.auth import Principal
@@ -22,6 +25,8 @@ from dispatch.intake.pipeline import Intake
 from dispatch.shared.errors import Forbidden
 from dispatch.storage import repository
 from dispatch.storage.writer import Tx, Writer
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -48,11 +53,32 @@ class LinkDesk:
         """A county's CAP message: opens, joins or cancels its incident here, once."""
         authz.require(principal, Action.USE_LINK)
         check_link_peer(principal, message.sender, "sender")
+        message = self._own_clock(message)
         if message.alert is not None:
             self.intake.check(message.alert)
         return await self.writer.submit(
             lambda tx: self.counties.take(tx, message, actor=principal.actor, causation_id=causation_id)
         )
+
+    def _own_clock(self, message: CountyMessage) -> CountyMessage:
+        """A county whose clock runs ahead: its message is taken at this server's now, never refused.
+
+        A refusal would be for good (the county's outbox moves on after a 4xx), and one county's
+        clock must not lose its incidents here; its own `sent` stays on the timeline as it said.
+        """
+        alert, window = message.alert, self.intake.time_window()
+        if alert is None or alert.observed_at is None:
+            return message
+        if alert.observed_at.timestamp() <= window.now + window.max_future_skew:
+            return message
+        logger.warning(
+            "county %s: message %s sent %s, ahead of this server's clock; taken at its now",
+            message.sender,
+            message.identifier,
+            message.sent_at,
+        )
+        now = datetime.fromtimestamp(window.now, UTC)
+        return dataclasses.replace(message, alert=alert.model_copy(update={"observed_at": now}))
 
     async def instruct(
         self, incident_id: int, text: str, principal: Principal, causation_id: str | None = None

@@ -7,9 +7,11 @@ file of its own), both on the test's ManualClock.
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from typing import Any
 
 import orjson
+import pytest
 import sqlalchemy as sa
 import websockets
 
@@ -23,6 +25,10 @@ __all__ = ["link", "start_server"]
 
 def _types(incident: Any) -> list[str]:
     return [each["type"] for each in incident["timeline"]]
+
+
+def _epoch(rfc3339: str) -> float:
+    return datetime.fromisoformat(rfc3339.replace("Z", "+00:00")).timestamp()
 
 
 async def _count(server: Any, table: sa.Table) -> int:
@@ -49,6 +55,22 @@ async def test_link_cap_alert_opens_an_incident_in_the_county_node(link: Link, c
     update = next(each for each in incident["timeline"] if each["type"] == "county_update")
     assert update["payload"]["county_incident_id"] == "7"
     assert update["payload"]["county_state"] == "reported"
+
+
+async def test_link_cap_of_a_county_whose_clock_runs_ahead_is_taken_not_lost(
+    link: Link, clock: ManualClock
+) -> None:
+    """A refusal would be for good (the county's outbox moves on after a 4xx): a county an hour
+    ahead still has its incident here, taken at the prefecture's now, its own `sent` on record."""
+    ahead = ManualClock(clock.now() + 3600)
+
+    receipt = await link.post_cap(cap("city.8.1", 8, clock=ahead))
+
+    assert (receipt["duplicate"], receipt["opened"]) == (False, True)
+    incident = await link.prefecture.incident(receipt["incident_id"])
+    update = next(each for each in incident["timeline"] if each["type"] == "county_update")
+    assert _epoch(update["payload"]["sent_at"]) == pytest.approx(ahead.now())
+    assert _epoch(incident["created_at"]) == pytest.approx(clock.now())
 
 
 async def test_link_cap_update_joins_its_incident_whatever_the_window(link: Link, clock: ManualClock) -> None:

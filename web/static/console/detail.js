@@ -77,6 +77,7 @@ export class Detail {
         h("a", { class: "print-link", href: `/console/report?id=${incident.id}`, target: "_blank", rel: "noopener" }, icon("print"), t("detail.print")),
       ),
       section(t("detail.tasks"), this.tasks(incident, units)),
+      incident.department_tasks?.length ? section(t("detail.department_tasks"), departmentParts(incident.department_tasks)) : null,
       section(t("detail.suggestions"), this.suggestions(incident, suggestions)),
       section(t("detail.alerts"), this.alerts(incident)),
       this.callers(incident),
@@ -241,6 +242,7 @@ export class Detail {
   }
 
   timeline(incident, units) {
+    const outcome = outcomes(incident.timeline);
     return h(
       "div",
       {},
@@ -258,11 +260,59 @@ export class Detail {
             h("span", { class: "actor" }, actorWords(event.actor, units)),
             detail.text ? h("span", { class: "event-detail" }, detail.text) : null,
             detail.why ? h("q", { class: "reason" }, detail.why) : null,
+            outcome(event),
           );
         }),
       ),
     );
   }
+}
+
+/** Each department's part of the incident: its state, the accept-by countdown, escalated or not. */
+function departmentParts(parts) {
+  return h(
+    "ul",
+    { class: "dept-parts" },
+    ...parts.map((part) => {
+      const due = part.state === "sent" && part.accept_by ? countdown(part.accept_by) : null;
+      return h(
+        "li",
+        { dataset: { departmentTask: part.id } },
+        h("strong", {}, departmentName(part.department_id ?? part.department)),
+        h("span", { class: `state-chip dept-state dept-state-${part.state}` }, t(`department_task_state.${part.state}`, { fallback: part.state })),
+        due ? h("span", { class: `countdown${due.overdue ? " overdue" : ""}` }, icon("clock"), ` ${due.text}`) : null,
+        part.escalated && part.state === "sent" ? h("span", { class: "overdue" }, icon("alarm"), t("subcenter.escalated")) : null,
+        part.reason ? h("q", { class: "reason" }, part.reason) : null,
+      );
+    }),
+  );
+}
+
+/**
+ * What became of what the timeline shows going out: a queued message is delivered or refused
+ * by a later event of the same message; an instruction received is acknowledged or still open.
+ */
+function outcomes(timeline) {
+  const delivery = new Map();
+  const acknowledged = new Set();
+  for (const event of timeline) {
+    const p = event.payload || {};
+    if (event.type === "outbound_delivered") delivery.set(p.message_id, "delivered");
+    if (event.type === "outbound_refused") delivery.set(p.message_id, "refused");
+    if (event.type === "instruction_acknowledged") acknowledged.add(p.identifier ?? p.instruction_identifier ?? p.instruction);
+  }
+  return (event) => {
+    const p = event.payload || {};
+    if (event.type === "outbound_queued") {
+      const state = delivery.get(p.message_id) || "queued";
+      return h("span", { class: `delivery delivery-${state}` }, t(`outbound.state.${state}`));
+    }
+    if (event.type === "instruction_received") {
+      const done = acknowledged.has(p.identifier ?? p.instruction_identifier ?? p.instruction);
+      return h("span", { class: `delivery delivery-${done ? "delivered" : "queued"}` }, t(done ? "instruction.acknowledged" : "instruction.open"));
+    }
+    return null;
+  };
 }
 
 function fact(label, value) {

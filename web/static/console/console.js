@@ -52,7 +52,17 @@ async function main() {
   filters();
   queue = new Queue($("queue"), { onPick: pick, onOpen: openIncident });
   map = new ConsoleMap($("map"), session.settings.map, { onPickIncident: (id) => (queue.pick(id), openIncident(id)), onAssign: assignFromMap });
-  detail = new Detail($("detail"), { onAction: act, onCancelTask: cancelTask, onClose: closeDetail });
+  detail = new Detail($("detail"), {
+    onAction: act,
+    onCancelTask: cancelTask,
+    onClose: closeDetail,
+    instructions: {
+      catalog: session.catalog,
+      dialog: $("action-dialog"),
+      onAcknowledge: (each) => coordination.instructions.send(each).catch((err) => notice(describeError(err))),
+      onDone: (id) => (notice(t("dialog.done", { action: t("instruction.instruct") }), "ok"), loadDetail(id)),
+    },
+  });
   actions = new Actions($("action-dialog"), { onDone: afterAction, catalog: session.catalog });
   announcer = new Announcer($("announcements"), { onOpen: (id) => (queue.pick(id), openIncident(id)) });
   coordination = new Coordination({

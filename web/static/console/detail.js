@@ -20,6 +20,7 @@ import {
   timeOfDay,
 } from "/static/common/format.js";
 import { ACTIONS } from "./actions.js";
+import { instructionSection } from "./instructions.js";
 import { actorWords, eventDetail, maskNumber } from "./words.js";
 
 const MILESTONES = ["sent", "delivered", "accepted", "en_route", "on_scene", "done", "declined", "expired", "cancelled"];
@@ -27,8 +28,9 @@ const OPEN_TASK = ["pending", "sent", "delivered", "accepted", "en_route", "on_s
 
 export class Detail {
   /** onAction(trigger, extra) for the buttons; onClose() hides the panel. */
-  constructor(panel, { onAction, onCancelTask, onClose }) {
+  constructor(panel, { onAction, onCancelTask, onClose, instructions }) {
     this.panel = panel;
+    this.instructions = instructions;
     this.onAction = onAction;
     this.onCancelTask = onCancelTask;
     this.onClose = onClose;
@@ -78,6 +80,7 @@ export class Detail {
       ),
       section(t("detail.tasks"), this.tasks(incident, units)),
       incident.department_tasks?.length ? section(t("detail.department_tasks"), departmentParts(incident.department_tasks)) : null,
+      instructionSection(incident, this.instructions),
       section(t("detail.suggestions"), this.suggestions(incident, suggestions)),
       section(t("detail.alerts"), this.alerts(incident)),
       this.callers(incident),

@@ -3,7 +3,7 @@
 
 import { api, describeError } from "/static/common/api.js";
 import { t } from "/static/common/i18n.js";
-import { h, icon, timeOfDay } from "/static/common/format.js";
+import { h, icon, jurisdictionName, timeOfDay } from "/static/common/format.js";
 
 const RING_AGAIN_MS = 20000;
 
@@ -13,7 +13,7 @@ export function instructionOf(incidentId, p) {
     incident_id: p.incident_id ?? incidentId,
     identifier: p.identifier ?? p.instruction_identifier ?? p.instruction,
     text: p.text || "",
-    from: p.from || p.from_name || "",
+    from: p.sender || p.from || "",
     sent_at: p.sent_at || p.received_at || null,
   };
 }
@@ -35,7 +35,8 @@ export class InstructionAlarm {
   async load() {
     try {
       const answer = await api("GET", "/api/v1/instructions?open=true");
-      const rows = answer.instructions || [];
+      // At a prefecture the list also holds the instructions it sent: those ring at the county.
+      const rows = (answer.instructions || []).filter((row) => row.direction !== "sent");
       const before = this.open.size;
       this.open = new Map(rows.map((row) => instructionOf(row.incident_id, row)).map((each) => [each.identifier, each]));
       this.render();
@@ -59,13 +60,18 @@ export class InstructionAlarm {
     }
   }
 
+  /** POST the acknowledgement; the alarm goes at once (the event confirms it to every console). */
+  async send(instruction) {
+    const path = `/api/v1/incidents/${instruction.incident_id}/instructions/${encodeURIComponent(instruction.identifier)}/acknowledge`;
+    await api("POST", path, {});
+    this.open.delete(instruction.identifier);
+    this.render();
+  }
+
   async acknowledge(instruction, button) {
     button.disabled = true;
     try {
-      const path = `/api/v1/incidents/${instruction.incident_id}/instructions/${encodeURIComponent(instruction.identifier)}/acknowledge`;
-      await api("POST", path, {});
-      this.open.delete(instruction.identifier);
-      this.render();
+      await this.send(instruction);
     } catch (err) {
       button.disabled = false;
       this.onError(describeError(err));
@@ -102,4 +108,84 @@ export class InstructionAlarm {
       }),
     );
   }
+}
+
+/**
+ * The incident's instructions in its detail: at a county those received (acknowledge here too),
+ * at the prefecture those sent with how far they got, and 下达指令 when the incident came from a
+ * county. onDone() after a change landed; dialog: the console's action dialog.
+ */
+export function instructionSection(incident, { catalog, dialog, onAcknowledge, onDone }) {
+  const rows = incident.instructions || [];
+  const fromCounty = (incident.alerts || []).some(
+    (alert) => alert.kind === "cap" && catalog.jurisdictions.some((each) => each.id === alert.source),
+  );
+  if (!rows.length && !fromCounty) return null;
+  const list = h(
+    "ul",
+    { class: "instruction-list" },
+    ...rows.map((row) =>
+      h(
+        "li",
+        { dataset: { identifier: row.identifier } },
+        h("span", { class: `delivery delivery-${row.state === "acknowledged" || row.state === "delivered" ? "delivered" : "queued"}` }, t(`instruction.state.${row.state}`, { fallback: row.state })),
+        h("span", { class: "instruction-row-text" }, row.text),
+        h(
+          "span",
+          { class: "muted" },
+          row.direction === "sent" ? `${jurisdictionName(row.county)} #${row.county_incident_id}` : row.sender,
+          ` · ${timeOfDay(row.sent_at)}`,
+          row.acknowledged_by ? ` · ${t("instruction.acknowledged_by", { by: row.acknowledged_by })}` : "",
+        ),
+        row.direction === "received" && row.state === "received"
+          ? h("button", { type: "button", class: "small primary", onclick: () => onAcknowledge(instructionOf(incident.id, row)) }, t("instruction.acknowledge"))
+          : null,
+      ),
+    ),
+  );
+  const instruct = fromCounty
+    ? h("button", { type: "button", class: "small", dataset: { trigger: "instruct" }, onclick: () => openInstruct(incident, dialog, onDone) }, t("instruction.instruct"))
+    : null;
+  return h("section", { class: "detail-section" }, h("h3", {}, t("detail.instructions")), instruct, rows.length ? list : null);
+}
+
+/** The prefecture's dispatcher writes an instruction to the county the incident came from. */
+function openInstruct(incident, dialog, onDone) {
+  const text = h("textarea", { id: "field-instruction", rows: "4", maxlength: "2000", required: true });
+  const error = h("p", { class: "form-error", role: "alert", hidden: true });
+  const title = t("instruction.instruct_title", { id: incident.id });
+  const form = h(
+    "form",
+    { method: "dialog", class: "action-form", novalidate: true },
+    h("h2", {}, title),
+    h("div", { class: "field" }, h("label", { for: "field-instruction" }, t("instruction.text")), text),
+    error,
+    h(
+      "div",
+      { class: "dialog-buttons" },
+      h("button", { type: "button", class: "ghost", onclick: () => dialog.close() }, t("common.cancel")),
+      h("button", { type: "submit", class: "primary" }, t("dialog.submit")),
+    ),
+  );
+  form.addEventListener("submit", async (submitted) => {
+    submitted.preventDefault();
+    const words = text.value.trim();
+    if (!words) {
+      error.textContent = t("instruction.text_required");
+      error.hidden = false;
+      return;
+    }
+    try {
+      await api("POST", `/api/v1/incidents/${incident.id}/instruct`, { text: words });
+      dialog.close();
+      onDone(incident.id);
+    } catch (err) {
+      error.textContent = describeError(err);
+      error.hidden = false;
+    }
+  });
+  dialog.replaceChildren(form);
+  dialog.setAttribute("aria-label", title);
+  dialog.showModal();
+  text.focus();
 }

@@ -9,7 +9,7 @@ import { categoryName, countdown, departmentName, h, icon, placeWords, severityB
 export const OPEN_DEPARTMENT_TASK = ["sent", "accepted"];
 const RELOAD_AFTER_MS = 300;
 /** What a state allows when the server's row does not say (it should: `triggers`). */
-const TRIGGERS = { sent: ["accept", "decline"], accepted: ["complete"] };
+const TRIGGERS = { sent: ["accept", "decline"], accepted: ["complete", "decline"] };
 
 /** The department a task is for, whatever the row calls it. */
 export function departmentOf(task) {

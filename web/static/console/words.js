@@ -74,14 +74,25 @@ export function eventDetail(event, units = new Map()) {
       if (event.type === "outbound_refused") parts.push(p.error || p.last_error || "");
       break;
     case "instruction_sent":
+      parts.push(`→ ${jurisdictionName(p.county)} #${p.county_incident_id}`);
+      break;
     case "instruction_received":
-      parts.push(p.from ? t("instruction.from", { from: p.from }) : destinationWords(p.destination));
+      parts.push(t("instruction.from", { from: p.sender || p.from || "" }));
       break;
     case "instruction_acknowledged":
       if (p.by) parts.push(t("instruction.acknowledged_by", { by: p.by }));
       break;
     case "county_update":
-      parts.push([p.sender, p.state ? t(`incident_state.${p.state}`, { fallback: p.state }) : "", p.change ? t(`event.${p.change}`, { fallback: p.change }) : ""].filter(Boolean).join(" · "));
+      parts.push(
+        [
+          `${jurisdictionName(p.sender)} #${p.county_incident_id}`,
+          p.msg_type,
+          p.county_state ? t(`incident_state.${p.county_state}`, { fallback: p.county_state }) : "",
+          p.change ? t(`event.${p.change}`, { fallback: p.change }) : "",
+        ]
+          .filter(Boolean)
+          .join(" · "),
+      );
       break;
     default:
       if (event.type.startsWith("department_task_")) {

@@ -11,6 +11,11 @@ const RELOAD_AFTER_MS = 300;
 /** What a state allows when the server's row does not say (it should: `triggers`). */
 const TRIGGERS = { sent: ["accept", "decline"], accepted: ["complete", "decline"] };
 
+/** 接收时限 4:32 while there is time; 超时 0:33 once it passed. */
+function acceptWords(due) {
+  return due.overdue ? due.text : t("subcenter.accept_by", { t: due.text });
+}
+
 /** The department a task is for, whatever the row calls it. */
 export function departmentOf(task) {
   return task.department_id ?? task.department;
@@ -102,7 +107,7 @@ export class DepartmentTasks {
       "li",
       {
         id: `department-task-${task.id}`,
-        class: `dept-task dept-task-${task.state}${escalated ? " escalated" : ""}${due?.overdue ? " overdue" : ""}`,
+        class: `dept-task dept-task-${task.state}${escalated ? " escalated" : ""}${due?.overdue ? " late" : ""}`,
         dataset: { task: task.id, incident: task.incident_id, state: task.state },
       },
       h(
@@ -125,7 +130,7 @@ export class DepartmentTasks {
               "span",
               { class: `row-deadline${due.overdue ? " overdue" : ""}`, dataset: { deadline: task.accept_by } },
               icon(due.overdue ? "alarm" : "clock"),
-              t("subcenter.accept_by", { t: due.text }),
+              acceptWords(due),
             )
           : null,
       ),
@@ -157,9 +162,9 @@ export class DepartmentTasks {
   tick(now = Date.now()) {
     for (const cell of this.list.querySelectorAll(".row-deadline[data-deadline]")) {
       const due = countdown(cell.dataset.deadline, now);
-      cell.lastChild.textContent = t("subcenter.accept_by", { t: due.text });
+      cell.lastChild.textContent = acceptWords(due);
       cell.classList.toggle("overdue", due.overdue);
-      cell.closest(".dept-task")?.classList.toggle("overdue", due.overdue);
+      cell.closest(".dept-task")?.classList.toggle("late", due.overdue);
     }
   }
 

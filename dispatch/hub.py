@@ -2,7 +2,9 @@
 
 Events arrive from the bus after their commit. Each becomes one JSON frame, serialized once,
 and is queued for every connection whose scope covers it: a responder gets its own tasks and
-the incidents they belong to; a dispatcher the incidents located in or owned by its subtree.
+the incidents they belong to; a dispatcher the incidents located in or owned by its subtree,
+and a department's dispatcher only those its department leads or co-handles, with its own
+department tasks' events (even once its department is taken off the incident).
 A connection's queue is bounded: a client that cannot keep up is closed with a code telling it
 to reconnect and resume from its last sequence number; it never slows the bus or anyone else.
 """
@@ -15,7 +17,6 @@ import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import orjson
 import sqlalchemy as sa
@@ -24,8 +25,13 @@ from dispatch.access import authz
 from dispatch.access.auth import Principal, Role
 from dispatch.config.model import Config
 from dispatch.events.catalog import (
+    DepartmentTaskChanged,
+    DepartmentTaskEscalated,
     DomainEvent,
+    IncidentDepartmentAdded,
+    IncidentDepartmentRemoved,
     IncidentEscalated,
+    IncidentMerged,
     IncidentNotified,
     IncidentOwnerChanged,
     IncidentReported,
@@ -33,6 +39,7 @@ from dispatch.events.catalog import (
     TaskAssigned,
     TaskChanged,
 )
+from dispatch.events.frames import alarm_frame, event_frame
 from dispatch.shared.clock import to_rfc3339
 from dispatch.shared.wire_frames import Frame, wire_frame
 from dispatch.shared.write_ticks import WriteTicks
@@ -50,6 +57,8 @@ CLOSE_CREDENTIAL_ENDED = 4401
 """The session or token that opened the socket ended (logout, revoked, expired): log in again."""
 
 Scope = frozenset[str] | None
+Console = tuple[Scope, str | None]
+"""What decides which incidents a console sees: its jurisdiction scope and its department."""
 
 
 @dataclass(eq=False)
@@ -68,6 +77,8 @@ class Connection:
     """Returns once the socket's buffer is below its high-water mark again."""
     queue_size: int
     scope: Scope = None
+    department: str | None = None
+    """A department dispatcher's department: it sees that department's incidents only."""
     pending: list[Frame] = field(default_factory=list)
     last_seq: int = 0
     closed: bool = False
@@ -104,9 +115,10 @@ class Hub:
         self.config = config
         self._connections: set[Connection] = set()
         self._responders: dict[str, set[Connection]] = defaultdict(set)
-        self._dispatchers: dict[Scope, set[Connection]] = defaultdict(set)
+        self._dispatchers: dict[Console, set[Connection]] = defaultdict(set)
         # What the hub must know of incidents to route their events without a query.
         self._places: dict[int, tuple[str, str]] = {}
+        self._departments: dict[int, tuple[str, ...]] = {}
         self._crews: dict[int, set[str]] = defaultdict(set)
         self.on_task_pushed: Callable[[int, str], None] | None = None
         self.dropped_slow = 0
@@ -118,10 +130,14 @@ class Hub:
     def load(self, connection: sa.Connection) -> None:
         """At start: every incident's place and every task's responder."""
         places = sa.select(
-            incident_table.c.id, incident_table.c.jurisdiction_id, incident_table.c.owner_jurisdiction_id
+            incident_table.c.id,
+            incident_table.c.jurisdiction_id,
+            incident_table.c.owner_jurisdiction_id,
+            incident_table.c.departments,
         )
-        for incident_id, jurisdiction_id, owner_id in connection.execute(places):
+        for incident_id, jurisdiction_id, owner_id, departments in connection.execute(places):
             self._places[incident_id] = (jurisdiction_id, owner_id)
+            self._departments[incident_id] = tuple(departments)
         crews = sa.select(task_table.c.incident_id, task_table.c.responder_id)
         for incident_id, responder_id in connection.execute(crews):
             self._crews[incident_id].add(responder_id)
@@ -139,21 +155,23 @@ class Hub:
 
     def attach(self, conn: Connection) -> None:
         conn.scope = None if (found := authz.scope(conn.principal, self.config)) is None else frozenset(found)
+        conn.department = authz.department(conn.principal)
         self._connections.add(conn)
         if conn.principal.role == Role.RESPONDER and conn.principal.responder_id:
             self._responders[conn.principal.responder_id].add(conn)
         elif conn.principal.role in (Role.DISPATCHER, Role.ADMIN, Role.SCREEN):
-            self._dispatchers[conn.scope].add(conn)
+            self._dispatchers[(conn.scope, conn.department)].add(conn)
 
     async def detach(self, conn: Connection) -> None:
         conn.closed = True
         self._connections.discard(conn)
         self._writes.forget(conn)
-        consoles = self._dispatchers.get(conn.scope)
+        console = (conn.scope, conn.department)
+        consoles = self._dispatchers.get(console)
         if consoles is not None:
             consoles.discard(conn)
             if not consoles:
-                del self._dispatchers[conn.scope]
+                del self._dispatchers[console]
         if conn.principal.responder_id:
             self._responders[conn.principal.responder_id].discard(conn)
             if not self._responders[conn.principal.responder_id]:
@@ -204,7 +222,7 @@ class Hub:
             for unit, (lat, lon, at) in moved.items()
             if unit in self.config.responder_by_id
         ]
-        for scope, consoles in list(self._dispatchers.items()):
+        for (scope, _), consoles in list(self._dispatchers.items()):
             seen = [
                 {"id": unit, "lat": lat, "lon": lon, "at": to_rfc3339(at)}
                 for jurisdiction, unit, lat, lon, at in units
@@ -225,7 +243,12 @@ class Hub:
             for responder_id in self._crews[incident_id]:
                 found += self._responders.get(responder_id, ())
         place = self._places.get(incident_id)
-        for scope, consoles in self._dispatchers.items():  # decided once per scope, not per socket
+        departments = self._departments.get(incident_id, ())
+        if isinstance(event, DepartmentTaskChanged):
+            departments = (*departments, event.department_id)
+        for (scope, department), consoles in self._dispatchers.items():  # once per scope, not per socket
+            if department is not None and department not in departments:
+                continue
             if scope is None or (place is not None and authz.covers(scope, *place)):
                 found += consoles
         return found
@@ -240,12 +263,15 @@ class Hub:
             targets, kind = list(event.jurisdiction_ids), "notified_all_tiers"
         elif isinstance(event, IncidentUnanswered):
             targets, kind = [event.owner_jurisdiction_id], "unanswered"
+        elif isinstance(event, DepartmentTaskEscalated):
+            targets, kind = [event.city_jurisdiction_id], "department_task_escalated"
         if not targets:
             return None
         root = self.config.root.id
-        found = [
+        found = [  # the city's own desks: a department's dispatcher is not the center alarmed
             conn
-            for consoles in self._dispatchers.values()
+            for (_, department), consoles in self._dispatchers.items()
+            if department is None
             for conn in consoles
             if conn.principal.role == Role.DISPATCHER and (conn.principal.jurisdiction_id or root) in targets
         ]
@@ -256,6 +282,14 @@ class Hub:
             return
         if isinstance(event, IncidentReported):
             self._places[event.incident_id] = (event.jurisdiction_id, event.owner_jurisdiction_id)
+            self._departments[event.incident_id] = tuple(event.departments)
+        elif isinstance(event, IncidentDepartmentAdded | IncidentDepartmentRemoved):
+            self._departments[event.incident_id] = tuple(event.departments)
+        elif isinstance(event, IncidentMerged) and event.into_incident_id != event.incident_id:
+            # Co-handlers of the absorbed incident stay on the case (core/incidents.py merge_into).
+            into = self._departments.get(event.into_incident_id, ())
+            absorbed = self._departments.get(event.incident_id, ())
+            self._departments[event.into_incident_id] = (*into, *(d for d in absorbed if d not in into))
         elif isinstance(event, IncidentOwnerChanged):
             place = self._places.get(event.incident_id)
             if place is not None:
@@ -333,7 +367,7 @@ class Hub:
         """A read for the events after a seq that this connection may see, in order."""
         from dispatch.storage import queries
 
-        principal, scope = conn.principal, conn.scope
+        principal, scope, department = conn.principal, conn.scope, conn.department
 
         def read(connection: sa.Connection, after: int, limit: int) -> list[EventOut]:
             if principal.role == Role.RESPONDER:
@@ -341,41 +375,12 @@ class Hub:
             # Only incidents' events, as live (publish): the audit trail (units' status, logins,
             # tokens) is read with GET /api/v1/events.
             return queries.events_after(
-                connection, after, limit, None if scope is None else list(scope), incidents_only=True
+                connection,
+                after,
+                limit,
+                None if scope is None else list(scope),
+                incidents_only=True,
+                department=department,
             )
 
         return read
-
-
-def event_frame(event: DomainEvent) -> str:
-    return orjson.dumps({"type": "event", "seq": event.seq, "event": event_body(event)}).decode()
-
-
-def stored_event_frame(event: EventOut) -> str:
-    return orjson.dumps({"type": "event", "seq": event["seq"], "event": event}).decode()
-
-
-def event_body(event: DomainEvent) -> dict[str, Any]:
-    """The same shape as GET /api/v1/events returns."""
-    return {
-        "seq": event.seq,
-        "type": event.type,
-        "occurred_at": to_rfc3339(event.occurred_at),
-        "actor": event.actor,
-        "causation_id": event.causation_id,
-        "incident_id": event.incident_id,
-        "task_id": event.task_id,
-        "payload": event.payload(),
-    }
-
-
-def alarm_frame(event: DomainEvent, kind: str) -> str:
-    return orjson.dumps(
-        {
-            "type": "alarm",
-            "kind": kind,
-            "seq": event.seq,
-            "incident_id": event.incident_id,
-            "event": event_body(event),
-        }
-    ).decode()

@@ -13,6 +13,7 @@ from dispatch.access import authz
 from dispatch.access.auth import Principal, Role
 from dispatch.config.model import Config
 from dispatch.core import responder_status
+from dispatch.core.department_desk import DepartmentTaskDoor
 from dispatch.core.escalation import Escalation
 from dispatch.core.incident_planning import not_a_child
 from dispatch.core.routing import Router
@@ -50,7 +51,7 @@ class Outcome:
         return self.record.as_row()
 
 
-class DispatchService:
+class DispatchService(DepartmentTaskDoor):
     def __init__(self, config: Config, writer: Writer, metrics: Metrics | None = None) -> None:
         self.config = config
         self.writer = writer

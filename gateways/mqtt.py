@@ -22,6 +22,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from dispatch.intake.alerts import AlertIn, refuse_nul
+from dispatch.shared.clock import to_rfc3339
 from dispatch.shared.errors import DispatchError
 from dispatch.shared.geo import Position
 from state_machines import TaskTrigger
@@ -154,6 +155,33 @@ def translate_location(payload: bytes) -> Location:
 def task_message(body: dict[str, Any]) -> bytes:
     """What a responder's tasks topic carries for one event (the WebSocket's `event` frame)."""
     return orjson.dumps({"type": "event", "seq": body["seq"], "event": body})
+
+
+def department_task_message(body: dict[str, Any]) -> bytes:
+    """What a department's tasks topic carries for one department task event: the event (as the
+    WebSocket's `event` frame has it), and beside it the task and its incident, readable alone."""
+    payload = body["payload"]
+    task = {
+        "id": payload["department_task_id"],
+        "department_id": payload["department_id"],
+        "state": payload["to_state"],
+        "reason": payload["reason"],
+        "accept_by": to_rfc3339(payload["accept_by"]),
+    }
+    place = {"jurisdiction": payload["jurisdiction_id"], "lat": payload["lat"], "lon": payload["lon"]}
+    return orjson.dumps(
+        {
+            "type": "department_task",
+            "seq": body["seq"],
+            "event": body,
+            "task": task,
+            "incident_id": body["incident_id"],
+            "category": payload["category"],
+            "severity": payload["severity"],
+            "place": place,
+            "title": payload["title"],
+        }
+    )
 
 
 def result_message(ack: Ack, outcome: dict[str, Any]) -> bytes:

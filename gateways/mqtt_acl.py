@@ -55,7 +55,8 @@ class PasswordUpdate:
 
 
 def accounts(config: Config) -> list[Account]:
-    """The server, Frigate, each responder and each sensor gateway, each confined to its own topics."""
+    """The server, Frigate, each responder, each sensor gateway and each department's duty desk,
+    each confined to its own topics."""
     mqtt = config.mqtt
     topics = Topics(mqtt.prefix, mqtt.frigate_prefix)
     server_reads = [topics.sensor_alerts(), topics.acks(), topics.location(), *topics.frigate()]
@@ -65,6 +66,7 @@ def accounts(config: Config) -> list[Account]:
             (
                 *(Grant(Access.READ, topic) for topic in server_reads),
                 Grant(Access.WRITE, topics.tasks()),
+                Grant(Access.WRITE, topics.department_tasks()),
             ),
         )
     ]
@@ -87,7 +89,20 @@ def accounts(config: Config) -> list[Account]:
         )
     for gateway in mqtt.sensor_gateways:
         result.append(Account(gateway, (Grant(Access.WRITE, topics.sensor_alerts(gateway)),)))
+    for department in config.departments:
+        # A department's duty desk (or the SMS/voice bridge it runs) reads its department tasks.
+        result.append(
+            Account(
+                department_account(department.id),
+                (Grant(Access.READ, topics.department_tasks(department.id)),),
+            )
+        )
     return result
+
+
+def department_account(department_id: str) -> str:
+    """The broker login of a department's duty desk (apart from responders' and gateways' ids)."""
+    return f"department-{department_id}"
 
 
 QUEUE_SETTINGS = (

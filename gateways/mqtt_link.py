@@ -36,13 +36,14 @@ from urllib.parse import unquote, urlsplit
 import aiomqtt
 
 from dispatch.config.model import Mqtt
-from dispatch.events.catalog import DomainEvent, TaskAssigned, TaskChanged
-from dispatch.hub import event_body
+from dispatch.events.catalog import DepartmentTaskChanged, DomainEvent, TaskAssigned, TaskChanged
+from dispatch.events.frames import event_body
 from dispatch.shared.errors import DatabaseUnavailable, DispatchError
 from gateways.mqtt import (
     Ack,
     Rejected,
     RejectReason,
+    department_task_message,
     read_json,
     result_message,
     task_message,
@@ -119,7 +120,12 @@ class MqttLink:
     # The bus side ---------------------------------------------------------------------------
 
     def notice(self, event: DomainEvent) -> None:
-        """Bus subscriber: a responder's task events go to its tasks topic."""
+        """Bus subscriber: a responder's task events go to its tasks topic, a department task's
+        to its department's."""
+        if isinstance(event, DepartmentTaskChanged):
+            topic = self.topics.department_tasks(event.department_id)
+            self._enqueue(topic, department_task_message(event_body(event)), None)
+            return
         if not isinstance(event, TaskAssigned | TaskChanged):
             return
         task_id = event.task_id if isinstance(event, TaskAssigned) else None

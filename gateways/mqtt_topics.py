@@ -5,6 +5,7 @@ With the default prefix `dispatch`:
 - `dispatch/sensors/{gateway}/alerts`: a sensor gateway's alerts (it publishes, we read).
 - `dispatch/responders/{id}/acks` and `…/location`: a tablet's acks and positions (we read).
 - `dispatch/responders/{id}/tasks`: a tablet's task events and ack results (we publish).
+- `dispatch/departments/{id}/tasks`: a department duty desk's department tasks (协办) (we publish).
 - `{frigate_prefix}/events` and `…/reviews`: Frigate's messages, under its own prefix.
 
 The link subscribes and parses with these, and the broker's ACL (gateways/mqtt_acl.py) grants
@@ -47,6 +48,9 @@ class Topics:
 
     def tasks(self, responder_id: str = ANY) -> str:
         return f"{self.prefix}/responders/{responder_id}/tasks"
+
+    def department_tasks(self, department_id: str = ANY) -> str:
+        return f"{self.prefix}/departments/{department_id}/tasks"
 
     def acks(self, responder_id: str = ANY) -> str:
         return f"{self.prefix}/responders/{responder_id}/acks"

@@ -56,7 +56,7 @@ INCIDENT_TRANSITIONS: tuple[Transition, ...] = (
     Transition(T.RESPOND, (S.DISPATCHED,), S.RESPONDING),
     Transition(T.ARRIVE, (S.DISPATCHED, S.RESPONDING), S.ON_SCENE),
     Transition(T.RESOLVE, OPEN, S.RESOLVED, prepare="plan_resolve", after="end_open_work"),
-    Transition(T.CLOSE, (S.RESOLVED,), S.CLOSED),
+    Transition(T.CLOSE, (S.RESOLVED,), S.CLOSED, after="end_department_work"),
     Transition(T.REOPEN, (S.RESOLVED,), S.VERIFYING),
     Transition(T.CANCEL, OPEN, S.CANCELLED, after="end_open_work"),
     Transition(T.MERGE, OPEN, S.MERGED, prepare="plan_merge", after="merge_into"),

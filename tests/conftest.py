@@ -112,8 +112,9 @@ class Harness:
         *,
         jurisdiction: str | None = None,
         responder: str | None = None,
+        department: str | None = None,
     ) -> str:
-        key = f"{role}:{name}:{jurisdiction}:{responder}"
+        key = f"{role}:{name}:{jurisdiction}:{responder}:{department}"
         if key not in self.tokens:
             self.tokens[key] = issue_token(
                 self.runtime.write_engine,
@@ -122,6 +123,7 @@ class Harness:
                 name=name or role,
                 jurisdiction=jurisdiction,
                 responder=responder,
+                department=department,
                 now=time.time(),
             )
         return self.tokens[key]

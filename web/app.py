@@ -17,6 +17,7 @@ from dispatch.storage.audit_key import AuditKey
 from web import (
     alert_feeds,
     alerts,
+    department_tasks,
     docs,
     gateway_routes,
     health,
@@ -53,6 +54,7 @@ ROUTES: tuple[Callable[[web.Application], None], ...] = (
     alert_feeds.add_routes,
     gateway_routes.add_routes,
     incidents.add_routes,
+    department_tasks.add_routes,
     ws.add_routes,
     docs.add_routes,
     sessions.add_routes,

@@ -99,6 +99,7 @@ def handlers(
         "service.submit_alerts": service.submit_alerts,
         "service.trigger_incident": service.trigger_incident,
         "service.trigger_task": service.trigger_task,
+        "service.trigger_department_task": service.trigger_department_task,
         "service.resolve_alert": service.resolve_alert,
         "service.cancel_alerts": service.cancel_alerts,
         "service.mark_sent": mark_sent,

@@ -100,6 +100,9 @@ class RemoteService(DispatchService):
     async def trigger_task(self, *args: Any, **kwargs: Any) -> Any:
         return await self._core.call("service.trigger_task", *args, **kwargs)
 
+    async def trigger_department_task(self, *args: Any, **kwargs: Any) -> Any:
+        return await self._core.call("service.trigger_department_task", *args, **kwargs)
+
     async def resolve_alert(self, *args: Any, **kwargs: Any) -> Any:
         return await self._core.call("service.resolve_alert", *args, **kwargs)
 

@@ -88,9 +88,9 @@ async def list_incidents(request: web.Request) -> web.Response:
         limit=query.limit,
         offset=query.offset,
     )
-    scope = _scope(request, principal)
+    scope, department = _scope(request, principal), authz.department(principal)
     body = await runtime.read(
-        lambda connection: queries.list_incidents(connection, scope, where, runtime.config)
+        lambda connection: queries.list_incidents(connection, scope, where, runtime.config, department)
     )
     return json_response(body)
 
@@ -107,8 +107,10 @@ async def get_incident(request: web.Request) -> web.Response:
     principal = request[PRINCIPAL]
     runtime = request.app[RUNTIME]
     incident_id = parse_int(request.match_info["id"], "id")
-    scope = _scope(request, principal)
-    found = await runtime.read(lambda connection: queries.incident_detail(connection, incident_id, scope))
+    scope, department = _scope(request, principal), authz.department(principal)
+    found = await runtime.read(
+        lambda connection: queries.incident_detail(connection, incident_id, scope, department)
+    )
     if found is None:  # missing, or outside the caller's scope: alike
         raise NotFound(f"incident {incident_id} does not exist", field="id")
     mine = authz.incident_triggers(principal)
@@ -134,17 +136,19 @@ async def incident_suggestions(request: web.Request) -> web.Response:
     runtime = request.app[RUNTIME]
     incident_id = parse_int(request.match_info["id"], "id")
     limit = parse_query(request, SuggestionQuery).limit
-    scope = _scope(request, principal)
+    scope, department = _scope(request, principal), authz.department(principal)
     units = authz.responder_scope(principal, runtime.config)  # its own, and those mutual aid lends it
     body = await runtime.read(
-        lambda connection: queries.suggestions(connection, runtime.config, incident_id, limit, scope, units)
+        lambda connection: queries.suggestions(
+            connection, runtime.config, incident_id, limit, scope, units, department
+        )
     )
     if body is None:  # missing, or outside the caller's scope: alike
         raise NotFound(f"incident {incident_id} does not exist", field="id")
     return json_response(body)
 
 
-async def _body(request: web.Request, model: type[BaseModel]) -> Any:
+async def read_body(request: web.Request, model: type[BaseModel]) -> Any:
     if not request.body_exists:  # read already (web/slow_clients.py), so not can_read_body
         return model()
     return model.model_validate(await read_json(request))  # errors: see web/errors.py
@@ -171,7 +175,7 @@ async def incident_trigger(request: web.Request) -> web.Response:
     trigger = request.match_info["trigger"]
     runtime.service.check_incident_trigger(principal, trigger)
     incident_id = parse_int(request.match_info["id"], "id")
-    body: IncidentTriggerBody = await _body(request, IncidentTriggerBody)
+    body: IncidentTriggerBody = await read_body(request, IncidentTriggerBody)
     params: dict[str, Any] = {}
     if body.responder_id is not None:
         params["responder_id"] = body.responder_id
@@ -224,7 +228,7 @@ async def task_trigger(request: web.Request) -> web.Response:
     task_id = parse_int(request.match_info["id"], "id")
     trigger = request.match_info["trigger"]
     runtime.service.check_task_trigger(principal, trigger)
-    body: TaskTriggerBody = await _body(request, TaskTriggerBody)
+    body: TaskTriggerBody = await read_body(request, TaskTriggerBody)
     outcome = await runtime.service.trigger_task(
         task_id,
         trigger,
@@ -256,8 +260,10 @@ async def list_events(request: web.Request) -> web.Response:
     runtime = request.app[RUNTIME]
     query = parse_query(request, EventQuery)
     after, limit = query.after, query.limit
-    scope = _scope(request, principal)
-    events = await runtime.read(lambda connection: queries.events_after(connection, after, limit, scope))
+    scope, department = _scope(request, principal), authz.department(principal)
+    events = await runtime.read(
+        lambda connection: queries.events_after(connection, after, limit, scope, department=department)
+    )
     body: EventList = {"events": events, "last_seq": events[-1]["seq"] if events else after}
     return json_response(body)
 

@@ -28,6 +28,13 @@ class SessionUser(TypedDict):
         str | None, Field(description="The subtree a dispatcher or screen sees; null: all.")
     ]
     responder: Annotated[str | None, Field(description="A responder's unit id.")]
+    department: Annotated[
+        str | None,
+        Field(
+            description="A department dispatcher's department (its sub-center, 分中心): it sees the "
+            "incidents that department leads or co-handles and works its department tasks; null: none."
+        ),
+    ]
     unit_name: Annotated[str | None, Field(description="That unit's name.")]
 
 

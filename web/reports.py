@@ -189,14 +189,16 @@ async def export_csv(request: web.Request) -> web.Response:
         raise InvalidInput("until must be after since", field="until")
     if until - since > MAX_PERIOD_S:
         raise InvalidInput("the period is longer than 366 days", field="until")
-    scope = authz.scope(principal, runtime.config)
-    count = await runtime.read(lambda connection: reports.count_in_period(connection, scope, since, until))
+    scope, department = authz.scope(principal, runtime.config), authz.department(principal)
+    count = await runtime.read(
+        lambda connection: reports.count_in_period(connection, scope, since, until, department)
+    )
     if count > reports.MAX_EXPORT:
         raise InvalidInput(
             f"{count} incidents in that period: at most {reports.MAX_EXPORT}, narrow it", field="until"
         )
     period = await runtime.read(
-        lambda connection: reports.incidents_in_period(connection, scope, since, until)
+        lambda connection: reports.incidents_in_period(connection, scope, since, until, department)
     )
     body = _rows(runtime.config, language, period)
     name = datetime.fromtimestamp(since, ZoneInfo(runtime.config.timezone)).strftime("incidents-%Y%m%d.csv")
@@ -221,8 +223,10 @@ async def alert_detail(request: web.Request) -> web.Response:
     principal = request[PRINCIPAL]
     runtime = request.app[RUNTIME]
     alert_id = parse_int(request.match_info["id"], "id")
-    scope = authz.scope(principal, runtime.config)
-    body = await runtime.read(lambda connection: queries.alert_with_raw(connection, alert_id, scope))
+    scope, department = authz.scope(principal, runtime.config), authz.department(principal)
+    body = await runtime.read(
+        lambda connection: queries.alert_with_raw(connection, alert_id, scope, department)
+    )
     if body is None:  # missing, or of an incident outside the caller's scope: alike
         raise NotFound(f"alert {alert_id} does not exist", field="id")
     return json_response(body)

@@ -18,8 +18,9 @@ from dispatch.config.model import Config
 from dispatch.core.deadlines import DeadlineScheduler
 from dispatch.core.presence import Positions
 from dispatch.events.bus import EventBus
-from dispatch.events.catalog import DomainEvent
+from dispatch.events.catalog import DepartmentTaskChanged, DomainEvent
 from dispatch.hub import Hub
+from dispatch.ops.duty_desks import DutyDesks
 from dispatch.ops.metrics import Metrics
 from dispatch.service import DispatchService
 from dispatch.shared.clock import Clock
@@ -90,6 +91,7 @@ class Runtime:
         self.hub = Hub(config)
         self.positions = Positions(self.writer)
         self.logins = Logins(config, self.writer, self.read, clock)
+        self.duty_desks = DutyDesks(config)
         self._pushes: set[asyncio.Task[None]] = set()
         self._pushed: list[tuple[int, str]] = []
         self._readers = ThreadPoolExecutor(max_workers=4, thread_name_prefix="dispatch-read")
@@ -169,6 +171,7 @@ class Runtime:
         self.bus.subscribe(DomainEvent, self.hub.publish)
         if self.mqtt is not None:
             self.bus.subscribe(DomainEvent, self.mqtt.notice)
+        self.bus.subscribe(DepartmentTaskChanged, self.duty_desks.tell)
 
     async def stop(self) -> None:
         await self.hub.close_all()

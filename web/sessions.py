@@ -184,6 +184,7 @@ def _session_body(
             "role": cast(PeopleRole, principal.role.value),
             "jurisdiction": principal.jurisdiction_id,
             "responder": principal.responder_id,
+            "department": principal.department_id,
             "unit_name": unit.name if unit else None,
         },
         "csrf_token": csrf_token,

@@ -30,7 +30,7 @@ alone (overdue, the trend's hours) are at most this old."""
 MAX_CACHED = 256
 
 Answer = Stats
-Key = tuple[tuple[str, ...] | None, float]
+Key = tuple[tuple[str, ...] | None, float, str | None]
 
 
 class StatsQuery(Query):
@@ -151,12 +151,12 @@ async def get_stats(request: web.Request) -> web.Response:
     config = runtime.config
     zone = ZoneInfo(config.timezone)
     since = _since(parse_query(request, StatsQuery).since, runtime.clock.now(), zone)
-    scope = authz.scope(principal, config)
-    key: Key = (None if scope is None else tuple(scope), since)
+    scope, department = authz.scope(principal, config), authz.department(principal)
+    key: Key = (None if scope is None else tuple(scope), since, department)
 
     async def compute(now: float) -> Answer:
         answer: Answer = await runtime.read(
-            lambda connection: stats.overview(connection, config, scope, since, now, zone)
+            lambda connection: stats.overview(connection, config, scope, since, now, zone, department)
         )
         return answer
 

@@ -24,7 +24,8 @@ from dispatch.access import authz
 from dispatch.access.accounts import hash_session_id
 from dispatch.access.auth import Principal, hash_token
 from dispatch.access.authz import Action
-from dispatch.hub import Connection, stored_event_frame
+from dispatch.events.frames import stored_event_frame
+from dispatch.hub import Connection
 from dispatch.shared.errors import DispatchError, Forbidden, error_body
 from dispatch.storage import wire
 from web.errors import error_response

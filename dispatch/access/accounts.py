@@ -19,6 +19,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 from dispatch.access import second_factor
 from dispatch.access.auth import Principal, Role
+from dispatch.access.scoping import account_scope_problem
 from dispatch.config.model import Config
 from dispatch.events.catalog import UserLoggedIn, UserLoggedOut, UserLoginFailed
 from dispatch.storage.tables import session_table, user_table
@@ -98,6 +99,7 @@ def add_user(
     password: str,
     jurisdiction: str | None = None,
     responder: str | None = None,
+    department: str | None = None,
     now: float,
 ) -> str | None:
     """Add the account; for an admin, returns its second factor's secret (shown this once)."""
@@ -110,17 +112,8 @@ def add_user(
     if parsed not in PEOPLE_ROLES:
         raise AccountError(f"--role must be one of {', '.join(PEOPLE_ROLES)}")
     assert parsed is not None
-    if jurisdiction is not None and jurisdiction not in config.jurisdiction_by_id:
-        raise AccountError(f"--jurisdiction: unknown jurisdiction {jurisdiction!r}")
-    if parsed == Role.RESPONDER:
-        if responder is None:
-            raise AccountError("--responder is required for the responder role")
-        if responder not in config.responder_by_id:
-            raise AccountError(f"--responder: unknown responder {responder!r}")
-        if jurisdiction is not None:
-            raise AccountError("--jurisdiction does not go with --role responder (its unit's is used)")
-    elif responder is not None:
-        raise AccountError("--responder only goes with --role responder")
+    if (problem := account_scope_problem(config, parsed, jurisdiction, responder, department)) is not None:
+        raise AccountError(problem)
     hashed = hash_password(password)
     totp_secret = second_factor.new_secret() if parsed == Role.ADMIN else None
     with engine.begin() as connection:
@@ -132,6 +125,7 @@ def add_user(
                 role=parsed.value,
                 jurisdiction_id=jurisdiction,
                 responder_id=responder,
+                department_id=department,
                 password_hash=hashed,
                 disabled=False,
                 failed_logins=0,
@@ -180,6 +174,7 @@ def list_users(engine: sa.Engine) -> list[dict[str, object]]:
                 user_table.c.role,
                 user_table.c.jurisdiction_id,
                 user_table.c.responder_id,
+                user_table.c.department_id,
                 user_table.c.disabled,
             ).order_by(user_table.c.name)
         ).mappings()
@@ -190,7 +185,13 @@ def list_users(engine: sa.Engine) -> list[dict[str, object]]:
 
 
 def _principal(user: sa.RowMapping) -> Principal:
-    return Principal(Role(user["role"]), user["name"], user["jurisdiction_id"], user["responder_id"])
+    return Principal(
+        Role(user["role"]),
+        user["name"],
+        user["jurisdiction_id"],
+        user["responder_id"],
+        department_id=user["department_id"],
+    )
 
 
 def read_user(connection: sa.Connection, name: str) -> sa.RowMapping | None:
@@ -208,6 +209,7 @@ def lookup_session(connection: sa.Connection, session_id: str, now: float) -> Se
                 user_table.c.role,
                 user_table.c.jurisdiction_id,
                 user_table.c.responder_id,
+                user_table.c.department_id,
                 user_table.c.disabled,
             )
             .join(user_table, user_table.c.name == session_table.c.user_name)

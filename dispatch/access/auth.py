@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from dispatch.access.binding import Binding, BindingError
 from dispatch.access.principal import Principal, Role
+from dispatch.access.scoping import department_problem
 from dispatch.config.model import Config
 from dispatch.events.catalog import TokenIssued
 from dispatch.storage import pending_events
@@ -45,6 +46,7 @@ def issue_token(
     name: str,
     jurisdiction: str | None = None,
     responder: str | None = None,
+    department: str | None = None,
     expires_in: float | None = None,
     actor: str = "cli:unknown",
     sources: Sequence[str] = (),
@@ -58,12 +60,14 @@ def issue_token(
     """
     parsed_role = _issuable_role(role)
     _check_scope(config, parsed_role, jurisdiction, responder)
+    if (problem := department_problem(config, parsed_role, department)) is not None:
+        raise TokenError(problem)
     if expires_in is not None and expires_in <= 0:
         raise TokenError("--expires must be more than 0")
     binding = _binding(parsed_role, sources, cap_senders)
     token = "dsp_" + secrets.token_urlsafe(32)
     expires_at = None if expires_in is None else now + expires_in
-    principal = Principal(parsed_role, name, jurisdiction, responder, binding)
+    principal = Principal(parsed_role, name, jurisdiction, responder, binding, department)
     _store(engine, hash_token(token), principal, expires_at, now=now, actor=actor)
     return token
 
@@ -116,6 +120,7 @@ def _store(
                 name=principal.name,
                 jurisdiction_id=principal.jurisdiction_id,
                 responder_id=principal.responder_id,
+                department_id=principal.department_id,
                 created_at=now,
                 expires_at=expires_at,
                 sources=list(binding.sources) if binding is not None else None,
@@ -133,6 +138,7 @@ def _store(
                 jurisdiction=principal.jurisdiction_id,
                 responder=principal.responder_id,
                 expires_at=expires_at,
+                department=principal.department_id,
             ),
         )
 
@@ -161,7 +167,12 @@ def lookup(connection: sa.Connection, token: str) -> Principal | None:
 def principal_of(row: sa.RowMapping) -> Principal:
     """Who a token row speaks for."""
     return Principal(
-        Role(row["role"]), row["name"], row["jurisdiction_id"], row["responder_id"], binding_of(row)
+        Role(row["role"]),
+        row["name"],
+        row["jurisdiction_id"],
+        row["responder_id"],
+        binding_of(row),
+        row["department_id"],
     )
 
 

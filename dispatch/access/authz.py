@@ -5,6 +5,14 @@ MQTT acks), from the rules here: the role, the triggers it may send, and the sco
 incident, task and unit an action touches. Reads ask `require` for the role and filter their
 queries by `scope`. A resource outside the caller's scope is reported as missing (404), never
 as forbidden, so ids of other towns stay private.
+
+A dispatcher scoped to a department (`--department`, a sub-center such as 城管 or 防汛) sees
+only the incidents whose `departments` list it — the department the category leads, first, and
+those added as co-handlers — within its jurisdiction subtree if it has one too; every other
+incident is missing to it, as another town's is. It sends none of the city's incident or task
+triggers (403): it works its department's part, the department tasks (accept, decline with a
+reason, complete), whose reasons and notes land on the incident's timeline. There is no free
+note on an incident for it to add: what it has to say goes with its department task.
 """
 
 from __future__ import annotations
@@ -16,7 +24,7 @@ from dispatch.access.auth import Principal, Role
 from dispatch.config.model import Config, Tier
 from dispatch.config.mutual_aid import lenders_to
 from dispatch.shared.errors import Forbidden, IllegalTransition, NotFound
-from state_machines import IncidentTrigger, TaskTrigger
+from state_machines import DepartmentTaskTrigger, IncidentTrigger, TaskTrigger
 
 
 class Action(StrEnum):
@@ -39,6 +47,8 @@ class Action(StrEnum):
     """A responder's tasks with what it needs to find the place (the tablet app)."""
     READ_METRICS = "read_metrics"
     """The Prometheus metrics at /metrics: the whole server's figures, so admin only."""
+    WORK_DEPARTMENT_TASK = "work_department_task"
+    """accept, decline, complete a department task (协办): its department's dispatcher, or the city's."""
 
 
 ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
@@ -54,6 +64,7 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
             Action.SUBSCRIBE,
             Action.READ_MAP,
             Action.READ_STATS,
+            Action.WORK_DEPARTMENT_TASK,
         }
     ),
     Role.RESPONDER: frozenset(
@@ -103,15 +114,47 @@ DISPATCHER_TASK_TRIGGERS = frozenset({TaskTrigger.CANCEL})
 """What MANAGE_TASK may send."""
 
 
+DEPARTMENT_DISPATCHER_ACTIONS = frozenset(
+    {
+        Action.READ_INCIDENTS,
+        Action.READ_EVENTS,
+        Action.READ_RESPONDERS,
+        Action.SUBSCRIBE,
+        Action.READ_MAP,
+        Action.READ_STATS,
+        Action.WORK_DEPARTMENT_TASK,
+    }
+)
+"""A department's dispatcher: reads its department's incidents and works its department tasks."""
+DEPARTMENT_TASK_TRIGGERS = frozenset(
+    {DepartmentTaskTrigger.ACCEPT, DepartmentTaskTrigger.DECLINE, DepartmentTaskTrigger.COMPLETE}
+)
+"""What WORK_DEPARTMENT_TASK may send; escalate and cancel are the server's."""
+
+
+def department(principal: Principal) -> str | None:
+    """The department a dispatcher works for; None: the city's own desks (and every other role)."""
+    return principal.department_id if principal.role == Role.DISPATCHER else None
+
+
+def actions(principal: Principal) -> frozenset[Action]:
+    if department(principal) is not None:
+        return DEPARTMENT_DISPATCHER_ACTIONS
+    return ROLE_ACTIONS[principal.role]
+
+
 def require(principal: Principal, action: Action) -> Principal:
     """The principal, when its role may take `action` at all; Forbidden otherwise."""
-    if action not in ROLE_ACTIONS[principal.role]:
-        raise Forbidden(f"the {principal.role} role may not {action.value.replace('_', ' ')}")
+    if action not in actions(principal):
+        who = f"the {principal.role} role"
+        if (found := department(principal)) is not None:
+            who = f"a dispatcher of department {found!r}"
+        raise Forbidden(f"{who} may not {action.value.replace('_', ' ')}")
     return principal
 
 
 def may(principal: Principal, action: Action) -> bool:
-    return action in ROLE_ACTIONS[principal.role]
+    return action in actions(principal)
 
 
 def incident_triggers(principal: Principal) -> frozenset[str]:
@@ -134,6 +177,17 @@ def check_incident_trigger(principal: Principal, trigger: str) -> None:
     if trigger not in INCIDENT_TRIGGERS:
         raise IllegalTransition(
             f"{trigger!r} is not a dispatcher's trigger", state="", allowed=sorted(INCIDENT_TRIGGERS)
+        )
+
+
+def check_department_task_trigger(principal: Principal, trigger: str) -> None:
+    """Forbidden for a caller that may not work department tasks; a trigger not its own is a 409."""
+    require(principal, Action.WORK_DEPARTMENT_TASK)
+    if trigger not in DEPARTMENT_TASK_TRIGGERS:
+        raise IllegalTransition(
+            f"{trigger!r} is not a department task trigger",
+            state="",
+            allowed=sorted(DEPARTMENT_TASK_TRIGGERS),
         )
 
 
@@ -202,11 +256,30 @@ def covers(jurisdictions: Collection[str] | None, jurisdiction_id: str, owner_id
     return jurisdictions is None or jurisdiction_id in jurisdictions or owner_id in jurisdictions
 
 
-def sees_incident(principal: Principal, config: Config, jurisdiction_id: str, owner_id: str) -> bool:
-    """Dispatchers see an incident located in, or owned by, their subtree."""
+def sees_incident(
+    principal: Principal,
+    config: Config,
+    jurisdiction_id: str,
+    owner_id: str,
+    departments: Collection[str] | None = None,
+) -> bool:
+    """Dispatchers see an incident located in, or owned by, their subtree; a department's
+    dispatcher only one its department leads or co-handles (`departments`; None: unknown, not seen)."""
     if principal.role not in (Role.ADMIN, Role.SYSTEM, Role.DISPATCHER):
         return False
+    found = department(principal)
+    if found is not None and (departments is None or found not in departments):
+        return False
     return covers(scope(principal, config), jurisdiction_id, owner_id)
+
+
+def check_department_task(
+    principal: Principal, config: Config, task_id: int, department_id: str, incident: tuple[str, str]
+) -> None:
+    """A department's dispatcher works its own department's tasks only; the city's, those of
+    incidents in its subtree. Anything else is reported as missing."""
+    if not sees_incident(principal, config, *incident, departments=[department_id]):
+        raise NotFound(f"department task {task_id} does not exist", field="id")
 
 
 def check_incident(

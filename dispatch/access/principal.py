@@ -1,4 +1,4 @@
-"""Who is calling: a role, a name, the jurisdiction subtree it acts over, whom it speaks for."""
+"""Who is calling: a role, a name, the jurisdiction subtree and department it acts for, whom it speaks for."""
 
 from __future__ import annotations
 
@@ -27,6 +27,9 @@ class Principal:
     responder_id: str | None = None
     binding: Binding | None = None
     """A gateway token's sources and CAP senders; None: unbound (dispatch/access/speaks_for.py)."""
+    department_id: str | None = None
+    """A dispatcher of a department's sub-center (城管, 防汛 …): it sees the incidents its department
+    leads or co-handles and works its department's tasks (dispatch/access/authz.py); None: the city's."""
 
     @property
     def actor(self) -> str:

@@ -67,6 +67,7 @@ def list_tokens(connection: sa.Connection) -> list[dict[str, object]]:
             token_table.c.role,
             token_table.c.jurisdiction_id,
             token_table.c.responder_id,
+            token_table.c.department_id,
             token_table.c.created_at,
             token_table.c.expires_at,
             token_table.c.last_used_at,

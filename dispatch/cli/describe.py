@@ -16,8 +16,9 @@ def config_check(path: str) -> int:
 
 
 def diagram() -> int:
-    from state_machines import INCIDENT, TASK, mermaid
+    from state_machines import DEPARTMENT_TASK, INCIDENT, TASK, mermaid
 
     print("Incident\n\n```mermaid\n" + mermaid(INCIDENT) + "\n```\n")
-    print("Task\n\n```mermaid\n" + mermaid(TASK) + "\n```")
+    print("Task\n\n```mermaid\n" + mermaid(TASK) + "\n```\n")
+    print("Department task\n\n```mermaid\n" + mermaid(DEPARTMENT_TASK) + "\n```")
     return 0

@@ -135,6 +135,11 @@ def _add_token(commands: Commands, common: argparse.ArgumentParser) -> None:
     issue.add_argument("--jurisdiction", help="dispatcher: the subtree it may see and act on")
     issue.add_argument("--responder", help="responder: the unit id of config.yaml")
     issue.add_argument(
+        "--department",
+        help="dispatcher: a department's sub-center (config.yaml departments); it sees the incidents "
+        "its department leads or co-handles and works its department tasks",
+    )
+    issue.add_argument(
         "--expires", metavar="DURATION", help="refused after this long, e.g. 90d, 12h (default: never)"
     )
     issue.add_argument(
@@ -167,6 +172,11 @@ def _add_user(commands: Commands, common: argparse.ArgumentParser) -> None:
     add.add_argument("--role", required=True, help="dispatcher, responder, admin or screen (the big screen)")
     add.add_argument("--jurisdiction", help="dispatcher, screen: the subtree it sees and acts on (none: all)")
     add.add_argument("--responder", help="responder: its unit id in config.yaml")
+    add.add_argument(
+        "--department",
+        help="dispatcher: a department's sub-center (config.yaml departments); it sees the incidents "
+        "its department leads or co-handles and works its department tasks",
+    )
     add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     passwd = user_commands.add_parser(
         "passwd", parents=[common], help="set a new password (unlocks and re-enables; ends its sessions)"

@@ -41,6 +41,7 @@ def issue_command(args: argparse.Namespace) -> int:
             name=args.name,
             jurisdiction=args.jurisdiction,
             responder=args.responder,
+            department=args.department,
             expires_in=expires_in,
             actor=command_line_actor(),
             sources=args.source,
@@ -79,6 +80,8 @@ def list_command(database_url: str) -> int:
     print("id\tname\trole\tscope\tcreated\texpires\tlast used\tstate (UTC)\tspeaks for")
     for row in rows:
         scope = row["jurisdiction_id"] or row["responder_id"] or "-"
+        if row["department_id"]:
+            scope = f"department:{row['department_id']}" + ("" if scope == "-" else f"@{scope}")
         expires = row["expires_at"]
         if row["revoked_at"] is not None:
             state = f"revoked {_when(row['revoked_at'])}"

@@ -43,10 +43,18 @@ def user(args: argparse.Namespace) -> int:
 
 def _list(engine: sa.Engine) -> int:
     for row in accounts.list_users(engine):
-        scope = row["jurisdiction_id"] or row["responder_id"] or "-"
+        scope = _scope(row)
         state = "disabled" if row["disabled"] else "active"
         print(f"{row['name']}\t{row['role']}\t{scope}\t{state}")
     return 0
+
+
+def _scope(row: dict[str, object]) -> str:
+    """What the account sees: its subtree, its unit, its department (with its subtree), or all."""
+    place = row["jurisdiction_id"] or row["responder_id"]
+    if row.get("department_id"):
+        return f"department:{row['department_id']}" + (f"@{place}" if place else "")
+    return str(place or "-")
 
 
 def _totp_reset(engine: sa.Engine, name: str) -> int:
@@ -68,6 +76,7 @@ def _add(engine: sa.Engine, args: argparse.Namespace, password: str) -> int:
         password=password,
         jurisdiction=args.jurisdiction,
         responder=args.responder,
+        department=args.department,
         now=time.time(),
     )
     print(f"{args.name}: added ({args.role})")

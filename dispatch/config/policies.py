@@ -32,6 +32,20 @@ class Policy(Strict):
             "resolved by its sender, e.g. an Alertmanager `resolved` notification."
         ),
     )
+    department_accept_within: Seconds = Field(
+        600.0,
+        description=(
+            "How long a co-handling department (协办) has to accept its department task before the "
+            "city center is alarmed (the task stays open and may still be accepted)."
+        ),
+    )
+    resolve_with_open_departments: bool = Field(
+        False,
+        description=(
+            "Whether the incident may be resolved while a co-handling department's task is still "
+            "sent or accepted; false: resolve answers 409 department_part_open naming it."
+        ),
+    )
     steps: list[PolicyStep] = Field(min_length=1, description="Ordered steps, lowest tier first.")
 
     @model_validator(mode="after")

@@ -272,7 +272,8 @@ class Escalation:
         )
 
     def fire_due_deadlines(self, tx: Tx, limit: int = 200) -> tuple[int, float | None]:
-        """Fire every step deadline that has passed; returns how many, and the next one."""
+        """Fire every step deadline, and every department task's acceptance deadline, that has
+        passed; returns how many, and the next one."""
         due = (
             tx.connection.execute(
                 sa.select(incident_table.c.id)
@@ -293,4 +294,6 @@ class Escalation:
             if not ok:  # never retry a deadline that breaks forever; a dispatcher must look
                 repository.clear_step_deadline(tx.connection, incident_id)
         following = tx.connection.execute(sa.select(sa.func.min(incident_table.c.step_deadline_at))).scalar()
-        return len(due), following
+        escalated, department_following = self.incidents.department_tasks.fire_due(tx, limit)
+        nexts = [each for each in (following, department_following) if each is not None]
+        return len(due) + escalated, min(nexts) if nexts else None

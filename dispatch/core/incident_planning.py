@@ -10,6 +10,7 @@ from transitions import EventData
 
 from dispatch.config.model import Config, Jurisdiction
 from dispatch.core.change import IncidentChange, Moved, incident_change
+from dispatch.core.department_tasks import may_resolve_with_open_parts
 from dispatch.events.catalog import (
     IncidentAssigned,
     IncidentChanged,
@@ -20,8 +21,8 @@ from dispatch.events.catalog import (
     IncidentMerged,
     IncidentReassigned,
 )
-from dispatch.shared.errors import InvalidInput, NotFound
-from dispatch.storage import repository
+from dispatch.shared.errors import DepartmentPartOpen, InvalidInput, NotFound
+from dispatch.storage import department_tasks, repository
 from dispatch.storage.records import Incident, Responder
 from dispatch.storage.writer import Tx
 from state_machines import OPEN_INCIDENT_STATES, OPEN_TASK_STATES, IncidentTrigger, ResponderStatus
@@ -65,6 +66,28 @@ class IncidentPlanning:
             # The summary is what the audit trail keeps of how it ended.
             raise InvalidInput("resolve needs a summary of the outcome in reason", field="reason")
         change.summary = change.reason
+        self._check_department_parts(change)
+
+    def _check_department_parts(self, change: IncidentChange) -> None:
+        """Unless its policy allows it, an incident is resolved only once no co-handler's part is open."""
+        if may_resolve_with_open_parts(change.row):
+            return
+        open_parts = department_tasks.open_of(change.tx.connection, change.row.id)
+        if not open_parts:
+            return
+        named = "; ".join(
+            f"{self._department_name(task.department_id)} ({task.department_id}): "
+            f"department task {task.id} is {task.state}"
+            for task in open_parts
+        )
+        raise DepartmentPartOpen(
+            f"incident {change.row.id} cannot be resolved while a co-handling department's part is "
+            f"open — {named}; it must be completed or declined, or the department removed, first"
+        )
+
+    def _department_name(self, department_id: str) -> str:
+        department = self.config.department_by_id.get(department_id)
+        return department.name if department is not None else department_id
 
     def plan_merge(self, event: EventData) -> None:
         change = incident_change(event)

@@ -23,6 +23,7 @@ from dispatch.core.change import (
     build_machine,
     incident_change,
 )
+from dispatch.core.department_tasks import DepartmentTaskLifecycle
 from dispatch.core.incident_planning import IncidentPlanning
 from dispatch.core.tasks import TaskLifecycle
 from dispatch.events.catalog import (
@@ -35,7 +36,7 @@ from dispatch.storage import repository
 from dispatch.storage.records import Incident, Task
 from dispatch.storage.tables import alert_table, incident_table
 from dispatch.storage.writer import Tx
-from state_machines import INCIDENT, OPEN_TASK_STATES, TaskTrigger
+from state_machines import INCIDENT, OPEN_TASK_STATES, IncidentTrigger, TaskTrigger
 
 
 class IncidentLifecycle(IncidentPlanning):
@@ -47,6 +48,7 @@ class IncidentLifecycle(IncidentPlanning):
     def __init__(self, config: Config, tasks: TaskLifecycle) -> None:
         self.config = config
         self.tasks = tasks
+        self.department_tasks = DepartmentTaskLifecycle(config)
         self.state: str = INCIDENT.initial
         self.machine = build_machine(INCIDENT, self)
 
@@ -163,12 +165,40 @@ class IncidentLifecycle(IncidentPlanning):
         change.follow_ups.append(AssignResponder(change.row, change.responder))
 
     def update_departments(self, event: EventData) -> None:
+        """A department added gets its task (协办) in this transaction; one taken off, its task cancelled."""
         change = incident_change(event)
         repository.update(change.tx.connection, incident_table, change.row, departments=change.departments)
+        department = str(change.params["department"])  # planning checked it
+        if change.trigger == IncidentTrigger.ADD_DEPARTMENT:
+            self.department_tasks.send(
+                change.tx, change.row, department, actor=change.actor, causation_id=change.causation_id
+            )
+        else:
+            self._end_department_work(change, "department removed from the incident", department)
+
+    def end_department_work(self, event: EventData) -> None:
+        """Closed: what co-handlers still had open is cancelled."""
+        change = incident_change(event)
+        self._end_department_work(change, f"incident {change.trigger}")
+
+    def _end_department_work(
+        self, change: IncidentChange, reason: str, department: str | None = None
+    ) -> None:
+        self.department_tasks.cancel_open(
+            change.tx,
+            change.row,
+            actor=change.actor,
+            causation_id=change.causation_id,
+            reason=reason,
+            department_id=department,
+        )
 
     def end_open_work(self, event: EventData) -> None:
         change = incident_change(event)
         self._cancel_open_tasks(change)
+        if change.trigger == IncidentTrigger.CANCEL:
+            # A resolve the policy allowed leaves co-handlers' parts open until the incident closes.
+            self._end_department_work(change, "incident cancelled")
         ended: dict[str, object] = {"step_deadline_at": None}
         if change.summary is not None:
             ended["summary"] = change.summary
@@ -179,6 +209,7 @@ class IncidentLifecycle(IncidentPlanning):
         tx, row, target = change.tx, change.row, change.merge_target
         assert target is not None  # plan_merge found it
         self._cancel_open_tasks(change)
+        self._end_department_work(change, f"incident merged into {target.id}")
         tx.connection.execute(
             alert_table.update().where(alert_table.c.incident_id == row.id).values(incident_id=target.id)
         )

@@ -68,6 +68,8 @@ class TokenIssued(DomainEvent, type="token_issued"):
     jurisdiction: str | None
     responder: str | None
     expires_at: float | None
+    department: str | None = None
+    """A department dispatcher's department (its sub-center)."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -27,6 +27,16 @@ from dispatch.events.base import (
     EVENT_TYPES,
     DomainEvent,
 )
+from dispatch.events.department_tasks import (
+    DEPARTMENT_TASK_EVENT_BY_TRIGGER,
+    DepartmentTaskAccepted,
+    DepartmentTaskCancelled,
+    DepartmentTaskChanged,
+    DepartmentTaskCompleted,
+    DepartmentTaskDeclined,
+    DepartmentTaskEscalated,
+    DepartmentTaskSent,
+)
 from dispatch.events.incidents import (
     INCIDENT_EVENT_BY_TRIGGER,
     IncidentAssigned,
@@ -68,6 +78,7 @@ from dispatch.events.tasks import (
 )
 
 __all__ = [
+    "DEPARTMENT_TASK_EVENT_BY_TRIGGER",
     "EVENT_TYPES",
     "INCIDENT_EVENT_BY_TRIGGER",
     "TASK_EVENT_BY_TRIGGER",
@@ -77,6 +88,13 @@ __all__ = [
     "AlertResolved",
     "AlertStatusChanged",
     "AlertUpdated",
+    "DepartmentTaskAccepted",
+    "DepartmentTaskCancelled",
+    "DepartmentTaskChanged",
+    "DepartmentTaskCompleted",
+    "DepartmentTaskDeclined",
+    "DepartmentTaskEscalated",
+    "DepartmentTaskSent",
     "DomainEvent",
     "IncidentAssigned",
     "IncidentCancelled",

@@ -99,6 +99,13 @@ class IllegalTransition(DispatchError):
         return IllegalTransition(self.message, state=self.state, allowed=allowed)
 
 
+class DepartmentPartOpen(DispatchError):
+    """Resolve refused: a co-handling department's part is still open and the policy waits for it."""
+
+    status = 409
+    code = "department_part_open"
+
+
 class DatabaseUnavailable(Exception):
     """The database does not answer: nothing was written; the caller may retry after a while.
 

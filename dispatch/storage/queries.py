@@ -9,9 +9,11 @@ import sqlalchemy as sa
 from dispatch.config.model import Config
 from dispatch.shared.clock import to_rfc3339
 from dispatch.shared.geo import distance_m
+from dispatch.storage import department_tasks
 from dispatch.storage.tables import (
     alert_table,
     chain_head_table,
+    department_task_table,
     event_table,
     incident_table,
     responder_table,
@@ -55,16 +57,39 @@ def subtree(config: Config, root_id: str) -> list[str]:
     return [node.id for node in config.jurisdictions if config.is_within(node.id, root_id)]
 
 
-def in_scope(ids: list[str] | None) -> sa.ColumnElement[bool]:
-    if ids is None:
-        return sa.true()
-    return sa.or_(incident_table.c.jurisdiction_id.in_(ids), incident_table.c.owner_jurisdiction_id.in_(ids))
+def in_scope(ids: list[str] | None, department: str | None = None) -> sa.ColumnElement[bool]:
+    """Incidents located in or owned by the jurisdictions `ids` (None: all), and that `department`
+    leads or co-handles when one is given (a department dispatcher's scope)."""
+    located = (
+        sa.true()
+        if ids is None
+        else sa.or_(
+            incident_table.c.jurisdiction_id.in_(ids), incident_table.c.owner_jurisdiction_id.in_(ids)
+        )
+    )
+    if department is None:
+        return located
+    return sa.and_(located, lists_department(department))
+
+
+def lists_department(department: str) -> sa.ColumnElement[bool]:
+    """The incident's `departments` (a JSON list of ids) holds `department`.
+
+    Matched on the JSON text, quotes included, so that one id is never taken for part of another;
+    the same on SQLite and PostgreSQL (whose JSON type keeps the text as written).
+    """
+    escaped = department.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return sa.cast(incident_table.c.departments, sa.Text).like(f'%"{escaped}"%', escape="\\")
 
 
 def list_incidents(
-    connection: sa.Connection, scope: list[str] | None, where: IncidentFilter, config: Config
+    connection: sa.Connection,
+    scope: list[str] | None,
+    where: IncidentFilter,
+    config: Config,
+    department: str | None = None,
 ) -> IncidentList:
-    query = sa.select(incident_table).where(in_scope(scope))
+    query = sa.select(incident_table).where(in_scope(scope, department))
     if where.states:
         query = query.where(incident_table.c.state.in_(where.states))
     if where.tier:
@@ -106,12 +131,13 @@ def alert_channels(connection: sa.Connection, incident_ids: list[int]) -> dict[i
 
 
 def incident_detail(
-    connection: sa.Connection, incident_id: int, scope: list[str] | None
+    connection: sa.Connection, incident_id: int, scope: list[str] | None, department: str | None = None
 ) -> IncidentFile | None:
-    """The incident with its tasks, alerts and timeline; None if missing or outside `scope`."""
+    """The incident with its tasks, department tasks, alerts and timeline; None if missing or
+    outside `scope` (and `department`'s incidents, given one)."""
     row = (
         connection.execute(
-            sa.select(incident_table).where(incident_table.c.id == incident_id, in_scope(scope))
+            sa.select(incident_table).where(incident_table.c.id == incident_id, in_scope(scope, department))
         )
         .mappings()
         .first()
@@ -141,19 +167,22 @@ def incident_detail(
     return {
         **incident_json(dict(row), alert_channels(connection, [incident_id]).get(incident_id)),
         "tasks": [task_json(dict(task)) for task in tasks],
+        "department_tasks": department_tasks.for_incident(connection, incident_id),
         "alerts": [alert_json(dict(alert)) for alert in alerts],
         "timeline_truncated": len(events) > MAX_TIMELINE,
         "timeline": [event_json(dict(event)) for event in reversed(events[:MAX_TIMELINE])],
     }
 
 
-def alert_with_raw(connection: sa.Connection, alert_id: int, scope: list[str] | None) -> AlertWithRaw | None:
+def alert_with_raw(
+    connection: sa.Connection, alert_id: int, scope: list[str] | None, department: str | None = None
+) -> AlertWithRaw | None:
     """One alert with its raw payload as the sender wrote it; None if missing or its incident unseen."""
     row = (
         connection.execute(
             sa.select(alert_table)
             .join(incident_table, incident_table.c.id == alert_table.c.incident_id)
-            .where(alert_table.c.id == alert_id, in_scope(scope))
+            .where(alert_table.c.id == alert_id, in_scope(scope, department))
         )
         .mappings()
         .first()
@@ -184,11 +213,29 @@ def events_after(
     scope: list[str] | None,
     *,
     incidents_only: bool = False,
+    department: str | None = None,
 ) -> list[EventOut]:
     query = sa.select(event_table).where(event_table.c.seq > after)
     if incidents_only:
         query = query.where(event_table.c.incident_id.is_not(None))
-    if scope is not None:
+    if department is not None:
+        # Its incidents' events, and its own department tasks' (a task cancelled because the
+        # department was taken off the incident is told to it all the same).
+        visible = sa.select(incident_table.c.id).where(in_scope(scope, department))
+        worked = sa.select(department_task_table.c.incident_id).where(
+            department_task_table.c.department_id == department,
+            department_task_table.c.incident_id.in_(sa.select(incident_table.c.id).where(in_scope(scope))),
+        )
+        query = query.where(
+            sa.or_(
+                event_table.c.incident_id.in_(visible),
+                sa.and_(
+                    event_table.c.type.like("department\\_task\\_%", escape="\\"),
+                    event_table.c.incident_id.in_(worked),
+                ),
+            )
+        )
+    elif scope is not None:
         visible = sa.select(incident_table.c.id).where(in_scope(scope))
         query = query.where(event_table.c.incident_id.in_(visible))
     rows = connection.execute(query.order_by(event_table.c.seq).limit(limit)).mappings()
@@ -253,6 +300,7 @@ def suggestions(
     limit: int,
     scope: list[str] | None,
     units: list[str] | None,
+    department: str | None = None,
 ) -> Suggestions | None:
     """The available responders nearest the incident: qualified ones first, then by distance.
 
@@ -260,13 +308,8 @@ def suggestions(
     to where each responder was last seen (its position moves with presence updates). None if
     the incident is missing or outside `scope`; only units of the jurisdictions `units` names.
     """
-    incident = (
-        connection.execute(
-            sa.select(incident_table).where(incident_table.c.id == incident_id, in_scope(scope))
-        )
-        .mappings()
-        .first()
-    )
+    found = sa.select(incident_table).where(incident_table.c.id == incident_id, in_scope(scope, department))
+    incident = connection.execute(found).mappings().first()
     if incident is None:
         return None
     owner = config.jurisdiction_by_id[incident["owner_jurisdiction_id"]]

@@ -64,6 +64,10 @@ class PolicySnapshot:
     auto_resolve: bool | None
     """None: a snapshot stored before policies had the flag (it is then absent from the JSON)."""
     steps: list[PolicyStep]
+    department_accept_within: float | None = None
+    """None: a snapshot stored before department tasks (the policy default applies)."""
+    resolve_with_open_departments: bool | None = None
+    """None: a snapshot stored before department tasks (false: resolve waits for them)."""
 
     @classmethod
     def of(cls, policy: Policy) -> PolicySnapshot:
@@ -72,11 +76,15 @@ class PolicySnapshot:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> PolicySnapshot:
         auto_resolve = data.get("auto_resolve")
+        accept_within = data.get("department_accept_within")
+        with_open = data.get("resolve_with_open_departments")
         return cls(
             bool(data.get("notify_all_tiers", False)),
             bool(data.get("notify_prefecture", False)),
             None if auto_resolve is None else bool(auto_resolve),
             [PolicyStep.from_json(step) for step in data["steps"]],
+            None if accept_within is None else float(accept_within),
+            None if with_open is None else bool(with_open),
         )
 
     def as_json(self) -> dict[str, object]:
@@ -86,6 +94,10 @@ class PolicySnapshot:
         }
         if self.auto_resolve is not None:
             data["auto_resolve"] = self.auto_resolve
+        if self.department_accept_within is not None:
+            data["department_accept_within"] = self.department_accept_within
+        if self.resolve_with_open_departments is not None:
+            data["resolve_with_open_departments"] = self.resolve_with_open_departments
         data["steps"] = [step.as_json() for step in self.steps]
         return data
 
@@ -165,6 +177,27 @@ class Task:
 
 
 @dataclass(slots=True)
+class DepartmentTask:
+    id: int
+    incident_id: int
+    department_id: str
+    state: str
+    reason: str | None
+    accept_by: float | None
+    escalated: bool
+    milestones: dict[str, float]
+    created_at: float
+    updated_at: float
+
+    @classmethod
+    def from_row(cls, row: RowMapping | Mapping[str, Any]) -> DepartmentTask:
+        return cls(**row)
+
+    def as_row(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in _DEPARTMENT_TASK_COLUMNS}
+
+
+@dataclass(slots=True)
 class Responder:
     id: str
     name: str
@@ -216,5 +249,6 @@ class Alert:
 
 _INCIDENT_COLUMNS = tuple(field.name for field in fields(Incident))
 _TASK_COLUMNS = tuple(field.name for field in fields(Task))
+_DEPARTMENT_TASK_COLUMNS = tuple(field.name for field in fields(DepartmentTask))
 
-Record = Incident | Task | Responder | Alert
+Record = Incident | Task | DepartmentTask | Responder | Alert

@@ -110,6 +110,25 @@ class TaskRow(SQLModel, table=True):
     updated_at: float
 
 
+class DepartmentTaskRow(SQLModel, table=True):
+    """A co-handling department's part of an incident (协办): one open per (incident, department)."""
+
+    __tablename__ = "department_task"
+
+    id: int = Field(primary_key=True, sa_type=BIG, sa_column_kwargs={"autoincrement": False})
+    incident_id: int = Field(index=True, sa_type=BIG)
+    department_id: str = Field(index=True)
+    state: str = Field(index=True)
+    reason: str | None = None
+    """decline: why (required); complete, cancel: what was said, if anything."""
+    accept_by: float | None = Field(default=None, index=True)
+    """Not accepted by then: escalated to the city center (once)."""
+    escalated: bool = False
+    milestones: dict[str, float] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: float
+    updated_at: float
+
+
 class EventRow(SQLModel, table=True):
     """The append-only, hash-chained event log (docs/architecture.md)."""
 
@@ -147,6 +166,8 @@ class TokenRow(SQLModel, table=True):
     name: str
     jurisdiction_id: str | None = None
     responder_id: str | None = None
+    department_id: str | None = None
+    """dispatcher: the department (sub-center) it works for; None: the city's own desks."""
     created_at: float
     expires_at: float | None = None
     """`token issue --expires`: refused from then on; None never expires."""
@@ -172,6 +193,8 @@ class UserRow(SQLModel, table=True):
     role: str
     jurisdiction_id: str | None = None
     responder_id: str | None = None
+    department_id: str | None = None
+    """dispatcher: the department (sub-center) it works for; None: the city's own desks."""
     password_hash: str
     """argon2id, as argon2-cffi writes it; the password itself is never stored."""
     disabled: bool = False
@@ -221,6 +244,7 @@ responder_table: sa.Table = ResponderRow.__table__  # type: ignore[attr-defined]
 alert_table: sa.Table = AlertRow.__table__  # type: ignore[attr-defined]
 incident_table: sa.Table = IncidentRow.__table__  # type: ignore[attr-defined]
 task_table: sa.Table = TaskRow.__table__  # type: ignore[attr-defined]
+department_task_table: sa.Table = DepartmentTaskRow.__table__  # type: ignore[attr-defined]
 event_table: sa.Table = EventRow.__table__  # type: ignore[attr-defined]
 chain_head_table: sa.Table = ChainHeadRow.__table__  # type: ignore[attr-defined]
 token_table: sa.Table = TokenRow.__table__  # type: ignore[attr-defined]

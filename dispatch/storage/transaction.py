@@ -14,7 +14,7 @@ from dispatch.events.catalog import DomainEvent
 from dispatch.storage.health import is_unreachable
 from dispatch.storage.ledger import Head, Ledger
 from dispatch.storage.records import Responder
-from dispatch.storage.tables import alert_table, incident_table, task_table
+from dispatch.storage.tables import alert_table, department_task_table, incident_table, task_table
 
 logger = logging.getLogger(__name__)
 
@@ -27,7 +27,12 @@ class Ids:
     def __init__(self, connection: sa.Connection) -> None:
         self._next = {
             name: (connection.execute(sa.select(sa.func.max(table.c.id))).scalar() or 0)
-            for name, table in (("alert", alert_table), ("incident", incident_table), ("task", task_table))
+            for name, table in (
+                ("alert", alert_table),
+                ("incident", incident_table),
+                ("task", task_table),
+                ("department_task", department_task_table),
+            )
         }
 
     def next(self, name: str) -> int:

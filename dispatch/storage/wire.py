@@ -22,7 +22,7 @@ from dispatch.config.model import Severity, Tier
 from dispatch.shared.clock import to_rfc3339
 from dispatch.shared.geo import Position
 from dispatch.storage.records import AlertKind
-from state_machines import IncidentState, TaskState
+from state_machines import DepartmentTaskState, IncidentState, TaskState
 
 MAX_LIMIT = 500
 """Largest page of incidents, and how many alerts an incident's detail lists."""
@@ -133,6 +133,26 @@ class TaskOut(TypedDict):
 
 
 @with_config(FORBID)
+class DepartmentTaskOut(TypedDict):
+    """A co-handling department's part of an incident (协办)."""
+
+    id: int
+    incident_id: int
+    department_id: Annotated[str, Field(description="The department (config.yaml `departments`).")]
+    state: DepartmentTaskState
+    reason: Annotated[
+        str | None, Field(description="decline: why; complete or cancel: what was said, if anything.")
+    ]
+    accept_by: Annotated[
+        Moment | None, Field(description="Not accepted by then: the city center is alarmed.")
+    ]
+    escalated: Annotated[bool, Field(description="The city center was alarmed (it stays open).")]
+    milestones: Annotated[dict[str, Moment], Field(description="When each state was first reached.")]
+    created_at: Moment
+    updated_at: Moment
+
+
+@with_config(FORBID)
 class AlertOut(TypedDict):
     """An alert as stored, with the incident it joined."""
 
@@ -184,6 +204,9 @@ class IncidentFile(IncidentOut):
     """An incident with its tasks, alerts and timeline."""
 
     tasks: list[TaskOut]
+    department_tasks: Annotated[
+        list[DepartmentTaskOut], Field(description="Co-handling departments' parts (协办), oldest first.")
+    ]
     alerts: Annotated[list[AlertOut], Field(description=f"The first {MAX_LIMIT} alerts, oldest first.")]
     timeline_truncated: Annotated[bool, Field(description="Older events were left out of the timeline.")]
     timeline: Annotated[list[EventOut], Field(description="Its newest events, oldest first.")]

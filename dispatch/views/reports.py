@@ -26,22 +26,36 @@ class IncidentTimes:
     tasks: int
 
 
-def count_in_period(connection: sa.Connection, scope: list[str] | None, since: float, until: float) -> int:
+def count_in_period(
+    connection: sa.Connection,
+    scope: list[str] | None,
+    since: float,
+    until: float,
+    department: str | None = None,
+) -> int:
     query = sa.select(sa.func.count()).where(
-        in_scope(scope), incident_table.c.created_at >= since, incident_table.c.created_at < until
+        in_scope(scope, department), incident_table.c.created_at >= since, incident_table.c.created_at < until
     )
     return int(connection.execute(query).scalar() or 0)
 
 
 def incidents_in_period(
-    connection: sa.Connection, scope: list[str] | None, since: float, until: float
+    connection: sa.Connection,
+    scope: list[str] | None,
+    since: float,
+    until: float,
+    department: str | None = None,
 ) -> list[IncidentTimes]:
     """Incidents opened in [since, until) within the scope, oldest first, with their task times."""
     rows = [
         dict(row)
         for row in connection.execute(
             sa.select(incident_table)
-            .where(in_scope(scope), incident_table.c.created_at >= since, incident_table.c.created_at < until)
+            .where(
+                in_scope(scope, department),
+                incident_table.c.created_at >= since,
+                incident_table.c.created_at < until,
+            )
             .order_by(incident_table.c.id)
             .limit(MAX_EXPORT)
         ).mappings()

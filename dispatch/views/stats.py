@@ -102,8 +102,10 @@ def overview(
     since: float,
     now: float,
     zone: ZoneInfo,
+    department: str | None = None,
 ) -> Stats:
-    """The statistics of the incidents located in, or owned by, `scope` (None: all).
+    """The statistics of the incidents located in, or owned by, `scope` (None: all); given a
+    department, of those it leads or co-handles (a department dispatcher's).
 
     Open counts are of now; the period's counts and response times are of the events from
     `since` to `now`; the trend is of the 24 local hours up to now, whatever `since` is.
@@ -114,10 +116,11 @@ def overview(
         if node.tier == Tier.TOWN and (scope is None or node.id in scope):
             tally.areas[node.id] = Area()
     first_hour = trend_start(now, zone)
-    _count_open(connection, scope, now, tally)
-    incidents, truncated = _open_incidents(connection, scope, tally.towns, tally.overdue_ids)
-    _count_period(connection, scope, since, now, first_hour, tally)
-    for measure, seconds, tier, jurisdiction_id in _response_times(connection, scope, since, now):
+    visible = in_scope(scope, department)
+    _count_open(connection, visible, now, tally)
+    incidents, truncated = _open_incidents(connection, visible, tally.towns, tally.overdue_ids)
+    _count_period(connection, visible, since, now, first_hour, tally)
+    for measure, seconds, tier, jurisdiction_id in _response_times(connection, visible, since, now):
         tally.overall[measure].samples.append(seconds)
         tally.per_tier[tier][measure].samples.append(seconds)
         tally.area(jurisdiction_id).times[measure].samples.append(seconds)
@@ -152,18 +155,18 @@ def overview(
     }
 
 
-def _count_open(connection: sa.Connection, scope: list[str] | None, now: float, tally: Tally) -> None:
+def _count_open(connection: sa.Connection, visible: sa.ColumnElement[bool], now: float, tally: Tally) -> None:
     """Open incidents by state, grade, category, owner tier and town; and the overdue ones."""
     columns = incident_table.c
     keys = (columns.state, columns.category, columns.severity, columns.owner_tier, columns.jurisdiction_id)
-    groups = sa.select(*keys, sa.func.count()).where(columns.state.in_(OPEN), in_scope(scope)).group_by(*keys)
+    groups = sa.select(*keys, sa.func.count()).where(columns.state.in_(OPEN), visible).group_by(*keys)
     for state, category, severity, tier, jurisdiction_id, count in connection.execute(groups):
         tally.by_state[state] += count
         tally.by_severity[severity] += count
         tally.by_category[category] += count
         tally.by_tier[tier] += count
         tally.area(jurisdiction_id).open += count
-    late = sa.select(columns.id, columns.jurisdiction_id).where(overdue_rule(now), in_scope(scope))
+    late = sa.select(columns.id, columns.jurisdiction_id).where(overdue_rule(now), visible)
     for incident_id, jurisdiction_id in connection.execute(late):
         tally.overdue_ids.add(incident_id)
         tally.area(jurisdiction_id).overdue += 1
@@ -171,7 +174,7 @@ def _count_open(connection: sa.Connection, scope: list[str] | None, now: float, 
 
 def _count_period(
     connection: sa.Connection,
-    scope: list[str] | None,
+    visible: sa.ColumnElement[bool],
     since: float,
     now: float,
     first_hour: float,
@@ -185,7 +188,7 @@ def _count_period(
             event_table.c.occurred_at >= min(since, first_hour),
             event_table.c.occurred_at <= now,
             event_table.c.type.in_(list(PERIOD_EVENTS)),
-            in_scope(scope),
+            visible,
         )
     )
     for event_type, occurred_at, jurisdiction_id in connection.execute(counted):
@@ -247,7 +250,7 @@ def _towns_json(tally: Tally) -> list[TownFigures]:
 
 
 def _open_incidents(
-    connection: sa.Connection, scope: list[str] | None, towns: Towns, overdue_ids: set[int]
+    connection: sa.Connection, visible: sa.ColumnElement[bool], towns: Towns, overdue_ids: set[int]
 ) -> tuple[list[OpenIncident], bool]:
     """The newest open incidents, for the map's markers."""
     columns = incident_table.c
@@ -266,7 +269,7 @@ def _open_incidents(
             columns.created_at,
             columns.step_deadline_at,
         )
-        .where(columns.state.in_(OPEN), in_scope(scope))
+        .where(columns.state.in_(OPEN), visible)
         .order_by(columns.id.desc())
         .limit(MAX_OPEN_LISTED + 1)
     )
@@ -293,7 +296,7 @@ def _open_incidents(
 
 
 def _response_times(
-    connection: sa.Connection, scope: list[str] | None, since: float, now: float
+    connection: sa.Connection, visible: sa.ColumnElement[bool], since: float, now: float
 ) -> Iterable[tuple[str, float, str, str]]:
     """(accept | arrive, seconds since the task was assigned, the task's tier, the place) for
     every task accepted or arrived between `since` and `now`."""
@@ -318,7 +321,7 @@ def _response_times(
             done.c.occurred_at >= since,
             done.c.occurred_at <= now,
             done.c.type.in_(list(MILESTONES)),
-            in_scope(scope),
+            visible,
         )
     )
     for event_type, seconds, tier, jurisdiction_id in connection.execute(query):

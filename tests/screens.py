@@ -111,6 +111,7 @@ class ScreenServer:
         *,
         jurisdiction: str | None = None,
         responder: str | None = None,
+        department: str | None = None,
     ) -> str:
         accounts.add_user(
             self.runtime.write_engine,
@@ -120,6 +121,7 @@ class ScreenServer:
             password=PASSWORD,
             jurisdiction=jurisdiction,
             responder=responder,
+            department=department,
             now=time.time(),
         )
         return name
@@ -216,12 +218,17 @@ async def make_screen_server(
 ) -> AsyncIterator[ScreenServerFactory]:
     servers: list[ScreenServer] = []
 
-    async def make(config: Config | None = None, *, start: float | None = None) -> ScreenServer:
-        """`start`: the server clock's first reading (default now; the pages correct for the offset)."""
+    async def make(
+        config: Config | None = None, *, start: float | None = None, **options: Any
+    ) -> ScreenServer:
+        """`start`: the server clock's first reading (default now; the pages correct for the offset).
+
+        `options`: more of create_app's arguments (link_tokens for a server with a link).
+        """
         config = config or make_config()
         clock = ManualClock(start=time.time() if start is None else start)
         database_url = f"sqlite:///{tmp_path / f'screens-{len(servers)}.db'}"
-        app = create_app(config, database_url=database_url, clock=clock, run_scheduler=False)
+        app = create_app(config, database_url=database_url, clock=clock, run_scheduler=False, **options)
         client: TestClient[Any, Any] = TestClient(TestServer(app, host="127.0.0.1"))
         await client.start_server()
         server = ScreenServer(client, app[RUNTIME], config, clock, browser, _test_folder(request))

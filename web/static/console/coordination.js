@@ -70,7 +70,14 @@ export class Coordination {
     const p = event.payload || {};
     if (event.type.startsWith("department_task_")) {
       this.tasks.reloadSoon();
-      const about = this.incidentOf(event.incident_id) || { id: event.incident_id, severity: 4, category: "", jurisdiction: "" };
+      // The event says what the desk needs to read it alone (the incident may be new to this console).
+      const about = this.incidentOf(event.incident_id) || {
+        id: event.incident_id,
+        severity: p.severity ?? 4,
+        category: p.category || "",
+        jurisdiction: p.jurisdiction_id || "",
+        title: p.title,
+      };
       const department = departmentOf(p);
       if (event.type === "department_task_sent" && this.department && department === this.department) {
         this.announcer.announce("department_task", about);

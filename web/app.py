@@ -76,6 +76,7 @@ def create_app(
     mqtt_password: str | None = None,
     audit_key: AuditKey | None = None,
     core_bus: str | None = None,
+    link_tokens: dict[str, str] | None = None,
 ) -> web.Application:
     """The one place that builds the object graph; long-lived tasks start and stop with the app."""
     app = web.Application(
@@ -92,7 +93,7 @@ def create_app(
     )
     runtime: Runtime
     if core_bus is None:
-        runtime = Runtime(config, database_url, clock or SystemClock(), mqtt_password, audit_key)
+        runtime = Runtime(config, database_url, clock or SystemClock(), mqtt_password, audit_key, link_tokens)
     else:  # a front of `serve --workers N`: the core process at the other end of the bus holds the state
         runtime = FrontRuntime(config, database_url, clock or SystemClock(), core_bus)
     app[RUNTIME] = runtime

@@ -14,11 +14,13 @@ import sqlalchemy as sa
 from dispatch.access import accounts, tokens
 from dispatch.access.credentials import record_uses
 from dispatch.access.logins import Logins
+from dispatch.config.link import UPSTREAM, Endpoint, county_destination, department_destination
 from dispatch.config.model import Config
 from dispatch.core.deadlines import DeadlineScheduler
 from dispatch.core.presence import Positions
 from dispatch.events.bus import EventBus
 from dispatch.events.catalog import DepartmentTaskChanged, DomainEvent
+from dispatch.events.outbound import OutboundQueued
 from dispatch.hub import Hub
 from dispatch.ops.duty_desks import DutyDesks
 from dispatch.ops.metrics import Metrics
@@ -33,6 +35,7 @@ from gateways.hotline_calls import HotlineIntake
 from gateways.mqtt_devices import DeviceDesk
 from gateways.mqtt_link import MqttLink
 from gateways.mqtt_status import MqttStatus
+from gateways.outbox_sender import Link, OutboxSender
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +66,7 @@ class Runtime:
         clock: Clock,
         mqtt_password: str | None = None,
         audit_key: AuditKey | None = None,
+        link_tokens: dict[str, str] | None = None,
     ) -> None:
         self.config = config
         self.audit_key = audit_key or load_key(config.audit.key_file, database_url, None, create=True)
@@ -103,6 +107,8 @@ class Runtime:
         self.mqtt: MqttLink | None = None
         if config.mqtt.url is not None:
             self.mqtt = MqttLink(config.mqtt, self.devices, password=mqtt_password)
+        self.outbox = OutboxSender(links(config, link_tokens or {}), self.writer.submit, self.read, clock)
+        self._outbox_task: asyncio.Task[None] | None = None
 
     def writer_figures(self) -> WriterFigures:
         return WriterFigures(self.writer.running, self.writer.batches, self.writer.commands)
@@ -172,8 +178,14 @@ class Runtime:
         if self.mqtt is not None:
             self.bus.subscribe(DomainEvent, self.mqtt.notice)
         self.bus.subscribe(DepartmentTaskChanged, self.duty_desks.tell)
+        if self.outbox.links:
+            self.bus.subscribe(OutboundQueued, self.outbox.notice)
+            self._outbox_task = asyncio.create_task(self.outbox.run(), name="outbox-sender")
 
     async def stop(self) -> None:
+        if self._outbox_task is not None:
+            self._outbox_task.cancel()
+            await asyncio.gather(self._outbox_task, return_exceptions=True)
         await self.hub.close_all()
         await asyncio.gather(*self._pushes, return_exceptions=True)
         await self.positions.flush()
@@ -182,3 +194,28 @@ class Runtime:
         self._readers.shutdown(wait=True)
         self.write_engine.dispose()
         self.read_engine.dispose()
+
+
+def links(config: Config, tokens: dict[str, str]) -> list[Link]:
+    """The destinations config.yaml names, with the tokens the environment gave at start."""
+    endpoints: list[tuple[str, str, Endpoint]] = []
+    if config.upstream is not None and config.prefecture is not None:
+        endpoints.append((UPSTREAM, config.prefecture.name, config.upstream))
+    for county in config.downstream:
+        node = config.jurisdiction_by_id[county.county]
+        endpoints.append((county_destination(county.county), node.name, county))
+    for department in config.departments:
+        if department.webhook is not None:
+            endpoints.append((department_destination(department.id), department.name, department.webhook))
+    return [
+        Link(
+            destination,
+            name,
+            endpoint.url,
+            tokens.get(destination),
+            endpoint.retry.first,
+            endpoint.retry.max,
+            endpoint.timeout,
+        )
+        for destination, name, endpoint in endpoints
+    ]

@@ -13,6 +13,7 @@ from aiohttp import web
 
 from dispatch.cli.serving import configure_logging, tls_context, use_loop
 from dispatch.cli.settings import audit_key, load
+from dispatch.config.link import link_tokens
 from dispatch.config.model import Config, ConfigError, parse_config
 from dispatch.ops import startup
 from dispatch.storage import database
@@ -94,6 +95,7 @@ def _open(args: argparse.Namespace, config: Config) -> tuple[list[socket.socket]
             database_url=args.database,
             mqtt_password=os.environ.get("DISPATCH_MQTT_PASSWORD"),
             audit_key=key,
+            link_tokens=_link_tokens(config),
         )
         app[METRICS_LISTENER].sockets = sockets_of_metrics
     except BaseException:
@@ -101,6 +103,25 @@ def _open(args: argparse.Namespace, config: Config) -> tuple[list[socket.socket]
             sock.close()
         raise
     return [sock for sock in sockets if sock not in sockets_of_metrics], app
+
+
+def _link_tokens(config: Config) -> dict[str, str]:
+    """The outbox's bearer tokens, from the environment variables config.yaml names (once, here)."""
+    webhooks = {d.id: d.webhook for d in config.departments if d.webhook is not None}
+    tokens = link_tokens(config.upstream, config.downstream, webhooks, os.environ)
+    named = [
+        (where, endpoint.token_env)
+        for where, endpoint in [
+            ("upstream", config.upstream),
+            *((f"downstream {link.county}", link) for link in config.downstream),
+            *((f"department {key} webhook", hook) for key, hook in webhooks.items()),
+        ]
+        if endpoint is not None and endpoint.token_env is not None
+    ]
+    for where, variable in named:
+        if not os.environ.get(variable or ""):
+            logger.warning("%s: environment variable %s is not set; sending without a token", where, variable)
+    return tokens
 
 
 def _start_audit_key(args: argparse.Namespace, config: Config) -> AuditKey:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from dispatch.config.link import Webhook
 from dispatch.config.values import Identifier, Severity
 from dispatch.shared.geo import Strict
 
@@ -20,6 +21,9 @@ class Department(Strict):
     name: str = Field(description="Display name.")
     name_en: str | None = Field(None, description="Display name in English (the screens' English mode).")
     duty_contacts: list[Contact] = Field(default_factory=list, description="Who answers, around the clock.")
+    webhook: Webhook | None = Field(
+        None, description="Told in JSON when the department is pulled into an incident (outbox); none: off."
+    )
 
 
 class Category(Strict):

@@ -18,6 +18,7 @@ from dispatch.config.jurisdictions import (
     check_siblings_apart,
     check_tree,
 )
+from dispatch.config.link import Downstream, Upstream
 from dispatch.config.metrics import MetricsSettings
 from dispatch.config.mutual_aid import MutualAid, check_mutual_aid
 from dispatch.config.policies import Policy
@@ -33,6 +34,12 @@ class Config(Strict):
 
     tier_labels: TierLabels = Field(default_factory=TierLabels)
     prefecture: Prefecture | None = Field(None, description="Link above the city tier.")
+    upstream: Upstream | None = Field(
+        None, description="On a county: the prefecture's server, sent CAP messages; none: nothing goes up."
+    )
+    downstream: list[Downstream] = Field(
+        default_factory=list, description="On a prefecture: the counties' servers, sent instructions."
+    )
     correlation: Correlation = Field(default_factory=Correlation)
     intake: Intake = Field(default_factory=Intake)
     storage: Storage = Field(default_factory=Storage)
@@ -121,7 +128,19 @@ class Config(Strict):
         self._check_alert_gateways()
         self._check_frigate()
         self._check_mqtt()
+        self._check_links()
         return self
+
+    def _check_links(self) -> None:
+        if self.upstream is not None and self.prefecture is None:
+            raise ValueError("upstream: is set but no `prefecture` (its id and name) is configured")
+        counties: set[str] = set()
+        for index, link in enumerate(self.downstream):
+            if link.county not in self.jurisdiction_by_id:
+                raise ValueError(f"downstream.{index}.county: unknown jurisdiction {link.county!r}")
+            if link.county in counties:
+                raise ValueError(f"downstream.{index}.county: {link.county!r} is listed twice")
+            counties.add(link.county)
 
     def _check_policies(self) -> None:
         for name, policy in self.policies.items():

@@ -62,6 +62,7 @@ from dispatch.events.incidents import (
     IncidentUnanswered,
     IncidentVerifying,
 )
+from dispatch.events.outbound import OutboundDelivered, OutboundQueued, OutboundRefused
 from dispatch.events.tasks import (
     TASK_EVENT_BY_TRIGGER,
     TaskAccepted,
@@ -118,6 +119,9 @@ __all__ = [
     "IncidentSeverityRaised",
     "IncidentUnanswered",
     "IncidentVerifying",
+    "OutboundDelivered",
+    "OutboundQueued",
+    "OutboundRefused",
     "ResponderStatusChanged",
     "TaskAccepted",
     "TaskArrived",

@@ -240,6 +240,37 @@ class PendingEventRow(SQLModel, table=True):
     payload: str = Field(sa_column=Column(sa.Text, nullable=False))
 
 
+class OutboundMessageRow(SQLModel, table=True):
+    """A message for another server (prefecture, county, department webhook), sent in id order."""
+
+    __tablename__ = "outbound_message"
+    __table_args__ = (
+        sa.Index("ix_outbound_destination_state", "destination", "state", "id"),
+        sa.Index("ix_outbound_destination_incident", "destination", "incident_id"),
+        sa.UniqueConstraint("destination", "identifier", name="uq_outbound_destination_identifier"),
+    )
+
+    id: int = Field(primary_key=True, sa_type=BIG, sa_column_kwargs={"autoincrement": False})
+    destination: str
+    """upstream, county:<id> or department:<id> (dispatch/core/outbound.py)."""
+    incident_id: int | None = Field(default=None, sa_type=BIG)
+    kind: str
+    identifier: str
+    path: str
+    content_type: str
+    body: str = Field(sa_column=Column(sa.Text, nullable=False))
+    state: str = "queued"
+    attempts: int = 0
+    next_try_at: float | None = None
+    last_error: str | None = None
+    created_at: float
+    delivered_at: float | None = None
+    receipt: dict[str, Any] | None = Field(
+        default=None, sa_column=Column(JSON(none_as_null=True), nullable=True)
+    )
+    summary: str
+
+
 responder_table: sa.Table = ResponderRow.__table__  # type: ignore[attr-defined]
 alert_table: sa.Table = AlertRow.__table__  # type: ignore[attr-defined]
 incident_table: sa.Table = IncidentRow.__table__  # type: ignore[attr-defined]
@@ -251,3 +282,4 @@ token_table: sa.Table = TokenRow.__table__  # type: ignore[attr-defined]
 user_table: sa.Table = UserRow.__table__  # type: ignore[attr-defined]
 session_table: sa.Table = SessionRow.__table__  # type: ignore[attr-defined]
 pending_event_table: sa.Table = PendingEventRow.__table__  # type: ignore[attr-defined]
+outbound_table: sa.Table = OutboundMessageRow.__table__  # type: ignore[attr-defined]

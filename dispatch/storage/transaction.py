@@ -14,7 +14,13 @@ from dispatch.events.catalog import DomainEvent
 from dispatch.storage.health import is_unreachable
 from dispatch.storage.ledger import Head, Ledger
 from dispatch.storage.records import Responder
-from dispatch.storage.tables import alert_table, department_task_table, incident_table, task_table
+from dispatch.storage.tables import (
+    alert_table,
+    department_task_table,
+    incident_table,
+    outbound_table,
+    task_table,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +38,7 @@ class Ids:
                 ("incident", incident_table),
                 ("task", task_table),
                 ("department_task", department_task_table),
+                ("outbound", outbound_table),
             )
         }
 

@@ -30,11 +30,15 @@ from dispatch.storage.health import DatabaseHealth, is_unreachable
 from dispatch.storage.ledger import Head, Ledger
 from dispatch.storage.transaction import Command, Ids, Tx
 
-__all__ = ["IDLE_PING_S", "Command", "Ids", "Tx", "Writer", "WriterStopped"]
+__all__ = ["IDLE_PING_S", "Command", "Ids", "Observer", "Tx", "Writer", "WriterStopped"]
 
 logger = logging.getLogger(__name__)
 
 R = TypeVar("R")
+
+Observer = Callable[[Tx, list[DomainEvent]], None]
+"""Told, inside the transaction, the events one command just recorded; may write (and record)
+more in the same transaction. One that raises fails that command: isolate what may fail."""
 
 IDLE_PING_S = 1.0
 """A connection idle this long is pinged before a batch: its server may have gone silently."""
@@ -90,6 +94,29 @@ class Writer:
         self.ids: Ids | None = None
         self.batches = 0
         self.commands = 0
+        self._observers: list[Observer] = []
+
+    def observe(self, observer: Observer) -> None:
+        """Call `observer` after each command, in its transaction, with the events it recorded.
+
+        For the commands submitted from then on (register before `start`); without observers,
+        commands run exactly as submitted.
+        """
+        self._observers.append(observer)
+
+    def _observed(self, command: Command[R]) -> Command[R]:
+        observers = self._observers
+
+        def observed(tx: Tx) -> R:
+            mark = len(tx.events)
+            result = command(tx)
+            if len(tx.events) > mark:
+                recorded = tx.events[mark:]
+                for observer in observers:
+                    observer(tx, recorded)
+            return result
+
+        return observed
 
     @property
     def clock(self) -> Clock:
@@ -123,6 +150,8 @@ class Writer:
         """Run `command` in the next group commit; returns once its transaction committed."""
         if self._thread is None or self._loop is None:
             raise WriterStopped("the writer is not running")
+        if self._observers:
+            command = self._observed(command)
         future: asyncio.Future[R] = self._loop.create_future()
         self._queue.put(_Pending(command, future))
         return await future

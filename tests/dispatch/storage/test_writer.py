@@ -7,9 +7,10 @@ import asyncio
 import sqlalchemy as sa
 
 from dispatch.access.auth import Principal, Role
+from dispatch.core.outbound import enqueue
 from dispatch.events.catalog import AlertReceived, DomainEvent
 from dispatch.storage.ledger import verify
-from dispatch.storage.tables import event_table, incident_table
+from dispatch.storage.tables import event_table, incident_table, outbound_table
 from dispatch.storage.writer import Tx
 from tests.conftest import Harness
 from tests.factories import alert
@@ -125,3 +126,56 @@ async def test_writer_handler_failure_does_not_break_publisher(server: Harness) 
 
     assert answer["duplicate"] is False
     assert received == ["e1"]
+
+
+async def test_writer_observer_writes_with_the_command_and_rolls_back_with_it(server: Harness) -> None:
+    seen: list[list[str]] = []
+
+    def observer(tx: Tx, events: list[DomainEvent]) -> None:
+        seen.append([event.type for event in events])
+        enqueue(
+            tx,
+            destination="upstream",
+            kind="test",
+            identifier=f"test.{len(seen)}",
+            path="/",
+            content_type="text/plain",
+            body="",
+            incident_id=events[0].incident_id,
+            summary="测试",
+        )
+        if events[0].actor == "refuse":
+            raise RuntimeError("the observer refuses")
+
+    server.runtime.writer.observe(observer)
+    received = await server.post_alert(alert("o1"))
+
+    def refused(tx: Tx) -> None:
+        tx.record(_received("refuse"))
+
+    try:
+        await server.runtime.writer.submit(refused)
+    except RuntimeError as err:
+        assert str(err) == "the observer refuses"
+
+    assert seen[0][:2] == ["alert_received", "incident_reported"]
+    incident = await server.incident(received["incident_id"])
+    assert [e["type"] for e in incident["timeline"]][-1] == "outbound_queued"
+    query = sa.select(outbound_table.c.identifier).order_by(outbound_table.c.id)
+    rows = await server.runtime.read(lambda c: c.execute(query).scalars().all())
+    assert rows == ["test.1"]
+
+
+def _received(actor: str) -> AlertReceived:
+    return AlertReceived(
+        occurred_at=0.0,
+        actor=actor,
+        alert_id=0,
+        source="x",
+        source_event_id="x",
+        kind="sensor",
+        category="waterlogging",
+        severity=3,
+        new_incident=False,
+        alert_count=0,
+    )

@@ -69,7 +69,7 @@ export function eventDetail(event, units = new Map()) {
     case "outbound_delivered":
     case "outbound_refused":
       parts.push(destinationWords(p.destination));
-      if (event.type === "outbound_queued") parts.push(p.summary || p.kind);
+      parts.push(p.summary || p.identifier || "");
       if (event.type === "outbound_delivered" && p.attempts > 1) parts.push(t("outbound.attempts", { n: p.attempts }));
       if (event.type === "outbound_refused") parts.push(p.error || p.last_error || "");
       break;

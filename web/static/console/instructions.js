@@ -167,6 +167,7 @@ function openInstruct(incident, dialog, onDone) {
       h("button", { type: "submit", class: "primary" }, t("dialog.submit")),
     ),
   );
+  text.addEventListener("input", () => (error.hidden = true));
   form.addEventListener("submit", async (submitted) => {
     submitted.preventDefault();
     const words = text.value.trim();

@@ -202,6 +202,7 @@ export class DepartmentTasks {
         h("button", { type: "submit", class: "primary" }, t("dialog.submit")),
       ),
     );
+    reason.addEventListener("input", () => (error.hidden = true));
     form.addEventListener("submit", async (submitted) => {
       submitted.preventDefault();
       const text = reason.value.trim();

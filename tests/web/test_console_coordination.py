@@ -94,6 +94,13 @@ async def test_console_subcenter_desk_sees_its_department_tasks_and_accepts_one(
     await expect(mine).to_contain_text("已接收")
     await expect(mine.get_by_role("button", name="完成")).to_be_visible()
     await screen_server.shot(page, "subcenter-accepted")
+
+    # Its incident, opened from the queue: its department's part, and no city dispatcher's actions.
+    await mine.get_by_role("button", name="查看事件").click()
+    await expect(page.locator("#detail-heading")).to_contain_text(f"#{ours}")
+    await expect(page.locator("#detail .dept-parts")).to_contain_text("已接收")
+    await expect(page.locator("#detail .actions, #detail .task-actions")).to_have_count(0)
+    await screen_server.shot(page, "subcenter-incident")
     states = {task["incident_id"]: task["state"] for task in await department_tasks(screen_server)}
     assert states[ours] == "accepted"
     assert states[later] == "sent"

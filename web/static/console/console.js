@@ -56,6 +56,8 @@ async function main() {
     onAction: act,
     onCancelTask: cancelTask,
     onClose: closeDetail,
+    desk: state.department,
+    onWorkPart: (part, trigger) => coordination.tasks.act(part, trigger),
     instructions: {
       catalog: session.catalog,
       dialog: $("action-dialog"),

@@ -21,6 +21,7 @@ import {
 } from "/static/common/format.js";
 import { ACTIONS } from "./actions.js";
 import { instructionSection } from "./instructions.js";
+import { departmentTaskTriggers } from "./subcenter.js";
 import { actorWords, eventDetail, maskNumber } from "./words.js";
 
 const MILESTONES = ["sent", "delivered", "accepted", "en_route", "on_scene", "done", "declined", "expired", "cancelled"];
@@ -28,8 +29,11 @@ const OPEN_TASK = ["pending", "sent", "delivered", "accepted", "en_route", "on_s
 
 export class Detail {
   /** onAction(trigger, extra) for the buttons; onClose() hides the panel. */
-  constructor(panel, { onAction, onCancelTask, onClose, instructions }) {
+  /** desk: the department of a sub-center's dispatcher (no incident actions); onWorkPart(part, trigger). */
+  constructor(panel, { onAction, onCancelTask, onClose, instructions, desk = null, onWorkPart }) {
     this.panel = panel;
+    this.desk = desk;
+    this.onWorkPart = onWorkPart;
     this.instructions = instructions;
     this.onAction = onAction;
     this.onCancelTask = onCancelTask;
@@ -75,13 +79,13 @@ export class Detail {
           incident.merged_into ? fact("", t("detail.merged_into", { id: incident.merged_into })) : null,
           incident.forwarded_to_prefecture ? fact("", t("detail.forwarded")) : null,
         ),
-        this.actions(incident),
+        this.desk ? null : this.actions(incident),
         h("a", { class: "print-link", href: `/console/report?id=${incident.id}`, target: "_blank", rel: "noopener" }, icon("print"), t("detail.print")),
       ),
       section(t("detail.tasks"), this.tasks(incident, units)),
-      incident.department_tasks?.length ? section(t("detail.department_tasks"), departmentParts(incident.department_tasks)) : null,
+      incident.department_tasks?.length ? section(t("detail.department_tasks"), departmentParts(incident.department_tasks, this)) : null,
       instructionSection(incident, this.instructions),
-      section(t("detail.suggestions"), this.suggestions(incident, suggestions)),
+      this.desk ? null : section(t("detail.suggestions"), this.suggestions(incident, suggestions)),
       section(t("detail.alerts"), this.alerts(incident)),
       this.callers(incident),
       section(t("detail.timeline"), this.timeline(incident, units)),
@@ -137,7 +141,7 @@ export class Detail {
             task.delivered_via ? h("span", { class: "receipt" }, `${t("task.via")}：${t(`channel.${task.delivered_via}`, { fallback: task.delivered_via })}`) : null,
             ...MILESTONES.filter((name) => task.milestones[name]).map((name) => h("span", { class: "receipt" }, icon("check"), `${t(`milestone.${name}`)} ${timeOfDay(task.milestones[name])}`)),
           ),
-          open
+          open && !this.desk
             ? h(
                 "div",
                 { class: "task-actions" },
@@ -272,7 +276,7 @@ export class Detail {
 }
 
 /** Each department's part of the incident: its state, the accept-by countdown, escalated or not. */
-function departmentParts(parts) {
+function departmentParts(parts, { desk, onWorkPart }) {
   return h(
     "ul",
     { class: "dept-parts" },
@@ -286,6 +290,9 @@ function departmentParts(parts) {
         due ? h("span", { class: `countdown${due.overdue ? " overdue" : ""}` }, icon("clock"), ` ${due.text}`) : null,
         part.escalated && part.state === "sent" ? h("span", { class: "overdue" }, icon("alarm"), t("subcenter.escalated")) : null,
         part.reason ? h("q", { class: "reason" }, part.reason) : null,
+        ...(desk && (part.department_id ?? part.department) !== desk ? [] : departmentTaskTriggers(part)).map((trigger) =>
+          h("button", { type: "button", class: "small", dataset: { trigger }, onclick: () => onWorkPart(part, trigger) }, t(`subcenter.${trigger}`)),
+        ),
       );
     }),
   );

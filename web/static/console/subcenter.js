@@ -11,6 +11,11 @@ const RELOAD_AFTER_MS = 300;
 /** What a state allows when the server's row does not say (it should: `triggers`). */
 const TRIGGERS = { sent: ["accept", "decline"], accepted: ["complete", "decline"] };
 
+/** The triggers a task's row offers: the server's list when it sent one, else its state's. */
+export function departmentTaskTriggers(task) {
+  return task.triggers || TRIGGERS[task.state] || [];
+}
+
 /** 接收时限 4:32 while there is time; 超时 0:33 once it passed. */
 function acceptWords(due) {
   return due.overdue ? due.text : t("subcenter.accept_by", { t: due.text });
@@ -142,7 +147,7 @@ export class DepartmentTasks {
   }
 
   buttons(task) {
-    const allowed = task.triggers || TRIGGERS[task.state] || [];
+    const allowed = departmentTaskTriggers(task);
     const trigger = (name, primary) =>
       h(
         "button",

@@ -45,6 +45,7 @@ TAGS = {
     "alerts": "Alert intake from gateways, sensors and dispatchers.",
     "incidents": "What dispatchers list, open and act on.",
     "tasks": "Responders' tasks and their triggers.",
+    "department tasks": "Co-handling departments' parts of incidents (协办) and their sub-centers' queues.",
     "events": "The append-only event log.",
     "responders": "Units, their status and position.",
     "health": "Liveness and readiness.",

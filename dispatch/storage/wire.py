@@ -78,6 +78,15 @@ class PolicySnapshot(TypedDict):
         ]
     ]
     steps: list[PolicyStepOut]
+    department_accept_within: NotRequired[
+        Annotated[float, Field(description="Seconds a co-handling department has to accept its task.")]
+    ]
+    resolve_with_open_departments: NotRequired[
+        Annotated[
+            bool,
+            Field(description="Resolve may leave co-handlers' parts open; absent (false) in older ones."),
+        ]
+    ]
 
 
 @with_config(FORBID)

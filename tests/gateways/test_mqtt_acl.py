@@ -32,7 +32,7 @@ from tests.factories import config_data, make_config, responder
 MOSQUITTO_PASSWD = "/usr/bin/mosquitto_passwd"
 RECEIVE_TIMEOUT_S = 5.0
 
-NAMES = ["dispatch", "frigate", "u1", "u2", "g1", "g2"]
+NAMES = ["dispatch", "frigate", "u1", "u2", "g1", "g2", "department-flood", "department-urban"]
 
 
 def _data(**mqtt: Any) -> dict[str, Any]:
@@ -71,7 +71,8 @@ async def test_mqtt_acl_render_confines_each_account() -> None:
         "topic read city/dispatch/responders/+/location\n"
         "topic read nvr/events\n"
         "topic read nvr/reviews\n"
-        "topic write city/dispatch/responders/+/tasks",
+        "topic write city/dispatch/responders/+/tasks\n"
+        "topic write city/dispatch/departments/+/tasks",
         "user frigate\ntopic readwrite nvr/#",
         "user u1\n"
         "topic read city/dispatch/responders/u1/tasks\n"
@@ -82,7 +83,9 @@ async def test_mqtt_acl_render_confines_each_account() -> None:
         "topic write city/dispatch/responders/u2/acks\n"
         "topic write city/dispatch/responders/u2/location",
         "user g1\ntopic write city/dispatch/sensors/g1/alerts",
-        "user g2\ntopic write city/dispatch/sensors/g2/alerts\n",
+        "user g2\ntopic write city/dispatch/sensors/g2/alerts",
+        "user department-flood\ntopic read city/dispatch/departments/flood/tasks",
+        "user department-urban\ntopic read city/dispatch/departments/urban/tasks\n",
     ]
     assert text.startswith("#")
 
@@ -92,7 +95,15 @@ async def test_mqtt_acl_accounts_leave_frigate_out_when_it_is_off() -> None:
 
     made = accounts(config)
 
-    assert [account.name for account in made] == ["dispatch", "u1", "u2", "g1", "g2"]
+    assert [account.name for account in made] == [
+        "dispatch",
+        "u1",
+        "u2",
+        "g1",
+        "g2",
+        "department-flood",
+        "department-urban",
+    ]
     assert not [grant for grant in made[0].grants if grant.topic.startswith("frigate/")]
 
 
@@ -196,7 +207,14 @@ async def test_mqtt_acl_command_drops_accounts_gone_from_the_config(
     printed = _run(capsys, smaller, folder)
 
     assert printed == {}
-    assert list(parse_password_file((folder / "passwords").read_text())) == ["dispatch", "u1", "u2", "g1"]
+    assert list(parse_password_file((folder / "passwords").read_text())) == [
+        "dispatch",
+        "u1",
+        "u2",
+        "g1",
+        "department-flood",
+        "department-urban",
+    ]
 
 
 async def test_mqtt_acl_command_tells_where_and_how_to_configure(

@@ -5,13 +5,28 @@ from __future__ import annotations
 import pytest
 
 from dispatch.cli.main import main
+from dispatch.core.department_tasks import DepartmentTaskLifecycle
 from dispatch.core.incidents import IncidentLifecycle
 from dispatch.core.tasks import TaskLifecycle
-from state_machines import INCIDENT, TASK, IncidentState, Lifecycle, TaskState, mermaid
+from state_machines import (
+    DEPARTMENT_TASK,
+    INCIDENT,
+    TASK,
+    DepartmentTaskState,
+    IncidentState,
+    Lifecycle,
+    TaskState,
+    mermaid,
+)
+
+LIFECYCLES = [INCIDENT, TASK, DEPARTMENT_TASK]
+NAMES = ["incident", "task", "department_task"]
 
 
 @pytest.mark.parametrize(
-    ("lifecycle", "service"), [(INCIDENT, IncidentLifecycle), (TASK, TaskLifecycle)], ids=["incident", "task"]
+    ("lifecycle", "service"),
+    [(INCIDENT, IncidentLifecycle), (TASK, TaskLifecycle), (DEPARTMENT_TASK, DepartmentTaskLifecycle)],
+    ids=NAMES,
 )
 def test_tables_every_named_callback_exists_on_the_service(lifecycle: Lifecycle, service: type) -> None:
     missing = [name for name in lifecycle.callbacks() if not callable(getattr(service, name, None))]
@@ -19,7 +34,7 @@ def test_tables_every_named_callback_exists_on_the_service(lifecycle: Lifecycle,
     assert missing == []
 
 
-@pytest.mark.parametrize("lifecycle", [INCIDENT, TASK], ids=["incident", "task"])
+@pytest.mark.parametrize("lifecycle", LIFECYCLES, ids=NAMES)
 def test_tables_every_state_is_reachable_from_the_initial_one(lifecycle: Lifecycle) -> None:
     reached = {str(lifecycle.initial)}
     frontier = [str(lifecycle.initial)]
@@ -36,6 +51,21 @@ def test_tables_every_state_is_reachable_from_the_initial_one(lifecycle: Lifecyc
 def test_tables_terminal_states() -> None:
     assert INCIDENT.terminal == {IncidentState.CLOSED, IncidentState.CANCELLED, IncidentState.MERGED}
     assert TASK.terminal == {TaskState.DONE, TaskState.DECLINED, TaskState.EXPIRED, TaskState.CANCELLED}
+    assert DEPARTMENT_TASK.terminal == {
+        DepartmentTaskState.DONE,
+        DepartmentTaskState.DECLINED,
+        DepartmentTaskState.CANCELLED,
+    }
+
+
+def test_tables_department_task_escalation_keeps_it_open_to_accept() -> None:
+    assert [row.trigger for row in DEPARTMENT_TASK.transitions if row.dest is None] == ["escalate"]
+    assert DEPARTMENT_TASK.triggers_from(DepartmentTaskState.SENT) == [
+        "accept",
+        "decline",
+        "escalate",
+        "cancel",
+    ]
 
 
 def test_tables_owner_changes_keep_the_state() -> None:
@@ -55,7 +85,7 @@ def test_tables_owner_changes_keep_the_state() -> None:
     ]
 
 
-@pytest.mark.parametrize("lifecycle", [INCIDENT, TASK], ids=["incident", "task"])
+@pytest.mark.parametrize("lifecycle", LIFECYCLES, ids=NAMES)
 def test_tables_mermaid_draws_every_arrow(lifecycle: Lifecycle) -> None:
     diagram = mermaid(lifecycle)
 
@@ -70,15 +100,16 @@ def test_tables_mermaid_draws_every_arrow(lifecycle: Lifecycle) -> None:
         assert f"{state} --> [*]" in diagram
 
 
-def test_tables_diagram_command_prints_both(capsys: pytest.CaptureFixture[str]) -> None:
+def test_tables_diagram_command_prints_all_three(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["diagram"]) == 0
     out = capsys.readouterr().out
-    assert out.count("```mermaid") == 2
+    assert out.count("```mermaid") == 3
+    assert "sent --> accepted: accept" in out
     assert "reported --> verifying: verify" in out
     assert "pending --> accepted: accept" in out
 
 
-@pytest.mark.parametrize("lifecycle", [INCIDENT, TASK], ids=["incident", "task"])
+@pytest.mark.parametrize("lifecycle", LIFECYCLES, ids=NAMES)
 def test_tables_every_callback_kind_reaches_the_machine(lifecycle: Lifecycle) -> None:
     """prepare, conditions and after, as named in a row, are what `transitions` is given."""
     for row, given in zip(lifecycle.transitions, lifecycle.table(), strict=True):

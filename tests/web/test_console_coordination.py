@@ -92,7 +92,7 @@ async def test_console_subcenter_desk_sees_its_department_tasks_and_accepts_one(
     await mine.get_by_role("button", name="接收").click()
 
     await expect(mine).to_contain_text("已接收")
-    await expect(mine.get_by_role("button", name="完成")).to_be_visible()
+    await expect(mine.get_by_role("button", name="办结")).to_be_visible()
     await screen_server.shot(page, "subcenter-accepted")
 
     # Its incident, opened from the queue: its department's part, and no city dispatcher's actions.
@@ -110,16 +110,16 @@ async def test_console_subcenter_desk_declines_with_a_reason(screen_server: Scre
     incident_id = await incident_with_department(screen_server, "1", "waterlogging", "urban")
     page = await open_console(screen_server, "urban-desk", CONSOLE_LAPTOP, department="urban")
 
-    await task_row(page, incident_id).get_by_role("button", name="拒绝").click()
+    await task_row(page, incident_id).get_by_role("button", name="退回").click()
     dialog = page.get_by_role("dialog")
     await dialog.get_by_role("button", name="确定").click()
-    await expect(dialog.get_by_role("alert")).to_contain_text("请填写拒绝原因")  # the reason is required
-    await dialog.get_by_label(re.compile("拒绝原因")).fill("不属于城管职责")
+    await expect(dialog.get_by_role("alert")).to_contain_text("请填写退回原因")  # the reason is required
+    await dialog.get_by_label(re.compile("退回原因")).fill("不属于城管职责")
     await screen_server.shot(page, "subcenter-decline-dialog")
     await dialog.get_by_role("button", name="确定").click()
 
     await page.get_by_label("显示").select_option("all")
-    await expect(task_row(page, incident_id)).to_contain_text("已拒绝")
+    await expect(task_row(page, incident_id)).to_contain_text("已退回")
     await expect(task_row(page, incident_id)).to_contain_text("不属于城管职责")
     [task] = await department_tasks(screen_server)
     assert (task["state"], task["reason"]) == ("declined", "不属于城管职责")

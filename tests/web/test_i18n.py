@@ -13,7 +13,14 @@ from dispatch.events.catalog import EVENT_TYPES
 from dispatch.intake.alerts import AlertKind
 from dispatch.shared.errors import DispatchError
 from gateways import cap  # noqa: F401 - registers its error classes
-from state_machines import IncidentState, IncidentTrigger, TaskState, TaskTrigger
+from state_machines import (
+    DepartmentTaskState,
+    DepartmentTaskTrigger,
+    IncidentState,
+    IncidentTrigger,
+    TaskState,
+    TaskTrigger,
+)
 from tests.conftest import Harness
 from web import errors, i18n, sessions  # noqa: F401 - sessions registers its error classes
 
@@ -41,13 +48,15 @@ NAMES = {
     "tier": [each.value for each in Tier],
     "incident_trigger": [each.value for each in IncidentTrigger],
     "task_trigger": [each.value for each in TaskTrigger],
+    "department_task_state": [each.value for each in DepartmentTaskState],
+    "department_task_trigger": [each.value for each in DepartmentTaskTrigger],
     "event": list(EVENT_TYPES),
     "kind": [each.value for each in AlertKind],
     "error": sorted(_error_codes()),
     "severity": ["1", "2", "3", "4"],
     "responder_status": ["available", "busy", "off_duty", "offline"],
     "channel": ["websocket", "mqtt", "rest"],
-    "alarm": ["escalated_to_you", "notified_all_tiers", "unanswered"],
+    "alarm": ["escalated_to_you", "notified_all_tiers", "unanswered", "department_task_escalated"],
     "role": [each.value for each in Role],
 }
 

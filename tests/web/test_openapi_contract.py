@@ -76,9 +76,12 @@ ROLES = {
 
 
 async def _seed(server: Harness) -> None:
-    """Incidents 1…5 with tasks (one for the responder), so small ids hit real rows."""
+    """Incidents 1…5 with tasks (one for the responder), and urban co-handling the first two (their
+    department tasks 1 and 2), so small ids hit real rows."""
     for number, place in enumerate([WEST_N, WEST_S, EAST_N, OUTSIDE, WEST_N]):
         await server.post_alert(alert(f"seed-{number}", source=f"seed-{number}", location=place))
+    for incident_id in (1, 2):
+        await server.incident_trigger(incident_id, "add_department", {"department": "urban"})
 
 
 def _near_seeded_rows(document: dict[str, Any]) -> dict[str, Any]:

@@ -7,10 +7,12 @@ from typing import Any
 import pytest
 from pydantic import TypeAdapter
 
+from dispatch.storage.department_tasks import DepartmentTaskQueue
 from dispatch.storage.wire import IncidentList, Suggestions
 from dispatch.views.stats_shapes import Stats
 from tests.conftest import Harness
 from tests.factories import EAST_N, OUTSIDE, WEST_S, alert
+from web.department_tasks import DepartmentTaskChanged
 from web.errors import ErrorBody
 from web.schemas import (
     AlertResults,
@@ -106,6 +108,28 @@ async def test_schemas_every_success_body_matches_its_model(server: Harness) -> 
         _conforms(model, await _send(server, "GET", path, status=200, auth=admin))
     _conforms(Health, await _send(server, "GET", "/healthz", status=200))
     _conforms(Ready, await _send(server, "GET", "/readyz", status=200))
+
+
+async def test_schemas_department_task_bodies_match_their_models(server: Harness) -> None:
+    admin, urban = {"role": "admin"}, {"role": "dispatcher", "name": "urban", "department": "urban"}
+    incident_id = (await server.post_alert(alert("e1")))["incident_id"]
+    body = {"department": "urban"}
+    await _send(
+        server, "POST", f"/api/v1/incidents/{incident_id}/add_department", status=200, body=body, auth=admin
+    )
+    queue = _conforms(
+        DepartmentTaskQueue, await _send(server, "GET", "/api/v1/department-tasks", status=200, auth=urban)
+    )
+    task_id = queue["department_tasks"][0]["id"]
+    for trigger in ("accept", "complete"):
+        path = f"/api/v1/department-tasks/{task_id}/{trigger}"
+        _conforms(DepartmentTaskChanged, await _send(server, "POST", path, status=200, auth=urban))
+    detail = await _send(server, "GET", f"/api/v1/incidents/{incident_id}", status=200, auth=urban)
+    assert _conforms(IncidentDetail, detail)["department_tasks"][0]["state"] == "done"
+    done = await _send(
+        server, "GET", "/api/v1/department-tasks?state=done&department=urban", status=200, auth=admin
+    )
+    assert len(_conforms(DepartmentTaskQueue, done)["department_tasks"]) == 1
 
 
 async def test_schemas_stats_body_matches_its_model(server: Harness) -> None:

@@ -77,6 +77,7 @@ async def test_sessions_login_sets_a_strict_http_only_cookie_and_tells_who(serve
         "role": "dispatcher",
         "jurisdiction": "west",
         "responder": None,
+        "department": None,
         "unit_name": None,
     }
     assert body["home"] == "/console/"

@@ -9,11 +9,17 @@ trigger, event type and error code has its words.
 
 from __future__ import annotations
 
-from web.i18n import console, coordination, screen, tablet, vocabulary
+from web.i18n import console, coordination, departments, screen, tablet, vocabulary
 
 LANGUAGES = ("zh-CN", "en")
-# coordination first: where a backend names its own events in the vocabulary, its words win.
-_PARTS = (coordination.STRINGS, vocabulary.STRINGS, console.STRINGS, tablet.STRINGS, screen.STRINGS)
+_PARTS = (
+    vocabulary.STRINGS,
+    departments.STRINGS,
+    coordination.STRINGS,
+    console.STRINGS,
+    tablet.STRINGS,
+    screen.STRINGS,
+)
 
 
 def table(language: str) -> dict[str, str]:

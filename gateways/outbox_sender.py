@@ -82,7 +82,16 @@ Read = Callable[[Callable[[sa.Connection], T]], Awaitable[T]]
 class OutboxSender:
     """Posts each destination's queued messages, one at a time, until stopped."""
 
-    def __init__(self, links: list[Link], submit: Submit, read: Read[Any], clock: Clock) -> None:
+    def __init__(
+        self,
+        links: list[Link],
+        submit: Submit,
+        read: Read[Any],
+        clock: Clock,
+        count: Callable[[str, str], None] | None = None,
+    ) -> None:
+        self._count = count or (lambda _destination, _outcome: None)
+        """Told each attempt's destination and outcome (delivered, failures, refused): metrics."""
         self.links = {link.destination: link for link in links}
         self._submit = submit
         self._read = read
@@ -127,6 +136,7 @@ class OutboxSender:
             receipt = await self._post(session, link, message)
         except Undelivered as failed:
             figures.failures += 1
+            self._count(link.destination, "failures")
             if not figures.down:
                 logger.warning(
                     "outbox %s: %s unreachable, holding its queue: %s", link.destination, link.url, failed
@@ -139,6 +149,7 @@ class OutboxSender:
             return
         except Refused as refused:
             figures.refused += 1
+            self._count(link.destination, "refused")
             logger.warning("outbox %s refused %s: %s", link.destination, message.identifier, refused)
             await self._store(mark_refused(message.id, str(refused)), link)
             return
@@ -146,6 +157,7 @@ class OutboxSender:
             logger.info("outbox %s: %s answers again", link.destination, link.url)
         figures.down = False
         figures.delivered += 1
+        self._count(link.destination, "delivered")
         await self._store(mark_delivered(message.id, receipt), link)
 
     async def _store(self, command: Command[Any], link: Link) -> None:

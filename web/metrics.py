@@ -154,6 +154,14 @@ def _stored(stored: StoredState) -> Iterable[GaugeMetricFamily]:
         "Incidents whose step deadline has passed and not fired yet.",
         stored.deadlines_overdue,
     )
+    queued = GaugeMetricFamily(
+        "dispatch_outbound_queued",
+        "Outbox messages waiting to be sent, by destination.",
+        labels=["destination"],
+    )
+    for destination, count in sorted(stored.outbound_queued.items()):
+        queued.add_metric([destination], count)
+    yield queued
 
 
 def _mqtt(stats: MqttStatus | None) -> Iterable[GaugeMetricFamily | CounterMetricFamily]:

@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TypeVar
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
 from dispatch.access import accounts, tokens
 from dispatch.access.credentials import record_uses
 from dispatch.access.logins import Logins
-from dispatch.config.link import UPSTREAM, Endpoint, county_destination, department_destination
 from dispatch.config.model import Config
 from dispatch.core.deadlines import DeadlineScheduler
+from dispatch.core.department_hooks import DepartmentHooks
+from dispatch.core.outbound import destinations
 from dispatch.core.presence import Positions
+from dispatch.core.upstream import UpstreamPlanner
 from dispatch.events.bus import EventBus
 from dispatch.events.catalog import DepartmentTaskChanged, DomainEvent
 from dispatch.events.outbound import OutboundQueued
@@ -30,6 +34,7 @@ from dispatch.storage import database, ledger, pending_events
 from dispatch.storage.audit_key import AuditKey, load_key
 from dispatch.storage.health import DatabaseHealth
 from dispatch.storage.writer import Writer
+from gateways import cap_out
 from gateways.frigate_video import VideoIntake
 from gateways.hotline_calls import HotlineIntake
 from gateways.mqtt_devices import DeviceDesk
@@ -107,8 +112,23 @@ class Runtime:
         self.mqtt: MqttLink | None = None
         if config.mqtt.url is not None:
             self.mqtt = MqttLink(config.mqtt, self.devices, password=mqtt_password)
-        self.outbox = OutboxSender(links(config, link_tokens or {}), self.writer.submit, self.read, clock)
+        self.outbox = OutboxSender(
+            links(config, link_tokens or {}),
+            self.writer.submit,
+            self.read,
+            clock,
+            self.metrics.count_outbound,
+        )
+        self._observe_changes(config)
         self._outbox_task: asyncio.Task[None] | None = None
+
+    def _observe_changes(self, config: Config) -> None:
+        """What other servers are to hear of is queued in the transaction of the change."""
+        if config.upstream is not None:
+            render = functools.partial(cap_out.render, zone=ZoneInfo(config.timezone))
+            self.writer.observe(UpstreamPlanner(config, render).observe)
+        if any(department.webhook is not None for department in config.departments):
+            self.writer.observe(DepartmentHooks(config).observe)
 
     def writer_figures(self) -> WriterFigures:
         return WriterFigures(self.writer.running, self.writer.batches, self.writer.commands)
@@ -198,24 +218,15 @@ class Runtime:
 
 def links(config: Config, tokens: dict[str, str]) -> list[Link]:
     """The destinations config.yaml names, with the tokens the environment gave at start."""
-    endpoints: list[tuple[str, str, Endpoint]] = []
-    if config.upstream is not None and config.prefecture is not None:
-        endpoints.append((UPSTREAM, config.prefecture.name, config.upstream))
-    for county in config.downstream:
-        node = config.jurisdiction_by_id[county.county]
-        endpoints.append((county_destination(county.county), node.name, county))
-    for department in config.departments:
-        if department.webhook is not None:
-            endpoints.append((department_destination(department.id), department.name, department.webhook))
     return [
         Link(
-            destination,
-            name,
-            endpoint.url,
-            tokens.get(destination),
-            endpoint.retry.first,
-            endpoint.retry.max,
-            endpoint.timeout,
+            each.destination,
+            each.name,
+            each.endpoint.url,
+            tokens.get(each.destination),
+            each.endpoint.retry.first,
+            each.endpoint.retry.max,
+            each.endpoint.timeout,
         )
-        for destination, name, endpoint in endpoints
+        for each in destinations(config)
     ]

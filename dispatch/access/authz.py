@@ -45,6 +45,8 @@ class Action(StrEnum):
     """The overview figures of the caller's scope (the big screen, the console's header)."""
     READ_OWN_TASKS = "read_own_tasks"
     """A responder's tasks with what it needs to find the place (the tablet app)."""
+    READ_LINK = "read_link"
+    """The links to other servers (prefecture, counties, department webhooks): are they up."""
     READ_METRICS = "read_metrics"
     """The Prometheus metrics at /metrics: the whole server's figures, so admin only."""
     WORK_DEPARTMENT_TASK = "work_department_task"
@@ -65,6 +67,7 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
             Action.READ_MAP,
             Action.READ_STATS,
             Action.WORK_DEPARTMENT_TASK,
+            Action.READ_LINK,
         }
     ),
     Role.RESPONDER: frozenset(
@@ -77,7 +80,7 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
         }
     ),
     Role.GATEWAY: frozenset({Action.POST_ALERTS}),
-    Role.SCREEN: frozenset({Action.SUBSCRIBE, Action.READ_MAP, Action.READ_STATS}),
+    Role.SCREEN: frozenset({Action.SUBSCRIBE, Action.READ_MAP, Action.READ_STATS, Action.READ_LINK}),
     Role.SYSTEM: frozenset(Action),
 }
 

@@ -16,17 +16,20 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from dispatch.config.link import UPSTREAM, county_destination, department_destination
+from dispatch.config.link import UPSTREAM, Endpoint, county_destination, department_destination
+from dispatch.config.model import Config
 from dispatch.events.outbound import OutboundDelivered, OutboundQueued, OutboundRefused
 from dispatch.storage.tables import outbound_table
 from dispatch.storage.transaction import Command, Tx
 
 __all__ = [
     "UPSTREAM",
+    "Destination",
     "Message",
     "MessageState",
     "county_destination",
     "department_destination",
+    "destinations",
     "enqueue",
     "mark_delivered",
     "mark_refused",
@@ -42,6 +45,31 @@ class MessageState(StrEnum):
     QUEUED = "queued"
     DELIVERED = "delivered"
     REFUSED = "refused"
+
+
+@dataclass(frozen=True)
+class Destination:
+    """A destination config.yaml names: its outbox key, display name and endpoint."""
+
+    destination: str
+    name: str
+    endpoint: Endpoint
+
+
+def destinations(config: Config) -> list[Destination]:
+    """Every destination of this server's outbox, in config order: upstream, counties, departments."""
+    found: list[Destination] = []
+    if config.upstream is not None and config.prefecture is not None:
+        found.append(Destination(UPSTREAM, config.prefecture.name, config.upstream))
+    for county in config.downstream:
+        name = config.jurisdiction_by_id[county.county].name
+        found.append(Destination(county_destination(county.county), name, county))
+    for department in config.departments:
+        if department.webhook is not None:
+            found.append(
+                Destination(department_destination(department.id), department.name, department.webhook)
+            )
+    return found
 
 
 def new_message_id(tx: Tx) -> int:

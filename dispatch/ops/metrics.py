@@ -22,7 +22,7 @@ from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
 
 from dispatch.intake.pipeline import Received
-from dispatch.storage.tables import incident_table, task_table
+from dispatch.storage.tables import incident_table, outbound_table, task_table
 from state_machines import OPEN_INCIDENT_STATES
 
 intake_channel: ContextVar[str] = ContextVar("intake_channel", default="other")
@@ -50,6 +50,11 @@ _open_by_tier = (
     .group_by(incident_table.c.owner_tier)
 )
 _tasks_by_state = sa.select(task_table.c.state, sa.func.count()).group_by(task_table.c.state)
+_outbound_queued = (
+    sa.select(outbound_table.c.destination, sa.func.count())
+    .where(outbound_table.c.state == "queued")
+    .group_by(outbound_table.c.destination)
+)
 
 
 @dataclass(frozen=True)
@@ -60,10 +65,11 @@ class StoredState:
     tasks_by_state: dict[str, int] = field(default_factory=dict)
     deadlines_pending: int = 0
     deadlines_overdue: int = 0
+    outbound_queued: dict[str, int] = field(default_factory=dict)
 
 
 def read_state(connection: sa.Connection, now: float) -> StoredState:
-    """Three grouped queries on indexed columns; run per scrape, never per request."""
+    """Four grouped queries on indexed columns; run per scrape, never per request."""
     due = incident_table.c.step_deadline_at
     deadlines = sa.select(sa.func.count(due), sa.func.count(sa.case((due <= now, 1)))).where(due.is_not(None))
     pending, overdue = connection.execute(deadlines).one()
@@ -72,6 +78,7 @@ def read_state(connection: sa.Connection, now: float) -> StoredState:
         tasks_by_state={state: count for state, count in connection.execute(_tasks_by_state)},
         deadlines_pending=pending,
         deadlines_overdue=overdue,
+        outbound_queued={destination: count for destination, count in connection.execute(_outbound_queued)},
     )
 
 
@@ -123,6 +130,19 @@ class Metrics:
             buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
             registry=self.registry,
         )
+        self.outbound = {
+            outcome: Counter(
+                f"dispatch_outbound_{outcome}",
+                description,
+                ["destination"],
+                registry=self.registry,
+            )
+            for outcome, description in (
+                ("delivered", "Outbox messages the destination accepted (2xx), by destination."),
+                ("failures", "Outbox attempts that did not get through (retried later), by destination."),
+                ("refused", "Outbox messages the destination refused for good (4xx), by destination."),
+            )
+        }
 
         # Children by channel, looked up once: `labels()` costs more than the increment itself.
         self._received: dict[str, tuple[Any, Any]] = {}
@@ -157,6 +177,10 @@ class Metrics:
         if child is None:
             child = self._intake_seconds[channel] = self.intake_seconds.labels(channel)
         child.observe(seconds)
+
+    def count_outbound(self, destination: str, outcome: str) -> None:
+        """An outbox attempt's outcome: delivered, failures or refused."""
+        self.outbound[outcome].labels(destination).inc()
 
     def observe_commit(self, commands: int, seconds: float) -> None:
         """Called on the writer thread after each successful group commit (the client locks)."""

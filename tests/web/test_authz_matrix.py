@@ -183,6 +183,7 @@ REQUESTS: dict[Route, Request] = {
     # The west incident's alert: the world's first alert and first incident, so both have id 1.
     ("GET", "/api/v1/alerts/{id}"): Request("/api/v1/alerts/{incident}"),
     ("GET", "/api/v1/stats"): Request("/api/v1/stats"),
+    ("GET", "/api/v1/link"): Request("/api/v1/link"),
     ("GET", "/metrics"): Request("/metrics"),
 }
 
@@ -224,6 +225,7 @@ REST_MATRIX: dict[Route, dict[str, Any]] = {
     ("GET", "/api/v1/reports/incidents.csv"):      row(200,  200, 200, 200, 403,   403,   403,    401, 403),
     ("GET", "/api/v1/alerts/{id}"):                row(200,  200, 200, 404, 403,   403,   403,    401, 403),
     ("GET", "/api/v1/stats"):                      row(200,  200, 200, 200, 403,   403,   403,    401, 200),
+    ("GET", "/api/v1/link"):                       row(200,  200, 200, 200, 403,   403,   403,    401, 200),
     ("GET", "/api/v1/events"):                     row(200,  200, 200, 200, 403,   403,   403,    401, 403),
     ("GET", "/api/v1/responders"):                 row(200,  200, 200, 200, 403,   403,   403,    401, 403),
     # The whole server's figures (read_metrics): admin only; metrics.listen serves them apart.

@@ -29,6 +29,7 @@ from dispatch.events.bus import EventBus
 from dispatch.events.catalog import DomainEvent
 from dispatch.hub import Hub
 from dispatch.intake.calls import CallOutcome
+from dispatch.intake.link_desk import LinkDesk
 from dispatch.intake.wire_limits import TimeWindow
 from dispatch.ops.metrics import Metrics, intake_channel
 from dispatch.service import DispatchService
@@ -170,6 +171,28 @@ class RemoteHotline(HotlineIntake):
         return outcome
 
 
+class RemoteLink(LinkDesk):
+    """The prefecture link's calls, answered by the core's desk (checks included)."""
+
+    def __init__(self, core: CoreCalls) -> None:
+        self._core = core
+
+    async def take_county_message(self, *args: Any, **kwargs: Any) -> Any:
+        return await self._core.call("link.take_county_message", *args, **kwargs)
+
+    async def instruct(self, *args: Any, **kwargs: Any) -> Any:
+        return await self._core.call("link.instruct", *args, **kwargs)
+
+    async def take_acknowledgement(self, *args: Any, **kwargs: Any) -> Any:
+        return await self._core.call("link.take_acknowledgement", *args, **kwargs)
+
+    async def receive_instruction(self, *args: Any, **kwargs: Any) -> Any:
+        return await self._core.call("link.receive_instruction", *args, **kwargs)
+
+    async def acknowledge(self, *args: Any, **kwargs: Any) -> Any:
+        return await self._core.call("link.acknowledge", *args, **kwargs)
+
+
 class CoreDeadlines:
     """The core's deadline figures, as last told."""
 
@@ -215,6 +238,7 @@ class FrontRuntime(Runtime):
         self.logins = RemoteLogins(calls)
         self.positions = RemotePositions(calls)
         self.video = RemoteVideo(calls)
+        self.link = RemoteLink(calls)
         self.hotline = RemoteHotline(calls)
         self.deadlines = CoreDeadlines()  # type: ignore[assignment]
         self.core_devices = CoreDevices()

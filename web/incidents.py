@@ -13,6 +13,7 @@ from dispatch.access.authz import DISPATCHER_TASK_TRIGGERS, INCIDENT_TRIGGERS, R
 from dispatch.shared.errors import InvalidInput, NotFound
 from dispatch.storage import queries, wire
 from dispatch.storage.wire import IncidentList, Suggestions
+from dispatch.views import instructions
 from state_machines import INCIDENT, TaskTrigger
 from web.alerts import read_json
 from web.errors import json_response
@@ -114,9 +115,11 @@ async def get_incident(request: web.Request) -> web.Response:
     if found is None:  # missing, or outside the caller's scope: alike
         raise NotFound(f"incident {incident_id} does not exist", field="id")
     mine = authz.incident_triggers(principal)
+    orders = await runtime.read(lambda connection: instructions.of_incident(connection, incident_id))
     body: IncidentDetail = {
         **found,
         "triggers": [each for each in INCIDENT.triggers_from(found["state"]) if each in mine],
+        "instructions": orders,
     }
     return json_response(body)
 

@@ -52,6 +52,7 @@ TAGS = {
     "docs": "This document and its page.",
     "sessions": "People logging in at the screens (a session cookie and its CSRF token).",
     "screens": "The people's pages and what they draw: the console, the tablet app, the big screen.",
+    "link": "The prefecture link: a county's CAP up, instructions down, acknowledgements back.",
 }
 
 # Request fields whose values must be ids of the running config; the document lists them.

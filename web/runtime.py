@@ -26,6 +26,7 @@ from dispatch.events.bus import EventBus
 from dispatch.events.catalog import DepartmentTaskChanged, DomainEvent
 from dispatch.events.outbound import OutboundQueued
 from dispatch.hub import Hub
+from dispatch.intake.link_desk import LinkDesk
 from dispatch.ops.duty_desks import DutyDesks
 from dispatch.ops.metrics import Metrics
 from dispatch.service import DispatchService
@@ -94,6 +95,7 @@ class Runtime:
             health=self.database_health,
         )
         self.service = DispatchService(config, self.writer, self.metrics)
+        self.link = LinkDesk(config, self.writer, self.service.intake)
         self.deadlines = DeadlineScheduler(self.service, clock)
         self.video = VideoIntake(self.service)
         self.hotline = HotlineIntake(self.service)

@@ -51,6 +51,9 @@ class Action(StrEnum):
     """The Prometheus metrics at /metrics: the whole server's figures, so admin only."""
     WORK_DEPARTMENT_TASK = "work_department_task"
     """accept, decline, complete a department task (协办): its department's dispatcher, or the city's."""
+    USE_LINK = "use_link"
+    """Post over the prefecture link (a county's CAP up, instructions down, acknowledgements):
+    a gateway token bound to the peer's CAP sender (dispatch/access/speaks_for.py)."""
 
 
 ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
@@ -79,7 +82,7 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
             Action.READ_OWN_TASKS,
         }
     ),
-    Role.GATEWAY: frozenset({Action.POST_ALERTS}),
+    Role.GATEWAY: frozenset({Action.POST_ALERTS, Action.USE_LINK}),
     Role.SCREEN: frozenset({Action.SUBSCRIBE, Action.READ_MAP, Action.READ_STATS, Action.READ_LINK}),
     Role.SYSTEM: frozenset(Action),
 }

@@ -21,6 +21,7 @@ __all__ = [
     "Binding",
     "BindingError",
     "check_cap_sender",
+    "check_link_peer",
     "check_source",
     "describe",
 ]
@@ -43,5 +44,22 @@ def check_cap_sender(principal: Principal, sender: str, field: str = "sender") -
         raise Forbidden(
             f"this gateway token does not speak for CAP sender {sender!r} "
             f"(it speaks for {binding.describe()})",
+            field=field,
+        )
+
+
+def check_link_peer(principal: Principal, peer: str, field: str | None = None) -> None:
+    """Forbidden unless the caller's token is bound to `peer`'s CAP sender id.
+
+    The prefecture link trusts no unbound token: a county posts with a gateway token the
+    prefecture issued with `--cap-sender <county id>`, a prefecture with one the county issued
+    with `--cap-sender <prefecture id>`.
+    """
+    binding = principal.binding
+    if binding is None or not binding.allows_cap_sender(peer):
+        bound = binding.describe() if binding is not None else "nothing (an unbound token)"
+        raise Forbidden(
+            f"the prefecture link takes only a gateway token bound to CAP sender {peer!r} "
+            f"(dispatch token issue --role gateway --cap-sender {peer}); this one speaks for {bound}",
             field=field,
         )

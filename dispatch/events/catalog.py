@@ -62,6 +62,12 @@ from dispatch.events.incidents import (
     IncidentUnanswered,
     IncidentVerifying,
 )
+from dispatch.events.link import (
+    CountyUpdateReceived,
+    InstructionAcknowledged,
+    InstructionReceived,
+    InstructionSent,
+)
 from dispatch.events.outbound import OutboundDelivered, OutboundQueued, OutboundRefused
 from dispatch.events.tasks import (
     TASK_EVENT_BY_TRIGGER,
@@ -89,6 +95,7 @@ __all__ = [
     "AlertResolved",
     "AlertStatusChanged",
     "AlertUpdated",
+    "CountyUpdateReceived",
     "DepartmentTaskAccepted",
     "DepartmentTaskCancelled",
     "DepartmentTaskChanged",
@@ -119,6 +126,9 @@ __all__ = [
     "IncidentSeverityRaised",
     "IncidentUnanswered",
     "IncidentVerifying",
+    "InstructionAcknowledged",
+    "InstructionReceived",
+    "InstructionSent",
     "OutboundDelivered",
     "OutboundQueued",
     "OutboundRefused",

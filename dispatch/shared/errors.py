@@ -126,3 +126,10 @@ class CoreUnavailable(DatabaseUnavailable):
     """A front of `serve --workers N` cannot reach its core process: nothing was written."""
 
     code = "core_unavailable"
+
+
+class NotLinked(DispatchError):
+    """The incident did not come from a county over the prefecture link: there is nobody to instruct."""
+
+    status = 409
+    code = "not_linked"

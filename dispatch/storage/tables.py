@@ -240,6 +240,53 @@ class PendingEventRow(SQLModel, table=True):
     payload: str = Field(sa_column=Column(sa.Text, nullable=False))
 
 
+class LinkIncidentRow(SQLModel, table=True):
+    """At the prefecture: which incident here stands for a county's incident (CAP sender + `incidents`)."""
+
+    __tablename__ = "link_incident"
+
+    sender: str = Field(primary_key=True)
+    county_incident_id: str = Field(primary_key=True)
+    incident_id: int = Field(index=True, sa_type=BIG)
+    created_at: float
+
+
+class LinkMessageRow(SQLModel, table=True):
+    """At the prefecture: each CAP message a county sent over the link, taken exactly once."""
+
+    __tablename__ = "link_message"
+
+    sender: str = Field(primary_key=True)
+    identifier: str = Field(primary_key=True)
+    msg_type: str
+    incident_id: int | None = Field(default=None, sa_type=BIG)
+    """The prefecture's incident it was about; None: a Cancel of an incident never received."""
+    received_at: float
+
+
+class InstructionRow(SQLModel, table=True):
+    """An instruction (指令) of the prefecture: sent from there, received here, acknowledged by the county."""
+
+    __tablename__ = "instruction"
+
+    identifier: str = Field(primary_key=True)
+    direction: str
+    """sent (at the prefecture) or received (at the county)."""
+    incident_id: int = Field(index=True, sa_type=BIG)
+    """This server's incident."""
+    county: str
+    """The county it is for (at the county: this server's own sender id)."""
+    county_incident_id: int = Field(sa_type=BIG)
+    text: str = Field(sa_column=Column(sa.Text, nullable=False))
+    sender: str
+    """Who sent it: the prefecture's name."""
+    sent_at: float
+    message_id: int | None = Field(default=None, sa_type=BIG)
+    """At the prefecture: the outbound message carrying it."""
+    acknowledged_at: float | None = Field(default=None, index=True)
+    acknowledged_by: str | None = None
+
+
 class OutboundMessageRow(SQLModel, table=True):
     """A message for another server (prefecture, county, department webhook), sent in id order."""
 
@@ -282,4 +329,7 @@ token_table: sa.Table = TokenRow.__table__  # type: ignore[attr-defined]
 user_table: sa.Table = UserRow.__table__  # type: ignore[attr-defined]
 session_table: sa.Table = SessionRow.__table__  # type: ignore[attr-defined]
 pending_event_table: sa.Table = PendingEventRow.__table__  # type: ignore[attr-defined]
+link_incident_table: sa.Table = LinkIncidentRow.__table__  # type: ignore[attr-defined]
+link_message_table: sa.Table = LinkMessageRow.__table__  # type: ignore[attr-defined]
+instruction_table: sa.Table = InstructionRow.__table__  # type: ignore[attr-defined]
 outbound_table: sa.Table = OutboundMessageRow.__table__  # type: ignore[attr-defined]

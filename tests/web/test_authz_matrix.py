@@ -185,6 +185,19 @@ REQUESTS: dict[Route, Request] = {
     ("GET", "/api/v1/stats"): Request("/api/v1/stats"),
     ("GET", "/api/v1/link"): Request("/api/v1/link"),
     ("GET", "/metrics"): Request("/metrics"),
+    # The prefecture link: only a gateway token bound to the peer's CAP sender (none here) gets in.
+    ("POST", "/api/v1/link/cap"): Request("/api/v1/link/cap", CAP_TEST_MESSAGE),
+    ("POST", "/api/v1/link/instructions"): Request("/api/v1/link/instructions", {}),
+    ("POST", "/api/v1/link/acknowledgements"): Request("/api/v1/link/acknowledgements", {}),
+    # Empty text: refused once the incident is found in scope (the west one did not come from a county).
+    ("POST", "/api/v1/incidents/{id}/instruct"): Request(
+        "/api/v1/incidents/{incident}/instruct", {"text": " "}
+    ),
+    # Not an identifier: refused once the incident is found in scope.
+    ("POST", "/api/v1/incidents/{id}/instructions/{identifier}/acknowledge"): Request(
+        "/api/v1/incidents/{incident}/instructions/not%20one/acknowledge"
+    ),
+    ("GET", "/api/v1/instructions"): Request("/api/v1/instructions?open=true"),
 }
 
 # fmt: off
@@ -230,6 +243,14 @@ REST_MATRIX: dict[Route, dict[str, Any]] = {
     ("GET", "/api/v1/responders"):                 row(200,  200, 200, 200, 403,   403,   403,    401, 403),
     # The whole server's figures (read_metrics): admin only; metrics.listen serves them apart.
     ("GET", "/metrics"):                           row(200,  403, 403, 403, 403,   403,   403,    401, 403),
+    # The prefecture link (use_link: gateway and admin roles, and only with a token bound to the peer).
+    ("POST", "/api/v1/link/cap"):                  row(403,  403, 403, 403, 403,   403,   403,    401, 403),
+    ("POST", "/api/v1/link/instructions"):         row(403,  403, 403, 403, 403,   403,   403,    401, 403),
+    ("POST", "/api/v1/link/acknowledgements"):     row(403,  403, 403, 403, 403,   403,   403,    401, 403),
+    ("POST", "/api/v1/incidents/{id}/instruct"):   row(422,  422, 422, 404, 403,   403,   403,    401, 403),
+    ("POST", "/api/v1/incidents/{id}/instructions/{identifier}/acknowledge"):
+                                                   row(422,  422, 422, 404, 403,   403,   403,    401, 403),
+    ("GET", "/api/v1/instructions"):               row(200,  200, 200, 200, 403,   403,   403,    401, 403),
 }
 # fmt: on
 

@@ -4,13 +4,19 @@ department tasks, the prefecture link in the header, and an instruction from abo
 from __future__ import annotations
 
 import re
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from playwright.async_api import Page, ViewportSize, expect
 
-from tests.factories import EAST_N, WEST_N, WEST_S
-from tests.screens import CONSOLE_FULL_HD, CONSOLE_LAPTOP, ScreenServer
+from dispatch.access.auth import issue_token
+from dispatch.config.model import Config
+from tests.factories import EAST_N, WEST_N, WEST_S, config_data, make_config, node, responder
+from tests.screens import CONSOLE_FULL_HD, CONSOLE_LAPTOP, ScreenServer, ScreenServerFactory
+from tests.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -148,3 +154,149 @@ async def test_console_city_sees_a_department_task_nobody_accepted_stand_out(
     await expect(row).to_have_class(re.compile("escalated"))
     await expect(row).to_contain_text("超时未接收，已上报市中心")
     await screen_server.shot(page, "city-department-task-escalated")
+
+
+# The prefecture link ---------------------------------------------------------------------------
+
+PREFECTURE = "yiyang"
+PREFECTURE_NAME = "益阳市应急指挥中心"
+
+
+def prefecture_config() -> Config:
+    """益阳市 above the test city (its county 沅江市, CAP sender `city`)."""
+    return make_config(
+        prefecture=None,
+        jurisdictions=[
+            {**node(PREFECTURE, "city", None, (111.6, 27.8, 112.4, 28.4)), "name": PREFECTURE_NAME},
+            {**node("city", "town", PREFECTURE, (112.0, 28.0, 112.4, 28.2)), "name": "沅江市"},
+        ],
+        policies={
+            name: {**policy, "notify_prefecture": False} for name, policy in config_data()["policies"].items()
+        },
+        responders=[responder("pref-duty-1", "city", 28.1, 112.2)],
+    )
+
+
+def county_config(prefecture_url: str | None) -> Config:
+    upstream = {"url": prefecture_url, "retry": {"first": "1s", "max": "1s"}} if prefecture_url else None
+    return make_config(prefecture={"id": PREFECTURE, "name": PREFECTURE_NAME}, upstream=upstream)
+
+
+def link_token(server: ScreenServer, peer: str) -> str:
+    """A gateway token of `server` bound to `peer`'s CAP sender: what the peer's outbox posts with."""
+    return issue_token(
+        server.runtime.write_engine,
+        server.config,
+        role="gateway",
+        name=peer,
+        cap_senders=[peer],
+        now=time.time(),
+    )
+
+
+@pytest.fixture
+def proxy() -> Iterator[TcpProxyFactory]:
+    proxies: list[TcpProxy] = []
+
+    def make(port: int) -> TcpProxy:
+        made = TcpProxy("127.0.0.1", port)
+        made.start()
+        proxies.append(made)
+        return made
+
+    yield make
+    for each in proxies:
+        each.close()
+
+
+TcpProxyFactory = Callable[[int], TcpProxy]
+
+
+async def test_console_shows_the_prefecture_link_going_down_and_up(
+    make_screen_server: ScreenServerFactory, proxy: TcpProxyFactory
+) -> None:
+    prefecture = await make_screen_server(prefecture_config())
+    wire = proxy(prefecture.client.port or 0)
+    county = await make_screen_server(
+        county_config(f"http://127.0.0.1:{wire.port}"),
+        link_tokens={"upstream": link_token(prefecture, "city")},
+    )
+    page = await open_console(county, "wang", CONSOLE_FULL_HD)
+    chip = page.locator(".uplink-chip[data-destination=upstream]")
+    await expect(chip).to_contain_text(PREFECTURE_NAME)
+    await expect(chip).to_contain_text("空闲")  # nothing sent yet
+
+    wire.cut()  # the prefecture's line goes dead
+    breach = alert("1", "waterlogging", WEST_N, "河堤管涌，水位超警戒")
+    incident_id = (await county.post_alert({**breach, "severity": 2}))["incident_id"]
+
+    await expect(chip).to_contain_text("中断")
+    await expect(chip).to_contain_text("待发 1")
+    await expect(chip).to_have_class(re.compile("uplink-down"))
+    await expect(chip).to_have_attribute("title", re.compile("最近错误"))  # the last error on hover
+    await chip.hover()
+    await county.shot(page, "link-down")
+
+    wire.restore()
+    county.clock.advance(2)  # past the retry's backoff
+
+    await expect(chip).to_contain_text("正常")
+    await expect(chip).to_contain_text("待发 0")
+    await row(page, incident_id).click()
+    queued = page.locator(".timeline .event-outbound_queued").first
+    await expect(queued).to_contain_text("已送达")
+    await queued.scroll_into_view_if_needed()
+    await county.shot(page, "link-up")
+    at_prefecture = await prefecture.api("GET", "/api/v1/incidents?limit=10")
+    assert [each["title"] for each in at_prefecture["incidents"]] == ["河堤管涌，水位超警戒"]
+
+
+# Instructions from above ------------------------------------------------------------------------
+
+
+async def instruct_from_above(county: ScreenServer, incident_id: int, number: int, text: str) -> None:
+    """What the prefecture's outbox posts: an instruction, with the token the county issued it."""
+    token = link_token(county, PREFECTURE)
+    response = await county.client.post(
+        "/api/v1/link/instructions",
+        json={
+            "identifier": f"{PREFECTURE}.instr.{number}",
+            "incident_id": incident_id,
+            "text": text,
+            "from": PREFECTURE_NAME,
+            "sent_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        },
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert response.status == 202, await response.text()
+
+
+async def test_console_rings_an_instruction_until_it_is_acknowledged(
+    make_screen_server: ScreenServerFactory,
+) -> None:
+    county = await make_screen_server(county_config(None))
+    incident_id = (await county.post_alert(alert("1", "waterlogging", WEST_N, "河堤管涌")))["incident_id"]
+    page = await open_console(county, "wang", CONSOLE_FULL_HD)
+
+    await instruct_from_above(county, incident_id, 1, "立即组织河堤下游群众转移")
+
+    alarm = page.locator("#instructions .instruction")
+    await expect(alarm).to_contain_text("上级指令")
+    await expect(alarm).to_contain_text("立即组织河堤下游群众转移")
+    await expect(alarm).to_contain_text(f"#{incident_id}")
+    await expect(alarm).to_contain_text(PREFECTURE_NAME)
+    await county.shot(page, "instruction-ringing")
+
+    await page.reload()  # the alarm stays until somebody acknowledges it
+    await expect(alarm).to_contain_text("立即组织河堤下游群众转移")
+
+    await alarm.get_by_role("button", name="查看").click()
+    await expect(page.locator(".timeline .event-instruction_received")).to_contain_text("待确认")
+    await alarm.get_by_role("button", name="确认收到").click()
+
+    await expect(page.locator("#instructions")).to_be_hidden()
+    await expect(page.locator(".timeline .event-instruction_received")).to_contain_text("已确认收到")
+    await expect(page.locator(".timeline")).to_contain_text("指令已签收")
+    await county.shot(page, "instruction-acknowledged")
+    still_open = await county.api("GET", "/api/v1/instructions?open=true")
+    assert still_open["instructions"] == []

@@ -64,11 +64,6 @@ ZH: dict[str, str] = {
     "outbound.state.refused": "被拒收",
     "outbound.destination.upstream": "上级平台",
     "outbound.attempts": "第 {n} 次尝试",
-    # Events of the link (until the link's own words name them)
-    "event.instruction_sent": "下达指令",
-    "event.instruction_received": "收到上级指令",
-    "event.instruction_acknowledged": "确认收到指令",
-    "event.county_update": "县级更新",
 }
 
 EN: dict[str, str] = {
@@ -128,10 +123,6 @@ EN: dict[str, str] = {
     "outbound.state.refused": "refused",
     "outbound.destination.upstream": "prefecture",
     "outbound.attempts": "attempt {n}",
-    "event.instruction_sent": "Instruction sent",
-    "event.instruction_received": "Instruction received",
-    "event.instruction_acknowledged": "Instruction acknowledged",
-    "event.county_update": "County update",
 }
 
 STRINGS = {"zh-CN": ZH, "en": EN}

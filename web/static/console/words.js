@@ -80,7 +80,8 @@ export function eventDetail(event, units = new Map()) {
       parts.push(t("instruction.from", { from: p.sender || p.from || "" }));
       break;
     case "instruction_acknowledged":
-      if (p.by) parts.push(t("instruction.acknowledged_by", { by: p.by }));
+      // At the prefecture the county's dispatcher; at the county the actor already says who.
+      if (p.by && !String(event.actor || "").endsWith(`:${p.by}`)) parts.push(t("instruction.acknowledged_by", { by: p.by }));
       break;
     case "county_update":
       parts.push(

@@ -4,6 +4,7 @@ department tasks, the prefecture link in the header, and an instruction from abo
 from __future__ import annotations
 
 import re
+import socket
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -15,6 +16,7 @@ from playwright.async_api import Page, ViewportSize, expect
 from dispatch.access.auth import issue_token
 from dispatch.config.model import Config
 from tests.factories import EAST_N, WEST_N, WEST_S, config_data, make_config, node, responder
+from tests.link_servers import cap
 from tests.screens import CONSOLE_FULL_HD, CONSOLE_LAPTOP, ScreenServer, ScreenServerFactory
 from tests.tcp_proxy import TcpProxy
 
@@ -162,7 +164,7 @@ PREFECTURE = "yiyang"
 PREFECTURE_NAME = "益阳市应急指挥中心"
 
 
-def prefecture_config() -> Config:
+def prefecture_config(**overrides: Any) -> Config:
     """益阳市 above the test city (its county 沅江市, CAP sender `city`)."""
     return make_config(
         prefecture=None,
@@ -174,6 +176,7 @@ def prefecture_config() -> Config:
             name: {**policy, "notify_prefecture": False} for name, policy in config_data()["policies"].items()
         },
         responders=[responder("pref-duty-1", "city", 28.1, 112.2)],
+        **overrides,
     )
 
 
@@ -300,3 +303,47 @@ async def test_console_rings_an_instruction_until_it_is_acknowledged(
     await county.shot(page, "instruction-acknowledged")
     still_open = await county.api("GET", "/api/v1/instructions?open=true")
     assert still_open["instructions"] == []
+
+
+async def test_console_at_the_prefecture_instructs_the_county(
+    make_screen_server: ScreenServerFactory,
+) -> None:
+    county_port = unused_port()  # the county's server is away: the instruction waits in the outbox
+    downstream = [
+        {"county": "city", "url": f"http://127.0.0.1:{county_port}", "retry": {"first": "1s", "max": "1s"}}
+    ]
+    prefecture = await make_screen_server(prefecture_config(downstream=downstream))
+    token = link_token(prefecture, "city")
+    taken = await prefecture.client.post(
+        "/api/v1/link/cap",
+        data=cap("city.7.1", 7, clock=prefecture.clock),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/xml"},
+    )
+    assert taken.status == 202, await taken.text()
+    incident_id = (await taken.json())["incident_id"]
+    page = await open_console(prefecture, "yiyang-desk", CONSOLE_FULL_HD)
+
+    await row(page, incident_id).click()
+    await page.locator("#detail [data-trigger=instruct]").click()
+    dialog = page.get_by_role("dialog")
+    await dialog.get_by_label(re.compile("指令内容")).fill("沅江市立即组织琼湖路沿线群众转移")
+    await prefecture.shot(page, "prefecture-instruct-dialog")
+    await dialog.get_by_role("button", name="确定").click()
+
+    instruction = page.locator("#detail .instruction-list li")
+    await expect(instruction).to_contain_text("沅江市立即组织琼湖路沿线群众转移")
+    await expect(instruction).to_contain_text("待送达")  # the county is not reachable yet
+    await expect(page.locator(".timeline")).to_contain_text("沅江市 #7")
+    county_chip = page.locator(".uplink-chip[data-destination='county:city']")
+    await expect(county_chip).to_contain_text("沅江市")
+    await expect(county_chip).to_contain_text("待发 1")
+    await prefecture.shot(page, "prefecture-instructed")
+    [sent] = (await prefecture.api("GET", f"/api/v1/incidents/{incident_id}"))["instructions"]
+    assert (sent["direction"], sent["county_incident_id"], sent["state"]) == ("sent", 7, "sent")
+
+
+def unused_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port

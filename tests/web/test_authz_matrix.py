@@ -3,8 +3,10 @@
 The world: one incident in town west (its task is grid-west-n-1's) and one in town east.
 Callers: admin, the city's dispatcher, the west dispatcher (in scope), the east dispatcher
 (a town dispatcher of another town), grid-east-n-1 (a responder of another town), the west
-incident's own responder grid-west-n-1, a gateway, nobody at all, and the command hall's big
-screen (read-only).
+incident's own responder grid-west-n-1, a gateway, nobody at all, the command hall's big
+screen (read-only), and two sub-centers' dispatchers: flood control's (whose department leads
+both incidents, waterlogging) and urban management's (which co-handles the east incident only,
+with a department task there).
 
 The expectations are data. A route the router serves without a row here fails the test: a new
 endpoint is not done until its row says who may call it. A resource out of scope answers
@@ -49,6 +51,7 @@ class Caller:
     responder: str | None = None
     task_trigger: str = "cancel"
     """The task trigger this caller's role sends: a dispatcher may only cancel."""
+    department: str | None = None
 
 
 ADMIN = "admin"
@@ -60,6 +63,8 @@ EAST_UNIT = "east responder"
 GATEWAY = "gateway"
 NOBODY = "no token"
 SCREEN = "big screen"
+FLOOD_DESK = "flood sub-center"
+URBAN_DESK = "urban sub-center"
 
 CALLERS = {
     ADMIN: Caller("admin", "admin"),
@@ -71,13 +76,25 @@ CALLERS = {
     GATEWAY: Caller("gateway", "gauges"),
     NOBODY: Caller(None, "anonymous"),
     SCREEN: Caller("screen", "hall"),
+    FLOOD_DESK: Caller("dispatcher", "flood-desk", department="flood"),
+    URBAN_DESK: Caller("dispatcher", "urban-desk", department="urban"),
 }
 
 
+CITY_COLUMNS = [ADMIN, CITY, WEST, EAST, WEST_UNIT, EAST_UNIT, GATEWAY, NOBODY, SCREEN]
+SUB_CENTER_COLUMNS = [FLOOD_DESK, URBAN_DESK]
+"""The REST matrix gives the sub-centers' columns a table of their own (SUB_CENTERS), for width."""
+
+
 def row(*answers: Any) -> dict[str, Any]:
-    """One row of a matrix, in the column order of CALLERS."""
-    assert len(answers) == len(CALLERS)
-    return dict(zip(CALLERS, answers, strict=True))
+    """One row of a matrix: every caller's answer in the order of CALLERS, or the city's callers' alone."""
+    columns = CITY_COLUMNS if len(answers) == len(CITY_COLUMNS) else list(CALLERS)
+    return dict(zip(columns, answers, strict=True))
+
+
+def sub(*answers: Any) -> dict[str, Any]:
+    """The sub-centers' answers to one route."""
+    return dict(zip(SUB_CENTER_COLUMNS, answers, strict=True))
 
 
 # REST -----------------------------------------------------------------------------------------
@@ -90,7 +107,8 @@ class Request:
     """What each caller sends to a route: harmless, so the callers' order never matters."""
 
     path: str
-    """Formatted with `incident`, `task` (the west ones) and the caller's `task_trigger`."""
+    """Formatted with `incident`, `task` (the west ones), `department_task` (urban's, of the east
+    incident) and the caller's `task_trigger`."""
     body: Any = None
     state: str | None = None
     """The resource's state when a 409 proves access was granted but the trigger is illegal now."""
@@ -162,6 +180,13 @@ REQUESTS: dict[Route, Request] = {
     ),
     ("GET", "/api/v1/events"): Request("/api/v1/events"),
     ("GET", "/api/v1/responders"): Request("/api/v1/responders"),
+    ("GET", "/api/v1/department-tasks"): Request("/api/v1/department-tasks"),
+    # complete is illegal while the department task is only sent: a 409 proves access was granted.
+    ("POST", "/api/v1/department-tasks/{id}/{trigger}"): Request(
+        "/api/v1/department-tasks/{department_task}/complete",
+        {"reason": "authorization matrix"},
+        state="sent",
+    ),
     ("GET", "/"): Request("/"),
     ("GET", "/console/"): Request("/console/"),
     ("GET", "/console/report"): Request("/console/report"),
@@ -241,6 +266,10 @@ REST_MATRIX: dict[Route, dict[str, Any]] = {
     ("GET", "/api/v1/link"):                       row(200,  200, 200, 200, 403,   403,   403,    401, 200),
     ("GET", "/api/v1/events"):                     row(200,  200, 200, 200, 403,   403,   403,    401, 403),
     ("GET", "/api/v1/responders"):                 row(200,  200, 200, 200, 403,   403,   403,    401, 403),
+    # A sub-center's queue; a department task is worked by its department, or the city's desks.
+    ("GET", "/api/v1/department-tasks"):           row(200,  200, 200, 200, 403,   403,   403,    401, 403),
+    ("POST", "/api/v1/department-tasks/{id}/{trigger}"):
+                                                   row(409,  409, 404, 409, 403,   403,   403,    401, 403),
     # The whole server's figures (read_metrics): admin only; metrics.listen serves them apart.
     ("GET", "/metrics"):                           row(200,  403, 403, 403, 403,   403,   403,    401, 403),
     # The prefecture link (use_link: gateway and admin roles, and only with a token bound to the peer).
@@ -252,7 +281,53 @@ REST_MATRIX: dict[Route, dict[str, Any]] = {
                                                    row(422,  422, 422, 404, 403,   403,   403,    401, 403),
     ("GET", "/api/v1/instructions"):               row(200,  200, 200, 200, 403,   403,   403,    401, 403),
 }
+# The sub-centers' dispatchers: flood control leads both incidents (waterlogging); urban
+# management sees neither the west incident nor its alert, and works its own department task only.
+SUB_CENTERS: dict[Route, dict[str, Any]] = {
+    #                                                   flood urban
+    ("GET", "/healthz"):                           sub(200,   200),
+    ("GET", "/readyz"):                            sub(200,   200),
+    ("GET", "/api/openapi.json"):                  sub(200,   200),
+    ("GET", "/api/docs"):                          sub(200,   200),
+    ("GET", "/api/docs/assets"):                   sub(200,   200),
+    ("POST", "/api/v1/alerts"):                    sub(403,   403),
+    ("POST", "/api/v1/alerts/cap"):                sub(403,   403),
+    ("POST", "/api/v1/alerts/alertmanager"):       sub(403,   403),
+    ("POST", "/api/v1/alerts/frigate"):            sub(403,   403),
+    ("POST", "/api/v1/hotline/calls"):             sub(403,   403),
+    ("GET", "/api/v1/incidents"):                  sub(200,   200),
+    ("GET", "/api/v1/incidents/{id}"):             sub(200,   404),
+    ("GET", "/api/v1/incidents/{id}/suggestions"): sub(200,   404),
+    ("POST", "/api/v1/incidents/{id}/{trigger}"):  sub(403,   403),
+    ("POST", "/api/v1/tasks/{id}/{trigger}"):      sub(403,   403),
+    ("GET", "/"):                                  sub(200,   200),
+    ("GET", "/console/"):                          sub(200,   200),
+    ("GET", "/console/report"):                    sub(200,   200),
+    ("GET", "/tablet/"):                           sub(200,   200),
+    ("GET", "/tablet/sw.js"):                      sub(200,   200),
+    ("GET", "/tablet/manifest.webmanifest"):       sub(200,   200),
+    ("GET", "/screen/"):                           sub(200,   200),
+    ("GET", "/ui/i18n/{language}.json"):           sub(200,   200),
+    ("GET", "/static"):                            sub(200,   200),
+    ("GET", "/static/vendor/leaflet"):             sub(200,   200),
+    ("POST", "/api/v1/session"):                   sub(422,   422),
+    ("GET", "/api/v1/session"):                    sub(200,   200),
+    ("DELETE", "/api/v1/session"):                 sub(401,   401),
+    ("GET", "/api/v1/jurisdictions"):              sub(200,   200),
+    ("GET", "/api/v1/tasks"):                      sub(403,   403),
+    ("GET", "/api/v1/reports/incidents.csv"):      sub(200,   200),
+    ("GET", "/api/v1/alerts/{id}"):                sub(200,   404),
+    ("GET", "/api/v1/stats"):                      sub(200,   200),
+    ("GET", "/api/v1/events"):                     sub(200,   200),
+    ("GET", "/api/v1/responders"):                 sub(200,   200),
+    ("GET", "/api/v1/department-tasks"):           sub(200,   200),
+    ("POST", "/api/v1/department-tasks/{id}/{trigger}"):
+                                                   sub(404,   409),
+    ("GET", "/metrics"):                           sub(403,   403),
+}
 # fmt: on
+for _route, _answers in SUB_CENTERS.items():
+    REST_MATRIX[_route] |= _answers
 
 # /ws authenticates itself (browsers cannot set headers on a socket): its matrix is below.
 WEBSOCKET_ROUTE: Route = ("GET", "/ws")
@@ -280,6 +355,8 @@ class Towns:
     task: int
     """Its task, grid-west-n-1's."""
     east_incident: int
+    department_task: int
+    """Urban management's part of the east incident (which flood control leads)."""
 
     def names(self) -> dict[int, str]:
         return {self.incident: "west", self.east_incident: "east"}
@@ -293,7 +370,9 @@ async def towns(server: Harness) -> Towns:
     assert incident["state"] == "dispatched"
     [task] = incident["tasks"]
     assert task["responder_id"] == "grid-west-n-1"
-    return Towns(west, task["id"], east)
+    await server.incident_trigger(east, "add_department", {"department": "urban"})
+    [department_task] = (await server.incident(east))["department_tasks"]
+    return Towns(west, task["id"], east, department_task["id"])
 
 
 @pytest.fixture
@@ -309,7 +388,11 @@ def _token(server: Harness, caller: Caller) -> str | None:
     if caller.role is None:
         return None
     return server.token(
-        caller.role, caller.name, jurisdiction=caller.jurisdiction, responder=caller.responder
+        caller.role,
+        caller.name,
+        jurisdiction=caller.jurisdiction,
+        responder=caller.responder,
+        department=caller.department,
     )
 
 
@@ -317,9 +400,13 @@ def _bearer(token: str | None) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"} if token else {}
 
 
-async def _send(server: Harness, route: Route, caller: Caller, incident: int, task: int) -> ClientResponse:
+async def _send(
+    server: Harness, route: Route, caller: Caller, incident: int, task: int, department_task: int
+) -> ClientResponse:
     request = REQUESTS[route]
-    path = request.path.format(incident=incident, task=task, task_trigger=caller.task_trigger)
+    path = request.path.format(
+        incident=incident, task=task, department_task=department_task, task_trigger=caller.task_trigger
+    )
     headers = _bearer(_token(server, caller))
     if isinstance(request.body, bytes):  # an XML message (CAP)
         headers["Content-Type"] = "application/xml"
@@ -359,7 +446,9 @@ async def test_authz_matrix_route_answers_each_caller(
     statuses: dict[str, int] = {}
     refusals: dict[str, str] = {}
     for name, caller in CALLERS.items():
-        response = await _send(server, route, caller, done_task.incident, done_task.task)
+        response = await _send(
+            server, route, caller, done_task.incident, done_task.task, done_task.department_task
+        )
         statuses[name] = response.status
         refusals[name] = await _refusal(response) if response.status >= 400 else ""
 
@@ -377,13 +466,13 @@ async def test_authz_matrix_out_of_scope_answers_like_missing(
 ) -> None:
     who = CALLERS[caller]
 
-    hidden = await _send(server, route, who, done_task.incident, done_task.task)
-    missing = await _send(server, route, who, MISSING_ID, MISSING_ID)
+    hidden = await _send(server, route, who, done_task.incident, done_task.task, done_task.department_task)
+    missing = await _send(server, route, who, MISSING_ID, MISSING_ID, MISSING_ID)
 
     assert (hidden.status, missing.status) == (404, 404)
     hidden_error = (await hidden.json())["error"]
     missing_error = (await missing.json())["error"]
-    for real in (done_task.incident, done_task.task):
+    for real in (done_task.incident, done_task.task, done_task.department_task):
         hidden_error["message"] = hidden_error["message"].replace(f" {real} ", " N ")
     missing_error["message"] = missing_error["message"].replace(f" {MISSING_ID} ", " N ")
     assert hidden_error == missing_error
@@ -431,28 +520,31 @@ UNKNOWN_TOKEN = "dsp_nobody_has_this_token"
 WS_MATRIX: dict[str, dict[str, Any]] = {
     "auth": row(
         "hello", "hello", "hello", "hello", "hello", "hello", "closed 4403", "closed 4401", "hello",
+        "hello", "hello",
     ),
     "resume": row(
         "resumed: east, west", "resumed: east, west", "resumed: west", "resumed: east",
         "resumed: west", "resumed: east", "closed 4403", "closed 4401", "resumed: east, west",
+        "resumed: east, west", "resumed: east",
     ),
     # A receipt is `deliver`: not a trigger of a dispatcher's (it may cancel), as over REST.
     "receipt": row(
         "result illegal_transition", "result illegal_transition", "result illegal_transition",
         "result illegal_transition", "ok", "result not_found", "closed 4403", "closed 4401",
-        "result forbidden",
+        "result forbidden", "result forbidden", "result forbidden",
     ),
     "trigger": row(
         "result illegal_transition", "result illegal_transition", "result illegal_transition",
         "result illegal_transition", "ok", "result not_found", "closed 4403", "closed 4401",
-        "result forbidden",
+        "result forbidden", "result forbidden", "result forbidden",
     ),
     "position": row(
         "error forbidden", "error forbidden", "error forbidden", "error forbidden",
-        "nothing", "nothing", "closed 4403", "closed 4401", "error forbidden",
+        "nothing", "nothing", "closed 4403", "closed 4401", "error forbidden", "error forbidden",
+        "error forbidden",
     ),
     "ping": row(
-        "pong", "pong", "pong", "pong", "pong", "pong", "closed 4403", "closed 4401", "pong",
+        "pong", "pong", "pong", "pong", "pong", "pong", "closed 4403", "closed 4401", "pong", "pong", "pong",
     ),
 }
 # fmt: on

@@ -20,6 +20,7 @@ from prometheus_client.registry import Collector
 
 from dispatch.access.authz import Action
 from dispatch.config.values import Tier
+from dispatch.core.outbound import destinations
 from dispatch.ops.metrics import StoredState, intake_channel, read_state
 from gateways.mqtt_status import MqttStatus
 from state_machines import TaskState
@@ -90,7 +91,8 @@ class ServerCollector(Collector):
             1 if self.stored is not None else 0,
         )
         if self.stored is not None:
-            yield from _stored(self.stored)
+            configured = [each.destination for each in destinations(runtime.config)]
+            yield from _stored(self.stored, configured)
         writer = runtime.writer_figures()
         yield _gauge("dispatch_writer_running", "1 while the single writer runs.", 1 if writer.running else 0)
         yield _counter("dispatch_writer_commits", "Group commits since start.", writer.batches)
@@ -133,7 +135,7 @@ def _counter(name: str, documentation: str, value: float) -> CounterMetricFamily
     return CounterMetricFamily(name, documentation, value=value)
 
 
-def _stored(stored: StoredState) -> Iterable[GaugeMetricFamily]:
+def _stored(stored: StoredState, destinations: list[str]) -> Iterable[GaugeMetricFamily]:
     incidents = GaugeMetricFamily(
         "dispatch_incidents_open",
         "Open incidents (reported … on_scene) by the tier that owns them.",
@@ -159,8 +161,8 @@ def _stored(stored: StoredState) -> Iterable[GaugeMetricFamily]:
         "Outbox messages waiting to be sent, by destination.",
         labels=["destination"],
     )
-    for destination, count in sorted(stored.outbound_queued.items()):
-        queued.add_metric([destination], count)
+    for destination in sorted({*destinations, *stored.outbound_queued}):
+        queued.add_metric([destination], stored.outbound_queued.get(destination, 0))
     yield queued
 
 

@@ -92,6 +92,15 @@ class UpstreamMessage:
 Render = Callable[[UpstreamMessage], str]
 
 
+@dataclass(frozen=True)
+class Planned:
+    """What one command's changes of one incident send up."""
+
+    message_type: MessageType
+    earlier: list[Reference]
+    change: str
+
+
 class UpstreamPlanner:
     """The writer observer of a county with an `upstream`: queues what the prefecture is to know."""
 
@@ -109,25 +118,30 @@ class UpstreamPlanner:
             if isinstance(event, CHANGES) and event.incident_id is not None:
                 by_incident.setdefault(event.incident_id, []).append(event)
         for incident_id, changes in by_incident.items():
-            ok, _ = tx.isolated(functools.partial(self._plan, incident_id=incident_id, changes=changes))
+            # Deciding only reads: most changes send nothing and cost no savepoint.
+            planned = self._plan(tx, incident_id, changes)
+            if planned is None:
+                continue
+            ok, _ = tx.isolated(functools.partial(self._enqueue, incident_id=incident_id, planned=planned))
             if not ok:
                 logger.error("incident %s: could not queue its message to the prefecture", incident_id)
 
-    def _plan(self, tx: Tx, incident_id: int, changes: list[DomainEvent]) -> None:
+    def _plan(self, tx: Tx, incident_id: int, changes: list[DomainEvent]) -> Planned | None:
         opened = any(isinstance(event, IncidentReported) for event in changes)
         earlier, cancelled = ([], False) if opened else self._earlier(tx, incident_id)
         if cancelled:
-            return  # the prefecture's incident is cancelled: nothing more to say about it
+            return None  # the prefecture's incident is cancelled: nothing more to say about it
         if earlier:
             message_type = self._followup(changes)
         elif self._goes_up(changes):
             message_type = MessageType.ALERT
         else:
-            return
+            return None
         if message_type is None:
-            return
-        incident = repository.incident(tx.connection, incident_id)
-        self._enqueue(tx, incident, message_type, earlier, changes[-1].type)
+            return None
+        # The notice that follows a raised severity is its consequence, not the change itself.
+        causes = [event.type for event in changes if not isinstance(event, IncidentNotified)]
+        return Planned(message_type, earlier, causes[-1] if causes else changes[-1].type)
 
     def _goes_up(self, changes: list[DomainEvent]) -> bool:
         grave = self.settings.send_severity.value
@@ -161,12 +175,12 @@ class UpstreamPlanner:
         references = [Reference(self.sender, identifier, created_at) for identifier, created_at, _ in rows]
         return references, any(kind == KINDS[MessageType.CANCEL] for _, _, kind in rows)
 
-    def _enqueue(
-        self, tx: Tx, incident: Incident, message_type: MessageType, earlier: list[Reference], change: str
-    ) -> None:
+    def _enqueue(self, tx: Tx, incident_id: int, planned: Planned) -> None:
+        incident = repository.incident(tx.connection, incident_id)
+        message_type = planned.message_type
         message_id = new_message_id(tx)
         identifier = f"{self.sender}.{incident.id}.{message_id}"
-        message = self._message(tx, incident, message_type, identifier, earlier, change)
+        message = self._message(tx, incident, message_type, identifier, planned.earlier, planned.change)
         enqueue(
             tx,
             destination=UPSTREAM,

@@ -8,11 +8,16 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+from pydantic import TypeAdapter
+
 from dispatch.shared.clock import ManualClock
 from tests.conftest import Harness
 from tests.county_link import CountyFactory, county_config, make_county
-from tests.factories import EAST_N, WEST_S, alert
+from tests.factories import EAST_N, WEST_S, alert, make_config
 from tests.prefecture_standin import PrefectureStandIn, Received, eventually, prefecture
+from tests.web.test_metrics import scrape, value
+from web.link import LinkStatus
 
 __all__ = ["make_county", "prefecture"]
 
@@ -28,11 +33,17 @@ def _parameter(message: Received, name: str) -> str | None:
     return message.body[start : message.body.index("<", start)]
 
 
-async def _link(county: Harness) -> dict[str, Any]:
+async def _all_links(county: Harness) -> list[dict[str, Any]]:
     response = await county.client.get("/api/v1/link", headers=county.auth("dispatcher", name="desk"))
     assert response.status == 200, await response.text()
-    body: dict[str, Any] = (await response.json())["destinations"][0]
+    raw = await response.read()
+    TypeAdapter(LinkStatus).validate_json(raw, strict=True)  # as the OpenAPI document says
+    body: list[dict[str, Any]] = orjson.loads(raw)["destinations"]
     return body
+
+
+async def _link(county: Harness) -> dict[str, Any]:
+    return (await _all_links(county))[0]
 
 
 async def _attempts(county: Harness, times: int) -> bool:
@@ -160,6 +171,10 @@ async def test_link_holds_while_the_prefecture_is_down_and_sends_each_once_after
         return (await _link(county))["state"] == "up"
 
     await eventually(up, "the link up again")
+    samples = await scrape(county)
+    assert value(samples, "dispatch_outbound_queued", destination="upstream") == 0
+    assert value(samples, "dispatch_outbound_failures_total", destination="upstream") == 7
+    assert value(samples, "dispatch_outbound_delivered_total", destination="upstream") == 5
 
 
 async def test_link_refused_message_is_on_the_timeline_and_the_next_goes(
@@ -184,3 +199,41 @@ async def test_link_refused_message_is_on_the_timeline_and_the_next_goes(
     assert prefecture.accepted[0].field("incidents") == str(taken)
     refusal = next(e for e in (await county.incident(refused))["timeline"] if e["type"] == "outbound_refused")
     assert refusal["payload"]["error"].startswith("HTTP 422")
+
+
+async def test_link_department_added_is_posted_to_its_webhook(
+    make_county: CountyFactory, prefecture: PrefectureStandIn
+) -> None:
+    webhook_desk = prefecture  # any loopback recorder will do: it answers 202 and keeps what came
+    departments = [
+        {"id": "flood", "name": "防汛", "webhook": {"url": f"{webhook_desk.url}/hooks/flood"}},
+        {"id": "urban", "name": "城管"},
+    ]
+    county = await make_county(make_config(departments=departments))
+    incident_id = (await county.post_alert(alert("drain-1", category="vending")))["incident_id"]
+
+    await county.incident_trigger(incident_id, "add_department", {"department": "flood", "reason": "积水"})
+
+    await webhook_desk.until(lambda: len(webhook_desk.accepted) == 1, "the department's webhook called")
+    told = webhook_desk.accepted[0]
+    body = orjson.loads(told.body)
+    assert told.path == "/hooks/flood"
+    assert told.headers["Content-Type"] == "application/json"
+    assert told.headers["Idempotency-Key"] == body["identifier"]
+    assert body["incident_id"] == incident_id
+    assert body["department"] == {"id": "flood", "name": "防汛"}
+    assert body["category"]["id"] == "vending" and body["severity"] == 4
+    assert body["place"]["jurisdiction_id"] == "west-n"
+    assert body["at"].endswith("Z")
+
+    async def on_timeline() -> bool:
+        timeline = (await county.incident(incident_id))["timeline"]
+        return any(
+            e["type"] == "outbound_delivered" and e["payload"]["destination"] == "department:flood"
+            for e in timeline
+        )
+
+    await eventually(on_timeline, "the delivery on the incident's timeline")
+    status = {each["destination"]: each for each in (await _all_links(county))}
+    assert set(status) == {"department:flood"}
+    assert status["department:flood"]["name"] == "防汛"

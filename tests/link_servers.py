@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from aiohttp.test_utils import TestClient
 from dispatch.access.auth import issue_token
 from dispatch.config.model import Config
 from dispatch.shared.clock import ManualClock
+from dispatch.storage import database
 from tests.conftest import AUDIT_KEY, Harness, LoopbackServer, ServerFactory
 from tests.factories import config_data, make_config, node, responder
 from web.app import create_app
@@ -26,7 +28,7 @@ COUNTY = "city"
 """The county is the test city (tests/factories.py): its top node's id is its CAP sender id."""
 
 
-def prefecture_config() -> Config:
+def prefecture_config(**overrides: Any) -> Config:
     """益阳市 above two counties: the test city (沅江市) and its neighbour."""
     return make_config(
         prefecture=None,
@@ -42,11 +44,12 @@ def prefecture_config() -> Config:
             responder("pref-duty-1", COUNTY, 28.1, 112.2),
             responder("pref-duty-2", PREFECTURE, 28.1, 112.0),
         ],
+        **overrides,
     )
 
 
-def county_config() -> Config:
-    return make_config(prefecture={"id": PREFECTURE, "name": "益阳市应急指挥中心"})
+def county_config(**overrides: Any) -> Config:
+    return make_config(prefecture={"id": PREFECTURE, "name": "益阳市应急指挥中心"}, **overrides)
 
 
 def link_token(server: Harness, peer: str, *, name: str | None = None) -> dict[str, str]:
@@ -127,7 +130,7 @@ class Link:
         return await response.json()
 
 
-StartServer = Callable[[Config, str], Awaitable[Harness]]
+StartServer = Callable[..., Awaitable[Harness]]
 
 
 @pytest.fixture
@@ -135,9 +138,20 @@ async def start_server(clock: ManualClock) -> AsyncIterator[StartServer]:
     """A server on a database of its own (the prefecture is another machine's server)."""
     running: list[TestClient[Any, Any]] = []
 
-    async def start(config: Config, url: str) -> Harness:
-        app = create_app(config, database_url=url, clock=clock, run_scheduler=False, audit_key=AUDIT_KEY)
-        client: TestClient[Any, Any] = TestClient(LoopbackServer(app, server_options(config)))
+    async def start(
+        config: Config, url: str, *, port: int | None = None, link_tokens: dict[str, str] | None = None
+    ) -> Harness:
+        app = create_app(
+            config,
+            database_url=url,
+            clock=clock,
+            run_scheduler=False,
+            audit_key=AUDIT_KEY,
+            link_tokens=link_tokens,
+        )
+        server = LoopbackServer(app, server_options(config))
+        server.port = port
+        client: TestClient[Any, Any] = TestClient(server)
         await client.start_server()
         running.append(client)
         return Harness(client, app[RUNTIME], config)
@@ -153,3 +167,49 @@ async def link(make_server: ServerFactory, start_server: StartServer, tmp_path: 
     county = await make_server(county_config())
     prefecture = await start_server(prefecture_config(), f"sqlite:///{tmp_path / 'prefecture.db'}")
     return Link(county, prefecture, link_token(prefecture, COUNTY), link_token(county, PREFECTURE))
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _issue_before_start(url: str, config: Config, peer: str) -> str:
+    """A token the peer's outbox will post with, issued before the server starts (it must know it)."""
+    engine = database.create_engine(url, writer=True)
+    try:
+        database.create_schema(engine)
+        return issue_token(engine, config, role="gateway", name=peer, cap_senders=[peer], now=time.time())
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+async def two_levels(database_url: str, start_server: StartServer, tmp_path: Path) -> Link:
+    """A county whose `upstream` is its prefecture, and a prefecture whose `downstream` is the county:
+    both outboxes real, each posting with the token the other issued."""
+    county_port, prefecture_port = _free_port(), _free_port()
+    prefecture_url = f"sqlite:///{tmp_path / 'prefecture.db'}"
+    retry = {"first": "1s", "max": "8s"}
+    county = county_config(
+        upstream={"url": f"http://127.0.0.1:{prefecture_port}", "sender": COUNTY, "retry": retry}
+    )
+    prefecture = prefecture_config(
+        downstream=[{"county": COUNTY, "url": f"http://127.0.0.1:{county_port}", "retry": retry}]
+    )
+    to_prefecture = _issue_before_start(prefecture_url, prefecture, COUNTY)
+    to_county = _issue_before_start(database_url, county, PREFECTURE)
+    county_server = await start_server(
+        county, database_url, port=county_port, link_tokens={"upstream": to_prefecture}
+    )
+    prefecture_server = await start_server(
+        prefecture, prefecture_url, port=prefecture_port, link_tokens={f"county:{COUNTY}": to_county}
+    )
+    return Link(
+        county_server,
+        prefecture_server,
+        {"Authorization": f"Bearer {to_prefecture}"},
+        {"Authorization": f"Bearer {to_county}"},
+    )

@@ -19,6 +19,7 @@ import orjson
 import sqlalchemy as sa
 
 from dispatch.config.model import Config
+from dispatch.core.outbound import UPSTREAM, county_destination, enqueue, new_message_id
 from dispatch.events.catalog import InstructionAcknowledged, InstructionReceived, InstructionSent
 from dispatch.shared.clock import to_rfc3339
 from dispatch.shared.errors import InvalidInput, NotFound, NotLinked
@@ -31,10 +32,6 @@ SENT = "sent"
 RECEIVED = "received"
 TEXT_MAX = 2000
 IDENTIFIER = re.compile(r"[A-Za-z0-9_.:-]{1,200}")
-
-Enqueue = Callable[..., int]
-"""The outbox's `enqueue(tx, *, destination, kind, identifier, path, content_type, body, incident_id,
-summary) -> message id` (dispatch/core/outbound.py)."""
 
 
 @dataclass(frozen=True)
@@ -100,16 +97,21 @@ def _row(tx: Tx, identifier: str, direction: str) -> Any:
 
 
 class InstructionDesk:
-    """The writer commands of both ends; `enqueue` is the outbox (None: nothing is sent)."""
+    """The writer commands of both ends; what goes to the other end goes through the outbox."""
 
-    def __init__(self, config: Config, enqueue: Enqueue | None) -> None:
+    def __init__(self, config: Config) -> None:
         self.config = config
-        self.enqueue = enqueue
 
     @property
     def own_id(self) -> str:
-        """This server's name on the link: the top node's id (the prefecture's, or the county's)."""
+        """The prefecture's name on the link: its top node's id."""
         return self.config.root.id
+
+    @property
+    def sender(self) -> str:
+        """The county's name on the link: its CAP sender (`upstream.sender`, else its top node's id)."""
+        upstream = self.config.upstream
+        return upstream.sender if upstream is not None and upstream.sender else self.config.root.id
 
     # At the prefecture ----------------------------------------------------------------------
 
@@ -119,10 +121,8 @@ class InstructionDesk:
         ).first()
         if link is None:
             raise NotLinked(f"incident {incident.id} did not come from a county: there is nobody to instruct")
-        number = tx.connection.execute(
-            sa.select(sa.func.count()).where(instruction_table.c.direction == SENT)
-        ).scalar_one()
-        identifier = f"{self.own_id}.instr.{number + 1}"
+        message_id = new_message_id(tx)
+        identifier = f"{self.own_id}.instr.{message_id}"
         county_incident_id = int(link.county_incident_id)
         body = {
             "identifier": identifier,
@@ -131,19 +131,18 @@ class InstructionDesk:
             "from": self.config.root.name,
             "sent_at": to_rfc3339(tx.now),
         }
-        message_id = None
-        if self.enqueue is not None:
-            message_id = self.enqueue(
-                tx,
-                destination=f"county:{link.sender}",
-                kind="instruction",
-                identifier=identifier,
-                path="/api/v1/link/instructions",
-                content_type="application/json",
-                body=orjson.dumps(body).decode(),
-                incident_id=incident.id,
-                summary=f"指令 → {link.sender}：{_clip(text)}",
-            )
+        enqueue(
+            tx,
+            destination=county_destination(link.sender),
+            kind="instruction",
+            identifier=identifier,
+            path="/api/v1/link/instructions",
+            content_type="application/json",
+            body=orjson.dumps(body).decode(),
+            incident_id=incident.id,
+            summary=f"指令 → {link.sender}：{_clip(text)}",
+            message_id=message_id,
+        )
         self._insert(
             tx, identifier, SENT, incident.id, link.sender, county_incident_id, text, tx.now, message_id
         )
@@ -206,7 +205,7 @@ class InstructionDesk:
             instruction.identifier,
             RECEIVED,
             incident.id,
-            self.own_id,
+            self.sender,
             incident.id,
             instruction.text,
             instruction.sent_at.timestamp(),
@@ -242,20 +241,21 @@ class InstructionDesk:
             .where(instruction_table.c.identifier == identifier)
             .values(acknowledged_at=tx.now, acknowledged_by=by)
         )
-        ack_identifier = f"{self.own_id}.ack.{identifier}"
-        if self.enqueue is not None:
-            body = {"identifier": ack_identifier, "instruction": identifier, "by": by, "at": at}
-            self.enqueue(
-                tx,
-                destination="upstream",
-                kind="acknowledgement",
-                identifier=ack_identifier,
-                path="/api/v1/link/acknowledgements",
-                content_type="application/json",
-                body=orjson.dumps(body).decode(),
-                incident_id=incident_id,
-                summary=f"已签收指令 {identifier}（{by}）",
-            )
+        message_id = new_message_id(tx)
+        ack_identifier = f"{self.sender}.ack.{message_id}"
+        body = {"identifier": ack_identifier, "instruction": identifier, "by": by, "at": at}
+        enqueue(
+            tx,
+            destination=UPSTREAM,
+            kind="acknowledgement",
+            identifier=ack_identifier,
+            path="/api/v1/link/acknowledgements",
+            content_type="application/json",
+            body=orjson.dumps(body).decode(),
+            incident_id=incident_id,
+            summary=f"签收指令 {identifier}（{by}）",
+            message_id=message_id,
+        )
         tx.record(
             InstructionAcknowledged(
                 occurred_at=tx.now,

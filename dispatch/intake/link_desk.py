@@ -12,7 +12,6 @@ from dispatch.config.model import Config
 from dispatch.intake.county_link import CountyLink, CountyMessage, CountyReceipt
 from dispatch.intake.instructions import (
     AcknowledgementIn,
-    Enqueue,
     InstructionDesk,
     InstructionIn,
     Taken,
@@ -34,14 +33,12 @@ class Instructed:
 
 
 class LinkDesk:
-    def __init__(
-        self, config: Config, writer: Writer, intake: Intake, enqueue: Enqueue | None = None
-    ) -> None:
+    def __init__(self, config: Config, writer: Writer, intake: Intake) -> None:
         self.config = config
         self.writer = writer
         self.intake = intake
         self.counties = CountyLink(config, intake)
-        self.instructions = InstructionDesk(config, enqueue)
+        self.instructions = InstructionDesk(config)
 
     # At the prefecture ----------------------------------------------------------------------
 

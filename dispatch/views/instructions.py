@@ -10,7 +10,7 @@ from pydantic import Field, with_config
 from typing_extensions import TypedDict
 
 from dispatch.shared.clock import to_rfc3339
-from dispatch.storage.tables import incident_table, instruction_table
+from dispatch.storage.tables import incident_table, instruction_table, outbound_table
 from dispatch.storage.wire import FORBID, Moment
 
 Direction = Literal["sent", "received"]
@@ -52,8 +52,9 @@ class InstructionList(TypedDict):
 
 def _delivered(connection: sa.Connection, message_ids: list[int]) -> set[int]:
     """The outbound messages among these that the county took (dispatch/core/outbound.py)."""
-    del connection, message_ids
-    return set()
+    c = outbound_table.c
+    rows = connection.execute(sa.select(c.id).where(c.id.in_(message_ids), c.state == "delivered"))
+    return {row.id for row in rows}
 
 
 def _shape(rows: list[Any], delivered: set[int]) -> list[InstructionOut]:

@@ -1,7 +1,7 @@
 """the prefecture link: county incidents and messages, instructions
 
 Revision ID: 0006
-Revises: 0003
+Revises: 0005
 Create Date: 2026-12-01 14:01:42.994174
 """
 

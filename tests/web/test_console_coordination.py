@@ -8,6 +8,7 @@ import socket
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,7 +17,7 @@ from playwright.async_api import Page, ViewportSize, expect
 from dispatch.access.auth import issue_token
 from dispatch.config.model import Config
 from tests.factories import EAST_N, WEST_N, WEST_S, config_data, make_config, node, responder
-from tests.link_servers import cap
+from tests.link_servers import _issue_before_start, cap
 from tests.screens import CONSOLE_FULL_HD, CONSOLE_LAPTOP, ScreenServer, ScreenServerFactory
 from tests.tcp_proxy import TcpProxy
 
@@ -347,3 +348,52 @@ def unused_port() -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
         return port
+
+
+async def test_console_instruction_goes_down_and_its_acknowledgement_comes_back_up(
+    make_screen_server: ScreenServerFactory, tmp_path: Path
+) -> None:
+    county_port, prefecture_port = unused_port(), unused_port()
+    county_db, prefecture_db = (
+        f"sqlite:///{tmp_path / 'county.db'}",
+        f"sqlite:///{tmp_path / 'prefecture.db'}",
+    )
+    retry = {"first": "1s", "max": "1s"}
+    county_setup = make_config(
+        prefecture={"id": PREFECTURE, "name": PREFECTURE_NAME},
+        upstream={"url": f"http://127.0.0.1:{prefecture_port}", "retry": retry},
+    )
+    prefecture_setup = prefecture_config(
+        downstream=[{"county": "city", "url": f"http://127.0.0.1:{county_port}", "retry": retry}]
+    )
+    # Each posts with the token the other issued: issued before either starts, as an operator would.
+    up = _issue_before_start(prefecture_db, prefecture_setup, "city")
+    down = _issue_before_start(county_db, county_setup, PREFECTURE)
+    county = await make_screen_server(
+        county_setup, database_url=county_db, port=county_port, link_tokens={"upstream": up}
+    )
+    prefecture = await make_screen_server(
+        prefecture_setup, database_url=prefecture_db, port=prefecture_port, link_tokens={"county:city": down}
+    )
+    above = await open_console(prefecture, "yiyang-desk", CONSOLE_LAPTOP)
+    below = await open_console(county, "wang", CONSOLE_LAPTOP)
+
+    breach = alert("1", "waterlogging", WEST_N, "琼湖路河堤管涌")
+    await county.post_alert({**breach, "severity": 2})  # severity II: it goes up at once
+    at_prefecture = above.locator(".incident-row").filter(has_text="沅江市")
+    await at_prefecture.click()
+    await above.locator("#detail [data-trigger=instruct]").click()
+    await above.get_by_role("dialog").get_by_label(re.compile("指令内容")).fill("立即转移琼湖路低洼处群众")
+    await above.get_by_role("dialog").get_by_role("button", name="确定").click()
+    sent = above.locator("#detail .instruction-list li")
+    await expect(sent).to_contain_text("已送达")  # the county took it
+
+    alarm = below.locator("#instructions .instruction")
+    await expect(alarm).to_contain_text("立即转移琼湖路低洼处群众")
+    await county.shot(below, "county-rings")
+    await alarm.get_by_role("button", name="确认收到").click()
+    await expect(below.locator("#instructions")).to_be_hidden()
+
+    await expect(sent).to_contain_text("已确认收到")  # the acknowledgement came back up
+    await expect(sent).to_contain_text("wang")
+    await prefecture.shot(above, "prefecture-sees-acknowledged")

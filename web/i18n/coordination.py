@@ -58,6 +58,7 @@ ZH: dict[str, str] = {
     "instruction.state.received": "待确认",
     "instruction.state.acknowledged": "已确认收到",
     "detail.instructions": "上级指令",
+    "detail.instructions_sent": "下达县市的指令",
     # Messages sent to other servers, on the timeline
     "outbound.state.queued": "排队待发",
     "outbound.state.delivered": "已送达",
@@ -118,6 +119,7 @@ EN: dict[str, str] = {
     "instruction.state.received": "to acknowledge",
     "instruction.state.acknowledged": "acknowledged",
     "detail.instructions": "Instructions",
+    "detail.instructions_sent": "Instructions to the county",
     "outbound.state.queued": "queued",
     "outbound.state.delivered": "delivered",
     "outbound.state.refused": "refused",

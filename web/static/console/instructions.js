@@ -146,7 +146,8 @@ export function instructionSection(incident, { catalog, dialog, onAcknowledge, o
   const instruct = fromCounty
     ? h("button", { type: "button", class: "small", dataset: { trigger: "instruct" }, onclick: () => openInstruct(incident, dialog, onDone) }, t("instruction.instruct"))
     : null;
-  return h("section", { class: "detail-section" }, h("h3", {}, t("detail.instructions")), instruct, rows.length ? list : null);
+  const heading = fromCounty ? t("detail.instructions_sent") : t("detail.instructions");
+  return h("section", { class: "detail-section" }, h("h3", {}, heading), instruct, rows.length ? list : null);
 }
 
 /** The prefecture's dispatcher writes an instruction to the county the incident came from. */

@@ -68,7 +68,7 @@ def task_row(page: Page, incident_id: int) -> Any:
     return page.locator(f".dept-task[data-incident='{incident_id}']")
 
 
-async def test_console_subcenter_desk_sees_its_department_tasks_and_accepts_one(
+async def test_console_subcenter_desk_sees_its_department_tasks_accepts_and_completes_one(
     screen_server: ScreenServer,
 ) -> None:
     ours = await incident_with_department(
@@ -110,8 +110,14 @@ async def test_console_subcenter_desk_sees_its_department_tasks_and_accepts_one(
     await expect(page.locator("#detail .dept-parts")).to_contain_text("已接收")
     await expect(page.locator("#detail .actions, #detail .task-actions")).to_have_count(0)
     await screen_server.shot(page, "subcenter-incident")
+
+    await mine.get_by_role("button", name="办结").click()  # its part is done: it leaves the to-do list
+    await expect(mine).to_have_count(0)
+    await page.get_by_label("显示").select_option("all")
+    await expect(mine).to_contain_text("已办结")
+    await expect(page.locator("#uplink")).to_be_hidden()  # this server sends nowhere: no link to show
     states = {task["incident_id"]: task["state"] for task in await department_tasks(screen_server)}
-    assert states[ours] == "accepted"
+    assert states[ours] == "done"
     assert states[later] == "sent"
 
 

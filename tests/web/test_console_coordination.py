@@ -403,3 +403,23 @@ async def test_console_instruction_goes_down_and_its_acknowledgement_comes_back_
     await expect(sent).to_contain_text("已确认收到")  # the acknowledgement came back up
     await expect(sent).to_contain_text("wang")
     await prefecture.shot(above, "prefecture-sees-acknowledged")
+
+
+async def test_console_resolve_refused_names_the_department_whose_part_is_open(
+    screen_server: ScreenServer,
+) -> None:
+    incident_id = await incident_with_department(screen_server, "1", "waterlogging", "urban")
+    page = await open_console(screen_server, "wang", CONSOLE_FULL_HD)
+    await row(page, incident_id).click()
+    await expect(page.locator("#detail .dept-parts")).to_contain_text("待接收")
+
+    await page.locator(".actions [data-trigger=resolve]").click()
+    dialog = page.get_by_role("dialog")
+    await dialog.get_by_label(re.compile("办结摘要")).fill("积水已排除")
+    await dialog.get_by_role("button", name="确定").click()
+
+    refusal = dialog.get_by_role("alert")
+    await expect(refusal).to_contain_text("协办部门的任务尚未办结")
+    await expect(refusal).to_contain_text("Urban management（待接收）")
+    await screen_server.shot(page, "resolve-refused-department-open")
+    assert (await screen_server.api("GET", f"/api/v1/incidents/{incident_id}"))["state"] != "resolved"

@@ -243,6 +243,7 @@ class _Session:
                     "name": self.principal.name,
                     "jurisdiction": self.principal.jurisdiction_id,
                     "responder": self.principal.responder_id,
+                    "department": self.principal.department_id,
                     "last_seq": self.runtime.service.committed_seq(),
                 }
             )

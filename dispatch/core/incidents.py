@@ -210,6 +210,7 @@ class IncidentLifecycle(IncidentPlanning):
         assert target is not None  # plan_merge found it
         self._cancel_open_tasks(change)
         self._end_department_work(change, f"incident merged into {target.id}")
+        joining = [department for department in row.departments if department not in target.departments]
         tx.connection.execute(
             alert_table.update().where(alert_table.c.incident_id == row.id).values(incident_id=target.id)
         )
@@ -219,7 +220,7 @@ class IncidentLifecycle(IncidentPlanning):
             target,
             alert_count=target.alert_count + row.alert_count,
             # Co-handlers of the absorbed incident stay on the case.
-            departments=[*target.departments, *(d for d in row.departments if d not in target.departments)],
+            departments=[*target.departments, *joining],
             last_alert_at=max(target.last_alert_at, row.last_alert_at),
             updated_at=tx.now,
         )
@@ -237,6 +238,10 @@ class IncidentLifecycle(IncidentPlanning):
                 into_incident_id=target.id,
             )
         )
+        for department in joining:  # their parts of the absorbed incident were cancelled above
+            self.department_tasks.send(
+                tx, target, department, actor=change.actor, causation_id=change.causation_id
+            )
 
     def _cancel_open_tasks(self, change: IncidentChange) -> None:
         for task in repository.tasks_of(change.tx.connection, change.row.id):

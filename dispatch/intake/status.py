@@ -9,6 +9,7 @@ its policy says `auto_resolve`, and one whose every alert was withdrawn is cance
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +22,7 @@ from dispatch.core.escalation import Escalation
 from dispatch.events.catalog import AlertCancelled, AlertResolved, AlertUpdated
 from dispatch.intake.alerts import AlertKind
 from dispatch.intake.pipeline import alert_key
+from dispatch.shared.errors import DepartmentPartOpen
 from dispatch.storage import repository
 from dispatch.storage.records import Alert, Incident
 from dispatch.storage.tables import alert_table
@@ -117,14 +119,17 @@ class AlertStatus:
         # The snapshot taken when the incident opened decides (STYLE 12), not today's config.yaml.
         auto_resolve = bool(incident.policy.auto_resolve)
         if active == 0 and auto_resolve and self._may(incident, IncidentTrigger.RESOLVE):
-            self.escalation.trigger_incident(
-                tx,
-                incident,
-                IncidentTrigger.RESOLVE,
-                actor=SYSTEM.actor,
-                causation_id=causation_id,
-                reason=ALL_RESOLVED,
-            )
+            # A co-handler's part still open keeps it open (refused while planning: nothing
+            # written); the sender's resolve stands, and a dispatcher resolves the incident later.
+            with contextlib.suppress(DepartmentPartOpen):
+                self.escalation.trigger_incident(
+                    tx,
+                    incident,
+                    IncidentTrigger.RESOLVE,
+                    actor=SYSTEM.actor,
+                    causation_id=causation_id,
+                    reason=ALL_RESOLVED,
+                )
         return AlertStatusChange(alert.id, incident.id, True, incident.state, key)
 
     def update(

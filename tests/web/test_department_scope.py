@@ -133,7 +133,7 @@ async def _socket(server: Harness, **caller: Any) -> AsyncIterator[ClientConnect
     headers = {"Authorization": f"Bearer {server.token(**caller)}"}
     async with websockets.connect(_url(server), additional_headers=headers) as ws:
         frame = orjson.loads(await asyncio.wait_for(ws.recv(), WAIT))
-        assert frame["type"] == "hello"
+        assert (frame["type"], frame["department"]) == ("hello", caller.get("department"))
         yield ws
 
 

@@ -278,3 +278,38 @@ async def _flood_co_handles_vending(server: Harness) -> int:
     await server.incident_trigger(incident_id, "add_department", {"department": "flood"})
     [task] = (await server.incident(incident_id))["department_tasks"]
     return int(task["id"])
+
+
+async def test_department_tasks_open_part_keeps_an_auto_resolving_incident_open(
+    make_server: ServerFactory,
+) -> None:
+    data = config_data()
+    data["policies"]["standard"]["auto_resolve"] = True
+    server = await make_server(make_config(policies=data["policies"]))
+    incident_id, _ = await _co_handled(server)
+
+    change = await server.runtime.service.resolve_alert("gauge-1", "w1", actor="gateway:gauges")
+
+    assert change is not None and change.changed is True  # the sender's resolve stands
+    incident = await server.incident(incident_id)
+    assert incident["state"] == "dispatched"
+    assert incident["department_tasks"][0]["state"] == "sent"
+    assert _types(incident)[-1] == "alert_resolved"
+
+
+async def test_department_tasks_merging_moves_a_co_handlers_part_to_the_absorbing_incident(
+    server: Harness,
+) -> None:
+    absorbed, task = await _co_handled(server)
+    target = (await server.post_alert(alert("w9", source="gauge-2", location={"lat": 28.05, "lon": 112.1})))[
+        "incident_id"
+    ]
+
+    await server.incident_trigger(absorbed, "merge", {"into_incident_id": target})
+
+    assert (await server.incident(absorbed))["department_tasks"][0]["state"] == "cancelled"
+    merged = await server.incident(target)
+    assert merged["departments"] == ["flood", "urban"]
+    [moved] = merged["department_tasks"]
+    assert (moved["department_id"], moved["state"]) == ("urban", "sent")
+    assert moved["id"] != task["id"]

@@ -107,9 +107,7 @@ class OutboxSender:
     async def run(self) -> None:
         if not self.links:
             return
-        async with aiohttp.ClientSession(
-            json_serialize=lambda value: orjson.dumps(value).decode()
-        ) as session:
+        async with aiohttp.ClientSession() as session:
             await asyncio.gather(*(self._run_link(session, link) for link in self.links.values()))
 
     async def _run_link(self, session: aiohttp.ClientSession, link: Link) -> None:
@@ -142,10 +140,8 @@ class OutboxSender:
                     "outbox %s: %s unreachable, holding its queue: %s", link.destination, link.url, failed
                 )
             figures.down = True
-            attempts = message.attempts + 1
-            await self._store(
-                mark_retry(message.id, str(failed), self._clock.now() + link.backoff(attempts)), link
-            )
+            next_try_at = self._clock.now() + link.backoff(message.attempts + 1)
+            await self._store(mark_retry(message.id, str(failed), next_try_at), link)
             return
         except Refused as refused:
             figures.refused += 1

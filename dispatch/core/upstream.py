@@ -40,7 +40,8 @@ from dispatch.storage.transaction import Tx
 logger = logging.getLogger(__name__)
 
 CAP_PATH = "/api/v1/link/cap"
-CAP_CONTENT_TYPE = "application/cap+xml"
+CAP_CONTENT_TYPE = "application/xml"
+"""What every CAP intake of this software takes (web/alert_feeds.py: also text/xml, application/cap+xml)."""
 
 CHANGES = (IncidentChanged, IncidentSeverityRaised, IncidentForwarded, IncidentNotified, IncidentReported)
 """The events the planner looks at; any other command passes it by at the cost of a type check."""

@@ -12,7 +12,7 @@ import orjson
 from pydantic import TypeAdapter
 
 from dispatch.shared.clock import ManualClock
-from tests.conftest import Harness
+from tests.conftest import Harness, ServerFactory
 from tests.county_link import CountyFactory, county_config, make_county
 from tests.factories import EAST_N, WEST_S, alert, make_config
 from tests.prefecture_standin import PrefectureStandIn, Received, eventually, prefecture
@@ -86,6 +86,8 @@ async def test_link_severity_two_incident_goes_up_and_its_changes_follow_in_orde
         referenced = [triple.split(",")[1] for triple in str(message.field("references")).split()]
         assert referenced == identifiers[:index]
     first = sent[0]
+    assert (first.path, first.headers["Content-Type"]) == ("/api/v1/link/cap", "application/xml")
+    assert first.headers["Idempotency-Key"] == identifiers[0]
     assert "<severity>Severe</severity>" in first.body
     assert _parameter(first, "dispatch:category") == "waterlogging"
     assert "<scope>Private</scope>" in first.body and "<addresses>prefecture</addresses>" in first.body
@@ -237,3 +239,20 @@ async def test_link_department_added_is_posted_to_its_webhook(
     status = {each["destination"]: each for each in (await _all_links(county))}
     assert set(status) == {"department:flood"}
     assert status["department:flood"]["name"] == "防汛"
+
+
+async def test_link_with_fronts_the_core_sends_and_a_front_shows_the_status(
+    make_split_server: ServerFactory, prefecture: PrefectureStandIn
+) -> None:
+    split = await make_split_server(county_config(prefecture.url))
+
+    incident_id = (await split.post_alert(alert("split-1", severity=2)))["incident_id"]
+
+    await prefecture.until(lambda: len(prefecture.accepted) == 1, "the Alert sent by the core")
+    assert prefecture.accepted[0].field("incidents") == str(incident_id)
+
+    async def up() -> bool:
+        link = await _link(split)
+        return bool(link["state"] == "up" and link["queued"] == 0)
+
+    await eventually(up, "the front showing the link up")

@@ -36,6 +36,7 @@ from dispatch.events.catalog import (
     IncidentOwnerChanged,
     IncidentReported,
     IncidentUnanswered,
+    InstructionReceived,
     TaskAssigned,
     TaskChanged,
 )
@@ -265,6 +266,10 @@ class Hub:
             targets, kind = [event.owner_jurisdiction_id], "unanswered"
         elif isinstance(event, DepartmentTaskEscalated):
             targets, kind = [event.city_jurisdiction_id], "department_task_escalated"
+        elif isinstance(event, InstructionReceived):  # the owner's desk and every desk above it
+            place = self._places.get(event.incident_id or 0)
+            owner = place[1] if place is not None else self.config.root.id
+            targets, kind = [node.id for node in self.config.ancestors(owner)], "instruction"
         if not targets:
             return None
         root = self.config.root.id

@@ -115,10 +115,16 @@ async def get_incident(request: web.Request) -> web.Response:
     if found is None:  # missing, or outside the caller's scope: alike
         raise NotFound(f"incident {incident_id} does not exist", field="id")
     mine = authz.incident_triggers(principal)
-    orders = await runtime.read(lambda connection: instructions.of_incident(connection, incident_id))
+    county, orders = await runtime.read(
+        lambda connection: (
+            instructions.county_link(connection, incident_id),
+            instructions.of_incident(connection, incident_id),
+        )
+    )
     body: IncidentDetail = {
         **found,
         "triggers": [each for each in INCIDENT.triggers_from(found["state"]) if each in mine],
+        "county_link": county,
         "instructions": orders,
     }
     return json_response(body)

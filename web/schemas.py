@@ -16,7 +16,7 @@ from typing_extensions import TypedDict
 
 from dispatch.intake import pipeline
 from dispatch.storage.wire import FORBID, EventOut, IncidentFile, IncidentOut, TaskOut, Unit
-from dispatch.views.instructions import InstructionOut
+from dispatch.views.instructions import CountyLinkOut, InstructionOut
 from gateways.mqtt_status import MqttStatus
 from web.slow_clients import WebStatus
 
@@ -28,6 +28,10 @@ class IncidentDetail(IncidentFile):
     """An incident with its tasks, alerts and timeline."""
 
     triggers: Annotated[list[str], Field(description="The dispatcher's triggers its state allows now.")]
+    county_link: Annotated[
+        CountyLinkOut | None,
+        Field(description="At the prefecture: the county incident it came from (null: not from a county)."),
+    ]
     instructions: Annotated[
         list[InstructionOut],
         Field(description="The prefecture link's instructions on it (sent here, or received here)."),

@@ -10,7 +10,7 @@ from pydantic import Field, with_config
 from typing_extensions import TypedDict
 
 from dispatch.shared.clock import to_rfc3339
-from dispatch.storage.tables import incident_table, instruction_table, outbound_table
+from dispatch.storage.tables import incident_table, instruction_table, link_incident_table, outbound_table
 from dispatch.storage.wire import FORBID, Moment
 
 Direction = Literal["sent", "received"]
@@ -43,6 +43,14 @@ class InstructionOut(TypedDict):
     ]
     acknowledged_at: Moment | None
     acknowledged_by: Annotated[str | None, Field(description="The county dispatcher who acknowledged it.")]
+
+
+@with_config(FORBID)
+class CountyLinkOut(TypedDict):
+    """At the prefecture: the county incident this incident stands for (what `instruct` reaches)."""
+
+    county: Annotated[str, Field(description="The county (its CAP sender id).")]
+    county_incident_id: Annotated[str, Field(description="The county's own incident id.")]
 
 
 @with_config(FORBID)
@@ -89,6 +97,14 @@ def _read(connection: sa.Connection, query: sa.Select[Any]) -> list[InstructionO
     rows = list(connection.execute(query.order_by(instruction_table.c.sent_at.desc())))
     message_ids = [row.message_id for row in rows if row.message_id is not None]
     return _shape(rows, _delivered(connection, message_ids) if message_ids else set())
+
+
+def county_link(connection: sa.Connection, incident_id: int) -> CountyLinkOut | None:
+    c = link_incident_table.c
+    row = connection.execute(
+        sa.select(c.sender, c.county_incident_id).where(c.incident_id == incident_id)
+    ).first()
+    return {"county": row.sender, "county_incident_id": row.county_incident_id} if row is not None else None
 
 
 def of_incident(connection: sa.Connection, incident_id: int) -> list[InstructionOut]:

@@ -56,7 +56,13 @@ NAMES = {
     "severity": ["1", "2", "3", "4"],
     "responder_status": ["available", "busy", "off_duty", "offline"],
     "channel": ["websocket", "mqtt", "rest"],
-    "alarm": ["escalated_to_you", "notified_all_tiers", "unanswered", "department_task_escalated"],
+    "alarm": [
+        "escalated_to_you",
+        "notified_all_tiers",
+        "unanswered",
+        "department_task_escalated",
+        "instruction",
+    ],
     "role": [each.value for each in Role],
 }
 

@@ -6,9 +6,12 @@ file of its own), both on the test's ManualClock.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
+import websockets
 
 from dispatch.shared.clock import ManualClock
 from dispatch.storage.tables import event_table, incident_table
@@ -39,6 +42,7 @@ async def test_link_cap_alert_opens_an_incident_in_the_county_node(link: Link, c
     assert (receipt["msg_type"], receipt["duplicate"], receipt["opened"]) == ("Alert", False, True)
     incident = await link.prefecture.incident(receipt["incident_id"])
     assert incident["jurisdiction"] == COUNTY
+    assert incident["county_link"] == {"county": COUNTY, "county_incident_id": "7"}
     assert incident["owner"] == {"jurisdiction": COUNTY, "tier": "town"}
     assert (incident["category"], incident["severity"]) == ("waterlogging", 2)
     assert "county_update" in _types(incident)
@@ -243,6 +247,32 @@ async def test_link_instruction_reaches_the_county_and_its_acknowledgement_comes
     assert _types(at_prefecture).count("instruction_acknowledged") == 1
 
 
+async def test_link_instruction_rings_the_owner_desk_until_acknowledged(
+    link: Link, clock: ManualClock
+) -> None:
+    county_incident, prefecture_incident = await _linked(link, clock)
+    owner = (await link.county.incident(county_incident))["owner"]["jurisdiction"]
+    desk = link.county.token("dispatcher", name="owner-desk", jurisdiction=owner)
+    url = str(link.county.client.make_url("/ws")).replace("http", "ws", 1)
+
+    async with websockets.connect(url, additional_headers={"Authorization": f"Bearer {desk}"}) as ws:
+        await _frame(ws, "hello")
+        await _instruct(link, prefecture_incident, "加强巡查")
+        await _carry_instructions(link)
+        alarm = await _frame(ws, "alarm")
+
+    assert (alarm["kind"], alarm["incident_id"]) == ("instruction", county_incident)
+    assert alarm["event"]["type"] == "instruction_received"
+    assert alarm["event"]["payload"]["text"] == "加强巡查"
+
+
+async def _frame(ws: Any, kind: str) -> Any:
+    while True:
+        frame = orjson.loads(await asyncio.wait_for(ws.recv(), 10.0))  # a safety net against hangs
+        if frame["type"] == kind:
+            return frame
+
+
 async def test_link_instruction_repeats_change_nothing(link: Link, clock: ManualClock) -> None:
     county_incident, prefecture_incident = await _linked(link, clock)
     sent = await _instruct(link, prefecture_incident, "加强巡查")
@@ -278,6 +308,7 @@ async def test_link_instruct_bad_input_is_named(link: Link, clock: ManualClock) 
     assert (missing["error"]["code"], missing["error"]["field"]) == ("not_found", "id")
     assert (empty["error"]["code"], empty["error"]["field"]) == ("invalid", "text")
     assert not_linked["error"]["code"] == "not_linked"
+    assert (await link.prefecture.incident(own))["county_link"] is None
     assert responder["error"]["code"] == "forbidden"
     assert await _instructions(link.prefecture) == []
 

@@ -91,3 +91,37 @@ async def test_link_instruction_goes_down_and_its_acknowledgement_comes_back_up(
 
 async def _has(value: Any) -> bool:
     return await value is not None
+
+
+async def test_link_county_incident_and_its_changes_reach_the_prefecture_in_order(two_levels: Link) -> None:
+    link = two_levels
+    county_incident = (await link.county.post_alert(alert("breach-2", severity=2, location=WEST_N)))[
+        "incident_id"
+    ]
+    await eventually(lambda: _has(_prefecture_incident(link)), "the county's incident at the prefecture")
+    prefecture_incident = await _prefecture_incident(link)
+    assert prefecture_incident is not None
+
+    for trigger in ("escalate", "resolve", "reopen", "cancel"):
+        await link.county.incident_trigger(county_incident, trigger, {"reason": "测试"})
+
+    async def updates() -> list[Any]:
+        timeline = (await _get(link.prefecture, f"/api/v1/incidents/{prefecture_incident}"))["timeline"]
+        return [each["payload"] for each in timeline if each["type"] == "county_update"]
+
+    async def all_arrived() -> bool:
+        return len(await updates()) == 5
+
+    await eventually(all_arrived, "the Alert, three Updates and the Cancel at the prefecture")
+    arrived = await updates()
+    assert [each["msg_type"] for each in arrived] == ["Alert", "Update", "Update", "Update", "Cancel"]
+    assert [each["change"] for each in arrived[1:]] == [
+        "incident_escalated",
+        "incident_resolved",
+        "incident_reopened",
+        "incident_cancelled",
+    ]
+    assert {each["county_incident_id"] for each in arrived} == {str(county_incident)}
+    incident = await _get(link.prefecture, f"/api/v1/incidents/{prefecture_incident}")
+    assert (incident["state"], incident["jurisdiction"]) == ("cancelled", COUNTY)
+    assert await _prefecture_incident(link) == prefecture_incident  # one incident, never a second

@@ -331,6 +331,7 @@ async def test_console_at_the_prefecture_instructs_the_county(
     page = await open_console(prefecture, "yiyang-desk", CONSOLE_FULL_HD)
 
     await row(page, incident_id).click()
+    await expect(page.locator("#detail")).to_contain_text("对应县级事件：沅江市 #7")
     await page.locator("#detail [data-trigger=instruct]").click()
     dialog = page.get_by_role("dialog")
     await dialog.get_by_label(re.compile("指令内容")).fill("沅江市立即组织琼湖路沿线群众转移")

@@ -59,6 +59,7 @@ ZH: dict[str, str] = {
     "instruction.state.acknowledged": "已确认收到",
     "detail.instructions": "上级指令",
     "detail.instructions_sent": "下达县市的指令",
+    "instruction.county_incident": "对应县级事件：{county} #{id}",
     # Messages sent to other servers, on the timeline
     "outbound.state.queued": "排队待发",
     "outbound.state.delivered": "已送达",
@@ -120,6 +121,7 @@ EN: dict[str, str] = {
     "instruction.state.acknowledged": "acknowledged",
     "detail.instructions": "Instructions",
     "detail.instructions_sent": "Instructions to the county",
+    "instruction.county_incident": "The county's incident: {county} #{id}",
     "outbound.state.queued": "queued",
     "outbound.state.delivered": "delivered",
     "outbound.state.refused": "refused",

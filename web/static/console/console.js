@@ -59,7 +59,6 @@ async function main() {
     desk: state.department,
     onWorkPart: (part, trigger) => coordination.tasks.act(part, trigger),
     instructions: {
-      catalog: session.catalog,
       dialog: $("action-dialog"),
       onAcknowledge: (each) => coordination.instructions.send(each).catch((err) => notice(describeError(err))),
       onDone: (id) => (notice(t("dialog.done", { action: t("instruction.instruct") }), "ok"), loadDetail(id)),

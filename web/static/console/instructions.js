@@ -113,13 +113,12 @@ export class InstructionAlarm {
 /**
  * The incident's instructions in its detail: at a county those received (acknowledge here too),
  * at the prefecture those sent with how far they got, and 下达指令 when the incident came from a
- * county. onDone() after a change landed; dialog: the console's action dialog.
+ * county (`county_link`). onDone() after a change landed; dialog: the console's action dialog.
  */
-export function instructionSection(incident, { catalog, dialog, onAcknowledge, onDone }) {
+export function instructionSection(incident, { dialog, onAcknowledge, onDone }) {
   const rows = incident.instructions || [];
-  const fromCounty = (incident.alerts || []).some(
-    (alert) => alert.kind === "cap" && catalog.jurisdictions.some((each) => each.id === alert.source),
-  );
+  // At a prefecture the detail names the county incident it stands for: that county is instructed.
+  const fromCounty = Boolean(incident.county_link);
   if (!rows.length && !fromCounty) return null;
   const list = h(
     "ul",
@@ -147,7 +146,10 @@ export function instructionSection(incident, { catalog, dialog, onAcknowledge, o
     ? h("button", { type: "button", class: "small", dataset: { trigger: "instruct" }, onclick: () => openInstruct(incident, dialog, onDone) }, t("instruction.instruct"))
     : null;
   const heading = fromCounty ? t("detail.instructions_sent") : t("detail.instructions");
-  return h("section", { class: "detail-section" }, h("h3", {}, heading), instruct, rows.length ? list : null);
+  const county = fromCounty
+    ? h("p", { class: "muted" }, t("instruction.county_incident", { county: jurisdictionName(incident.county_link.county), id: incident.county_link.county_incident_id }))
+    : null;
+  return h("section", { class: "detail-section" }, h("h3", {}, heading), county, instruct, rows.length ? list : null);
 }
 
 /** The prefecture's dispatcher writes an instruction to the county the incident came from. */

@@ -68,6 +68,7 @@ async function main() {
   announcer = new Announcer($("announcements"), { onOpen: (id) => (queue.pick(id), openIncident(id)) });
   coordination = new Coordination({
     department: state.department,
+    center: state.myNode,
     incidentOf: (id) => state.incidents.get(id),
     onOpen: (id) => (queue.pick(id), openIncident(id)),
     announcer,

@@ -11,11 +11,13 @@ const $ = (id) => document.getElementById(id);
 export class Coordination {
   /**
    * department: the dispatcher's department (a sub-center desk) or null (a city/town center);
+   * center: the jurisdiction whose center this console is (the city's hears of late departments);
    * incidentOf(id): the console's row of an incident; onOpen(id) opens one; announcer rings;
    * notice(text, kind) says what happened.
    */
-  constructor({ department, incidentOf, onOpen, announcer, notice }) {
+  constructor({ department, center, incidentOf, onOpen, announcer, notice }) {
     this.department = department;
+    this.center = center;
     this.incidentOf = incidentOf;
     this.announcer = announcer;
     this.started = false;
@@ -82,7 +84,8 @@ export class Coordination {
       if (event.type === "department_task_sent" && this.department && department === this.department) {
         this.announcer.announce("department_task", about);
       }
-      if (event.type === "department_task_escalated" && !this.department) this.announcer.announce("department_escalated", about);
+      const ours = !this.department && (p.city_jurisdiction_id ?? this.center) === this.center;
+      if (event.type === "department_task_escalated" && ours) this.announcer.announce("department_escalated", about);
     }
     if (event.type.startsWith("instruction_")) this.instructions.onEvent(event);
     if (event.type.startsWith("outbound_")) this.uplink.soon();

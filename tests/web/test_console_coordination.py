@@ -424,3 +424,17 @@ async def test_console_resolve_refused_names_the_department_whose_part_is_open(
     await expect(refusal).to_contain_text("Urban management（待接收）")
     await screen_server.shot(page, "resolve-refused-department-open")
     assert (await screen_server.api("GET", f"/api/v1/incidents/{incident_id}"))["state"] != "resolved"
+
+
+async def test_console_subcenter_speaks_english_when_asked(screen_server: ScreenServer) -> None:
+    incident_id = await incident_with_department(screen_server, "1", "waterlogging", "urban")
+    page = await open_console(screen_server, "urban-desk", CONSOLE_LAPTOP, department="urban")
+    await expect(task_row(page, incident_id)).to_contain_text("待接收")
+
+    await page.get_by_role("button", name="English").click()
+
+    await expect(page.get_by_role("tab", name=re.compile("Department tasks"))).to_be_visible()
+    await expect(page.locator("#who")).to_contain_text("Department: Urban management")
+    await expect(task_row(page, incident_id)).to_contain_text("Sent")
+    await expect(task_row(page, incident_id).get_by_role("button", name="Accept")).to_be_visible()
+    await screen_server.shot(page, "subcenter-english")

@@ -113,7 +113,7 @@ function header() {
   };
   setTimeout(showSound);
   showLink(live?.status || "connecting");
-  $("keys").textContent = t("console.keys");
+  $("keys").textContent = state.department ? t("subcenter.keys") : t("console.keys"); // a desk neither assigns nor resolves
 }
 
 function showLink(status) {

@@ -43,7 +43,8 @@ export class Coordination {
   }
 
   async start() {
-    await Promise.all([this.tasks.load(), this.instructions.load()]);
+    // Instructions are the command center's to acknowledge: a sub-center's desk is not rung.
+    await Promise.all([this.tasks.load(), this.department ? null : this.instructions.load()]);
     // A sub-center's desk works its department's tasks first; a center its incident queue.
     this.showTab(this.department && this.tasks.available ? "department_tasks" : "incidents");
     this.uplink.start();
@@ -54,7 +55,7 @@ export class Coordination {
   resumed() {
     if (!this.started) return;
     this.tasks.reloadSoon();
-    this.instructions.load();
+    if (!this.department) this.instructions.load();
   }
 
   filters() {
@@ -87,7 +88,7 @@ export class Coordination {
       const ours = !this.department && (p.city_jurisdiction_id ?? this.center) === this.center;
       if (event.type === "department_task_escalated" && ours) this.announcer.announce("department_escalated", about);
     }
-    if (event.type.startsWith("instruction_")) this.instructions.onEvent(event);
+    if (event.type.startsWith("instruction_") && !this.department) this.instructions.onEvent(event);
     if (event.type.startsWith("outbound_")) this.uplink.soon();
   }
 

@@ -357,8 +357,15 @@ def test_a_run_folder_left_by_a_killed_core_is_removed_at_the_next_start(
             DispatchService,
             RemoteService,
             # Static checks (no state), and what only the core's own runtime and gateways call.
-            {"check_incident_trigger", "check_task_trigger", "cancel_alert", "fire_due_deadlines"}
-            | {"prepare", "sync_responders", "take_call", "update_alert"},
+            {"check_incident_trigger", "check_task_trigger", "check_department_task_trigger"}
+            | {
+                "cancel_alert",
+                "fire_due_deadlines",
+                "prepare",
+                "sync_responders",
+                "take_call",
+                "update_alert",
+            },
         ),
         (Logins, RemoteLogins, set()),
         (Positions, RemotePositions, {"run"}),  # the core writes positions; a front never runs it

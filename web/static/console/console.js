@@ -10,6 +10,7 @@ import { Announcer } from "./announce.js";
 import { Detail } from "./detail.js";
 import { ConsoleMap } from "./mapview.js";
 import { OPEN_STATES, Queue, WAITING_STATES, listQuery, matches } from "./queue.js";
+import { Uplink } from "./uplink.js";
 
 const REFRESH_AFTER_MS = 1200;
 const REFRESH_EVERY_MS = 30000;
@@ -35,6 +36,7 @@ let detail;
 let actions;
 let announcer;
 let live;
+let uplink;
 
 const $ = (id) => document.getElementById(id);
 
@@ -57,11 +59,14 @@ async function main() {
   await Promise.all([refresh(), loadUnits()]);
   live = new Live({ onEvent, onFrame, onStatus: showLink, onResumed: () => scheduleRefresh() });
   live.start();
+  uplink = new Uplink($("uplink"));
+  uplink.start();
   setInterval(tick, 1000);
   setInterval(() => refresh(), REFRESH_EVERY_MS);
   setInterval(() => loadUnits(), REFRESH_EVERY_MS);
   window.addEventListener("languagechange", () => {
     header();
+    uplink.render();
     filters();
     render();
     if (state.opened) renderDetail();

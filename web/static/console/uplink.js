@@ -71,6 +71,13 @@ function grouped(destinations) {
   ];
 }
 
+/** 链路正常 / 发送中 2 条 / 链路中断，3 条待发 / 链路空闲: the state and what waits, in one phrase. */
+function words(state, queued) {
+  if (state === "down") return t("uplink.words.down", { n: queued });
+  if (queued > 0) return t("uplink.words.sending", { n: queued });
+  return t(`uplink.words.${state}`);
+}
+
 function chip(each) {
   const state = ["up", "down", "idle"].includes(each.state) ? each.state : "idle";
   const name = each.destination === "upstream" ? each.name || t("outbound.destination.upstream") : each.name || each.destination;
@@ -91,8 +98,7 @@ function chip(each) {
       dataset: { destination: each.destination, state },
     },
     icon(state === "down" ? "wifi-off" : "wifi"),
-    h("span", { class: "uplink-name" }, name),
-    h("strong", { class: "uplink-state" }, t(`uplink.state.${state}`)),
-    h("span", { class: "uplink-queued" }, t("uplink.queued", { n: each.queued || 0 })),
+    h("span", { class: "uplink-name" }, `${name}：`),
+    h("strong", { class: "uplink-state" }, words(state, each.queued || 0)),
   );
 }

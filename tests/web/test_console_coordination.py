@@ -147,9 +147,14 @@ async def test_console_city_sees_a_department_task_nobody_accepted_stand_out(
         screen_server, "1", "waterlogging", "urban", title="解放路积水"
     )
     page = await open_console(screen_server, "wang", CONSOLE_FULL_HD)
-    await expect(page.get_by_role("tab", name=re.compile("事件队列"))).to_have_attribute(
-        "aria-selected", "true"
-    )
+    incidents_tab = page.get_by_role("tab", name=re.compile("事件队列"))
+    await expect(incidents_tab).to_have_attribute("aria-selected", "true")
+    await incidents_tab.focus()
+    await page.keyboard.press("ArrowRight")  # the tabs move with the arrow keys too
+    tasks_tab = page.get_by_role("tab", name=re.compile("协办任务"))
+    await expect(tasks_tab).to_have_attribute("aria-selected", "true")
+    await page.keyboard.press("ArrowLeft")
+    await expect(incidents_tab).to_have_attribute("aria-selected", "true")
 
     screen_server.clock.advance(screen_server.config.policies["standard"].department_accept_within + 1)
     await screen_server.runtime.deadlines.run_once()

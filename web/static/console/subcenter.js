@@ -241,6 +241,18 @@ export function columnTabs({ tabs, panels, onShow }) {
     }
     onShow?.(name);
   };
-  for (const [key, tab] of Object.entries(tabs)) tab.addEventListener("click", () => show(key));
+  const keys = Object.keys(tabs);
+  for (const [key, tab] of Object.entries(tabs)) {
+    tab.addEventListener("click", () => show(key));
+    // ←/→ move between the tabs, as a tablist does.
+    tab.addEventListener("keydown", (pressed) => {
+      if (!["ArrowLeft", "ArrowRight"].includes(pressed.key)) return;
+      pressed.preventDefault();
+      pressed.stopPropagation();
+      const next = keys[(keys.indexOf(key) + (pressed.key === "ArrowRight" ? 1 : keys.length - 1)) % keys.length];
+      show(next);
+      tabs[next].focus();
+    });
+  }
   return show;
 }

@@ -218,13 +218,24 @@ async def make_screen_server(
 ) -> AsyncIterator[ScreenServerFactory]:
     servers: list[ScreenServer] = []
 
-    async def make(config: Config | None = None, *, start: float | None = None) -> ScreenServer:
-        """`start`: the server clock's first reading (default now; the pages correct for the offset)."""
+    async def make(
+        config: Config | None = None,
+        *,
+        start: float | None = None,
+        database_url: str | None = None,
+        port: int | None = None,
+        **options: Any,
+    ) -> ScreenServer:
+        """`start`: the server clock's first reading (default now; the pages correct for the offset).
+
+        `database_url` and `port`: where, when a peer must know before it starts (a linked
+        county and prefecture); `options`: more of create_app's arguments (link_tokens).
+        """
         config = config or make_config()
         clock = ManualClock(start=time.time() if start is None else start)
-        database_url = f"sqlite:///{tmp_path / f'screens-{len(servers)}.db'}"
-        app = create_app(config, database_url=database_url, clock=clock, run_scheduler=False)
-        client: TestClient[Any, Any] = TestClient(TestServer(app, host="127.0.0.1"))
+        database_url = database_url or f"sqlite:///{tmp_path / f'screens-{len(servers)}.db'}"
+        app = create_app(config, database_url=database_url, clock=clock, run_scheduler=False, **options)
+        client: TestClient[Any, Any] = TestClient(TestServer(app, host="127.0.0.1", port=port))
         await client.start_server()
         server = ScreenServer(client, app[RUNTIME], config, clock, browser, _test_folder(request))
         servers.append(server)

@@ -326,6 +326,15 @@ SUB_CENTERS: dict[Route, dict[str, Any]] = {
     ("POST", "/api/v1/department-tasks/{id}/{trigger}"):
                                                    sub(404,   409),
     ("GET", "/metrics"):                           sub(403,   403),
+    # The prefecture link is the command center's: a desk reads the instructions of its incidents.
+    ("GET", "/api/v1/link"):                       sub(403,   403),
+    ("POST", "/api/v1/link/cap"):                  sub(403,   403),
+    ("POST", "/api/v1/link/instructions"):         sub(403,   403),
+    ("POST", "/api/v1/link/acknowledgements"):     sub(403,   403),
+    ("POST", "/api/v1/incidents/{id}/instruct"):   sub(403,   403),
+    ("POST", "/api/v1/incidents/{id}/instructions/{identifier}/acknowledge"):
+                                                   sub(403,   403),
+    ("GET", "/api/v1/instructions"):               sub(200,   200),
 }
 # fmt: on
 for _route, _answers in SUB_CENTERS.items():

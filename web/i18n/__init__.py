@@ -9,13 +9,14 @@ the same keys and that every state, trigger, event type and error code has its w
 
 from __future__ import annotations
 
-from web.i18n import console, departments, link, screen, tablet, vocabulary
+from web.i18n import console, coordination, departments, link, screen, tablet, vocabulary
 
 LANGUAGES = ("zh-CN", "en")
 _PARTS = (
     vocabulary.STRINGS,
     departments.STRINGS,
     link.STRINGS,
+    coordination.STRINGS,
     console.STRINGS,
     tablet.STRINGS,
     screen.STRINGS,

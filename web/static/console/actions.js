@@ -65,7 +65,7 @@ export class Actions {
         this.dialog.close();
         this.onDone(incident.id, trigger);
       } catch (err) {
-        error.textContent = describeError(err);
+        error.textContent = describeError(err) + openParts(err, incident);
         error.hidden = false;
       } finally {
         submit.disabled = false;
@@ -164,6 +164,14 @@ export class Actions {
     this.dialog.showModal();
     note.input.focus();
   }
+}
+
+/** A resolve refused for a co-handler's open part: which departments, in the dispatcher's words. */
+function openParts(err, incident) {
+  if (err.code !== "department_part_open") return "";
+  const open = (incident.department_tasks || []).filter((part) => ["sent", "accepted"].includes(part.state));
+  const named = open.map((part) => `${departmentName(part.department_id)}（${t(`department_task_state.${part.state}`)}）`);
+  return named.length ? ` — ${named.join("、")}` : "";
 }
 
 function textArea(label, name, required) {

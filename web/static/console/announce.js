@@ -6,7 +6,7 @@ import { categoryName, h, icon, placeWords, severityBadge } from "/static/common
 
 const SHOWN = 4;
 const FADE_MS = 20000;
-const STICKY = new Set(["escalated", "notified", "unanswered", "overdue"]);
+const STICKY = new Set(["escalated", "notified", "unanswered", "overdue", "department_task", "department_escalated"]);
 // Tones: a new incident chimes once; what needs a decision from this center rings twice, higher.
 const TONES = { new: [[660, 0.18]], escalated: [[880, 0.16], [0, 0.08], [880, 0.16]], overdue: [[520, 0.25], [0, 0.1], [520, 0.25]] };
 
@@ -42,7 +42,7 @@ export class Announcer {
     if (on) this.context();
   }
 
-  /** kind: new | escalated | notified | unanswered | overdue. */
+  /** kind: new | escalated | notified | unanswered | overdue | department_task | department_escalated. */
   announce(kind, incident) {
     if (!incident) return;
     this.items = this.items.filter((item) => !(item.kind === kind && item.incident.id === incident.id));

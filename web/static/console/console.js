@@ -3,10 +3,11 @@
 
 import { api, describeError, loadSession, logout } from "/static/common/api.js";
 import { applyWords, language, loadWords, otherLanguage, setLanguage, t } from "/static/common/i18n.js";
-import { categoryName, h, icon, jurisdictionName, townOf } from "/static/common/format.js";
+import { categoryName, departmentName, h, icon, jurisdictionName, townOf } from "/static/common/format.js";
 import { Live } from "/static/common/live.js";
 import { Actions } from "./actions.js";
 import { Announcer } from "./announce.js";
+import { Coordination } from "./coordination.js";
 import { Detail } from "./detail.js";
 import { ConsoleMap } from "./mapview.js";
 import { OPEN_STATES, Queue, WAITING_STATES, listQuery, matches } from "./queue.js";
@@ -19,6 +20,7 @@ const OVERDUE_GRACE_MS = 5000; // the server's scheduler acts at the deadline: a
 const state = {
   session: null,
   myNode: null,
+  department: null,
   incidents: new Map(),
   total: 0,
   units: new Map(),
@@ -35,6 +37,7 @@ let detail;
 let actions;
 let announcer;
 let live;
+let coordination;
 
 const $ = (id) => document.getElementById(id);
 
@@ -42,20 +45,40 @@ async function main() {
   const session = await loadSession({ roles: ["dispatcher", "admin"] });
   state.session = session;
   state.myNode = session.user.jurisdiction || session.settings.root;
+  state.department = session.user.department ?? session.user.department_id ?? null;
   await loadWords(session.settings.language);
   applyWords();
   header();
   filters();
   queue = new Queue($("queue"), { onPick: pick, onOpen: openIncident });
   map = new ConsoleMap($("map"), session.settings.map, { onPickIncident: (id) => (queue.pick(id), openIncident(id)), onAssign: assignFromMap });
-  detail = new Detail($("detail"), { onAction: act, onCancelTask: cancelTask, onClose: closeDetail });
+  detail = new Detail($("detail"), {
+    onAction: act,
+    onCancelTask: cancelTask,
+    onClose: closeDetail,
+    desk: state.department,
+    onWorkPart: (part, trigger) => coordination.tasks.act(part, trigger),
+    instructions: {
+      dialog: $("action-dialog"),
+      onAcknowledge: (each) => coordination.instructions.send(each).catch((err) => notice(describeError(err))),
+      onDone: (id) => (notice(t("dialog.done", { action: t("instruction.instruct") }), "ok"), loadDetail(id)),
+    },
+  });
   actions = new Actions($("action-dialog"), { onDone: afterAction, catalog: session.catalog });
   announcer = new Announcer($("announcements"), { onOpen: (id) => (queue.pick(id), openIncident(id)) });
+  coordination = new Coordination({
+    department: state.department,
+    center: state.myNode,
+    incidentOf: (id) => state.incidents.get(id),
+    onOpen: (id) => (queue.pick(id), openIncident(id)),
+    announcer,
+    notice,
+  });
   detail.empty();
   keyboard();
   await map.ready();
-  await Promise.all([refresh(), loadUnits()]);
-  live = new Live({ onEvent, onFrame, onStatus: showLink, onResumed: () => scheduleRefresh() });
+  await Promise.all([refresh(), loadUnits(), coordination.start()]);
+  live = new Live({ onEvent, onFrame, onStatus: showLink, onResumed: () => (scheduleRefresh(), coordination.resumed()) });
   live.start();
   setInterval(tick, 1000);
   setInterval(() => refresh(), REFRESH_EVERY_MS);
@@ -64,6 +87,7 @@ async function main() {
     header();
     filters();
     render();
+    coordination.render();
     if (state.opened) renderDetail();
   });
 }
@@ -72,7 +96,8 @@ async function main() {
 
 function header() {
   const { session } = state;
-  $("who").textContent = `${session.user.name} · ${t("console.center", { name: jurisdictionName(state.myNode) })}`;
+  const desk = state.department ? t("subcenter.desk", { name: departmentName(state.department) }) : t("console.center", { name: jurisdictionName(state.myNode) });
+  $("who").textContent = `${session.user.name} · ${desk}`;
   $("language").textContent = otherLanguage() === "en" ? "English" : "中文";
   $("language").onclick = () => setLanguage(otherLanguage());
   $("logout").onclick = logout;
@@ -88,7 +113,7 @@ function header() {
   };
   setTimeout(showSound);
   showLink(live?.status || "connecting");
-  $("keys").textContent = t("console.keys");
+  $("keys").textContent = state.department ? t("subcenter.keys") : t("console.keys"); // a desk neither assigns nor resolves
 }
 
 function showLink(status) {
@@ -202,6 +227,7 @@ function render() {
   const open = shown.filter((each) => OPEN_STATES.includes(each.state));
   $("shown").textContent = t("filter.shown", { shown: shown.length, total: Math.max(state.total, shown.length) });
   $("open-count").textContent = t("console.open_count", { n: open.length });
+  $("incidents-count").textContent = String(open.length);
   const overdue = open.filter((each) => WAITING_STATES.includes(each.state) && each.deadline_at && Date.parse(each.deadline_at) < Date.now()).length;
   $("overdue-count").textContent = t("console.overdue_count", { n: overdue });
   $("overdue-count").classList.toggle("bad", overdue > 0);
@@ -210,6 +236,7 @@ function render() {
 function tick() {
   const now = Date.now();
   queue.tick(now);
+  coordination.tick(now);
   for (const incident of state.incidents.values()) {
     if (!WAITING_STATES.includes(incident.state) || !incident.deadline_at) continue;
     const key = `${incident.id}@${incident.deadline_at}`;
@@ -222,9 +249,9 @@ function tick() {
   }
 }
 
-/** Whether the incident is this center's to act on (owned here). */
+/** Whether the incident is this center's to act on (owned here; a sub-center owns none). */
 function mine(incident) {
-  return incident.owner.jurisdiction === state.myNode;
+  return !state.department && incident.owner.jurisdiction === state.myNode;
 }
 
 function pick(id) {
@@ -286,10 +313,12 @@ function onEvent(event) {
       incident.departments = p.departments;
     }
   }
-  if (event.type === "incident_escalated" && p.to_jurisdiction_id === state.myNode) announcer.announce("escalated", incident || stub(event));
+  const center = !state.department; // a sub-center's desk is told of its department's tasks instead
+  if (center && event.type === "incident_escalated" && p.to_jurisdiction_id === state.myNode) announcer.announce("escalated", incident || stub(event));
   if (event.type === "incident_notified" && (p.jurisdiction_ids || []).includes(state.myNode)) announcer.announce("notified", incident || stub(event));
-  if (event.type === "incident_unanswered" && p.owner_jurisdiction_id === state.myNode) announcer.announce("unanswered", incident || stub(event));
+  if (center && event.type === "incident_unanswered" && p.owner_jurisdiction_id === state.myNode) announcer.announce("unanswered", incident || stub(event));
   if (event.type.startsWith("task_")) scheduleUnits();
+  coordination.onEvent(event);
   if (event.incident_id === state.openedId) scheduleDetail();
   renderSoon();
   scheduleRefresh(); // deadlines and counts come from the server

@@ -20,6 +20,8 @@ import {
   timeOfDay,
 } from "/static/common/format.js";
 import { ACTIONS } from "./actions.js";
+import { instructionSection } from "./instructions.js";
+import { departmentTaskTriggers } from "./subcenter.js";
 import { actorWords, eventDetail, maskNumber } from "./words.js";
 
 const MILESTONES = ["sent", "delivered", "accepted", "en_route", "on_scene", "done", "declined", "expired", "cancelled"];
@@ -27,8 +29,12 @@ const OPEN_TASK = ["pending", "sent", "delivered", "accepted", "en_route", "on_s
 
 export class Detail {
   /** onAction(trigger, extra) for the buttons; onClose() hides the panel. */
-  constructor(panel, { onAction, onCancelTask, onClose }) {
+  /** desk: the department of a sub-center's dispatcher (no incident actions); onWorkPart(part, trigger). */
+  constructor(panel, { onAction, onCancelTask, onClose, instructions, desk = null, onWorkPart }) {
     this.panel = panel;
+    this.desk = desk;
+    this.onWorkPart = onWorkPart;
+    this.instructions = instructions;
     this.onAction = onAction;
     this.onCancelTask = onCancelTask;
     this.onClose = onClose;
@@ -73,11 +79,13 @@ export class Detail {
           incident.merged_into ? fact("", t("detail.merged_into", { id: incident.merged_into })) : null,
           incident.forwarded_to_prefecture ? fact("", t("detail.forwarded")) : null,
         ),
-        this.actions(incident),
+        this.desk ? null : this.actions(incident),
         h("a", { class: "print-link", href: `/console/report?id=${incident.id}`, target: "_blank", rel: "noopener" }, icon("print"), t("detail.print")),
       ),
       section(t("detail.tasks"), this.tasks(incident, units)),
-      section(t("detail.suggestions"), this.suggestions(incident, suggestions)),
+      incident.department_tasks?.length ? section(t("detail.department_tasks"), departmentParts(incident.department_tasks, this)) : null,
+      instructionSection(incident, this.instructions),
+      this.desk ? null : section(t("detail.suggestions"), this.suggestions(incident, suggestions)),
       section(t("detail.alerts"), this.alerts(incident)),
       this.callers(incident),
       section(t("detail.timeline"), this.timeline(incident, units)),
@@ -133,7 +141,7 @@ export class Detail {
             task.delivered_via ? h("span", { class: "receipt" }, `${t("task.via")}：${t(`channel.${task.delivered_via}`, { fallback: task.delivered_via })}`) : null,
             ...MILESTONES.filter((name) => task.milestones[name]).map((name) => h("span", { class: "receipt" }, icon("check"), `${t(`milestone.${name}`)} ${timeOfDay(task.milestones[name])}`)),
           ),
-          open
+          open && !this.desk
             ? h(
                 "div",
                 { class: "task-actions" },
@@ -241,6 +249,7 @@ export class Detail {
   }
 
   timeline(incident, units) {
+    const outcome = outcomes(incident.timeline);
     return h(
       "div",
       {},
@@ -258,11 +267,62 @@ export class Detail {
             h("span", { class: "actor" }, actorWords(event.actor, units)),
             detail.text ? h("span", { class: "event-detail" }, detail.text) : null,
             detail.why ? h("q", { class: "reason" }, detail.why) : null,
+            outcome(event),
           );
         }),
       ),
     );
   }
+}
+
+/** Each department's part of the incident: its state, the accept-by countdown, escalated or not. */
+function departmentParts(parts, { desk, onWorkPart }) {
+  return h(
+    "ul",
+    { class: "dept-parts" },
+    ...parts.map((part) => {
+      const due = part.state === "sent" && part.accept_by ? countdown(part.accept_by) : null;
+      return h(
+        "li",
+        { dataset: { departmentTask: part.id } },
+        h("strong", {}, departmentName(part.department_id ?? part.department)),
+        h("span", { class: `state-chip dept-state dept-state-${part.state}` }, t(`department_task_state.${part.state}`, { fallback: part.state })),
+        due ? h("span", { class: `countdown${due.overdue ? " overdue" : ""}` }, icon("clock"), ` ${due.text}`) : null,
+        part.escalated && part.state === "sent" ? h("span", { class: "overdue" }, icon("alarm"), t("subcenter.escalated")) : null,
+        part.reason ? h("q", { class: "reason" }, part.reason) : null,
+        ...(desk && (part.department_id ?? part.department) !== desk ? [] : departmentTaskTriggers(part)).map((trigger) =>
+          h("button", { type: "button", class: "small", dataset: { trigger }, onclick: () => onWorkPart(part, trigger) }, t(`subcenter.${trigger}`)),
+        ),
+      );
+    }),
+  );
+}
+
+/**
+ * What became of what the timeline shows going out: a queued message is delivered or refused
+ * by a later event of the same message; an instruction received is acknowledged or still open.
+ */
+function outcomes(timeline) {
+  const delivery = new Map();
+  const acknowledged = new Set();
+  for (const event of timeline) {
+    const p = event.payload || {};
+    if (event.type === "outbound_delivered") delivery.set(p.message_id, "delivered");
+    if (event.type === "outbound_refused") delivery.set(p.message_id, "refused");
+    if (event.type === "instruction_acknowledged") acknowledged.add(p.identifier ?? p.instruction_identifier ?? p.instruction);
+  }
+  return (event) => {
+    const p = event.payload || {};
+    if (event.type === "outbound_queued") {
+      const state = delivery.get(p.message_id) || "queued";
+      return h("span", { class: `delivery delivery-${state}` }, t(`outbound.state.${state}`));
+    }
+    if (event.type === "instruction_received") {
+      const done = acknowledged.has(p.identifier ?? p.instruction_identifier ?? p.instruction);
+      return h("span", { class: `delivery delivery-${done ? "delivered" : "queued"}` }, t(done ? "instruction.acknowledged" : "instruction.open"));
+    }
+    return null;
+  };
 }
 
 function fact(label, value) {

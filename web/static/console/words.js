@@ -58,13 +58,6 @@ export function eventDetail(event, units = new Map()) {
     case "incident_forwarded":
       parts.push(p.prefecture_id || "");
       break;
-    case "outbound_queued":
-    case "outbound_delivered":
-      parts.push(p.summary || p.identifier || "");
-      break;
-    case "outbound_refused":
-      parts.push(`${p.summary || p.identifier || ""} · ${p.error || ""}`);
-      break;
     case "incident_unanswered":
       parts.push(jurisdictionName(p.owner_jurisdiction_id));
       break;
@@ -72,14 +65,56 @@ export function eventDetail(event, units = new Map()) {
       parts.push(`${unitName(p.responder_id, units)} · ${tierName(p.tier)}`);
       if (p.distance_m !== null && p.distance_m !== undefined) parts.push(t("event.detail.distance", { d: distance(p.distance_m) }));
       break;
+    case "outbound_queued":
+    case "outbound_delivered":
+    case "outbound_refused":
+      parts.push(destinationWords(p.destination));
+      parts.push(p.summary || p.identifier || "");
+      if (event.type === "outbound_delivered" && p.attempts > 1) parts.push(t("outbound.attempts", { n: p.attempts }));
+      if (event.type === "outbound_refused") parts.push(p.error || p.last_error || "");
+      break;
+    case "instruction_sent":
+      parts.push(`→ ${jurisdictionName(p.county)} #${p.county_incident_id}`);
+      break;
+    case "instruction_received":
+      parts.push(t("instruction.from", { from: p.sender || p.from || "" }));
+      break;
+    case "instruction_acknowledged":
+      // At the prefecture the county's dispatcher; at the county the actor already says who.
+      if (p.by && !String(event.actor || "").endsWith(`:${p.by}`)) parts.push(t("instruction.acknowledged_by", { by: p.by }));
+      break;
+    case "county_update":
+      parts.push(
+        [
+          `${jurisdictionName(p.sender)} #${p.county_incident_id}`,
+          p.msg_type,
+          p.county_state ? t(`incident_state.${p.county_state}`, { fallback: p.county_state }) : "",
+          p.change ? t(`event.${p.change}`, { fallback: p.change }) : "",
+        ]
+          .filter(Boolean)
+          .join(" · "),
+      );
+      break;
     default:
-      if (event.type.startsWith("task_")) {
+      if (event.type.startsWith("department_task_")) {
+        parts.push(departmentName(p.department_id ?? p.department));
+      } else if (event.type.startsWith("task_")) {
         parts.push(unitName(p.responder_id, units));
         if (p.channel) parts.push(t(`channel.${p.channel}`, { fallback: p.channel }));
       }
   }
-  const why = p.reason || p.note;
+  const why = p.reason || p.note || (event.type.startsWith("instruction_") ? p.text : "");
   return { text: parts.filter(Boolean).join(" · "), why: why || "" };
+}
+
+/** Where a message went: the prefecture above, a county below, a department's desk. */
+export function destinationWords(destination) {
+  const [kind, ...rest] = String(destination || "").split(":");
+  const id = rest.join(":");
+  if (kind === "upstream") return t("outbound.destination.upstream");
+  if (kind === "county") return jurisdictionName(id);
+  if (kind === "department") return departmentName(id);
+  return destination || "";
 }
 
 /** 138****1234: enough to tell callers apart (the server masks titles the same way). */

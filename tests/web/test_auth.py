@@ -118,7 +118,11 @@ async def test_auth_every_route_but_the_public_ones_needs_a_token(server: Harnes
         path = info.get("path") or info.get("formatter", "")
         if path in PUBLIC_PATHS:
             continue
-        url = path.replace("{id}", "1").replace("{trigger}", "resolve")
+        url = (
+            path.replace("{id}", "1")
+            .replace("{trigger}", "resolve")
+            .replace("{identifier}", "yiyang.instr.1")
+        )
         response = await server.client.request(route.method, url)
         answers[f"{route.method} {url}"] = response.status
 

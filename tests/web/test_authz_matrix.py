@@ -300,6 +300,7 @@ SUB_CENTERS: dict[Route, dict[str, Any]] = {
     ("GET", "/api/v1/incidents"):                  sub(200,   200),
     ("GET", "/api/v1/incidents/{id}"):             sub(200,   404),
     ("GET", "/api/v1/incidents/{id}/suggestions"): sub(200,   404),
+    ("GET", "/api/v1/incidents/{id}/eido"):        sub(200,   404),
     ("POST", "/api/v1/incidents/{id}/{trigger}"):  sub(403,   403),
     ("POST", "/api/v1/tasks/{id}/{trigger}"):      sub(403,   403),
     ("GET", "/"):                                  sub(200,   200),

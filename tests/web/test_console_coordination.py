@@ -17,7 +17,7 @@ from playwright.async_api import Page, ViewportSize, expect
 from dispatch.access.auth import issue_token
 from dispatch.config.model import Config
 from tests.factories import EAST_N, WEST_N, WEST_S, config_data, make_config, node, responder
-from tests.link_servers import _issue_before_start, cap
+from tests.link_servers import cap, issue_before_start
 from tests.screens import CONSOLE_FULL_HD, CONSOLE_LAPTOP, ScreenServer, ScreenServerFactory
 from tests.tcp_proxy import TcpProxy
 
@@ -377,8 +377,8 @@ async def test_console_instruction_goes_down_and_its_acknowledgement_comes_back_
         downstream=[{"county": "city", "url": f"http://127.0.0.1:{county_port}", "retry": retry}]
     )
     # Each posts with the token the other issued: issued before either starts, as an operator would.
-    up = _issue_before_start(prefecture_db, prefecture_setup, "city")
-    down = _issue_before_start(county_db, county_setup, PREFECTURE)
+    up = issue_before_start(prefecture_db, prefecture_setup, "city")
+    down = issue_before_start(county_db, county_setup, PREFECTURE)
     county = await make_screen_server(
         county_setup, database_url=county_db, port=county_port, link_tokens={"upstream": up}
     )

@@ -15,6 +15,12 @@ from dispatch.simulate.senders import HttpSender
 RESOLVE_AFTER_S = (20.0, 60.0)
 LASTING = frozenset({"water_level_warning", "embankment_seepage"})
 """Categories whose incidents outlast one visit: the water stays high after the patrol."""
+CO_HANDLERS = {
+    "waterlogging": ("flood_control", "积水需防汛部门排涝协办"),
+    "embankment_seepage": ("fire", "管涌险情，请消防救援队伍协助抢险、转移群众"),
+}
+"""Departments the desk pulls into a new incident of these categories (协办), and why."""
+PULL_IN_AFTER_S = (10.0, 30.0)
 
 
 class Desk:
@@ -33,6 +39,28 @@ class Desk:
         self.rate = rate
         self._rng = random.Random(f"{seed}/desk")
         self._planned: set[int] = set()
+        self._pulled: set[int] = set()
+
+    def incident_seen(self, incident_id: int, category: str, departments: frozenset[str]) -> None:
+        """A new incident: pull in the co-handling department its category calls for, once."""
+        pulled = CO_HANDLERS.get(category)
+        if pulled is None or pulled[0] not in departments or incident_id in self._pulled:
+            return
+        self._pulled.add(incident_id)
+        department, reason = pulled
+
+        async def add() -> None:
+            path = f"/api/v1/incidents/{incident_id}/add_department"
+            answer = await self.sender.post(path, {"department": department, "reason": reason}, self.token)
+            if answer is None:
+                return
+            status, data = answer
+            if status == 200:
+                self.sender.tally.co_handling += 1
+            elif status not in (404, 409, 422):  # merged, closed or the lead meanwhile: fine
+                self.sender.refused(path, status, data)
+
+        self.agenda.after(self._rng.uniform(*PULL_IN_AFTER_S) / self.rate, add)
 
     def task_done(self, incident_id: int, category: str) -> None:
         if incident_id in self._planned or category in LASTING:

@@ -99,6 +99,8 @@ class Simulator:
         self.agenda = Agenda(self.clock)
         self.intro = intro
         self._in_flight: set[asyncio.Task[None]] = set()
+        self.desk: Desk | None = None
+        self._departments = frozenset(config.department_by_id)
         self._start = 0.0
         self._behind = 0.0
 
@@ -113,9 +115,9 @@ class Simulator:
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
             sender = HttpSender(session, settings.url, self.tally, self.report)
             mqtt = self._mqtt()
-            desk = None
+            desk = self.desk = None
             if self.credentials.desk is not None:
-                desk = Desk(
+                desk = self.desk = Desk(
                     sender,
                     self.credentials.desk,
                     self.agenda,
@@ -215,11 +217,16 @@ class Simulator:
             body = sensor_alert(happening, observed)
             if mqtt is not None and await mqtt.publish(body):
                 return
-            await sender.alert("/api/v1/alerts", body, token)
+            incident_id = await sender.alert("/api/v1/alerts", body, token)
         elif isinstance(happening, FrigateMessage):
             await sender.alert("/api/v1/alerts/frigate", frigate_event(happening, self.epoch), token)
+            return
         else:
-            await sender.alert("/api/v1/hotline/calls", hotline_entry(happening, observed), token)
+            incident_id = await sender.alert(
+                "/api/v1/hotline/calls", hotline_entry(happening, observed), token
+            )
+        if incident_id is not None and self.desk is not None:
+            self.desk.incident_seen(incident_id, happening.category, self._departments)
 
     async def _show(self) -> None:
         self.progress.show(self.clock.now() - self._start, self._behind)

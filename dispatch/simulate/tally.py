@@ -37,6 +37,8 @@ class Tally:
     arrived: int = 0
     done: int = 0
     resolved: int = 0
+    co_handling: int = 0
+    """Departments the simulated duty desk pulled into incidents as co-handlers (协办)."""
     instructions: int = 0
     """Instructions the simulated prefecture desk sent down to the county (`--prefecture`)."""
     escalations: set[int] = field(default_factory=set)
@@ -101,6 +103,8 @@ class Progress:
         ]
         if t.resolved:
             parts.append(f"resolved {t.resolved}")
+        if t.co_handling:
+            parts.append(f"co-handling departments {t.co_handling}")
         if t.instructions:
             parts.append(f"prefecture instructions {t.instructions}")
         if t.reconnects:

@@ -118,6 +118,9 @@ async def test_simulate_six_minutes_of_a_flood_day_through_the_public_interfaces
     assert by_tablet["task_declined"] >= 1
     assert kinds["incident_resolved"] >= 3  # the duty desk, after the units' reports
     assert kinds["incident_severity_raised"] + kinds["incident_notified"] >= 1
+    # The duty desk pulls the flood-control office into waterlogged streets (协办): department tasks.
+    assert tally.co_handling >= 1 and kinds["department_task_sent"] == tally.co_handling
+    assert "co-handling departments" in printed
 
     # Halfway through every socket dropped: the tablets logged on again, resumed, and went on.
     assert tally.reconnects == len(tablet_units(server.config, None))

@@ -22,7 +22,7 @@ from web.alerts import read_json
 from web.errors import ErrorBody, error_response, json_response, validation_error
 from web.keys import RUNTIME
 from web.openapi import operation
-from web.request_body import read_body
+from web.request_body import UnsupportedMediaType, read_body
 from web.schemas import Received, receipt
 from web.security import PRINCIPAL
 
@@ -109,6 +109,19 @@ class AlertmanagerResults(TypedDict):
     results: list[AlertmanagerOutcome]
 
 
+async def read_cap(request: web.Request) -> bytes:
+    """A CAP message's body: XML by its Content-Type, decoded, not empty (415 / 400 otherwise)."""
+    if request.content_type not in XML_TYPES:
+        raise UnsupportedMediaType(
+            f"send the CAP message as application/xml or text/xml, not {request.content_type!r}",
+            field="Content-Type",
+        )
+    raw = await read_body(request)
+    if not raw:
+        raise cap_xml.MalformedXml("the request body is empty; send a CAP message")
+    return raw
+
+
 @operation(
     "Send a CAP 1.2 message",
     tag="alerts",
@@ -130,15 +143,7 @@ class AlertmanagerResults(TypedDict):
 async def post_cap(request: web.Request) -> web.Response:
     principal = request[PRINCIPAL]
     runtime = request.app[RUNTIME]
-    if request.content_type not in XML_TYPES:
-        return error_response(
-            415,
-            "unsupported_media_type",
-            f"send the CAP message as application/xml or text/xml, not {request.content_type!r}",
-        )
-    raw = await read_body(request)
-    if not raw:
-        raise cap_xml.MalformedXml("the request body is empty; send a CAP message")
+    raw = await read_cap(request)
     message = cap.translate(raw, runtime.config.cap)
     check_cap_sender(principal, message.sender)
     cap.check_times(message, runtime.service.time_window())

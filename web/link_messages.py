@@ -22,15 +22,14 @@ from dispatch.intake.instructions import TEXT_MAX, AcknowledgementIn, Instructio
 from dispatch.shared.errors import Forbidden
 from dispatch.storage.wire import FORBID
 from dispatch.views import instructions
-from gateways import cap_link, cap_xml
-from web.alert_feeds import XML_TYPES
+from gateways import cap_link
+from web.alert_feeds import read_cap
 from web.alerts import read_json
 from web.errors import ErrorBody, error_response, json_response
 from web.incidents import parse_int
 from web.keys import RUNTIME
 from web.openapi import PathParameter, identifier, operation
 from web.query import Query, Rfc3339, parse_query
-from web.request_body import read_body
 from web.security import PRINCIPAL
 
 Identifier = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^\S+$")]
@@ -140,15 +139,7 @@ def _taken(taken: Taken) -> web.Response:
 async def post_county_cap(request: web.Request) -> web.Response:
     principal = request[PRINCIPAL]
     runtime = request.app[RUNTIME]
-    if request.content_type not in XML_TYPES:
-        return error_response(
-            415,
-            "unsupported_media_type",
-            f"send the CAP message as application/xml, not {request.content_type!r}",
-        )
-    raw = await read_body(request)
-    if not raw:
-        raise cap_xml.MalformedXml("the request body is empty; send a CAP message")
+    raw = await read_cap(request)
     message, county = cap_link.translate(raw, runtime.config)
     check_link_peer(principal, message.sender, "sender")  # an ignored message too: nothing is said to others
     body: CountyReceiptOut = {

@@ -190,39 +190,46 @@ def _queued_row(tx: Tx, message_id: int) -> Any:
     )
 
 
+def _finish(
+    tx: Tx,
+    message_id: int,
+    event: type[OutboundDelivered | OutboundRefused],
+    columns: dict[str, Any],
+    fields: dict[str, Any],
+) -> bool:
+    """A queued message's last attempt: `columns` stored (its end state among them), `event` with
+    `fields` on the incident's timeline. False if it was no longer queued."""
+    row = _queued_row(tx, message_id)
+    if row is None or row["state"] != MessageState.QUEUED.value:
+        return False
+    attempts = row["attempts"] + 1
+    tx.connection.execute(
+        outbound_table.update()
+        .where(outbound_table.c.id == message_id)
+        .values(attempts=attempts, next_try_at=None, **columns)
+    )
+    tx.record(
+        event(
+            occurred_at=tx.now,
+            actor=SYSTEM,
+            incident_id=row["incident_id"],
+            message_id=message_id,
+            destination=row["destination"],
+            identifier=row["identifier"],
+            attempts=attempts,
+            summary=row["summary"],
+            **fields,
+        )
+    )
+    return True
+
+
 def mark_delivered(message_id: int, receipt: dict[str, Any] | None) -> Command[bool]:
     """The destination took it: delivered, with what it answered. False if it was no longer queued."""
 
     def command(tx: Tx) -> bool:
-        row = _queued_row(tx, message_id)
-        if row is None or row["state"] != MessageState.QUEUED.value:
-            return False
-        attempts = row["attempts"] + 1
-        tx.connection.execute(
-            outbound_table.update()
-            .where(outbound_table.c.id == message_id)
-            .values(
-                state=MessageState.DELIVERED.value,
-                attempts=attempts,
-                delivered_at=tx.now,
-                next_try_at=None,
-                receipt=receipt,
-            )
-        )
-        tx.record(
-            OutboundDelivered(
-                occurred_at=tx.now,
-                actor=SYSTEM,
-                incident_id=row["incident_id"],
-                message_id=message_id,
-                destination=row["destination"],
-                identifier=row["identifier"],
-                attempts=attempts,
-                receipt=receipt,
-                summary=row["summary"],
-            )
-        )
-        return True
+        columns = {"state": MessageState.DELIVERED.value, "delivered_at": tx.now, "receipt": receipt}
+        return _finish(tx, message_id, OutboundDelivered, columns, {"receipt": receipt})
 
     return command
 
@@ -231,29 +238,8 @@ def mark_refused(message_id: int, error: str) -> Command[bool]:
     """The destination refused it for good: refused, on the timeline; the next one may go."""
 
     def command(tx: Tx) -> bool:
-        row = _queued_row(tx, message_id)
-        if row is None or row["state"] != MessageState.QUEUED.value:
-            return False
-        attempts = row["attempts"] + 1
-        tx.connection.execute(
-            outbound_table.update()
-            .where(outbound_table.c.id == message_id)
-            .values(state=MessageState.REFUSED.value, attempts=attempts, last_error=error, next_try_at=None)
-        )
-        tx.record(
-            OutboundRefused(
-                occurred_at=tx.now,
-                actor=SYSTEM,
-                incident_id=row["incident_id"],
-                message_id=message_id,
-                destination=row["destination"],
-                identifier=row["identifier"],
-                attempts=attempts,
-                error=error,
-                summary=row["summary"],
-            )
-        )
-        return True
+        columns = {"state": MessageState.REFUSED.value, "last_error": error}
+        return _finish(tx, message_id, OutboundRefused, columns, {"error": error})
 
     return command
 

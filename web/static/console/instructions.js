@@ -3,6 +3,7 @@
 
 import { api, describeError } from "/static/common/api.js";
 import { t } from "/static/common/i18n.js";
+import { askText } from "./ask_text.js";
 import { h, icon, jurisdictionName, timeOfDay } from "/static/common/format.js";
 
 const RING_AGAIN_MS = 20000;
@@ -154,42 +155,15 @@ export function instructionSection(incident, { dialog, onAcknowledge, onDone }) 
 
 /** The prefecture's dispatcher writes an instruction to the county the incident came from. */
 function openInstruct(incident, dialog, onDone) {
-  const text = h("textarea", { id: "field-instruction", rows: "4", maxlength: "2000", required: true });
-  const error = h("p", { class: "form-error", role: "alert", hidden: true });
-  const title = t("instruction.instruct_title", { id: incident.id });
-  const form = h(
-    "form",
-    { method: "dialog", class: "action-form", novalidate: true },
-    h("h2", {}, title),
-    h("div", { class: "field" }, h("label", { for: "field-instruction" }, t("instruction.text")), text),
-    error,
-    h(
-      "div",
-      { class: "dialog-buttons" },
-      h("button", { type: "button", class: "ghost", onclick: () => dialog.close() }, t("common.cancel")),
-      h("button", { type: "submit", class: "primary" }, t("dialog.submit")),
-    ),
-  );
-  text.addEventListener("input", () => (error.hidden = true));
-  form.addEventListener("submit", async (submitted) => {
-    submitted.preventDefault();
-    const words = text.value.trim();
-    if (!words) {
-      error.textContent = t("instruction.text_required");
-      error.hidden = false;
-      return;
-    }
-    try {
+  askText(dialog, {
+    name: "instruction",
+    title: t("instruction.instruct_title", { id: incident.id }),
+    label: t("instruction.text"),
+    missing: t("instruction.text_required"),
+    rows: 4,
+    send: async (words) => {
       await api("POST", `/api/v1/incidents/${incident.id}/instruct`, { text: words });
-      dialog.close();
       onDone(incident.id);
-    } catch (err) {
-      error.textContent = describeError(err);
-      error.hidden = false;
-    }
+    },
   });
-  dialog.replaceChildren(form);
-  dialog.setAttribute("aria-label", title);
-  dialog.showModal();
-  text.focus();
 }

@@ -4,6 +4,7 @@
 
 import { api, describeError } from "/static/common/api.js";
 import { t } from "/static/common/i18n.js";
+import { askText } from "./ask_text.js";
 import { categoryName, countdown, departmentName, h, icon, placeWords, severityBadge, timeOfDay } from "/static/common/format.js";
 
 export const OPEN_DEPARTMENT_TASK = ["sent", "accepted"];
@@ -190,44 +191,13 @@ export class DepartmentTasks {
 
   /** Declining needs the reason: a dialog that keeps the focus until sent or closed. */
   decline(task) {
-    const dialog = this.dialog;
-    const reason = h("textarea", { id: "field-decline-reason", rows: "3", maxlength: "2000", required: true });
-    const error = h("p", { class: "form-error", role: "alert", hidden: true });
-    const title = t("subcenter.decline_title", { department: departmentName(departmentOf(task)), id: task.incident_id });
-    const form = h(
-      "form",
-      { method: "dialog", class: "action-form", novalidate: true },
-      h("h2", {}, title),
-      h("div", { class: "field" }, h("label", { for: "field-decline-reason" }, t("subcenter.decline_reason")), reason),
-      error,
-      h(
-        "div",
-        { class: "dialog-buttons" },
-        h("button", { type: "button", class: "ghost", onclick: () => dialog.close() }, t("common.cancel")),
-        h("button", { type: "submit", class: "primary" }, t("dialog.submit")),
-      ),
-    );
-    reason.addEventListener("input", () => (error.hidden = true));
-    form.addEventListener("submit", async (submitted) => {
-      submitted.preventDefault();
-      const text = reason.value.trim();
-      if (!text) {
-        error.textContent = t("subcenter.reason_required");
-        error.hidden = false;
-        return;
-      }
-      try {
-        await this.send(task, "decline", { reason: text });
-        dialog.close();
-      } catch (err) {
-        error.textContent = describeError(err);
-        error.hidden = false;
-      }
+    askText(this.dialog, {
+      name: "decline-reason",
+      title: t("subcenter.decline_title", { department: departmentName(departmentOf(task)), id: task.incident_id }),
+      label: t("subcenter.decline_reason"),
+      missing: t("subcenter.reason_required"),
+      send: (text) => this.send(task, "decline", { reason: text }),
     });
-    dialog.replaceChildren(form);
-    dialog.setAttribute("aria-label", title);
-    dialog.showModal();
-    reason.focus();
   }
 }
 

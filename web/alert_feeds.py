@@ -113,8 +113,7 @@ async def read_cap(request: web.Request) -> bytes:
     """A CAP message's body: XML by its Content-Type, decoded, not empty (415 / 400 otherwise)."""
     if request.content_type not in XML_TYPES:
         raise UnsupportedMediaType(
-            f"send the CAP message as application/xml or text/xml, not {request.content_type!r}",
-            field="Content-Type",
+            f"send the CAP message as application/xml or text/xml, not {request.content_type!r}"
         )
     raw = await read_body(request)
     if not raw:

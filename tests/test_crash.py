@@ -86,6 +86,10 @@ async def run_cli(*args: str) -> tuple[int, str]:
     return process.returncode, output.decode()
 
 
+class CoreGone(Exception):
+    """With fronts: the core died with the request in flight, and its front said so (503)."""
+
+
 @dataclass
 class Server:
     """One `dispatch serve` child process; its output goes to a log file the failures quote."""
@@ -211,6 +215,8 @@ class Stream:
             f"{self.url}/api/v1/alerts", json=body, headers={"Authorization": f"Bearer {self.token}"}
         ) as response:
             text = await response.text()
+            if response.status == 503 and '"core_unavailable"' in text:
+                raise CoreGone(text)  # a front still up answered for its core, killed mid-request
             assert response.status == 202, f"{response.status}: {text}"
             answer = await response.json()
         return [answer] if len(bodies) == 1 else list(answer["results"])
@@ -223,7 +229,7 @@ class Stream:
             self.in_flight += 1
             try:
                 results = await self.post(session, bodies)
-            except (aiohttp.ClientError, TimeoutError):
+            except (aiohttp.ClientError, TimeoutError, CoreGone):
                 if self.killed.is_set():
                     self.failed_after_kill += 1
                     return
